@@ -1,0 +1,2 @@
+/* Implemented by the evolution issue. */
+typedef int avo_agent__placeholder;

@@ -1,0 +1,3 @@
+#include "avo_astedit.h"
+#include "avo_base.h"
+/* Implemented by the astedit issue. */

@@ -1,0 +1,132 @@
+/* avo_base: the small foundation every avo library shares.
+ *
+ * Errors: functions return int, 0 on success and a negative AVO_E* code on failure. The
+ * message goes into a per-thread slot read with avo_error_last(); it stays valid until the
+ * next avo_error_set* on the same thread.
+ *
+ * Ownership: a function that fills an avo_buf or returns a char * through `out` hands it to
+ * the caller, who frees it with avo_buf_dispose() / free().
+ */
+#ifndef AVO_BASE_H
+#define AVO_BASE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define AVO_VERSION_STRING "0.1.0"
+
+enum {
+	AVO_OK = 0,
+	AVO_ERROR = -1,     /* generic failure */
+	AVO_ENOTFOUND = -2, /* missing file, cache miss, unknown name */
+	AVO_EINVALID = -3,  /* bad input: markers, spec, edit, arguments */
+	AVO_EIO = -4,       /* read/write/system call failed */
+	AVO_ETIMEOUT = -5,  /* a child or a network call ran past its limit */
+	AVO_ECORRUPT = -6,  /* stored content does not match its hash */
+	AVO_ENET = -7,      /* network failure (remote cache, LLM API) */
+	AVO_EPARSE = -8,    /* a file does not parse (clang diagnostics, JSON) */
+};
+
+/* ---- errors ---------------------------------------------------------------------- */
+
+/* Set the thread's error message; returns `code` so callers can `return avo_error_set(..)`. */
+int avo_error_set(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Same, prefixed with "file:line:col: " (line/col 0 are left out). */
+int avo_error_setloc(int code, const char *file, unsigned line, unsigned col, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+/* Prepend context: "ctx: <previous message>". Returns `code`. */
+int avo_error_wrap(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *avo_error_last(void); /* never NULL; "" when no error was set */
+void avo_error_clear(void);
+
+/* ---- growable buffer ------------------------------------------------------------- */
+
+/* Always NUL-terminated once anything was written (ptr may be NULL while empty). */
+typedef struct {
+	char *ptr;
+	size_t size;  /* bytes used, excluding the terminating NUL */
+	size_t asize; /* bytes allocated */
+} avo_buf;
+
+#define AVO_BUF_INIT {NULL, 0, 0}
+
+int avo_buf_grow(avo_buf *b, size_t extra);
+int avo_buf_put(avo_buf *b, const void *data, size_t len);
+int avo_buf_puts(avo_buf *b, const char *s);
+int avo_buf_printf(avo_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int avo_buf_vprintf(avo_buf *b, const char *fmt, va_list ap);
+void avo_buf_clear(avo_buf *b);
+/* Hand the heap string to the caller (never NULL on success; "" when empty). */
+char *avo_buf_detach(avo_buf *b);
+void avo_buf_dispose(avo_buf *b);
+/* Returns the string, or "" when the buffer is empty. Borrowed. */
+const char *avo_buf_cstr(const avo_buf *b);
+
+/* ---- files ----------------------------------------------------------------------- */
+
+int avo_file_read(avo_buf *out, const char *path);
+/* Write via a temporary file in the same directory, fsync, rename: readers see the old
+ * file or the whole new one, never a part. `mode` as for open(2), e.g. 0644. */
+int avo_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+int avo_mkdir_p(const char *path, mode_t mode);
+/* rm -rf; missing path is not an error. */
+int avo_rm_rf(const char *path);
+int avo_path_exists(const char *path);
+/* Joined path "a/b"; caller frees. NULL on allocation failure. */
+char *avo_path_join(const char *a, const char *b);
+/* Directory part of `path` ("." when none); caller frees. */
+char *avo_path_dirname(const char *path);
+/* Last component; borrowed pointer into `path`. */
+const char *avo_path_basename(const char *path);
+/* Create a fresh directory "<parent>/<prefix>XXXXXX"; *out is caller-owned. */
+int avo_mkdtemp(char **out, const char *parent, const char *prefix);
+
+/* ---- strings --------------------------------------------------------------------- */
+
+char *avo_strdup(const char *s);              /* NULL in -> NULL out */
+char *avo_strndup(const char *s, size_t n);
+char *avo_sprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- time ------------------------------------------------------------------------ */
+
+double avo_now(void); /* monotonic seconds */
+double avo_wall(void); /* seconds since the epoch */
+
+/* ---- child processes ------------------------------------------------------------- */
+
+typedef struct {
+	const char *const *argv;  /* argv[0] is looked up in PATH; NULL-terminated */
+	const char *cwd;          /* NULL: inherit */
+	const char *const *env_add;    /* "K=V" entries set on top; NULL-terminated or NULL */
+	int scrub_secrets;        /* drop *_API_KEY, *_TOKEN, *SECRET* and similar from env */
+	double timeout_s;         /* 0: none. On expiry the whole process group gets SIGKILL */
+	unsigned long rlimit_as_mb;    /* 0: unchanged. Address-space limit */
+	unsigned long rlimit_fsize_mb; /* 0: unchanged. Largest file the child may write */
+	unsigned long rlimit_nproc;    /* 0: unchanged. Processes for the user */
+	size_t max_output;        /* cap per stream (bytes kept, the tail); 0: 4 MiB */
+	const char *stdin_data;   /* NULL: /dev/null */
+	size_t stdin_len;
+} avo_proc_options;
+
+typedef struct {
+	int exited;      /* 1 if it exited normally */
+	int exit_code;   /* when exited */
+	int signal;      /* terminating signal, else 0 */
+	int timed_out;   /* killed by the timeout */
+	double seconds;  /* wall time */
+	avo_buf out;     /* captured stdout (owned; avo_proc_result_dispose) */
+	avo_buf err;     /* captured stderr */
+} avo_proc_result;
+
+/* Run a child to completion. Returns 0 when the child ran (whatever its exit status) and a
+ * negative code when it could not be started. `out` is always initialised. */
+int avo_proc_run(avo_proc_result *out, const avo_proc_options *opts);
+void avo_proc_result_dispose(avo_proc_result *r);
+/* One line describing how the child ended: "exit 3", "killed by SIGSEGV", "timed out after 5.0 s". Caller frees. */
+char *avo_proc_describe(const avo_proc_result *r, double timeout_s);
+
+/* Is `name` (an environment variable) a secret that must not reach children or files? */
+int avo_env_is_secret(const char *name);
+
+#endif

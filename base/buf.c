@@ -1,0 +1,100 @@
+#include "avo_base.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int avo_buf_grow(avo_buf *b, size_t extra)
+{
+	size_t need = b->size + extra + 1;
+	if (need <= b->asize)
+		return 0;
+	size_t n = b->asize ? b->asize : 64;
+	while (n < need)
+		n *= 2;
+	char *p = realloc(b->ptr, n);
+	if (!p)
+		return avo_error_set(AVO_ERROR, "out of memory");
+	b->ptr = p;
+	b->asize = n;
+	return 0;
+}
+
+int avo_buf_put(avo_buf *b, const void *data, size_t len)
+{
+	if (avo_buf_grow(b, len) < 0)
+		return AVO_ERROR;
+	if (len)
+		memcpy(b->ptr + b->size, data, len);
+	b->size += len;
+	b->ptr[b->size] = '\0';
+	return 0;
+}
+
+int avo_buf_puts(avo_buf *b, const char *s) { return avo_buf_put(b, s, strlen(s)); }
+
+int avo_buf_vprintf(avo_buf *b, const char *fmt, va_list ap)
+{
+	va_list cp;
+	va_copy(cp, ap);
+	int n = vsnprintf(NULL, 0, fmt, cp);
+	va_end(cp);
+	if (n < 0)
+		return avo_error_set(AVO_ERROR, "bad format");
+	if (avo_buf_grow(b, (size_t)n) < 0)
+		return AVO_ERROR;
+	vsnprintf(b->ptr + b->size, (size_t)n + 1, fmt, ap);
+	b->size += (size_t)n;
+	return 0;
+}
+
+int avo_buf_printf(avo_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = avo_buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+void avo_buf_clear(avo_buf *b)
+{
+	b->size = 0;
+	if (b->ptr)
+		b->ptr[0] = '\0';
+}
+
+char *avo_buf_detach(avo_buf *b)
+{
+	char *p = b->ptr ? b->ptr : calloc(1, 1);
+	b->ptr = NULL;
+	b->size = b->asize = 0;
+	return p;
+}
+
+void avo_buf_dispose(avo_buf *b)
+{
+	free(b->ptr);
+	b->ptr = NULL;
+	b->size = b->asize = 0;
+}
+
+const char *avo_buf_cstr(const avo_buf *b) { return b->ptr ? b->ptr : ""; }
+
+char *avo_strdup(const char *s) { return s ? strdup(s) : NULL; }
+
+char *avo_strndup(const char *s, size_t n) { return s ? strndup(s, n) : NULL; }
+
+char *avo_sprintf(const char *fmt, ...)
+{
+	avo_buf b = AVO_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = avo_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	if (rc < 0) {
+		avo_buf_dispose(&b);
+		return NULL;
+	}
+	return avo_buf_detach(&b);
+}

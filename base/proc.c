@@ -1,0 +1,231 @@
+#include "avo_base.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+int avo_env_is_secret(const char *name)
+{
+	size_t n = strcspn(name, "=");
+	char up[256];
+	if (n >= sizeof(up))
+		n = sizeof(up) - 1;
+	for (size_t i = 0; i < n; i++)
+		up[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 32 : name[i]);
+	up[n] = '\0';
+	if (strstr(up, "API_KEY") || strstr(up, "SECRET") || strstr(up, "PASSWORD") ||
+	    strstr(up, "CREDENTIAL"))
+		return 1;
+	return (n >= 6 && !strcmp(up + n - 6, "_TOKEN")) || (n >= 4 && !strcmp(up + n - 4, "_KEY"));
+}
+
+/* Build the child's environment in the parent: after fork only async-signal-safe calls. */
+static char **build_env(const avo_proc_options *o)
+{
+	size_t n = 0, k = 0;
+	for (char **e = environ; *e; e++)
+		n++;
+	for (const char *const *a = o->env_add; a && *a; a++)
+		n++;
+	char **env = calloc(n + 1, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (char **e = environ; *e; e++) {
+		if (o->scrub_secrets && avo_env_is_secret(*e))
+			continue;
+		int overridden = 0;
+		size_t klen = strcspn(*e, "=");
+		for (const char *const *a = o->env_add; a && *a; a++)
+			if (!strncmp(*a, *e, klen) && (*a)[klen] == '=')
+				overridden = 1;
+		if (!overridden)
+			env[k++] = *e;
+	}
+	for (const char *const *a = o->env_add; a && *a; a++)
+		env[k++] = (char *)*a;
+	env[k] = NULL;
+	return env;
+}
+
+static void set_limit(int res, unsigned long mb_or_n, int is_bytes)
+{
+	if (!mb_or_n)
+		return;
+	struct rlimit rl;
+	rl.rlim_cur = rl.rlim_max = is_bytes ? (rlim_t)mb_or_n << 20 : (rlim_t)mb_or_n;
+	setrlimit(res, &rl);
+}
+
+/* Keep the last `cap` bytes of a stream: the end of a log is where the error is. */
+static void keep_tail(avo_buf *b, const char *data, size_t len, size_t cap)
+{
+	avo_buf_put(b, data, len);
+	if (b->size > cap) {
+		size_t drop = b->size - cap;
+		memmove(b->ptr, b->ptr + drop, b->size - drop);
+		b->size -= drop;
+		b->ptr[b->size] = '\0';
+	}
+}
+
+int avo_proc_run(avo_proc_result *out, const avo_proc_options *o)
+{
+	memset(out, 0, sizeof(*out));
+	int pout[2] = {-1, -1}, perr[2] = {-1, -1}, pin[2] = {-1, -1};
+	char **env = build_env(o);
+	if (!env)
+		return avo_error_set(AVO_ERROR, "out of memory");
+	if (pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0 ||
+	    (o->stdin_data && pipe2(pin, O_CLOEXEC) < 0)) {
+		int e = errno;
+		free(env);
+		for (int i = 0; i < 2; i++) {
+			if (pout[i] >= 0) close(pout[i]);
+			if (perr[i] >= 0) close(perr[i]);
+			if (pin[i] >= 0) close(pin[i]);
+		}
+		return avo_error_set(AVO_EIO, "pipe: %s", strerror(e));
+	}
+	double t0 = avo_now();
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		free(env);
+		close(pout[0]); close(pout[1]); close(perr[0]); close(perr[1]);
+		if (pin[0] >= 0) { close(pin[0]); close(pin[1]); }
+		return avo_error_set(AVO_EIO, "fork: %s", strerror(e));
+	}
+	if (pid == 0) {
+		setpgid(0, 0);
+		int devnull = open("/dev/null", O_RDONLY);
+		dup2(pin[0] >= 0 ? pin[0] : devnull, 0);
+		dup2(pout[1], 1);
+		dup2(perr[1], 2);
+		if (o->cwd && chdir(o->cwd) < 0) {
+			dprintf(2, "avo: cannot enter %s: %s\n", o->cwd, strerror(errno));
+			_exit(127);
+		}
+		set_limit(RLIMIT_AS, o->rlimit_as_mb, 1);
+		set_limit(RLIMIT_FSIZE, o->rlimit_fsize_mb, 1);
+		set_limit(RLIMIT_NPROC, o->rlimit_nproc, 0);
+		signal(SIGPIPE, SIG_DFL);
+		execvpe(o->argv[0], (char *const *)o->argv, env);
+		dprintf(2, "avo: cannot run %s: %s\n", o->argv[0], strerror(errno));
+		_exit(127);
+	}
+	setpgid(pid, pid); /* also from the parent, so the group exists before any kill */
+	free(env);
+	close(pout[1]);
+	close(perr[1]);
+	if (pin[0] >= 0)
+		close(pin[0]);
+
+	size_t cap = o->max_output ? o->max_output : (4u << 20);
+	size_t in_off = 0;
+	int status = 0, reaped = 0;
+	struct pollfd fds[3];
+	char chunk[65536];
+	for (;;) {
+		int nf = 0, idx_out = -1, idx_err = -1, idx_in = -1;
+		if (pout[0] >= 0) { fds[nf] = (struct pollfd){pout[0], POLLIN, 0}; idx_out = nf++; }
+		if (perr[0] >= 0) { fds[nf] = (struct pollfd){perr[0], POLLIN, 0}; idx_err = nf++; }
+		if (pin[1] >= 0) { fds[nf] = (struct pollfd){pin[1], POLLOUT, 0}; idx_in = nf++; }
+		if (!reaped && waitpid(pid, &status, WNOHANG) == pid) {
+			reaped = 1;
+			/* Grandchildren may hold the pipes open: the group goes with its leader. */
+			kill(-pid, SIGKILL);
+		}
+		if (nf == 0 && reaped)
+			break;
+		int wait_ms = 50;
+		if (o->timeout_s > 0 && !reaped && avo_now() - t0 > o->timeout_s) {
+			out->timed_out = 1;
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+		}
+		if (nf == 0) {
+			usleep(10000);
+			continue;
+		}
+		int pr = poll(fds, (nfds_t)nf, wait_ms);
+		if (pr < 0 && errno != EINTR)
+			break;
+		if (pr <= 0)
+			continue;
+		for (int i = 0; i < nf; i++) {
+			if (!fds[i].revents)
+				continue;
+			if (i == idx_in) {
+				if (fds[i].revents & (POLLERR | POLLHUP)) {
+					close(pin[1]);
+					pin[1] = -1;
+					continue;
+				}
+				ssize_t w = write(pin[1], o->stdin_data + in_off, o->stdin_len - in_off);
+				if (w > 0)
+					in_off += (size_t)w;
+				if (w < 0 || in_off >= o->stdin_len) {
+					close(pin[1]);
+					pin[1] = -1;
+				}
+				continue;
+			}
+			int *fdp = i == idx_out ? &pout[0] : &perr[0];
+			ssize_t n = read(*fdp, chunk, sizeof(chunk));
+			if (n > 0)
+				keep_tail(i == idx_out ? &out->out : &out->err, chunk, (size_t)n, cap);
+			else if (n == 0 || errno != EINTR) {
+				close(*fdp);
+				*fdp = -1;
+			}
+		}
+		(void)idx_err;
+	}
+	if (!reaped) {
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		kill(-pid, SIGKILL);
+	}
+	if (pin[1] >= 0)
+		close(pin[1]);
+	out->seconds = avo_now() - t0;
+	if (WIFEXITED(status)) {
+		out->exited = 1;
+		out->exit_code = WEXITSTATUS(status);
+	} else if (WIFSIGNALED(status)) {
+		out->signal = WTERMSIG(status);
+	}
+	if (!out->out.ptr)
+		avo_buf_puts(&out->out, "");
+	if (!out->err.ptr)
+		avo_buf_puts(&out->err, "");
+	return 0;
+}
+
+void avo_proc_result_dispose(avo_proc_result *r)
+{
+	avo_buf_dispose(&r->out);
+	avo_buf_dispose(&r->err);
+}
+
+char *avo_proc_describe(const avo_proc_result *r, double timeout_s)
+{
+	if (r->timed_out)
+		return avo_sprintf("timed out after %.1f s (process group killed)", timeout_s);
+	if (r->exited)
+		return avo_sprintf("exit %d", r->exit_code);
+	if (r->signal) {
+		const char *name = sigabbrev_np(r->signal);
+		return avo_sprintf("killed by SIG%s", name ? name : "?");
+	}
+	return avo_strdup("ended in an unknown way");
+}

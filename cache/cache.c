@@ -1,0 +1,2 @@
+#include "avo_cache.h"
+/* Implemented by the cache issue. */

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install avo's Debian dependencies and build it twice: build/ (release) and build-asan/
+# (AddressSanitizer + UndefinedBehaviorSanitizer, clang, with the libFuzzer targets).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+PKGS=(cmake ninja-build pkg-config gcc clang-19 libclang-19-dev libclang-rt-19-dev
+      libcjson-dev libxxhash-dev libcurl4-openssl-dev nginx-light curl python3)
+missing=()
+for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+jobs=$(nproc)
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build -j "$jobs"
+CC=clang-19 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DAVO_SANITIZE=ON -DAVO_FUZZ=ON
+cmake --build build-asan -j "$jobs"
+echo "setup: built build/avo and build-asan/avo"

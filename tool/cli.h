@@ -1,0 +1,34 @@
+/* Shared pieces of the avo command: exit codes and the subcommand signature. */
+#ifndef AVO_CLI_H
+#define AVO_CLI_H
+
+/* Exit codes (documented in README "Exit codes" and `avo --help`). */
+enum {
+	AVO_EXIT_OK = 0,        /* success */
+	AVO_EXIT_FAIL = 1,      /* ran, but the answer is "no": incorrect variant, corrupt entries found */
+	AVO_EXIT_USAGE = 2,     /* bad command line */
+	AVO_EXIT_INPUT = 3,     /* bad input file: markers, spec, parse errors */
+	AVO_EXIT_ENV = 4,       /* environment: I/O, missing tools, network */
+	AVO_EXIT_INTERRUPT = 130,
+};
+
+/* Each subcommand: argv[0] is the subcommand name. Returns an exit code. */
+typedef int (*avo_cli_fn)(int argc, char **argv);
+
+int avo_cmd_regions(int argc, char **argv);
+int avo_cmd_eval(int argc, char **argv);
+int avo_cmd_tune(int argc, char **argv);
+int avo_cmd_apply(int argc, char **argv);
+int avo_cmd_cache(int argc, char **argv);
+int avo_cmd_report(int argc, char **argv);
+int avo_cmd_status(int argc, char **argv);
+int avo_cmd_export(int argc, char **argv);
+
+/* Print "avo: <avo_error_last()>" to stderr and map an AVO_E* code to an exit code. */
+int avo_cli_fail(int code);
+/* Map AVO_E* to an exit code. */
+int avo_cli_exit_code(int code);
+/* Is argv[i] "-h" or "--help"? */
+int avo_cli_is_help(const char *arg);
+
+#endif
