@@ -29,6 +29,8 @@ static void usage(FILE *f)
 		"  --stall N           steer the operator after N steps without a commit (default 4)\n"
 		"  --jobs N            parallel compiles (default: all cores)\n"
 		"  --gpu N             run on GPU N (CUDA_VISIBLE_DEVICES)\n"
+		"  --backend B         where evaluations run: inline (default), local (every GPU),\n"
+		"                      slurm (job arrays; see tool/CLUSTER.md)\n"
 		"  --progress/--no-progress   live progress line (default: when stderr is a TTY)\n"
 		"  --quiet             no progress output\n\n"
 		"Budgets default to the spec's \"budget\"; with none, the run stops after 100\n"
@@ -109,6 +111,9 @@ int avo_cmd_tune(int argc, char **argv)
 		} else if (!strcmp(a, "--gpu")) {
 			NEED();
 			o.gpu = atoi(v);
+		} else if (!strcmp(a, "--backend")) {
+			NEED();
+			o.backend = v;
 		} else if (!strcmp(a, "--run-dir")) {
 			NEED();
 			o.run_dir = v;

@@ -3,6 +3,7 @@
 #include "avo_agent.h"
 #include "avo_astedit.h"
 #include "avo_base.h"
+#include "backend.h"
 #include "eval.h"
 #include "runstate.h"
 #include "tunekey.h"
@@ -62,6 +63,12 @@ typedef struct {
 	const char *stop_reason;
 	/* Per-step accounting attached to the records the step produces. */
 	const char *step_op;
+	/* backend (tool/backend.h): where evaluations run. While `batching`, cb_evaluate only
+	 * queues candidates; batch_flush() evaluates them together and gates them in order. */
+	avo_backend *backend;
+	int batching;
+	struct tune_queued *queue;
+	size_t nqueue;
 } tune_ctx;
 
 /* ---- small helpers ------------------------------------------------------------------ */
@@ -427,6 +434,14 @@ static int cb_seen(const avo_astedit_region_edit *re, size_t nre, const avo_aste
 	return seen_edit(payload, h);
 }
 
+static int gate(tune_ctx *t, avo_agent_eval *out, const char *eh, const char *src, size_t len,
+		const avo_eval_result *er, const avo_astedit_region_edit *re, size_t nre,
+		const avo_astedit_knob_edit *ke, size_t nke);
+static int eval_one(tune_ctx *t, avo_eval_result **er, avo_agent_eval *out, const char *eh,
+		    const char *src, size_t len);
+static int batch_queue(tune_ctx *t, avo_agent_eval *out, const char *eh, char *src,
+		       const avo_astedit_region_edit *re, size_t nre, const avo_astedit_knob_edit *ke, size_t nke);
+
 static int cb_evaluate(avo_agent_eval *out, const avo_astedit_region_edit *re, size_t nre,
 		       const avo_astedit_knob_edit *ke, size_t nke, void *payload)
 {
@@ -455,12 +470,27 @@ static int cb_evaluate(avo_agent_eval *out, const avo_astedit_region_edit *re, s
 		return rc < 0 ? rc : 0;
 	}
 	size_t len = strlen(src);
+	/* backend: queue in batch mode, else evaluate through the backend (tool/backend.h) */
+	if (t->batching)
+		return batch_queue(t, out, eh, src, re, nre, ke, nke);
 	avo_eval_result *er = NULL;
-	int rc = avo_eval_run(&er, t->spec, src, len, t->cache, &t->eopts);
-	if (rc < 0) {
+	int rc = eval_one(t, &er, out, eh, src, len);
+	if (rc < 0 || !er) {
 		free(src);
 		return rc; /* the evaluator itself could not run: nothing to judge */
 	}
+	rc = gate(t, out, eh, src, len, er, re, nre, ke, nke);
+	avo_eval_result_free(er);
+	free(src);
+	return rc;
+}
+
+/* The commit gate and the attempt record for one evaluated candidate (er is borrowed). */
+static int gate(tune_ctx *t, avo_agent_eval *out, const char *eh, const char *src, size_t len,
+		const avo_eval_result *er, const avo_astedit_region_edit *re, size_t nre,
+		const avo_astedit_knob_edit *ke, size_t nke)
+{
+	int rc;
 	const char *status;
 	int commit = 0;
 	if (!er->correct)
@@ -500,9 +530,179 @@ static int cb_evaluate(avo_agent_eval *out, const avo_astedit_region_edit *re, s
 	snprintf(what, sizeof(what), "attempt %d %s: %s %.4g", t->attempts, t->step_op ? t->step_op : "",
 		 status, er->fitness);
 	progress(t, what);
-	avo_eval_result_free(er);
-	free(src);
 	return rc;
+}
+
+/* ---- backends and batches (tool/backend.h, CLUSTER.md) ------------------------------ */
+
+/* One evaluation through the backend. *er NULL with 0 returned: no verdict (a lost Slurm
+ * task, an interrupt); a lost one is logged as an "error" attempt, an interrupted one is
+ * not an attempt at all (a resumed run proposes it again). */
+static int eval_one(tune_ctx *t, avo_eval_result **er, avo_agent_eval *out, const char *eh,
+		    const char *src, size_t len)
+{
+	char *why = NULL;
+	int rc = avo_backend_eval(t->backend, er, &why, &src, &len, 1);
+	if (*er) {
+		free(why);
+		return 0;
+	}
+	if (avo_backend_interrupted(t->backend)) {
+		t->stop = 1;
+		if (out)
+			out->feedback = avo_strdup("not evaluated: interrupted");
+		free(why);
+		return 0;
+	}
+	if (rc < 0 || !why) {
+		free(why);
+		return rc < 0 ? rc : avo_error_set(AVO_ERROR, "the %s backend gave no verdict", avo_backend_name(t->backend));
+	}
+	cJSON *a = attempt_record(t, "error", NULL, 0, NULL, why, eh);
+	rc = avo_runstate_add_attempt(t->rs, a);
+	t->attempts++;
+	if (rc == 0)
+		rc = save_run(t, 0);
+	if (out)
+		out->feedback = avo_sprintf("not evaluated: %s", why);
+	progress(t, "evaluation lost");
+	free(why);
+	return rc;
+}
+
+/* A candidate waiting for its batch: copies of its edits and its source. */
+struct tune_queued {
+	char eh[33];
+	char *src;
+	avo_astedit_region_edit *re;
+	size_t nre;
+	avo_astedit_knob_edit *ke;
+	size_t nke;
+};
+
+static void queued_free(struct tune_queued *q)
+{
+	for (size_t i = 0; i < q->nre; i++)
+		free((char *)q->re[i].region), free((char *)q->re[i].text);
+	for (size_t i = 0; i < q->nke; i++)
+		free((char *)q->ke[i].knob), free((char *)q->ke[i].value);
+	free(q->re), free(q->ke), free(q->src);
+}
+
+/* cb_evaluate in batch mode: keep the candidate (taking `src`) and tell the operator it is
+ * pending. Its edit hash is already remembered, so seen() keeps the next proposals new. */
+static int batch_queue(tune_ctx *t, avo_agent_eval *out, const char *eh, char *src,
+		       const avo_astedit_region_edit *re, size_t nre, const avo_astedit_knob_edit *ke, size_t nke)
+{
+	struct tune_queued *q = realloc(t->queue, (t->nqueue + 1) * sizeof(*q));
+	if (!q) {
+		free(src);
+		return avo_error_set(AVO_ERROR, "out of memory");
+	}
+	t->queue = q;
+	q = &t->queue[t->nqueue++];
+	memset(q, 0, sizeof(*q));
+	snprintf(q->eh, sizeof(q->eh), "%s", eh);
+	q->src = src;
+	q->re = calloc(nre + 1, sizeof(*q->re));
+	q->ke = calloc(nke + 1, sizeof(*q->ke));
+	for (size_t i = 0; q->re && i < nre; i++, q->nre++)
+		q->re[i] = (avo_astedit_region_edit){avo_strdup(re[i].region), avo_strdup(re[i].text)};
+	for (size_t i = 0; q->ke && i < nke; i++, q->nke++)
+		q->ke[i] = (avo_astedit_knob_edit){avo_strdup(ke[i].knob), avo_strdup(ke[i].value)};
+	out->feedback = avo_strdup("pending: queued for a batch evaluation");
+	return 0;
+}
+
+/* Evaluate the queued candidates together, then run the commit gate on each in proposal
+ * order: the same records and commits a serial run makes for the same proposals. */
+static int batch_flush(tune_ctx *t)
+{
+	size_t n = t->nqueue;
+	if (!n)
+		return 0;
+	const char **srcs = calloc(n, sizeof(*srcs));
+	size_t *lens = calloc(n, sizeof(*lens));
+	avo_eval_result **ers = calloc(n, sizeof(*ers));
+	char **why = calloc(n, sizeof(*why));
+	int rc = 0;
+	if (!srcs || !lens || !ers || !why) {
+		rc = avo_error_set(AVO_ERROR, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++) {
+		srcs[i] = t->queue[i].src;
+		lens[i] = strlen(srcs[i]);
+	}
+	rc = avo_backend_eval(t->backend, ers, why, srcs, lens, n);
+	int interrupted = avo_backend_interrupted(t->backend);
+	if (rc < 0 && !interrupted)
+		goto done; /* the environment failed: as in a serial run, the loop stops */
+	rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct tune_queued *q = &t->queue[i];
+		avo_agent_eval ev = {0};
+		if (ers[i]) {
+			rc = gate(t, &ev, q->eh, q->src, lens[i], ers[i], q->re, q->nre, q->ke, q->nke);
+		} else if (!interrupted && why[i]) {
+			cJSON *a = attempt_record(t, "error", NULL, 0, NULL, why[i], q->eh);
+			rc = avo_runstate_add_attempt(t->rs, a);
+			t->attempts++;
+			if (rc == 0)
+				rc = save_run(t, 0);
+			progress(t, "evaluation lost");
+		}
+		avo_agent_eval_dispose(&ev);
+	}
+	if (interrupted)
+		t->stop = 1;
+done:
+	for (size_t i = 0; i < n; i++) {
+		if (ers)
+			avo_eval_result_free(ers[i]);
+		if (why)
+			free(why[i]);
+		queued_free(&t->queue[i]);
+	}
+	free(t->queue);
+	t->queue = NULL;
+	t->nqueue = 0;
+	free(srcs), free(lens), free(ers), free(why);
+	return rc;
+}
+
+/* One round of batch mode: up to `slots` proposals from a fresh knob operator, then one
+ * batch evaluation. The operator is made anew each round (seed + attempts so far, so a
+ * resumed run proposes the same) because its memory would otherwise hold the queued
+ * points as failures: fresh, it learns the measured fitness from the lineage and skips
+ * every point tried so far through seen(). Sets *exhausted when nothing new is left. */
+static int batch_round(tune_ctx *t, const cJSON *oopts, avo_agent_context *ctx, int *exhausted)
+{
+	size_t k = avo_backend_slots(t->backend);
+	if (t->budget_evals > 0 && (long)k > t->budget_evals - t->attempts)
+		k = t->budget_evals > t->attempts ? (size_t)(t->budget_evals - t->attempts) : 0;
+	cJSON *o = oopts ? cJSON_Duplicate(oopts, 1) : cJSON_CreateObject();
+	const cJSON *seed = cJSON_GetObjectItemCaseSensitive(o, "seed");
+	double s = (cJSON_IsNumber(seed) ? seed->valuedouble : 1) + t->attempts;
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "seed");
+	cJSON_AddNumberToObject(o, "seed", s);
+	avo_agent_op *op = NULL;
+	int rc = avo_agent_op_new(&op, "knob", o);
+	cJSON_Delete(o);
+	t->batching = 1;
+	for (size_t j = 0; rc == 0 && j < k && !t->stop; j++) {
+		avo_agent_step_result res;
+		rc = avo_agent_step(op, ctx, &res);
+		if (rc == 0 && res.outcome == AVO_AGENT_EXHAUSTED)
+			*exhausted = 1;
+		avo_agent_step_result_dispose(&res);
+		if (*exhausted)
+			break;
+	}
+	t->batching = 0;
+	avo_agent_op_free(op);
+	int frc = batch_flush(t);
+	return rc < 0 ? rc : frc;
 }
 
 /* ---- the loop ---------------------------------------------------------------------- */
@@ -551,9 +751,17 @@ static int baseline(tune_ctx *t)
 	avo_eval_result *er = NULL;
 	if (!t->opts->quiet)
 		fprintf(stderr, "avo: evaluating the original kernel %s\n", t->spec->kernel);
-	int rc = avo_eval_run(&er, t->spec, t->unit->source, t->unit->source_len, t->cache, &t->eopts);
-	if (rc < 0)
+	char *why = NULL; /* backend: the baseline runs where the candidates will */
+	const char *src = t->unit->source;
+	size_t len = t->unit->source_len;
+	int rc = avo_backend_eval(t->backend, &er, &why, &src, &len, 1);
+	if (!er) {
+		rc = avo_error_set(rc < 0 ? rc : AVO_EIO, "%s: the original kernel was not evaluated: %s", t->spec->kernel,
+				   why ? why : avo_error_last());
+		free(why);
 		return rc;
+	}
+	free(why);
 	if (!er->correct) {
 		rc = avo_error_set(AVO_EINVALID, "%s: the original kernel fails its harness (%s); fix it before tuning:\n%s",
 				   t->spec->kernel, avo_eval_status_name(er->status),
@@ -642,6 +850,11 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	t.eopts.gpu = opts->gpu;
 
 	run_dir = opts->run_dir ? avo_strdup(opts->run_dir) : avo_tune_default_run_dir(spec);
+	avo_backend_options bo = AVO_BACKEND_OPTIONS_INIT; /* backend: spec's or --backend */
+	bo.kind = opts->backend;
+	bo.quiet = opts->quiet;
+	if ((rc = avo_backend_open(&t.backend, spec, cache, &t.eopts, &bo)) < 0)
+		goto done;
 	if ((rc = avo_tunekey_compute(t.tuning_key, spec, cache)) < 0 || (rc = parse_kernel(&t.unit, spec)) < 0)
 		goto done;
 	if (opts->fresh_run && (rc = move_aside(run_dir)) < 0)
@@ -658,8 +871,8 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	}
 	restore(&t);
 	if (!opts->quiet)
-		fprintf(stderr, "avo: tuning %s with the %s operator; run dir %s%s\n", spec->kernel, t.op_name,
-			run_dir, opts->resume && t.attempts ? " (resumed)" : "");
+		fprintf(stderr, "avo: tuning %s with the %s operator on the %s backend; run dir %s%s\n", spec->kernel,
+			t.op_name, avo_backend_name(t.backend), run_dir, opts->resume && t.attempts ? " (resumed)" : "");
 	if (cJSON_GetArraySize(t.rs->lineage) == 0 && (rc = baseline(&t)) < 0)
 		goto done;
 	if ((rc = save_run(&t, 0)) < 0)
@@ -712,6 +925,17 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 		ctx.hint = hint;
 		ctx.cb = (avo_agent_callbacks){cb_apply, cb_evaluate, cb_seen, &t};
 		t.step_op = op->name;
+		/* backend: several evaluations at once; knob proposals go in batches */
+		if (avo_backend_slots(t.backend) > 1 && !strcmp(op->name, "knob")) {
+			int exhausted = 0;
+			if ((rc = batch_round(&t, oopts, &ctx, &exhausted)) < 0)
+				break;
+			if (exhausted && !t.stop) {
+				t.stop_reason = "search space exhausted";
+				break;
+			}
+			continue;
+		}
 
 		avo_agent_step_result res;
 		int attempts_before = t.attempts;
@@ -794,6 +1018,7 @@ done:
 	free(last_feedback);
 	free(run_dir);
 	free(t.edit_hashes);
+	avo_backend_free(t.backend);
 	avo_runstate_free(t.rs);
 	avo_astedit_unit_free(t.unit);
 	return rc;

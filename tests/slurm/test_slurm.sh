@@ -128,5 +128,31 @@ check "tasks pending past pending_timeout are reported" \
 check "and cancelled" test -z "$(squeue -h -t pending,running)"
 scontrol update nodename="$host" state=resume
 
+# 5. avo tune through the cluster: batches of 3 knob proposals; the records obey the gate.
+export AVO_CACHE_DIR=$T/cache2
+write_spec "$T/k/slurm-tune.json" '{"batch": 3}'
+"$AVO" tune "$T/k/slurm-tune.json" --evals 7 --no-progress --run-dir "$T/run" >"$T/tune.out" 2>&1
+drc=$?
+tail -n 4 "$T/tune.out"
+check "avo tune --backend slurm completes" test $drc -eq 0
+check "its records obey the commit gate" python3 "$here/check_run.py" "$T/run" 7
+
+# 6. SIGINT while tasks run: avo cancels its jobs, saves the run and exits 130.
+touch "$T/faults/hang.0" "$T/faults/hang.1" "$T/faults/hang.2"
+rm -f "$T/faults/running."*
+"$AVO" tune "$T/k/slurm-tune.json" --evals 20 --resume --no-progress --run-dir "$T/run" >"$T/int.out" 2>&1 &
+drv=$!
+for _ in $(seq 1 600); do [ -e "$T/faults/running.0" ] && break; kill -0 $drv 2>/dev/null || break; sleep 0.1; done
+echo "in flight before SIGINT: $(squeue -h -r -o '%i %T' | tr '\n' ' ')"
+kill -INT $drv
+wait $drv
+drc=$?
+tail -n 4 "$T/int.out"
+check "SIGINT: exit 130" test $drc -eq 130
+# scancel returns once the controller has the request; give the node a moment to end them.
+for _ in $(seq 1 100); do left=$(squeue -h -t pending,running -o '%i %T'); [ -z "$left" ] && break; sleep 0.1; done
+check "SIGINT: no job of ours left in the queue ($left)" test -z "$left"
+check "SIGINT: interrupted candidates are not logged as attempts" python3 "$here/check_run.py" "$T/run" 7
+
 [ $fail -eq 0 ] || { echo "--- slurmctld.log (tail)"; tail -n 30 "$T/cluster/slurmctld.log"; }
 exit $fail
