@@ -552,6 +552,12 @@ static size_t on_read(char *dst, size_t size, size_t nmemb, void *payload)
 	return n;
 }
 
+static size_t on_discard(char *src, size_t size, size_t nmemb, void *payload)
+{
+	(void)src, (void)payload;
+	return size * nmemb; /* error pages of PUT answers must not reach our stdout */
+}
+
 static size_t on_write(char *src, size_t size, size_t nmemb, void *payload)
 {
 	avo_buf *b = payload;
@@ -605,6 +611,7 @@ static int remote_request(avo_cache *c, const char *method, const char *ns, cons
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
 		curl_easy_setopt(h, CURLOPT_READDATA, &u);
 		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)up_len);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_discard);
 	} else {
 		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
 		curl_easy_setopt(h, CURLOPT_WRITEDATA, down);

@@ -104,6 +104,16 @@ static int start_nginx(const char *nginx)
 			"  uwsgi_temp_path %s/tmp/uwsgi;\n"
 			"  scgi_temp_path %s/tmp/scgi;\n"
 			"  client_max_body_size 0;\n"
+			"  map $http_authorization $avo_cache_writer {\n"
+			"    default 0;\n"
+			"    \"Bearer right-token\" 1;\n"
+			"  }\n"
+			"  map \"$request_method:$avo_cache_writer\" $avo_cache_deny {\n"
+			"    default 1;\n"
+			"    \"~^GET:\" 0;\n"
+			"    \"~^HEAD:\" 0;\n"
+			"    \"~:1$\" 0;\n"
+			"  }\n"
 			"  server {\n"
 			"    listen 127.0.0.1:%d;\n"
 			"    root %s;\n"
@@ -113,6 +123,13 @@ static int start_nginx(const char *nginx)
 			"      dav_access user:rw group:r all:r;\n"
 			"    }\n"
 			"    location /err500/ { return 500; }\n"
+			"    location /auth/ {\n" /* as in cache/REMOTE.md */
+			"      if ($avo_cache_deny) { return 401; }\n"
+			"      dav_methods PUT;\n"
+			"      create_full_put_path on;\n"
+			"      dav_access user:rw group:r all:r;\n"
+			"      limit_except GET HEAD PUT { deny all; }\n"
+			"    }\n"
 			"  }\n"
 			"}\n",
 			geteuid() == 0 ? "user root;\n" : "", srv, srv, srv, srv, srv, srv, srv, srv, port, srvroot);
@@ -413,6 +430,10 @@ static void test_failures(void)
 	CHECK(strstr(avo_buf_cstr(&r.err), "warning: remote cache http://***@127.0.0.1"));
 	CHECK(!strstr(avo_buf_cstr(&r.err), "hunter2") && !strstr(avo_buf_cstr(&r.err), "tok-s3cr3t"));
 	avo_proc_result_dispose(&r);
+	/* An error page in a PUT answer does not leak into stdout (only the hash is there). */
+	r = t_run((const char *[]){avo_bin, "cache", "--dir", d, "--remote", e500, "put-object", in, NULL}, NULL);
+	CHECK(t_exit(&r) == 0 && r.out.size == 33 && strstr(avo_buf_cstr(&r.err), "PUT answered HTTP 500"));
+	avo_proc_result_dispose(&r);
 	free(cred);
 	free(d);
 	free(in);
@@ -486,6 +507,45 @@ static void test_readonly_and_token(void)
 	avo_buf_dispose(&b);
 }
 
+/* The token-protected location of cache/REMOTE.md: PUT needs the token, GET is open. */
+static void test_auth_location(void)
+{
+	char *aurl = avo_sprintf("%s/auth", url);
+	char key[AVO_CACHE_HEX];
+	key_n(key, 50);
+	avo_buf b = AVO_BUF_INIT;
+	avo_cache_stats st;
+
+	avo_cache__remote_reset();
+	avo_cache *c = open_remote("auth-none", aurl, 0, 5000);
+	cap_begin();
+	CHECK_RC(avo_cache_put(c, "eval", key, "x", 1), 0); /* local write stands */
+	int warned = cap_end("PUT answered HTTP 401");
+	CHECK(warned == 1);
+	avo_cache_stat(c, &st);
+	CHECK(st.remote_errors == 1 && st.remote_puts == 0);
+	avo_cache_free(c);
+
+	avo_cache__remote_reset();
+	setenv("AVO_CACHE_TOKEN", "right-token", 1);
+	c = open_remote("auth-ok", aurl, 0, 5000);
+	CHECK_RC(avo_cache_put(c, "eval", key, "y", 1), 0);
+	avo_cache_stat(c, &st);
+	CHECK(st.remote_errors == 0 && st.remote_puts == 1);
+	avo_cache_free(c);
+	unsetenv("AVO_CACHE_TOKEN");
+	char *sp = avo_sprintf("%s/auth/eval/%.2s/%s", srvroot, key, key + 2);
+	CHECK(avo_path_exists(sp));
+
+	c = open_remote("auth-read", aurl, 0, 5000);
+	CHECK_RC(avo_cache_get(c, "eval", key, &b), 0);
+	CHECK(b.size == 1 && b.ptr[0] == 'y');
+	avo_cache_free(c);
+	free(sp);
+	free(aurl);
+	avo_buf_dispose(&b);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -515,6 +575,7 @@ int main(int argc, char **argv)
 	test_corrupt_remote();
 	test_failures();
 	test_readonly_and_token();
+	test_auth_location();
 	stop_nginx();
 	if (!t_failures)
 		avo_rm_rf(root);
