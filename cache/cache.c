@@ -275,7 +275,10 @@ int avo_cache_open(avo_cache **out, const avo_cache_options *opts)
 
 	const char *url = opts->remote_url ? opts->remote_url : getenv("AVO_CACHE_REMOTE");
 	if (url && *url) {
-		c->remote = avo_strdup(url);
+		if (!(c->remote = avo_strdup(url))) {
+			avo_cache_free(c);
+			return avo_error_set(AVO_ERROR, "out of memory");
+		}
 		size_t ul = strlen(c->remote);
 		while (ul > 0 && c->remote[ul - 1] == '/')
 			c->remote[--ul] = '\0';

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -546,6 +547,65 @@ static void test_auth_location(void)
 	avo_buf_dispose(&b);
 }
 
+/* One handle shared by several threads, with the remote in use. */
+typedef struct {
+	avo_cache *c;
+	int id, bad;
+} thread_arg;
+
+static void *thread_main(void *p)
+{
+	thread_arg *t = p;
+	avo_buf b = AVO_BUF_INIT;
+	for (int i = 0; i < 40; i++) {
+		char key[AVO_CACHE_HEX], val[64];
+		key_n(key, 1000 + t->id * 100 + i);
+		int n = snprintf(val, sizeof(val), "thread %d item %d", t->id, i);
+		if (avo_cache_put(t->c, "eval", key, val, (size_t)n) < 0 ||
+		    avo_cache_get(t->c, "eval", key, &b) < 0 || b.size != (size_t)n || memcmp(b.ptr, val, b.size))
+			t->bad++;
+		if (avo_cache_has(t->c, "eval", key) != 1)
+			t->bad++;
+	}
+	avo_buf_dispose(&b);
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	avo_cache__remote_reset();
+	avo_cache *c = open_remote("threads", url, 0, 5000);
+	pthread_t th[4];
+	thread_arg args[4];
+	for (int i = 0; i < 4; i++) {
+		args[i] = (thread_arg){c, i, 0};
+		CHECK(pthread_create(&th[i], NULL, thread_main, &args[i]) == 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		CHECK(args[i].bad == 0);
+	}
+	avo_cache_stats st;
+	avo_cache_stat(c, &st);
+	CHECK(st.remote_puts == 160 && st.remote_errors == 0 && st.hits == 160);
+	avo_cache_free(c);
+	/* Everything reached the server: a fresh dir reads it all back through the remote. */
+	c = open_remote("threads-fresh", url, 0, 5000);
+	avo_buf b = AVO_BUF_INIT;
+	int ok = 0;
+	for (int t = 0; t < 4; t++)
+		for (int i = 0; i < 40; i++) {
+			char key[AVO_CACHE_HEX];
+			key_n(key, 1000 + t * 100 + i);
+			ok += avo_cache_get(c, "eval", key, &b) == 0;
+		}
+	CHECK(ok == 160);
+	avo_cache_stat(c, &st);
+	CHECK(st.remote_hits == 160);
+	avo_cache_free(c);
+	avo_buf_dispose(&b);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -576,6 +636,7 @@ int main(int argc, char **argv)
 	test_failures();
 	test_readonly_and_token();
 	test_auth_location();
+	test_threads();
 	stop_nginx();
 	if (!t_failures)
 		avo_rm_rf(root);
