@@ -78,7 +78,8 @@ typedef struct {
 int avo_cache_open(avo_cache **out, const avo_cache_options *opts);
 void avo_cache_free(avo_cache *c);
 const char *avo_cache_dir(const avo_cache *c); /* borrowed */
-/* The remote base URL in use, or NULL when there is none. Borrowed. */
+/* The remote base URL in use, for display: "user:password@" masked as "***@". NULL when
+ * there is none. Borrowed. */
 const char *avo_cache_remote(const avo_cache *c);
 /* Path of the local entry file for ns/key (it may not exist). Caller frees; NULL on a bad
  * ns/key (error set). For tests and tools. */

@@ -322,7 +322,7 @@ void avo_cache_free(avo_cache *c)
 }
 
 const char *avo_cache_dir(const avo_cache *c) { return c->dir; }
-const char *avo_cache_remote(const avo_cache *c) { return c->remote; }
+const char *avo_cache_remote(const avo_cache *c) { return c->remote_shown; }
 
 /* ---- entry format ----------------------------------------------------------------- */
 

@@ -431,6 +431,10 @@ static void test_failures(void)
 	CHECK(strstr(avo_buf_cstr(&r.err), "warning: remote cache http://***@127.0.0.1"));
 	CHECK(!strstr(avo_buf_cstr(&r.err), "hunter2") && !strstr(avo_buf_cstr(&r.err), "tok-s3cr3t"));
 	avo_proc_result_dispose(&r);
+	r = t_run((const char *[]){avo_bin, "cache", "--dir", d, "--remote", cred, "stats", "--json", NULL}, env);
+	CHECK(t_exit(&r) == 0 && strstr(avo_buf_cstr(&r.out), "http://***@127.0.0.1"));
+	CHECK(!strstr(avo_buf_cstr(&r.out), "hunter2"));
+	avo_proc_result_dispose(&r);
 	/* An error page in a PUT answer does not leak into stdout (only the hash is there). */
 	r = t_run((const char *[]){avo_bin, "cache", "--dir", d, "--remote", e500, "put-object", in, NULL}, NULL);
 	CHECK(t_exit(&r) == 0 && r.out.size == 33 && strstr(avo_buf_cstr(&r.err), "PUT answered HTTP 500"));
