@@ -229,9 +229,36 @@ static void test_many_processes(const char *root)
 		}
 		CHECK(pids[w] > 0);
 	}
+	/* Meanwhile: one process verifies in a loop (must never find a corrupt entry), one
+	 * runs gc with no size pressure (must never delete a live writer's temporary: the
+	 * writer's rename would fail and it would report it). */
+	pid_t maint[2];
+	for (int m = 0; m < 2; m++) {
+		maint[m] = fork();
+		if (maint[m] == 0) {
+			avo_cache *c = open_dir(dir, 0);
+			int bad = 0;
+			for (int i = 0; i < 40; i++) {
+				uint64_t checked, removed;
+				if (m == 0 && (avo_cache_verify(c, &checked, &removed) < 0 || removed))
+					bad++;
+				if (m == 1 && avo_cache_gc(c, UINT64_MAX, &checked, &removed) < 0)
+					bad++;
+				usleep(2000);
+			}
+			avo_cache_free(c);
+			_exit(bad ? 1 : 0);
+		}
+		CHECK(maint[m] > 0);
+	}
 	for (int w = 0; w < PROCS; w++) {
 		int status = 0;
 		waitpid(pids[w], &status, 0);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	for (int m = 0; m < 2; m++) {
+		int status = 0;
+		waitpid(maint[m], &status, 0);
 		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
 	avo_cache *c = open_dir(dir, 0);
