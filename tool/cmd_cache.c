@@ -180,6 +180,11 @@ static int cmd_stats(avo_cache *c, const args *a)
 		return avo_cli_fail(rc);
 	static const char *const names[4] = {"obj", "eval", "tune", "bin"};
 	const char *remote = avo_cache_remote(c);
+	uint64_t other_e = st.entries, other_b = st.bytes; /* namespaces beyond the four */
+	for (int i = 0; i < 4; i++) {
+		other_e -= st.per_ns_entries[i];
+		other_b -= st.per_ns_bytes[i];
+	}
 	if (a->json) {
 		cJSON *j = cJSON_CreateObject();
 		cJSON_AddStringToObject(j, "dir", avo_cache_dir(c));
@@ -191,6 +196,9 @@ static int cmd_stats(avo_cache *c, const args *a)
 			cJSON_AddNumberToObject(o, "entries", (double)st.per_ns_entries[i]);
 			cJSON_AddNumberToObject(o, "bytes", (double)st.per_ns_bytes[i]);
 		}
+		cJSON *o = cJSON_AddObjectToObject(ns, "other");
+		cJSON_AddNumberToObject(o, "entries", (double)other_e);
+		cJSON_AddNumberToObject(o, "bytes", (double)other_b);
 		cJSON_AddNumberToObject(j, "temp_files", (double)st.temp_files);
 		if (remote)
 			cJSON_AddStringToObject(j, "remote", remote);
@@ -204,6 +212,7 @@ static int cmd_stats(avo_cache *c, const args *a)
 	for (int i = 0; i < 4; i++)
 		printf("  %-5s %" PRIu64 " entries, %" PRIu64 " bytes\n", names[i], st.per_ns_entries[i],
 		       st.per_ns_bytes[i]);
+	printf("  %-5s %" PRIu64 " entries, %" PRIu64 " bytes\n", "other", other_e, other_b);
 	printf("temporary files: %" PRIu64 "\n", st.temp_files);
 	printf("remote: %s\n", remote ? remote : "(none)");
 	return AVO_EXIT_OK;
