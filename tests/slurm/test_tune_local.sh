@@ -6,6 +6,7 @@ set -u
 AVO=$1 SRC=$2
 here=$(cd "$(dirname "$0")" && pwd)
 command -v cc >/dev/null 2>&1 || { echo "no C compiler; skipping"; exit 77; }
+"$AVO" tune --help 2>/dev/null | grep -q -- --backend || { echo "avo tune is not built yet; skipping"; exit 77; }
 T=$(mktemp -d /tmp/avo-tune-local-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 cp "$SRC/kernels/cpu/"*.c "$SRC/kernels/cpu/"*.h "$T/"
