@@ -94,12 +94,14 @@ slurm__waitpid() {
 	return 1
 }
 
-# slurm_wait_node STATE SECONDS: wait until the node's state (sinfo %t) starts with STATE.
+# slurm_wait_node STATE SECONDS: wait until the node's state (sinfo %t) is STATE exactly:
+# "idle*" (not responding yet) is not "idle". With ReturnToService=2 a node set down before
+# it answers again is put back in service as soon as it does, so tests wait for this.
 slurm_wait_node() {
 	local i n=$(($2 * 10)) st=
 	for i in $(seq 1 $n); do
 		st=$(sinfo -h -o '%t' 2>/dev/null | head -n 1)
-		case $st in "$1"*) return 0 ;; esac
+		[ "$st" = "$1" ] && return 0
 		sleep 0.1
 	done
 	slurm__log "node state is '$st', not $1, after $2 s"

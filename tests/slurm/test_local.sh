@@ -19,4 +19,4 @@ sed -e 's/^#define TILE_K 64/#define TILE_K 32/' "$T/attention.c" >"$T/b.c"
 sed -e 's|1.0f / sqrtf|2.0f / sqrtf|' "$T/attention.c" >"$T/bad.c"
 sed -e 's|^#define UNROLL 4|#define UNROLL 4 +|' "$T/attention.c" >"$T/broken.c"
 export AVO_CACHE_DIR=$T/cache AVO_CACHE_REMOTE=
-exec "$TB" "$T/avo.json" --backend local --compare --cached "$T/a.c" "$T/b.c" "$T/bad.c" "$T/broken.c"
+"$TB" "$T/avo.json" --backend local --compare --cached "$T/a.c" "$T/b.c" "$T/bad.c" "$T/broken.c"

@@ -104,6 +104,7 @@ check "the killed task was really killed" test ! -e "$T/faults/crash.1"
 
 # 3. node down: tasks pend; resumed, they complete.
 host=$(hostname -s)
+slurm_wait_node idle 30
 scontrol update nodename="$host" state=down reason=avo-test
 "$TB" "$T/k/slurm.json" --backend slurm "$T/k/g.c" "$T/k/h.c" >"$T/down.out" 2>&1 &
 drv=$!
@@ -122,15 +123,17 @@ check "tasks pend while the node is down" test $pending -eq 1
 check "pending tasks complete after the node is resumed" test $drc -eq 0
 
 # 4. node down with a pending timeout: reported, cancelled, nothing left in the queue.
+slurm_wait_node idle 30
 scontrol update nodename="$host" state=down reason=avo-test
 check "tasks pending past pending_timeout are reported" \
 	"$TB" "$T/k/slurm-timeout.json" --backend slurm --expect-error "still pending" "$T/k/a.c" "$T/k/b.c"
 check "and cancelled" test -z "$(squeue -h -t pending,running)"
 scontrol update nodename="$host" state=resume
+slurm_wait_node idle 30
 
 if ! "$AVO" tune --help 2>/dev/null | grep -q -- --backend; then
 	echo "SKIP cases 5-6: avo tune is not built yet"
-	[ $fail -eq 0 ] || tail -n 30 "$T/cluster/slurmctld.log"
+	[ $fail -eq 0 ] || { echo "--- slurmctld.log"; tail -n 80 "$T/cluster/slurmctld.log"; }
 	exit $fail
 fi
 
@@ -160,5 +163,5 @@ for _ in $(seq 1 100); do left=$(squeue -h -t pending,running -o '%i %T'); [ -z 
 check "SIGINT: no job of ours left in the queue ($left)" test -z "$left"
 check "SIGINT: interrupted candidates are not logged as attempts" python3 "$here/check_run.py" "$T/run" 7
 
-[ $fail -eq 0 ] || { echo "--- slurmctld.log (tail)"; tail -n 30 "$T/cluster/slurmctld.log"; }
+[ $fail -eq 0 ] || { echo "--- slurmctld.log"; tail -n 80 "$T/cluster/slurmctld.log"; }
 exit $fail
