@@ -108,6 +108,20 @@ slurm_wait_node() {
 	return 1
 }
 
+# slurm_resume: put the node back in service. A node still ending the jobs it was running
+# refuses "resume" for a moment ("Invalid node state"), so try until it takes.
+slurm_resume() {
+	local i st host
+	host=$(hostname -s)
+	for i in $(seq 1 100); do
+		scontrol update nodename="$host" state=resume 2>/dev/null
+		st=$(sinfo -h -o '%t' 2>/dev/null | head -n 1)
+		case $st in down* | drain* | drng* | comp* | fail*) sleep 0.2 ;; *) return 0 ;; esac
+	done
+	slurm__log "node still '$st' after trying to resume it"
+	return 1
+}
+
 slurm_down() {
 	[ -n "$SLURM_DIR" ] || return 0
 	scancel --quiet -u "$(id -un)" 2>/dev/null

@@ -115,12 +115,30 @@ for _ in $(seq 1 300); do
 	sleep 0.1
 done
 echo "tasks pending on the down node: $(squeue -h -r -t pending -o '%i (%r)' | tr '\n' ' ')"
-scontrol update nodename="$host" state=resume
+slurm_resume
 wait $drv
 drc=$?
 cat "$T/down.out"
 check "tasks pend while the node is down" test $pending -eq 1
 check "pending tasks complete after the node is resumed" test $drc -eq 0
+
+# 3b. node down under a running task: it ends (NODE_FAIL), is resubmitted, pends, and
+# completes once the node is back.
+slurm_wait_node idle 30
+rm -f "$T/faults/running."*
+touch "$T/faults/hang.0"
+"$TB" "$T/k/slurm.json" --backend slurm "$T/k/a.c" >"$T/nodefail.out" 2>&1 &
+drv=$!
+for _ in $(seq 1 600); do [ -e "$T/faults/running.0" ] && break; kill -0 $drv 2>/dev/null || break; sleep 0.1; done
+scontrol update nodename="$host" state=down reason=avo-test
+for _ in $(seq 1 300); do grep -q retrying "$T/nodefail.out" && break; kill -0 $drv 2>/dev/null || break; sleep 0.1; done
+echo "after the node went down: $(squeue -h -r -t all -o '%i %T (%r)' | tail -n 2 | tr '\n' ' ')"
+slurm_resume
+wait $drv
+drc=$?
+cat "$T/nodefail.out"
+check "a task on a node that goes down is retried and completes after resume" test $drc -eq 0
+check "its first try was killed by the node going down" grep -q NODE_FAIL <(squeue -h -r -t all -o '%T')
 
 # 4. node down with a pending timeout: reported, cancelled, nothing left in the queue.
 slurm_wait_node idle 30
@@ -128,7 +146,7 @@ scontrol update nodename="$host" state=down reason=avo-test
 check "tasks pending past pending_timeout are reported" \
 	"$TB" "$T/k/slurm-timeout.json" --backend slurm --expect-error "still pending" "$T/k/a.c" "$T/k/b.c"
 check "and cancelled" test -z "$(squeue -h -t pending,running)"
-scontrol update nodename="$host" state=resume
+slurm_resume
 slurm_wait_node idle 30
 
 if ! "$AVO" tune --help 2>/dev/null | grep -q -- --backend; then
