@@ -8,7 +8,9 @@
  * evaluates them inline too (no cache) and fails unless every status and verdict agrees.
  * --cached then checks that every cacheable verdict is in the cache (written by the
  * nodes, so it came back through the shared cache dir). --expect-error: every variant
- * must come back without a verdict, its reason containing TEXT. Exit 0 pass, 1 fail,
+ * must come back without a verdict, its reason containing TEXT. --expect-open-error TEXT:
+ * the backend must refuse to open (a bad spec section) with TEXT in the message. Exit 0
+ * pass, 1 fail,
  * 77 skip (no compiler). */
 #include "backend.h"
 
@@ -25,7 +27,7 @@ static int fails;
 
 int main(int argc, char **argv)
 {
-	const char *spec_path = NULL, *kind = NULL, *worker = NULL, *expect_error = NULL;
+	const char *spec_path = NULL, *kind = NULL, *worker = NULL, *expect_error = NULL, *open_error = NULL;
 	int compare = 0, cached = 0;
 	const char **vpaths = calloc((size_t)argc, sizeof(char *));
 	size_t nv = 0;
@@ -36,6 +38,8 @@ int main(int argc, char **argv)
 			worker = argv[++i];
 		else if (!strcmp(argv[i], "--expect-error") && i + 1 < argc)
 			expect_error = argv[++i];
+		else if (!strcmp(argv[i], "--expect-open-error") && i + 1 < argc)
+			open_error = argv[++i];
 		else if (!strcmp(argv[i], "--compare"))
 			compare = 1;
 		else if (!strcmp(argv[i], "--cached"))
@@ -45,7 +49,7 @@ int main(int argc, char **argv)
 		else
 			vpaths[nv++] = argv[i];
 	}
-	if (!spec_path || !kind || !nv) {
+	if (!spec_path || !kind || (!nv && !open_error)) {
 		fprintf(stderr, "usage: slurm_test_backend SPEC --backend B [--worker PROG] [--compare] [--cached] "
 				"[--expect-error TEXT] VARIANT...\n");
 		return 2;
@@ -76,7 +80,15 @@ int main(int argc, char **argv)
 	bo.kind = kind;
 	bo.worker = worker;
 	int rc = avo_backend_open(&b, spec, cache, &eo, &bo);
-	CHECK(rc == 0, "open: %s", avo_error_last());
+	if (open_error) {
+		CHECK(rc < 0 && strstr(avo_error_last(), open_error), "open: expected an error with '%s', got '%s'",
+		      open_error, rc < 0 ? avo_error_last() : "success");
+		printf("open refused: %s\n", avo_error_last());
+		nv = 0;
+		rc = -1;
+	} else {
+		CHECK(rc == 0, "open: %s", avo_error_last());
+	}
 	if (rc == 0) {
 		CHECK(!strcmp(avo_backend_name(b), kind), "backend is %s, not %s", avo_backend_name(b), kind);
 		rc = avo_backend_eval(b, res, errs, srcs, lens, nv);
