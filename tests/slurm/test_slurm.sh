@@ -85,6 +85,20 @@ for n in d e f g h; do variant $n "s/^#define UNROLL 4/#define UNROLL 1/;s/^#def
 check "evaluations match inline and reach the shared cache" \
 	"$TB" "$T/k/slurm.json" --backend slurm --compare --cached "$T/k/a.c" "$T/k/b.c" "$T/k/c.c" "$T/k/bad.c" "$T/k/broken.c"
 
+# 1b. the same through the command line: avo eval --backend slurm --json.
+if "$AVO" eval --help 2>/dev/null | grep -q -- --backend; then
+	"$AVO" eval "$T/k/slurm.json" --backend slurm --json --variant "$T/k/a.c" --variant "$T/k/bad.c" \
+		>"$T/eval.json" 2>"$T/eval.err"
+	drc=$?
+	check "avo eval --backend slurm: exit 1 (one variant is incorrect)" test $drc -eq 1
+	check "avo eval --backend slurm: a JSON verdict per variant" python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+sys.exit(0 if [x["status"] for x in r] == ["ok", "incorrect"] else 1)' "$T/eval.json"
+else
+	echo "SKIP 1b: avo eval has no --backend yet"
+fi
+
 # 2. task 0 hangs until cancelled; task 1 is killed by SIGKILL. Both must be retried.
 touch "$T/faults/hang.0" "$T/faults/crash.1"
 "$TB" "$T/k/slurm.json" --backend slurm "$T/k/d.c" "$T/k/e.c" "$T/k/f.c" >"$T/faults.out" 2>&1 &
