@@ -187,6 +187,9 @@ static int parse_slurm(avo_backend *b, const cJSON *o, char **job_dir, char **av
 	    (rc = get_num(s, o, "slurm", "pending_timeout", 0, &c->pending_timeout_s)) < 0 ||
 	    (rc = get_num(s, o, "slurm", "result_grace", 0, &c->result_grace_s)) < 0)
 		return rc;
+	/* Array indices are the candidates' positions; Slurm's default MaxArraySize is 1001. */
+	if (c->batch > 1000)
+		return field_err(s, "slurm.batch", "must be at most 1000");
 	const cJSON *keep = cJSON_GetObjectItemCaseSensitive(o, "keep_jobs");
 	c->keep = cJSON_IsTrue(keep);
 	const cJSON *ex = cJSON_GetObjectItemCaseSensitive(o, "sbatch_args"), *e;
