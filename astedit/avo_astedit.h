@@ -108,6 +108,7 @@ typedef enum {
 	AVO_ASTEDIT_ERR_PARSE,          /* the edited file does not parse */
 	AVO_ASTEDIT_ERR_MARKERS,        /* regions/knobs not found again after the edit */
 	AVO_ASTEDIT_ERR_OUTSIDE,        /* bytes outside the edited spans changed */
+	AVO_ASTEDIT_ERR_DUPLICATE,      /* the same region or knob edited twice */
 } avo_astedit_error_kind;
 
 typedef struct {
