@@ -582,14 +582,13 @@ typedef struct {
 	size_t err_off; /* where the first problem lies, for apply's mapping */
 } checker;
 
-static int region_fail(checker *ck, const avo_astedit_region *r, size_t at, const char *fmt, const char *a)
+static int region_fail(checker *ck, const avo_astedit_region *r, const char *what)
 {
-	avo_astedit_pos p = astedit__pos(&ck->lines, at);
-	char what[256];
-	snprintf(what, sizeof(what), fmt, a ? a : "", p.line, p.col);
 	ck->err_off = r->marker.offset;
 	return avo_error_setloc(AVO_EINVALID, ck->path, r->marker.line, r->marker.col, "region '%s' %s", r->name, what);
 }
+
+static int contains(rng outer, rng inner) { return outer.b <= inner.b && inner.e <= outer.e; }
 
 static int innermost_compound(walk *w, size_t b, size_t e)
 {
@@ -621,13 +620,19 @@ static int check_region(checker *ck, walk *w, avo_astedit_region *reg)
 			child *k = &w->kids[i];
 			if (k->compound != c || k->r.e <= cb || k->r.b >= ce || (k->r.b >= cb && k->r.e <= ce))
 				continue;
-			if (c1 != c2 && c1 >= 0 && c2 >= 0) {
-				avo_astedit_pos p1 = astedit__pos(&ck->lines, w->comp[c1].r.b);
-				char msg[128];
-				snprintf(msg, sizeof(msg), "spans two compound statements (begins in the block at %u:%u, ends in the block at %%u:%%u)", p1.line, p1.col);
-				return region_fail(ck, reg, w->comp[c2].r.b, msg, NULL);
+			char what[256];
+			if (c1 >= 0 && c2 >= 0 && !contains(w->comp[c1].r, w->comp[c2].r) &&
+			    !contains(w->comp[c2].r, w->comp[c1].r)) {
+				avo_astedit_pos p1 = astedit__pos(&ck->lines, w->comp[c1].r.b),
+						p2 = astedit__pos(&ck->lines, w->comp[c2].r.b);
+				snprintf(what, sizeof(what), "spans two compound statements (begins in the block at %u:%u, ends in the block at %u:%u)",
+					 p1.line, p1.col, p2.line, p2.col);
+			} else {
+				avo_astedit_pos p = astedit__pos(&ck->lines, k->r.b);
+				snprintf(what, sizeof(what), "cuts the statement at %u:%u; it must cover whole statements of one block",
+					 p.line, p.col);
 			}
-			return region_fail(ck, reg, k->r.b, "cuts the statement at %s%u:%u; it must cover whole statements", NULL);
+			return region_fail(ck, reg, what);
 		}
 		reg->kind = AVO_ASTEDIT_REGION_STATEMENTS;
 		free(reg->function);
@@ -647,12 +652,20 @@ static int check_region(checker *ck, walk *w, avo_astedit_region *reg)
 		if (d->container != cont || d->r.e <= cb || d->r.b >= ce)
 			continue;
 		if (d->r.b < cb || d->r.e > ce) {
+			avo_astedit_pos p = astedit__pos(&ck->lines, d->r.b);
+			char what[320];
+			snprintf(what, sizeof(what), "cuts the declaration of '%s' at %u:%u; it must cover whole statements of one block or whole function definitions",
+				 d->name ? d->name : "", p.line, p.col);
 			avo_buf_dispose(&names);
-			return region_fail(ck, reg, d->r.b, "cuts the declaration of '%s' at %u:%u; it must cover whole statements of one block or whole function definitions", d->name);
+			return region_fail(ck, reg, what);
 		}
 		if (!d->ok) {
+			avo_astedit_pos p = astedit__pos(&ck->lines, d->r.b);
+			char what[320];
+			snprintf(what, sizeof(what), "covers '%s' at %u:%u, which is not a function; outside a function body a region holds whole function definitions",
+				 d->name ? d->name : "", p.line, p.col);
 			avo_buf_dispose(&names);
-			return region_fail(ck, reg, d->r.b, "covers '%s' at %u:%u, which is not a function; outside a function body a region holds whole function definitions", d->name);
+			return region_fail(ck, reg, what);
 		}
 		if (d->definition && d->name && *d->name)
 			avo_buf_printf(&names, "%s%s", names.size ? "," : "", d->name);
@@ -1080,8 +1093,9 @@ int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 			rc = edit_fail(err, AVO_ASTEDIT_ERR_OUTSIDE, NULL, 0, 0, 0, NULL);
 			goto done;
 		}
+		nat += gap;
 		if (i < n) {
-			nat += gap + sp[i].tlen;
+			nat += sp[i].tlen;
 			at = sp[i].e;
 			const avo_astedit_region *r = sp[i].region ? avo_astedit_region_find(nu, sp[i].region) : NULL;
 			const avo_astedit_knob *k = sp[i].knob ? avo_astedit_knob_find(nu, sp[i].knob) : NULL;
