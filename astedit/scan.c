@@ -667,6 +667,12 @@ int astedit__scan(avo_astedit_unit **out, const char *path, const char *source, 
 		avo_astedit_unit_free(u);
 		return rc;
 	}
+	memset(&lx, 0, sizeof(lx));
+	const char *nul = memchr(st.s, '\0', len);
+	if (nul) { /* not text; the marker strings could not hold it either */
+		rc = fail_at(&st, (size_t)(nul - st.s), "the file contains a NUL byte%s%s", NULL, NULL);
+		goto done;
+	}
 	if ((rc = astedit__lex_run(&lx, st.s, len, 0)) < 0)
 		goto done;
 

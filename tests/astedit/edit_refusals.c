@@ -105,11 +105,11 @@ int main(int argc, char **argv)
 		size_t t0 = strlen(good[1].text), t1 = strlen(good[0].text) + 1;
 		CHECK(!memcmp(out, u->source, h->begin.offset));
 		CHECK(!memcmp(out + h->begin.offset, good[1].text, t0));
-		size_t d0 = h->begin.offset + t0 - h->end.offset; /* where the original continues */
 		CHECK(!memcmp(out + h->begin.offset + t0, u->source + h->end.offset, s->begin.offset - h->end.offset));
-		CHECK(!memcmp(out + s->begin.offset + d0, "\t\tout[row] = acc;\n", t1));
-		CHECK(!memcmp(out + s->begin.offset + d0 + t1, u->source + s->end.offset, u->source_len - s->end.offset));
-		CHECK(n == u->source_len + d0 + t1 - (s->end.offset - s->begin.offset));
+		size_t sb = h->begin.offset + t0 + (s->begin.offset - h->end.offset); /* 'store' in the new text */
+		CHECK(!memcmp(out + sb, "\t\tout[row] = acc;\n", t1));
+		CHECK(n == sb + t1 + (u->source_len - s->end.offset));
+		CHECK(n >= sb + t1 && !memcmp(out + sb + t1, u->source + s->end.offset, u->source_len - s->end.offset));
 	} else {
 		fprintf(stderr, "%s\n", err.message);
 	}
