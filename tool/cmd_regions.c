@@ -103,7 +103,10 @@ static void print_table(const avo_astedit_unit *u)
 		for (size_t i = 0; i < u->nregions; i++) {
 			const avo_astedit_region *r = &u->regions[i];
 			char lines[32];
-			snprintf(lines, sizeof(lines), "%u-%u", r->begin.line, r->end.line > r->begin.line ? r->end.line - 1 : r->begin.line);
+			if (r->begin.offset == r->end.offset)
+				snprintf(lines, sizeof(lines), "(empty)");
+			else
+				snprintf(lines, sizeof(lines), "%u-%u", r->begin.line, r->end.line - 1);
 			printf("%-20s %-10s %-24s %-11s %s\n", r->name, kind_name(r), r->function && *r->function ? r->function : "-",
 			       lines, r->hash);
 		}
