@@ -170,8 +170,72 @@ static int absolutize(strv *out, const char *flag, const char *val, const char *
 	return rc;
 }
 
+/* Split a response file (nvcc --options-file, @file) into arguments: blanks separate,
+ * quotes group, backslash escapes. */
+static int split_file(strv *out, const char *file, const char *dir)
+{
+	char *p = file[0] == '/' ? avo_strdup(file) : avo_path_join(dir ? dir : ".", file);
+	avo_buf b = AVO_BUF_INIT, w = AVO_BUF_INIT;
+	int rc = p ? avo_file_read(&b, p) : AVO_ERROR;
+	free(p);
+	if (rc < 0)
+		return rc;
+	const char *s = avo_buf_cstr(&b);
+	for (size_t i = 0; rc == 0;) {
+		while (s[i] && isspace((unsigned char)s[i]))
+			i++;
+		if (!s[i])
+			break;
+		avo_buf_clear(&w);
+		char q = 0;
+		for (; s[i] && (q || !isspace((unsigned char)s[i])); i++) {
+			if (!q && (s[i] == '"' || s[i] == '\''))
+				q = s[i];
+			else if (q && s[i] == q)
+				q = 0;
+			else if (s[i] == '\\' && s[i + 1])
+				rc = avo_buf_put(&w, s + ++i, 1);
+			else
+				rc = avo_buf_put(&w, s + i, 1);
+		}
+		if (rc == 0)
+			rc = strv_add(out, avo_buf_cstr(&w));
+	}
+	avo_buf_dispose(&w);
+	avo_buf_dispose(&b);
+	return rc;
+}
+
+/* nvcc's -arch=sm_XX, --gpu-architecture sm_XX, -gencode arch=compute_XX,...: the sm_XX. */
+static char *nvcc_arch(const char *a, const char *next, int *used_next)
+{
+	const char *v = NULL;
+	*used_next = 0;
+	if (has_prefix(a, "-arch=") || has_prefix(a, "--gpu-architecture=") || has_prefix(a, "--generate-code=") ||
+	    has_prefix(a, "-gencode="))
+		v = strchr(a, '=') + 1;
+	else if ((!strcmp(a, "-arch") || !strcmp(a, "--gpu-architecture") || !strcmp(a, "-gencode") ||
+		  !strcmp(a, "--generate-code")) && next) {
+		v = next;
+		*used_next = 1;
+	}
+	if (!v)
+		return NULL;
+	const char *d = strstr(v, "sm_");
+	if (!d)
+		d = strstr(v, "compute_");
+	if (!d)
+		return NULL;
+	d = strchr(d, '_') + 1;
+	size_t n = 0;
+	while (isalnum((unsigned char)d[n]))
+		n++;
+	return n ? avo_sprintf("--cuda-gpu-arch=sm_%.*s", (int)n, d) : NULL;
+}
+
 /* Keep the flags that change what the file means (defines, include paths, language
- * standard); drop the compiler, -c, -o, dependency-file and warning flags, and the file. */
+ * standard, the GPU arch); drop the compiler, -c, -o, dependency-file, warning and
+ * optimisation flags, nvcc's own flags, and the file. */
 static int db_args(strv *out, const char *db_dir, const char *path)
 {
 	CXCompilationDatabase_Error err;
@@ -181,28 +245,36 @@ static int db_args(strv *out, const char *db_dir, const char *path)
 	char real[PATH_MAX];
 	const char *key = realpath(path, real) ? real : path;
 	CXCompileCommands cmds = clang_CompilationDatabase_getCompileCommands(db, key);
-	int rc = 0;
+	strv raw = {0};
+	char *dir = NULL;
+	int rc = 0, have_arch = 0;
 	if (!cmds || clang_CompileCommands_getSize(cmds) == 0) {
 		rc = avo_error_set(AVO_ENOTFOUND, "%s: no entry for %s in %s/compile_commands.json", path, key, db_dir);
 		goto done;
 	}
 	CXCompileCommand cmd = clang_CompileCommands_getCommand(cmds, 0);
 	CXString dirs = clang_CompileCommand_getDirectory(cmd);
-	char *dir = avo_strdup(clang_getCString(dirs));
+	dir = avo_strdup(clang_getCString(dirs));
 	clang_disposeString(dirs);
 	unsigned n = clang_CompileCommand_getNumArgs(cmd);
-	static const char *with_value[] = {"-I", "-isystem", "-iquote", "-idirafter", "-include", "-imacros", NULL};
-	for (unsigned i = 1; i < n && rc == 0; i++) {
+	for (unsigned i = 1; i < n && rc == 0; i++) { /* argv[0] is the compiler */
 		CXString as = clang_CompileCommand_getArg(cmd, i);
-		char *a = avo_strdup(clang_getCString(as));
-		clang_disposeString(as);
-		char *next = NULL;
-		if (i + 1 < n) {
-			CXString ns = clang_CompileCommand_getArg(cmd, i + 1);
-			next = avo_strdup(clang_getCString(ns));
-			clang_disposeString(ns);
+		const char *a = clang_getCString(as);
+		if ((!strcmp(a, "--options-file") || !strcmp(a, "-optf")) && i + 1 < n) {
+			CXString fs = clang_CompileCommand_getArg(cmd, ++i);
+			rc = split_file(&raw, clang_getCString(fs), dir);
+			clang_disposeString(fs);
+		} else if (a[0] == '@' && a[1]) {
+			rc = split_file(&raw, a + 1, dir);
+		} else {
+			rc = strv_add(&raw, a);
 		}
-		int handled = 0;
+		clang_disposeString(as);
+	}
+	static const char *with_value[] = {"-I", "-isystem", "-iquote", "-idirafter", "-include", "-imacros", NULL};
+	for (size_t i = 0; i < raw.n && rc == 0; i++) {
+		const char *a = raw.v[i], *next = i + 1 < raw.n ? raw.v[i + 1] : NULL;
+		int handled = 0, used_next = 0;
 		for (size_t w = 0; with_value[w] && !handled; w++) {
 			size_t wl = strlen(with_value[w]);
 			if (!strcmp(a, with_value[w]) && next) {
@@ -210,36 +282,42 @@ static int db_args(strv *out, const char *db_dir, const char *path)
 				i++;
 				handled = 1;
 			} else if (!strncmp(a, with_value[w], wl) && a[wl] && (wl == 2 || a[wl] == '=')) {
-				char flag[16];
-				snprintf(flag, sizeof(flag), "%s", with_value[w]);
-				rc = absolutize(out, flag, a + wl + (a[wl] == '='), dir);
+				rc = absolutize(out, with_value[w], a + wl + (a[wl] == '='), dir);
 				handled = 1;
 			}
 		}
-		if (!handled) {
-			if ((!strcmp(a, "-D") || !strcmp(a, "-U")) && next) {
-				if ((rc = strv_add(out, a)) == 0)
-					rc = strv_add(out, next);
-				i++;
-			} else if (has_prefix(a, "-D") || has_prefix(a, "-U") || has_prefix(a, "-std=") ||
-				   has_prefix(a, "--cuda-gpu-arch=") || has_prefix(a, "--offload-arch=") ||
-				   has_prefix(a, "--cuda-path=")) {
+		if (handled)
+			continue;
+		char *arch = nvcc_arch(a, next, &used_next);
+		if (arch) {
+			if (!have_arch++)
+				rc = strv_add(out, arch);
+			free(arch);
+			i += used_next;
+		} else if ((!strcmp(a, "-D") || !strcmp(a, "-U")) && next) {
+			if ((rc = strv_add(out, a)) == 0)
+				rc = strv_add(out, next);
+			i++;
+		} else if (has_prefix(a, "-D") || has_prefix(a, "-U") || has_prefix(a, "-std=") ||
+			   has_prefix(a, "--cuda-path=")) {
+			rc = strv_add(out, a);
+		} else if (has_prefix(a, "--cuda-gpu-arch=") || has_prefix(a, "--offload-arch=")) {
+			if (!have_arch++)
 				rc = strv_add(out, a);
-			} else if ((!strcmp(a, "-std") || !strcmp(a, "--std")) && next) {
-				char *j = avo_sprintf("-std=%s", next);
-				rc = strv_add(out, j);
-				free(j);
-				i++;
-			} else if (!strcmp(a, "-o") || !strcmp(a, "-MF") || !strcmp(a, "-MT") || !strcmp(a, "-MQ") ||
-				   !strcmp(a, "-x") || !strcmp(a, "-ccbin") || !strcmp(a, "--options-file")) {
-				i++; /* and its value */
-			}
+		} else if ((!strcmp(a, "-std") || !strcmp(a, "--std")) && next) {
+			char *j = avo_sprintf("-std=%s", next);
+			rc = strv_add(out, j);
+			free(j);
+			i++;
+		} else if (!strcmp(a, "-o") || !strcmp(a, "-MF") || !strcmp(a, "-MT") || !strcmp(a, "-MQ") ||
+			   !strcmp(a, "-x") || !strcmp(a, "-ccbin") || !strcmp(a, "--compiler-bindir") ||
+			   !strcmp(a, "-Xcompiler") || !strcmp(a, "-Xptxas") || !strcmp(a, "-Xlinker")) {
+			i++; /* and its value */
 		}
-		free(a);
-		free(next);
 	}
-	free(dir);
 done:
+	free(dir);
+	strv_dispose(&raw);
 	clang_CompileCommands_dispose(cmds);
 	clang_CompilationDatabase_dispose(db);
 	return rc;
@@ -903,6 +981,7 @@ typedef struct {
 	const char *region; /* region name, or NULL for a knob */
 	const char *knob;
 	size_t nb;       /* where it starts in the new source */
+	size_t marker_back; /* regions: bytes from the marker to the region's text */
 } span_edit;
 
 static int cmp_span(const void *a, const void *b)
@@ -990,7 +1069,7 @@ int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 			goto done;
 		}
 		astedit__lex_dispose(&lx);
-		sp[i] = (span_edit){r->begin.offset, r->end.offset, t, tl, r->name, NULL, 0};
+		sp[i] = (span_edit){r->begin.offset, r->end.offset, t, tl, r->name, NULL, 0, r->begin.offset - r->marker.offset};
 	}
 	for (size_t i = 0; i < nkedits; i++) {
 		const avo_astedit_knob *k = avo_astedit_knob_find(orig, kedits[i].knob);
@@ -1021,7 +1100,7 @@ int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 			rc = edit_fail(err, AVO_ASTEDIT_ERR_VALUE, NULL, k->value_pos.line, k->value_pos.col, 0, NULL);
 			goto done;
 		}
-		sp[nredits + i] = (span_edit){k->value_pos.offset, k->value_pos.offset + k->value_len, v, strlen(v), NULL, k->name, 0};
+		sp[nredits + i] = (span_edit){k->value_pos.offset, k->value_pos.offset + k->value_len, v, strlen(v), NULL, k->name, 0, 0};
 	}
 	qsort(sp, n, sizeof(*sp), cmp_span);
 
@@ -1043,15 +1122,17 @@ int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 	if (rc < 0) {
 		const char *region = NULL;
 		unsigned rline = 0;
-		if (pe.has_loc)
-			for (size_t i = 0; i < n; i++)
-				if (sp[i].region && pe.off >= sp[i].nb && pe.off < sp[i].nb + sp[i].tlen) {
-					region = sp[i].region;
-					rline = 1;
-					for (size_t q = sp[i].nb; q < pe.off; q++)
-						rline += nsrc.ptr[q] == '\n';
-				}
-		if (region && rc == AVO_EPARSE) {
+		for (size_t i = 0; i < n && pe.has_loc; i++) {
+			if (sp[i].region && pe.off >= sp[i].nb && pe.off < sp[i].nb + sp[i].tlen) {
+				region = sp[i].region;
+				rline = 1;
+				for (size_t q = sp[i].nb; q < pe.off; q++)
+					rline += nsrc.ptr[q] == '\n';
+			} else if (sp[i].region && pe.off == sp[i].nb - sp[i].marker_back) {
+				region = sp[i].region; /* a check of the region as a whole failed */
+			}
+		}
+		if (region && rline && rc == AVO_EPARSE) {
 			char *m = avo_strdup(avo_error_last());
 			avo_error_set(rc, "%s (line %u of region '%s')", m ? m : "", rline, region);
 			free(m);

@@ -101,9 +101,13 @@ static void compile_commands(void)
 			"\tx[0] = TILE_FROM_HEADER * FROM_DB * WIDTH;\n"
 			"\t// avo:end\n}\n";
 	char *j = avo_sprintf("[{\"directory\": \"%s\", \"file\": \"k.cu\", \"command\": "
-			      "\"/usr/local/cuda/bin/nvcc -forward-unknown-to-host-compiler -DFROM_DB=3 -Iinc -O3 "
-			      "--generate-code=arch=compute_80,code=[compute_80,sm_80] -x cu -c k.cu -o k.o\"}]\n",
+			      "\"/usr/local/cuda/bin/nvcc -forward-unknown-to-host-compiler -DFROM_DB=3 -O3 "
+			      "--options-file includes.rsp --generate-code=arch=compute_90,code=[compute_90,sm_90] "
+			      "-x cu -c k.cu -o k.o -MD -MT k.o -MF k.o.d\"}]\n",
 			      dir);
+	char *rsp = avo_path_join(dir, "includes.rsp");
+	CHECK(avo_file_write_atomic(rsp, "-Iinc\n", 6, 0644) == 0);
+	free(rsp);
 	CHECK(avo_file_write_atomic(hdr, h, strlen(h), 0644) == 0);
 	CHECK(avo_file_write_atomic(src, k, strlen(k), 0644) == 0);
 	CHECK(avo_file_write_atomic(db, j, strlen(j), 0644) == 0);
@@ -114,6 +118,15 @@ static void compile_commands(void)
 	CHECK_CONTAINS(avo_buf_cstr(&r.out), "1 region, 1 knob");
 	if (r.exit_code)
 		fprintf(stderr, "%s", avo_buf_cstr(&r.err));
+	avo_proc_result_dispose(&r);
+	/* the relative -I from the options file, made absolute; nvcc's arch as clang's; no -MF */
+	const char *with_db_json[] = {avo, "regions", "--json", "--compile-commands", dir, src, NULL};
+	CHECK(run(&r, with_db_json) == 0);
+	char *want_inc = avo_sprintf("\"%s\"", inc);
+	CHECK_CONTAINS(avo_buf_cstr(&r.out), want_inc);
+	CHECK_CONTAINS(avo_buf_cstr(&r.out), "\"--cuda-gpu-arch=sm_90\"");
+	CHECK(!strstr(avo_buf_cstr(&r.out), "sm_80") && !strstr(avo_buf_cstr(&r.out), "-MF"));
+	free(want_inc);
 	avo_proc_result_dispose(&r);
 
 	const char *without[] = {avo, "regions", src, NULL};

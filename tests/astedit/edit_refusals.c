@@ -59,6 +59,19 @@ int main(int argc, char **argv)
 	CHECK_CONTAINS(err.diagnostic, "use of undeclared identifier 'not_declared'");
 	avo_astedit_error_dispose(&err);
 
+	/* parses, but a function region may hold only functions */
+	char *htext = avo_astedit_region_text(u, avo_astedit_region_find(u, "helpers"));
+	char *with_struct = avo_sprintf("struct Pair { float a, b; };\n%s", htext);
+	avo_astedit_region_edit notfn = {"helpers", with_struct};
+	char *o2 = NULL;
+	rc = avo_astedit_apply(&o2, NULL, u, &notfn, 1, NULL, 0, &err);
+	CHECK(rc == AVO_EINVALID && err.kind == AVO_ASTEDIT_ERR_MARKERS && o2 == NULL);
+	CHECK_STR(err.region, "helpers");
+	CHECK_CONTAINS(err.message, "attention.cu:24:1: region 'helpers' covers 'Pair' at 25:1, which is not a function");
+	avo_astedit_error_dispose(&err);
+	free(with_struct);
+	free(htext);
+
 	/* escapes */
 	escape("\t\tacc = 1.f;\n\t\t// avo:end\n", "contains the marker 'avo:end'", 2);
 	escape("\t\tacc = 1.f; /* avo:region other */\n", "contains the marker 'avo:region'", 1);
