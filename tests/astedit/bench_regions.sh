@@ -1,6 +1,7 @@
 #!/bin/sh
-# Time `avo regions` (process start to exit) on a generated ~1000-line CUDA file: median of
-# RUNS runs. usage: bench_regions.sh AVO [RUNS]
+# Time `avo regions` (process start to exit) on a generated ~1000-line CUDA file: median wall
+# time of RUNS runs, and the median CPU time (user+sys), which a busy machine disturbs less.
+# usage: bench_regions.sh AVO [RUNS]
 set -eu
 avo=$1
 runs=${2:-9}
@@ -10,7 +11,10 @@ python3 "$(dirname "$0")/gen_big_kernel.py" "$dir/big.cu" 24
 "$avo" regions "$dir/big.cu" | head -1
 i=0
 while [ $i -lt "$runs" ]; do
-  s=$(date +%s.%N); "$avo" regions "$dir/big.cu" >/dev/null; e=$(date +%s.%N)
-  echo "$e - $s" | bc -l
+  /usr/bin/time -f "%e %U %S" -a -o "$dir/times" "$avo" regions "$dir/big.cu" >/dev/null
   i=$((i + 1))
-done | sort -n | awk '{ t[NR] = $1 } END { printf "median of %d runs: %.3f s (min %.3f, max %.3f)\n", NR, t[int((NR + 1) / 2)], t[1], t[NR] }'
+done
+awk '{ print $1 }' "$dir/times" | sort -n | awk '{ t[NR] = $1 } END {
+  printf "wall: median of %d runs %.3f s (min %.3f, max %.3f)\n", NR, t[int((NR + 1) / 2)], t[1], t[NR] }'
+awk '{ print $2 + $3 }' "$dir/times" | sort -n | awk '{ t[NR] = $1 } END {
+  printf "cpu (user+sys): median %.3f s (min %.3f, max %.3f)\n", t[int((NR + 1) / 2)], t[1], t[NR] }'
