@@ -388,6 +388,9 @@ static int build_args(strv *args, const char *path, const avo_astedit_options *o
 		if (rc == 0 && !any_prefix(extra.v, extra.n, "--cuda-gpu-arch") &&
 		    !any_prefix(extra.v, extra.n, "--offload-arch"))
 			rc = strv_add(args, "--cuda-gpu-arch=sm_80");
+	} else if (!strcmp(ext, ".hpp")) {
+		if ((rc = strv_add(args, "-x")) == 0)
+			rc = strv_add(args, "c++");
 	} else if (!strcmp(ext, ".h")) {
 		if ((rc = strv_add(args, "-x")) == 0)
 			rc = strv_add(args, "c");
@@ -931,8 +934,12 @@ int avo_astedit_parse(avo_astedit_unit **out, const char *path, const char *sour
 		len = buf.size;
 	}
 	const char *ext = ext_of(path);
-	if (strcmp(ext, ".cu") && strcmp(ext, ".cuh") && strcmp(ext, ".c") && strcmp(ext, ".h")) {
-		rc = avo_error_set(AVO_EINVALID, "%s: unknown kind of file (want .cu, .cuh, .c or .h)", path);
+	static const char *known[] = {".cu", ".cuh", ".c", ".h", ".cpp", ".cc", ".cxx", ".hpp", NULL};
+	size_t ki = 0;
+	while (known[ki] && strcmp(ext, known[ki]))
+		ki++;
+	if (!known[ki]) {
+		rc = avo_error_set(AVO_EINVALID, "%s: unknown kind of file (want .cu, .cuh, .c, .h, .cpp, .cc, .cxx or .hpp)", path);
 		goto done;
 	}
 	if ((rc = build_args(&args, path, opts)) < 0)

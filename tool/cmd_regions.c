@@ -13,7 +13,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: avo regions FILE [--json] [-p DIR | --compile-commands DIR] [--host]\n"
 		"                   [--cuda-path DIR] [-- CLANG_ARGS...]\n\n"
-		"Parse FILE (.cu .cuh .c .h) with libclang and list its regions and knobs.\n\n"
+		"Parse FILE (.cu .cuh as CUDA; .c .h as C; .cpp .cc .cxx .hpp as C++) with libclang\nand list its regions and knobs.\n\n"
 		"  --json                   print one JSON object {file, regions, knobs, clang_args}\n"
 		"  -p, --compile-commands DIR\n"
 		"                           take -D/-I/-std flags from DIR/compile_commands.json\n"
