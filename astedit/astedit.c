@@ -299,7 +299,10 @@ static int db_args(strv *out, const char *db_dir, const char *path)
 				rc = strv_add(out, next);
 			i++;
 		} else if (has_prefix(a, "-D") || has_prefix(a, "-U") || has_prefix(a, "-std=") ||
-			   has_prefix(a, "--cuda-path=")) {
+			   has_prefix(a, "--cuda-path=") || has_prefix(a, "-march=") || has_prefix(a, "-mtune=") ||
+			   !strcmp(a, "-m64") || !strcmp(a, "-m32") || !strcmp(a, "-fopenmp") || !strcmp(a, "-pthread") ||
+			   !strcmp(a, "-ffast-math") || !strcmp(a, "-fno-exceptions") || !strcmp(a, "-fno-rtti")) {
+			/* these change predefined macros or the language */
 			rc = strv_add(out, a);
 		} else if (has_prefix(a, "--cuda-gpu-arch=") || has_prefix(a, "--offload-arch=")) {
 			if (!have_arch++)
