@@ -388,6 +388,12 @@ static int build_args(strv *args, const char *path, const avo_astedit_options *o
 			free(tex);
 		}
 		free(cp);
+		/* Device side: clang 19 does not tell its device compiler the SDK version of a CUDA it
+		 * does not know (13.x), so Sema looks for the pre-9.2 launch function
+		 * cudaConfigureCall (gone from CUDA 12+) and refuses every `k<<<...>>>` in host
+		 * code. The newest version clang 19 knows selects __cudaPushCallConfiguration. */
+		if (rc == 0 && !(o && o->cuda_host_side) && (rc = strv_add(args, "-Xclang")) == 0)
+			rc = strv_add(args, "-target-sdk-version=12.5");
 		if (rc == 0 && !any_prefix(extra.v, extra.n, "--cuda-gpu-arch") &&
 		    !any_prefix(extra.v, extra.n, "--offload-arch"))
 			rc = strv_add(args, "--cuda-gpu-arch=sm_80");

@@ -1,4 +1,5 @@
 /* Proves: a real CUDA file (templates, __launch_bounds__, #pragma unroll, inline PTX, macros,
+ * host code with <<<>>> launches,
  * lambdas, namespaces, CUDA 13 headers) parses, and its regions and knobs are found with the
  * right kinds, functions, places and hashes, on the device and on the host side. */
 #include "t.h"
