@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# End-to-end tests of `avo eval` through the real CLI on the CPU example (kernels/cpu).
+#   eval_cli.sh CASE AVO SOURCE_DIR WORK_DIR
+# Every case starts from an empty WORK_DIR with its own cache. Exit 0 pass, 1 fail, 77 skip.
+set -u
+case_=$1 avo=$2 src=$3 work=$4
+rm -rf "$work" && mkdir -p "$work" || exit 1
+export AVO_CACHE_DIR=$work/cache AVO_CACHE_REMOTE=
+spec=$src/kernels/cpu/avo.json
+variants=$src/tests/eval/variants
+out=$work/stdout err=$work/stderr
+
+fail() { echo "FAIL ($case_): $*"; echo "--- stdout"; cat "$out"; echo "--- stderr"; cat "$err"; exit 1; }
+# run EXPECTED_EXIT avo-args...
+run() {
+	local want=$1; shift
+	"$avo" "$@" >"$out" 2>"$err"
+	local got=$?
+	[ "$got" = "$want" ] || fail "avo $* exited $got, expected $want"
+}
+has() { grep -qF -- "$2" "$1" || fail "expected '$2' in $(basename "$1")"; }
+lacks() { ! grep -qF -- "$2" "$1" || fail "did not expect '$2' in $(basename "$1")"; }
+write_spec() { printf '%s\n' "$1" >"$work/avo.json"; }
+
+# A copy of the CPU spec with extra top-level fields (JSON text, without braces).
+spec_with() {
+	mkdir -p "$work/k" && cp "$src"/kernels/cpu/*.c "$src"/kernels/cpu/*.h "$work/k/" &&
+	python3 - "$spec" "$work/k/avo.json" "$1" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s.update(json.loads("{" + sys.argv[3] + "}"))
+json.dump(s, open(sys.argv[2], "w"), indent=1)
+PY
+}
+
+case $case_ in
+cpu_example)
+	before=$(cd "$src/kernels/cpu" && ls -la --time-style=+%s && sha256sum ./*)
+	run 0 eval "$spec"
+	has "$out" "verdict: correct"
+	for c in s128-d64 s200-k333-d48-causal s256-d128; do has "$out" "$c"; done
+	lacks "$out" "(cached result)"
+	# The same evaluation again comes from the cache.
+	run 0 eval "$spec" --json
+	has "$out" '"from_cache":true'
+	has "$out" '"status":"ok"'
+	# Without the cache it is evaluated afresh.
+	run 0 eval "$spec" --json --no-cache
+	has "$out" '"from_cache":false'
+	after=$(cd "$src/kernels/cpu" && ls -la --time-style=+%s && sha256sum ./*)
+	[ "$before" = "$after" ] || fail "the kernel directory changed during evaluation"
+	;;
+many)
+	# Several variants at once (avo_eval_many, parallel compiles, NULL cache).
+	run 1 eval "$spec" --no-cache --jobs 2 --json --variant "$variants/good.c" \
+		--variant "$variants/wrong.c" --variant "$variants/nocompile.c" --variant "$src/kernels/cpu/attention.c"
+	python3 - "$out" <<'PY' || fail "unexpected statuses"
+import json, sys
+r = json.load(open(sys.argv[1]))
+got = [x["status"] for x in r]
+print(got)
+assert got == ["ok", "incorrect", "compile", "ok"], got
+assert r[0]["fitness"] > 0 and r[1]["fitness"] == 0 and r[3]["correct"]
+assert r[0]["variant_hash"] != r[3]["variant_hash"]
+PY
+	;;
+loop)
+	run 1 eval "$spec" --no-cache --timeout 1 --json --variant "$variants/loop.c"
+	has "$out" '"status":"timeout"'
+	has "$err" "timed out after 1.0 s"
+	;;
+segv)
+	run 1 eval "$spec" --no-cache --variant "$variants/segv.c"
+	has "$out" "crash"
+	has "$err" "killed by SIGSEGV"
+	;;
+wrong)
+	run 1 eval "$spec" --no-cache --json --variant "$variants/wrong.c"
+	has "$out" '"status":"incorrect"'
+	has "$out" '"fitness":0'
+	has "$err" "max_rel_err"
+	;;
+nan)
+	run 1 eval "$spec" --no-cache --json --variant "$variants/nan.c"
+	has "$out" '"status":"incorrect"'
+	has "$err" "NaN"
+	;;
+partial)
+	run 1 eval "$spec" --no-cache --json --variant "$variants/partial.c"
+	has "$out" '"status":"incorrect"'
+	has "$err" "never written"
+	;;
+nocompile)
+	run 1 eval "$spec" --json --variant "$variants/nocompile.c"
+	has "$out" '"status":"compile"'
+	has "$err" "undeclared_tile_size"
+	has "$err" "attention.c:8:"
+	lacks "$err" "/avo-"   # messages name the kernel file, not the scratch copy
+	;;
+secrets)
+	# The variant aborts when FOO_API_KEY reaches it, or when AVO_TEST_VISIBLE does not.
+	FOO_API_KEY=sekrit AVO_TEST_VISIBLE=1 run 0 eval "$spec" --no-cache --variant "$variants/secrets.c"
+	has "$out" "verdict: correct"
+	# Control: the same variant does fail when the plain variable is missing.
+	env -u AVO_TEST_VISIBLE FOO_API_KEY=sekrit "$avo" eval "$spec" --no-cache --variant "$variants/secrets.c" \
+		>"$out" 2>"$err"
+	[ $? = 1 ] || fail "control run should fail"
+	has "$err" "SIGABRT"
+	;;
+spec_malformed)
+	printf '{\n  "name": "x",\n  "kernel": oops\n}\n' >"$work/avo.json"
+	run 3 eval "$work/avo.json"
+	has "$err" "avo.json:3:13: parse error"
+	;;
+spec_missing)
+	write_spec '{"name": "x", "kernel": "k.c", "harness": "k.c"}'
+	touch "$work/k.c"
+	run 3 eval "$work/avo.json"
+	has "$err" 'avo.json: field "configs": missing'
+	write_spec '{"kernel": "k.c", "harness": "k.c", "configs": [{"name": "a"}]}'
+	run 3 eval "$work/avo.json"
+	has "$err" 'avo.json: field "name": missing'
+	write_spec '{"name": "x", "kernel": "nope.c", "harness": "k.c", "configs": [{"name": "a"}]}'
+	run 3 eval "$work/avo.json"
+	has "$err" 'field "kernel": cannot read'
+	has "$err" "$work/nope.c"
+	;;
+spec_type)
+	touch "$work/k.c"
+	write_spec '{"name": "x", "kernel": "k.c", "harness": "k.c", "configs": [{"name": "a"}], "tolerance": "big"}'
+	run 3 eval "$work/avo.json"
+	has "$err" 'avo.json: field "tolerance": must be a number'
+	write_spec '{"name": "x", "kernel": "k.c", "harness": "k.c", "configs": [{"name": "a", "args": [true]}]}'
+	run 3 eval "$work/avo.json"
+	has "$err" 'field "configs[0].args": element 0 must be a string or a number'
+	write_spec '{"name": "x", "kernel": "k.c", "harness": "k.c", "configs": [{"name": "a"}], "objective": "speed"}'
+	run 3 eval "$work/avo.json"
+	has "$err" 'field "objective": must be "ms" or "tflops"'
+	write_spec '{"name": "x", "kernel": "k.c", "harness": "k.c", "compiler": "nvcc", "arch": "hopper", "configs": [{"name": "a"}]}'
+	run 3 eval "$work/avo.json"
+	has "$err" 'field "arch"'
+	;;
+spec_unknown_field)
+	# Unknown fields warn but do not fail the load; "_" fields are comments.
+	spec_with '"flagz": ["-O3"], "_comment": "hi"' || fail "cannot write spec"
+	run 1 eval "$work/k/avo.json" --no-cache --variant "$variants/nocompile.c"
+	has "$err" 'warning: unknown field "flagz" ignored'
+	lacks "$err" '_comment'
+	has "$out" "compile"
+	;;
+cli)
+	run 0 eval --help
+	has "$out" "usage: avo eval SPEC"
+	run 2 eval "$spec" --jobs zero
+	run 2 eval "$spec" --bogus
+	run 3 eval "$work/missing.json"
+	touch "$work/k.c"
+	write_spec '{"name": "x", "kernel": "k.c", "harness": "k.c", "compiler": "avo-no-such-compiler", "configs": [{"name": "a"}]}'
+	run 4 eval "$work/avo.json"
+	has "$err" 'compiler "avo-no-such-compiler" not found'
+	;;
+gpu)
+	gspec=$src/kernels/attention/avo.json
+	[ -f "$gspec" ] || { echo "SKIP: no $gspec"; exit 77; }
+	command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1 || { echo "SKIP: no GPU"; exit 77; }
+	command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ] || { echo "SKIP: no nvcc"; exit 77; }
+	export PATH=$PATH:/usr/local/cuda/bin
+	run 0 eval "$gspec" --json
+	has "$out" '"status":"ok"'
+	;;
+*)
+	echo "unknown case $case_"; exit 1 ;;
+esac
+echo "PASS ($case_)"
