@@ -159,6 +159,26 @@ cli)
 	run 4 eval "$work/avo.json"
 	has "$err" 'compiler "avo-no-such-compiler" not found'
 	;;
+cuda)
+	# The nvcc path on a tiny kernel of our own: -gencode from "arch", --gpu, the caches.
+	command -v nvcc >/dev/null || export PATH=$PATH:/usr/local/cuda/bin
+	command -v nvcc >/dev/null || { echo "SKIP: no nvcc"; exit 77; }
+	command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1 || { echo "SKIP: no GPU"; exit 77; }
+	cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader -i 0 | head -1 | tr -d ' .')
+	d=$src/tests/eval/cuda
+	write_spec "{\"name\": \"axpy\", \"kernel\": \"$d/axpy.cu\", \"harness\": \"$d/harness.cu\",
+	  \"arch\": \"sm_$cap\", \"flags\": [\"-std=c++17\"], \"tolerance\": 1e-5, \"objective\": \"tflops\",
+	  \"timeout\": 60, \"configs\": [{\"name\": \"n1m\", \"args\": [\"--n\", 1048576]},
+	                                {\"name\": \"odd\", \"args\": [\"--n\", 1000003]}]}"
+	run 0 eval "$work/avo.json" --gpu 0 --verbose
+	has "$out" "verdict: correct"
+	has "$err" "-gencode=arch=compute_${cap},code=sm_${cap}"
+	has "$err" "-O3"
+	run 0 eval "$work/avo.json" --gpu 0 --json
+	has "$out" '"from_cache":true'
+	run 1 eval "$work/avo.json" --no-cache --json --variant "$d/bad_axpy.cu"
+	has "$out" '"status":"incorrect"'
+	;;
 gpu)
 	gspec=$src/kernels/attention/avo.json
 	[ -f "$gspec" ] || { echo "SKIP: no $gspec"; exit 77; }
