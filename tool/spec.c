@@ -17,7 +17,7 @@
 static const char *const known_fields[] = {
 	"name", "kernel", "harness", "compiler", "flags", "link_flags", "include_dirs",
 	"defines", "arch", "configs", "tolerance", "objective", "timeout", "compile_timeout",
-	"operator", "budget", "shipped_dir", "llm", "command", NULL,
+	"operator", "budget", "shipped_dir", "knowledge", "knob", "llm", "command", NULL,
 };
 
 typedef struct {
@@ -221,7 +221,7 @@ static int parse(const ctx *c, const cJSON *root)
 	if (!s->arch)
 		s->arch = avo_strdup("");
 	if (!valid_arch(s->arch))
-		return field_err(c, "arch", "must look like \"sm_90\", \"sm_90a\", \"native\" or \"\"");
+		return field_err(c, "arch", "must look like \"sm_90\", \"sm_90a\", \"sm_100f\", \"native\" or \"\"");
 	if (!s->is_cuda && s->arch[0])
 		return field_err(c, "arch", "only meaningful for nvcc; use \"\" (or leave it out) for a C compiler");
 	if (!s->objective)
@@ -256,8 +256,8 @@ static int parse(const ctx *c, const cJSON *root)
 			return field_err(&bc, "evaluations", "must be a whole number");
 		s->budget_evaluations = (long)ev;
 	}
-	const char *objs[] = {"llm", "command"};
-	for (size_t i = 0; i < 2; i++) {
+	const char *objs[] = {"knob", "llm", "command"};
+	for (size_t i = 0; i < 3; i++) {
 		const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, objs[i]);
 		if (o && !cJSON_IsObject(o))
 			return field_err(c, objs[i], "must be an object");
