@@ -148,6 +148,36 @@ spec_unknown_field)
 	lacks "$err" '_comment'
 	has "$out" "compile"
 	;;
+proto)
+	# The harness protocol and the judge, with variants that print the result line themselves.
+	p=$src/tests/eval/proto
+	expect() { # variant status
+		"$avo" eval "$p/avo.json" --no-cache --json --variant "$p/$1.c" >"$out" 2>"$err"
+		python3 - "$out" "$2" <<'PY' || fail "$1: expected status $2"
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(r["status"], r["fitness"], [c["status"] for c in r["configs"]])
+assert r["status"] == sys.argv[2], r["status"]
+if r["status"] == "ok":
+    assert abs(r["fitness"] - 0.25) < 1e-12 and r["correct"]  # geomean(1/2, 1/8)
+else:
+    assert r["fitness"] == 0 and not r["correct"]
+    assert [c["status"] for c in r["configs"]][1] == "skipped"  # stops at the first failure
+PY
+	}
+	expect ok ok
+	expect nan_token incorrect
+	expect inf_ms incorrect
+	expect over_tol incorrect
+	has "$err" "exceeds the tolerance"
+	expect said_incorrect incorrect
+	expect no_json protocol
+	has "$err" "no JSON result line"
+	expect missing_ms protocol
+	expect bad_type protocol
+	expect exit_nonzero crash
+	has "$err" "teardown failed"
+	;;
 cli)
 	run 0 eval --help
 	has "$out" "usage: avo eval SPEC"
