@@ -198,6 +198,8 @@ int avo_cmd_eval(int argc, char **argv)
 			char label[1024];
 			snprintf(label, sizeof(label), "%s%s", nv > 1 || vpaths[i] != spec->kernel ? "variant " : "",
 				 vpaths[i]);
+			if (i)
+				printf("\n");
 			print_table(spec, label, r);
 		}
 		if (!r->correct) {

@@ -247,7 +247,10 @@ static char *device_identity(int is_cuda, int gpu)
 			out = avo_sprintf("gpu %s", l ? l : "?");
 			free(l);
 		} else {
-			out = avo_strdup("gpu unknown");
+			/* Without nvidia-smi, results stay with this machine rather than match any GPU. */
+			char host[256] = "?";
+			gethostname(host, sizeof(host) - 1);
+			out = avo_sprintf("gpu unknown on %s", host);
 		}
 		avo_proc_result_dispose(&r);
 	} else {
