@@ -668,6 +668,9 @@ static int compile_tu(ectx *e, const char *src_path, const char *src, size_t len
 	if (not_started(&r)) {
 		rc = avo_error_set(AVO_EIO, "compiler \"%s\" could not be started", s->compiler);
 	} else if (r.timed_out || !r.exited || r.exit_code != 0) {
+		/* Some tools print diagnostics on stdout: keep both streams. */
+		if (r.out.size)
+			avo_buf_printf(&r.err, "%s%s", r.err.size ? "\n" : "", avo_buf_cstr(&r.out));
 		strip_dir(&r.err, dir);
 		char *how = avo_proc_describe(&r, po.timeout_s);
 		char *log = cap_text(avo_buf_cstr(&r.err), FEEDBACK_HEAD, FEEDBACK_TAIL);
