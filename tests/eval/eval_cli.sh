@@ -5,7 +5,8 @@
 set -u
 case_=$1 avo=$2 src=$3 work=$4
 rm -rf "$work" && mkdir -p "$work" || exit 1
-export AVO_CACHE_DIR=$work/cache AVO_CACHE_REMOTE=
+export AVO_CACHE_DIR=$work/cache AVO_CACHE_REMOTE= TMPDIR=$work/tmp
+mkdir -p "$TMPDIR"
 spec=$src/kernels/cpu/avo.json
 variants=$src/tests/eval/variants
 out=$work/stdout err=$work/stderr
@@ -21,6 +22,12 @@ run() {
 has() { grep -qF -- "$2" "$1" || fail "expected '$2' in $(basename "$1")"; }
 lacks() { ! grep -qF -- "$2" "$1" || fail "did not expect '$2' in $(basename "$1")"; }
 write_spec() { printf '%s\n' "$1" >"$work/avo.json"; }
+# Every scratch directory ($TMPDIR/avo-<uid>/eval-*, harness-*) is gone after an evaluation.
+no_scratch_left() {
+	local left
+	left=$(find "$TMPDIR" -mindepth 2 -maxdepth 2 -type d 2>/dev/null)
+	[ -z "$left" ] || fail "scratch directories left behind: $left"
+}
 
 # A copy of the CPU spec with extra top-level fields (JSON text, without braces).
 spec_with() {
@@ -49,6 +56,7 @@ cpu_example)
 	has "$out" '"from_cache":false'
 	after=$(cd "$src/kernels/cpu" && ls -la --time-style=+%s && sha256sum ./*)
 	[ "$before" = "$after" ] || fail "the kernel directory changed during evaluation"
+	no_scratch_left
 	;;
 many)
 	# Several variants at once (avo_eval_many, parallel compiles, NULL cache).
@@ -68,6 +76,7 @@ loop)
 	run 1 eval "$spec" --no-cache --timeout 1 --json --variant "$variants/loop.c"
 	has "$out" '"status":"timeout"'
 	has "$err" "timed out after 1.0 s"
+	no_scratch_left
 	;;
 segv)
 	run 1 eval "$spec" --no-cache --variant "$variants/segv.c"
