@@ -78,6 +78,30 @@ loop)
 	has "$err" "timed out after 1.0 s"
 	no_scratch_left
 	;;
+interrupt)
+	# Killing `avo eval` (SIGTERM; ^C is SIGINT, the same path) takes the harness down with
+	# it: the harness runs in its own process group and would otherwise outlive avo.
+	command -v pgrep >/dev/null || { echo "SKIP: no pgrep"; exit 77; }
+	"$avo" eval "$spec" --no-cache --timeout 600 --variant "$variants/loop.c" >"$out" 2>"$err" &
+	pid=$!
+	pat="^$TMPDIR/avo-[0-9]+/eval-[^ /]+/harness --sq"   # the harness itself, not the linker
+	for _ in $(seq 600); do pgrep -f "$pat" >/dev/null && break; sleep 0.1; done
+	pgrep -f "$pat" >/dev/null || { kill -KILL "$pid"; fail "the harness never started"; }
+	kill -TERM "$pid"
+	for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid" $(pgrep -f "$pat")
+		fail "avo did not exit on SIGTERM"
+	fi
+	wait "$pid"
+	rc=$?
+	[ "$rc" = 143 ] || fail "avo exited $rc after SIGTERM, expected 143"
+	for _ in $(seq 100); do pgrep -f "$pat" >/dev/null || break; sleep 0.1; done
+	if pgrep -f "$pat" >/dev/null; then
+		kill -KILL $(pgrep -f "$pat")
+		fail "the harness outlived avo"
+	fi
+	;;
 segv)
 	run 1 eval "$spec" --no-cache --variant "$variants/segv.c"
 	has "$out" "crash"
