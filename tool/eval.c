@@ -1035,13 +1035,15 @@ static int run_item(ectx *e, item *it)
 	avo_eval_result *res = it->res;
 	char *cwd = avo_path_join(it->dir, "run");
 	char gpu_env[48];
-	const char *env_add[2] = {NULL, NULL};
+	const char *env_add[3] = {NULL, NULL, NULL};
 	int rc = cwd ? avo_mkdir_p(cwd, 0700) : avo_error_set(AVO_ERROR, "out of memory");
 	if (rc < 0)
 		goto done;
 	if (e->opts->gpu >= 0) {
 		snprintf(gpu_env, sizeof(gpu_env), "CUDA_VISIBLE_DEVICES=%d", e->opts->gpu);
 		env_add[0] = gpu_env;
+		/* Number GPUs as nvidia-smi does, so the identity we key on is the GPU we run on. */
+		env_add[1] = "CUDA_DEVICE_ORDER=PCI_BUS_ID";
 	}
 	for (size_t i = 0; i < s->nconfigs; i++) {
 		avo_eval_config_result *c = &res->configs[i];

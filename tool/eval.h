@@ -20,6 +20,17 @@
  * failures are not (they may be flaky or depend on the machine's state), so they are
  * re-evaluated next time. A NULL cache evaluates everything afresh.
  *
+ * Per process, computed once: the compiler identity (`<compiler> --version`), the device
+ * identity (nvidia-smi name, compute capability, driver; "cpu <machine> <model>" for C),
+ * the header digest and the harness object. A header edited during a long `avo tune` is
+ * therefore seen by the next process, not the running one.
+ *
+ * Runs: cwd is a fresh scratch dir, secrets are scrubbed from the environment, the process
+ * group is killed at the spec's timeout; rlimits: file size 1 GiB, 8192 processes, and for C
+ * kernels without sanitizers 16 GiB of address space (none for CUDA, which maps more).
+ * With opts->gpu >= 0 the harness gets CUDA_VISIBLE_DEVICES=<gpu> and
+ * CUDA_DEVICE_ORDER=PCI_BUS_ID (nvidia-smi's numbering).
+ *
  * Ownership: avo_eval_run() gives the caller an avo_eval_result freed with
  * avo_eval_result_free().
  */
