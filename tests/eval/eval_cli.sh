@@ -181,6 +181,25 @@ spec_unknown_field)
 	lacks "$err" '_comment'
 	has "$out" "compile"
 	;;
+cache_keys)
+	# What invalidates a cached evaluation: a header next to the kernel, the tolerance; what
+	# does not: a field the evaluation does not read (timeout).
+	spec_with '"timeout": 30' || fail "cannot write spec"
+	k=$work/k/avo.json
+	from_cache() { run 0 eval "$k" --json; grep -qF '"from_cache":true' "$out"; }
+	from_cache && fail "first evaluation came from the cache"
+	from_cache || fail "second evaluation did not come from the cache"
+	printf '/* edited */\n' >>"$work/k/attention.h"
+	from_cache && fail "a header edit did not invalidate the cached evaluation"
+	from_cache || fail "the re-evaluation was not cached"
+	spec_with '"timeout": 31' && cp "$src"/kernels/cpu/attention.h "$work/k/" && printf '/* edited */\n' >>"$work/k/attention.h"
+	from_cache || fail "the timeout should not be part of the evaluation key"
+	spec_with '"tolerance": 2e-3' && printf '/* edited */\n' >>"$work/k/attention.h"
+	from_cache && fail "a tolerance change did not invalidate the cached evaluation"
+	# A variant equal to the kernel is the same evaluation.
+	run 0 eval "$k" --json --variant "$work/k/attention.c"
+	has "$out" '"from_cache":true'
+	;;
 proto)
 	# The harness protocol and the judge, with variants that print the result line themselves.
 	p=$src/tests/eval/proto
