@@ -1,5 +1,6 @@
 /* avo eval SPEC: compile, check and time the spec's kernel (or given variants). */
 #include "cli.h"
+#include "backend.h"
 #include "eval.h"
 #include "avo_base.h"
 #include "avo_cache.h"
@@ -73,6 +74,8 @@ static void help(FILE *f)
 		"  --gpu N         run on GPU N (sets CUDA_VISIBLE_DEVICES for the harness)\n"
 		"  --no-cache      neither read nor write the cache\n"
 		"  --timeout S     seconds per harness run (overrides the spec's \"timeout\")\n"
+		"  --backend B     where to evaluate: inline (default), local (every GPU, or CPU\n"
+		"                  workers), slurm (a job array; see tool/CLUSTER.md)\n"
 		"  -v, --verbose   print every command and keep the scratch directories\n\n"
 		"exit codes: 0 every variant correct; 1 a variant is incorrect, crashed, timed out or\n"
 		"did not compile (feedback on stderr); 2 bad command line; 3 bad spec or input file;\n"
@@ -121,7 +124,9 @@ static void print_table(const avo_spec *s, const char *label, const avo_eval_res
 
 int avo_cmd_eval(int argc, char **argv)
 {
-	const char *spec_path = NULL;
+	const char *spec_path = NULL, *backend_kind = NULL;
+	avo_backend *backend = NULL;
+	char **why = NULL;
 	const char **vpaths = calloc((size_t)argc + 1, sizeof(char *));
 	size_t nv = 0;
 	int json = 0, no_cache = 0, verbose = 0;
@@ -167,6 +172,9 @@ int avo_cmd_eval(int argc, char **argv)
 				goto done;
 			}
 			i++;
+		} else if (!strcmp(a, "--backend") && val) {
+			backend_kind = val;
+			i++;
 		} else if (!strcmp(a, "--timeout") && val) {
 			char *end;
 			timeout = strtod(val, &end);
@@ -202,7 +210,8 @@ int avo_cmd_eval(int argc, char **argv)
 	srcs = calloc(nv, sizeof(*srcs));
 	lens = calloc(nv, sizeof(*lens));
 	res = calloc(nv, sizeof(*res));
-	if (!texts || !srcs || !lens || !res) {
+	why = calloc(nv, sizeof(*why));
+	if (!texts || !srcs || !lens || !res || !why) {
 		fprintf(stderr, "avo: out of memory\n");
 		code = AVO_EXIT_ENV;
 		goto done;
@@ -228,9 +237,16 @@ int avo_cmd_eval(int argc, char **argv)
 	eo.gpu = (int)gpu;
 	eo.use_cache = cache != NULL;
 	eo.verbose = verbose;
-	if ((rc = avo_eval_many(res, spec, srcs, lens, nv, cache, &eo)) < 0) {
+	/* backend (tool/backend.h): inline is avo_eval_many itself */
+	avo_backend_options bo = AVO_BACKEND_OPTIONS_INIT;
+	bo.kind = backend_kind;
+	if ((rc = avo_backend_open(&backend, spec, cache, &eo, &bo)) < 0) {
+		code = avo_cli_fail(rc);
+		goto done;
+	}
+	if ((rc = avo_backend_eval(backend, res, why, srcs, lens, nv)) < 0) {
 		fprintf(stderr, "avo: %s\n", avo_error_last());
-		code = AVO_EXIT_ENV;
+		code = avo_backend_interrupted(backend) ? AVO_EXIT_INTERRUPT : AVO_EXIT_ENV;
 		goto done;
 	}
 	code = AVO_EXIT_OK;
@@ -238,6 +254,13 @@ int avo_cmd_eval(int argc, char **argv)
 		printf("[");
 	for (size_t i = 0; i < nv; i++) {
 		const avo_eval_result *r = res[i];
+		if (!r) { /* the backend lost it (tool/CLUSTER.md) */
+			if (json)
+				printf("%snull", i ? "," : "");
+			fprintf(stderr, "avo: %s: no verdict: %s\n", vpaths[i], why[i] ? why[i] : "");
+			code = AVO_EXIT_ENV;
+			continue;
+		}
 		if (json) {
 			char *j = avo_eval_result_json(r);
 			printf("%s%s", i ? "," : "", j ? j : "null");
@@ -251,7 +274,8 @@ int avo_cmd_eval(int argc, char **argv)
 			print_table(spec, label, r);
 		}
 		if (!r->correct) {
-			code = AVO_EXIT_FAIL;
+			if (code == AVO_EXIT_OK)
+				code = AVO_EXIT_FAIL;
 			fprintf(stderr, "avo: %s: %s\n", vpaths[i], avo_eval_status_name(r->status));
 			if (r->feedback)
 				fprintf(stderr, "%s\n", r->feedback);
@@ -262,6 +286,10 @@ int avo_cmd_eval(int argc, char **argv)
 done:
 	for (size_t i = 0; res && i < nv; i++)
 		avo_eval_result_free(res[i]);
+	for (size_t i = 0; why && i < nv; i++)
+		free(why[i]);
+	free(why);
+	avo_backend_free(backend);
 	for (size_t i = 0; texts && i < nv; i++)
 		avo_buf_dispose(&texts[i]);
 	free(res);

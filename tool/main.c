@@ -73,11 +73,9 @@ int main(int argc, char **argv)
 		printf("avo %s\n", AVO_VERSION_STRING);
 		return AVO_EXIT_OK;
 	}
-#ifdef AVO_HAVE_BACKEND
 	/* Hidden: what a Slurm task runs on its node (tool/backend.c, CLUSTER.md). */
 	if (!strcmp(argv[1], "__backend-worker"))
 		return avo_backend_worker_main(argc - 1, argv + 1);
-#endif
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);
