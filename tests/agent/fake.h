@@ -39,7 +39,7 @@ typedef struct {
 } fake;
 
 /* Canonical "A=1;B=2;" text of knob edits in the order of `names`, with defaults. */
-static void knob_key(char *out, size_t n, const avo_astedit_knob_edit *k, size_t nk,
+static inline void knob_key(char *out, size_t n, const avo_astedit_knob_edit *k, size_t nk,
 		     const avo_agent_context *ctx)
 {
 	out[0] = '\0';
@@ -55,7 +55,7 @@ static void knob_key(char *out, size_t n, const avo_astedit_knob_edit *k, size_t
 
 static const avo_agent_context *fake_ctx; /* the context the knob key is built from */
 
-static int fake_apply(char **out_source, avo_agent_apply_error *err, const avo_astedit_region_edit *r,
+static inline int fake_apply(char **out_source, avo_agent_apply_error *err, const avo_astedit_region_edit *r,
 		      size_t nr, const avo_astedit_knob_edit *k, size_t nk, void *payload)
 {
 	fake *f = payload;
@@ -81,7 +81,7 @@ static int fake_apply(char **out_source, avo_agent_apply_error *err, const avo_a
 	return 0;
 }
 
-static int fake_evaluate(avo_agent_eval *out, const avo_astedit_region_edit *r, size_t nr,
+static inline int fake_evaluate(avo_agent_eval *out, const avo_astedit_region_edit *r, size_t nr,
 			 const avo_astedit_knob_edit *k, size_t nk, void *payload)
 {
 	fake *f = payload;
@@ -124,7 +124,7 @@ static int fake_evaluate(avo_agent_eval *out, const avo_astedit_region_edit *r, 
 	return 0;
 }
 
-static int fake_seen(const avo_astedit_region_edit *r, size_t nr, const avo_astedit_knob_edit *k,
+static inline int fake_seen(const avo_astedit_region_edit *r, size_t nr, const avo_astedit_knob_edit *k,
 		     size_t nk, void *payload)
 {
 	fake *f = payload;
@@ -134,14 +134,14 @@ static int fake_seen(const avo_astedit_region_edit *r, size_t nr, const avo_aste
 	return f->seen ? f->seen(k, nk, f->ud) : 0;
 }
 
-static void fake_dispose(fake *f)
+static inline void fake_dispose(fake *f)
 {
 	for (size_t i = 0; i < f->nevaluated; i++)
 		free(f->evaluated[i]);
 	free(f->evaluated);
 }
 
-static avo_agent_callbacks fake_callbacks(fake *f)
+static inline avo_agent_callbacks fake_callbacks(fake *f)
 {
 	avo_agent_callbacks cb = {fake_apply, fake_evaluate, fake_seen, f};
 	return cb;
@@ -158,7 +158,7 @@ static const avo_agent_knob demo_knobs[] = {
 	{"UNROLL", "1", NULL, 0, 1, 1, 8},
 };
 
-static avo_agent_context demo_context(fake *f)
+static inline avo_agent_context demo_context(fake *f)
 {
 	avo_agent_context c;
 	memset(&c, 0, sizeof(c));
@@ -171,7 +171,7 @@ static avo_agent_context demo_context(fake *f)
 	return c;
 }
 
-static const char *result_region(const avo_agent_step_result *r, const char *name)
+static inline const char *result_region(const avo_agent_step_result *r, const char *name)
 {
 	for (size_t i = 0; i < r->nregions; i++)
 		if (!strcmp(r->regions[i].region, name))
@@ -179,7 +179,7 @@ static const char *result_region(const avo_agent_step_result *r, const char *nam
 	return NULL;
 }
 
-static const char *result_knob(const avo_agent_step_result *r, const char *name)
+static inline const char *result_knob(const avo_agent_step_result *r, const char *name)
 {
 	for (size_t i = 0; i < r->nknobs; i++)
 		if (!strcmp(r->knobs[i].knob, name))
