@@ -166,8 +166,17 @@ static char *read_proposal(agent_edits *e, const avo_agent_context *ctx, const c
 		}
 		if (!k)
 			return avo_sprintf("proposal: there is no knob named \"%s\"", it->string);
-		if (!v || !knob_allows(k, v))
-			return avo_sprintf("proposal: knob %s: value not allowed", it->string);
+		if (!v || !knob_allows(k, v)) {
+			avo_buf b = AVO_BUF_INIT;
+			avo_buf_printf(&b, "proposal: knob %s: value %s%s%s not allowed (allowed:", it->string,
+				       v ? "\"" : "", v ? v : "(not a string or number)", v ? "\" is" : " is");
+			if (k->is_range)
+				avo_buf_printf(&b, " %lld..%lld", k->lo, k->hi);
+			for (size_t i = 0; !k->is_range && i < k->nvalues; i++)
+				avo_buf_printf(&b, " %s", k->values[i]);
+			avo_buf_puts(&b, ")");
+			return avo_buf_detach(&b);
+		}
 		if (edits_set_knob(e, ctx, it->string, v) < 0)
 			return avo_strdup("out of memory");
 	}
