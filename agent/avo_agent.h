@@ -234,4 +234,24 @@ const char *avo_agent_knob_value(const avo_agent_context *ctx, const char *name)
 void avo_agent_edit_hash(char out[33], const avo_astedit_region_edit *redits, size_t nredits,
 			 const avo_astedit_knob_edit *kedits, size_t nkedits);
 
+/* ---- astedit adapters (agent/unit.c) ------------------------------------------------ */
+
+/* The regions and knobs of a parsed unit as operator data. Region texts are owned by the
+ * view; knob strings are borrowed from the unit, which must outlive the view. */
+typedef struct {
+	avo_agent_region *regions;
+	size_t nregions;
+	avo_agent_knob *knobs;
+	size_t nknobs;
+} avo_agent_unit_view;
+
+int avo_agent_unit_view_init(avo_agent_unit_view *out, const avo_astedit_unit *u);
+void avo_agent_unit_view_dispose(avo_agent_unit_view *v);
+
+/* A ready-made avo_agent_callbacks.apply: payload is the original `const avo_astedit_unit *`;
+ * wraps avo_astedit_apply() and turns its error (with the clang diagnostic) into `err`. */
+int avo_agent_astedit_apply(char **out_source, avo_agent_apply_error *err,
+			    const avo_astedit_region_edit *redits, size_t nredits,
+			    const avo_astedit_knob_edit *kedits, size_t nkedits, void *payload);
+
 #endif
