@@ -229,6 +229,7 @@ typedef struct {
 	avo_agent_step_result *out;
 	agent_edits work;
 	char eval_hash[33];  /* hash of the last evaluated working copy */
+	char base_hash[33];  /* hash of the version the step started from */
 	int end;             /* 1: submitted, 2: committed */
 	int fatal;           /* <0: a callback failed, the step stops */
 } llm_step;
@@ -266,6 +267,119 @@ static char *tool_read_regions(llm_step *s)
 	return avo_buf_detach(&b);
 }
 
+/* Split into lines (each keeps its '\n'); pointers into s. */
+static size_t split_lines(const char *s, const char ***out, size_t **lens)
+{
+	size_t n = 0, cap = 16;
+	*out = malloc(cap * sizeof(**out));
+	*lens = malloc(cap * sizeof(**lens));
+	while (*out && *lens && *s) {
+		if (n == cap) {
+			cap *= 2;
+			const char **o = realloc(*out, cap * sizeof(**out));
+			size_t *l = o ? realloc(*lens, cap * sizeof(**lens)) : NULL;
+			if (o)
+				*out = o;
+			if (!l)
+				return 0;
+			*lens = l;
+		}
+		size_t len = strcspn(s, "\n");
+		len += s[len] == '\n';
+		(*out)[n] = s;
+		(*lens)[n++] = len;
+		s += len;
+	}
+	return n;
+}
+
+/* A line diff of a -> b (LCS), changed lines with one line of context around them. */
+static void line_diff(avo_buf *b, const char *a, const char *c)
+{
+	const char **la = NULL, **lc = NULL;
+	size_t *na = NULL, *nc = NULL;
+	size_t n = split_lines(a, &la, &na), m = split_lines(c, &lc, &nc);
+	unsigned *t = (n + 1) * (m + 1) <= 4000000 ? calloc((n + 1) * (m + 1), sizeof(*t)) : NULL;
+	if (!t) { /* too large to diff: show the new text */
+		avo_buf_puts(b, c);
+		goto done;
+	}
+#define T(i, j) t[(i) * (m + 1) + (j)]
+#define EQ(i, j) (na[i] == nc[j] && !memcmp(la[i], lc[j], na[i]))
+	for (size_t i = n; i-- > 0;)
+		for (size_t j = m; j-- > 0;)
+			T(i, j) = EQ(i, j) ? T(i + 1, j + 1) + 1 : (T(i + 1, j) > T(i, j + 1) ? T(i + 1, j) : T(i, j + 1));
+	/* ops: 0 same, 1 removed, 2 added; with the line each refers to */
+	size_t nops = 0, i = 0, j = 0;
+	char *op = malloc(n + m + 1);
+	const char **ln = malloc((n + m + 1) * sizeof(*ln));
+	size_t *ll = malloc((n + m + 1) * sizeof(*ll));
+	if (!op || !ln || !ll) {
+		free(op);
+		free(ln);
+		free(ll);
+		free(t);
+		avo_buf_puts(b, c);
+		goto done;
+	}
+	while (i < n || j < m) {
+		if (i < n && j < m && EQ(i, j)) {
+			op[nops] = 0, ln[nops] = la[i], ll[nops++] = na[i];
+			i++, j++;
+		} else if (j < m && (i == n || T(i, j + 1) >= T(i + 1, j))) {
+			op[nops] = 2, ln[nops] = lc[j], ll[nops++] = nc[j];
+			j++;
+		} else {
+			op[nops] = 1, ln[nops] = la[i], ll[nops++] = na[i];
+			i++;
+		}
+	}
+#undef T
+#undef EQ
+	int skipped = 0;
+	for (size_t k = 0; k < nops; k++) {
+		int near = op[k] || (k > 0 && op[k - 1]) || (k + 1 < nops && op[k + 1]);
+		if (!near) {
+			if (!skipped)
+				avo_buf_puts(b, "   ...\n");
+			skipped = 1;
+			continue;
+		}
+		skipped = 0;
+		avo_buf_puts(b, op[k] == 1 ? "  -" : op[k] == 2 ? "  +" : "   ");
+		avo_buf_put(b, ln[k], ll[k]);
+		if (ll[k] == 0 || ln[k][ll[k] - 1] != '\n')
+			avo_buf_puts(b, "\n");
+	}
+	free(op);
+	free(ln);
+	free(ll);
+	free(t);
+done:
+	free(la);
+	free(lc);
+	free(na);
+	free(nc);
+}
+
+static const char *version_region(const avo_agent_context *ctx, const avo_agent_version *v, const char *name)
+{
+	for (size_t i = 0; v && i < v->nregions; i++)
+		if (!strcmp(v->regions[i].region, name))
+			return v->regions[i].text;
+	const avo_agent_region *r = ctx_region(ctx, name);
+	return r ? r->text : "";
+}
+
+static const char *version_knob(const avo_agent_context *ctx, const avo_agent_version *v, const char *name)
+{
+	for (size_t i = 0; v && i < v->nknobs; i++)
+		if (!strcmp(v->knobs[i].knob, name))
+			return v->knobs[i].value;
+	const avo_agent_knob *k = ctx_knob(ctx, name);
+	return k && k->value ? k->value : "";
+}
+
 static char *tool_read_lineage(llm_step *s)
 {
 	const avo_agent_context *ctx = s->ctx;
@@ -273,24 +387,32 @@ static char *tool_read_lineage(llm_step *s)
 	if (ctx->nlineage == 0)
 		avo_buf_puts(&b, "No committed versions yet.\n");
 	for (size_t i = 0; i < ctx->nlineage; i++) {
-		const avo_agent_version *v = &ctx->lineage[i];
-		/* Full texts for the newest few only: the conversation must stay small. */
-		int full = i + 5 >= ctx->nlineage;
+		const avo_agent_version *v = &ctx->lineage[i], *parent = NULL;
+		for (size_t j = 0; v->parent && j < ctx->nlineage; j++)
+			if (ctx->lineage[j].id && !strcmp(ctx->lineage[j].id, v->parent))
+				parent = &ctx->lineage[j];
+		/* Diffs for the newest few only: the conversation must stay small. */
+		int full = i + 6 >= ctx->nlineage;
 		avo_buf_printf(&b, "version %s (parent %s, by %s%s): fitness %.6g\n", v->id ? v->id : "?",
 			       v->parent ? v->parent : "none", v->op ? v->op : "?",
-			       v == ctx->base ? ", the base of this step" : "", v->fitness);
+			       v == ctx->base ? ", the version you start from" : "", v->fitness);
 		for (size_t j = 0; j < v->nscores; j++)
-			avo_buf_printf(&b, "  score %s: %.6g\n", v->scores[j].config, v->scores[j].score);
+			avo_buf_printf(&b, "  score %s: %.6g\n", v->scores[j].config ? v->scores[j].config : "?", v->scores[j].score);
 		if (v->note)
 			avo_buf_printf(&b, "  note: %s\n", v->note);
-		for (size_t j = 0; j < v->nknobs; j++)
-			avo_buf_printf(&b, "  knob %s = %s\n", v->knobs[j].knob, v->knobs[j].value);
-		for (size_t j = 0; j < v->nregions; j++) {
+		for (size_t j = 0; j < ctx->nknobs; j++) {
+			const char *a = version_knob(ctx, parent, ctx->knobs[j].name), *c = version_knob(ctx, v, ctx->knobs[j].name);
+			if (strcmp(a, c))
+				avo_buf_printf(&b, "  knob %s: %s -> %s\n", ctx->knobs[j].name, a, c);
+		}
+		for (size_t j = 0; j < ctx->nregions; j++) {
+			const char *a = version_region(ctx, parent, ctx->regions[j].name), *c = version_region(ctx, v, ctx->regions[j].name);
+			if (!strcmp(a, c))
+				continue;
+			avo_buf_printf(&b, "  region %s changed%s\n", ctx->regions[j].name,
+				       full ? (parent ? " (diff against the parent):" : " (diff against the original):") : "");
 			if (full)
-				avo_buf_printf(&b, "  region %s changed to:\n%s%s", v->regions[j].region, v->regions[j].text,
-					       v->regions[j].text[0] && v->regions[j].text[strlen(v->regions[j].text) - 1] == '\n' ? "" : "\n");
-			else
-				avo_buf_printf(&b, "  region %s changed\n", v->regions[j].region);
+				line_diff(&b, a, c);
 		}
 	}
 	return avo_buf_detach(&b);
@@ -458,14 +580,26 @@ static char *tool_set_knob(llm_step *s, const cJSON *args, int *is_error)
 	return try_edits(s, &tent, what, is_error);
 }
 
-static char *evaluate_work(llm_step *s)
+static char *evaluate_work(llm_step *s, int *is_error)
 {
+	char h[33];
+	edits_hash(h, &s->work);
+	if (!strcmp(h, s->base_hash)) {
+		*is_error = 1;
+		return avo_strdup("not evaluated: the working copy is the version you started from, which is "
+				  "measured already; change a region or a knob first");
+	}
+	if (s->out->evaluations && !strcmp(h, s->eval_hash)) {
+		char *d = eval_describe(&s->out->eval), *r = avo_sprintf("unchanged since the last evaluation:\n%s", d ? d : "");
+		free(d);
+		return r;
+	}
 	int rc = step_evaluate(s->out, s->ctx, &s->work);
 	if (rc < 0) {
 		s->fatal = rc;
 		return NULL;
 	}
-	edits_hash(s->eval_hash, &s->work);
+	memcpy(s->eval_hash, h, sizeof(h));
 	if (s->out->eval.committed)
 		s->end = 2;
 	return eval_describe(&s->out->eval);
@@ -487,7 +621,7 @@ static char *run_tool(llm_step *s, const char *name, const cJSON *args, int *is_
 	if (!strcmp(name, "set_knob"))
 		return tool_set_knob(s, args, is_error);
 	if (!strcmp(name, "evaluate"))
-		return evaluate_work(s);
+		return evaluate_work(s, is_error);
 	if (!strcmp(name, "submit")) {
 		const char *note = arg_str(args, "note");
 		free(s->out->note);
@@ -495,9 +629,11 @@ static char *run_tool(llm_step *s, const char *name, const cJSON *args, int *is_
 		char h[33];
 		edits_hash(h, &s->work);
 		s->end = 1;
-		if (s->work.nr + s->work.nk == 0 || !strcmp(h, s->eval_hash))
+		if (!strcmp(h, s->base_hash))
+			return avo_strdup("submitted without changes");
+		if (s->out->evaluations && !strcmp(h, s->eval_hash))
 			return avo_strdup("submitted");
-		return evaluate_work(s);
+		return evaluate_work(s, is_error);
 	}
 	*is_error = 1;
 	avo_buf b = AVO_BUF_INIT;
@@ -612,6 +748,11 @@ static int parse_reply(reply *r, api_kind api, const avo_buf *body)
 			if ((rc = add_call(r, arg_str(c, "id"), name)) < 0)
 				goto done;
 			tool_call *tc = &r->calls[r->ncalls - 1];
+			const cJSON *aobj = cJSON_GetObjectItemCaseSensitive(f, "arguments");
+			if (cJSON_IsObject(aobj)) { /* some servers send an object instead of a string */
+				tc->args = cJSON_Duplicate(aobj, 1);
+				continue;
+			}
 			const char *aend = NULL;
 			cJSON *a = args ? cJSON_ParseWithLengthOpts(args, strlen(args), &aend, 0) : NULL;
 			if (!args || strspn(args, " \t\r\n") == strlen(args)) {
@@ -782,7 +923,7 @@ static int llm_step_run(avo_agent_op *op, const avo_agent_context *ctx, avo_agen
 		cJSON_AddItemToArray(messages, sys);
 	}
 	cJSON_AddItemToArray(messages, user_message(first));
-	edits_hash(s.eval_hash, &s.work); /* the base is evaluated already */
+	edits_hash(s.base_hash, &s.work);
 
 	for (;;) {
 		if ((long)out->turns >= o->max_turns || out->input_tokens + out->output_tokens >= o->max_tokens) {

@@ -373,6 +373,57 @@ static void test_budget(void)
 	mock_cleanup(&m);
 }
 
+/* read_lineage shows diffs against the parent; evaluating the unchanged start version or
+ * an already evaluated copy costs no evaluation */
+static void test_lineage(void)
+{
+	static const char script[] =
+		"[{\"calls\":[{\"name\":\"read_lineage\",\"args\":{}},{\"name\":\"evaluate\",\"args\":{}}]},"
+		" {\"calls\":[{\"name\":\"edit_region\",\"args\":{\"name\":\"epilogue\",\"text\":\"  out[0] = acc; /* v2 */\\n\"}},"
+		"            {\"name\":\"evaluate\",\"args\":{}}, {\"name\":\"evaluate\",\"args\":{}}]},"
+		" {\"calls\":[{\"name\":\"submit\",\"args\":{\"note\":\"epilogue\"}}]}]";
+	mock m;
+	if (mock_start(&m, "lineage", script) < 0) {
+		failures++;
+		return;
+	}
+	fake f = {0};
+	avo_agent_context ctx = demo_context(&f);
+	avo_astedit_region_edit re = {"body", "  acc += a[i] * b[i]; /* ORIGINAL */\n  acc += GOOD_V1;\n"};
+	avo_astedit_knob_edit ke = {"BLOCK", "32"};
+	avo_agent_score sc = {"small", 1.5};
+	avo_agent_version v[2] = {{"v0", NULL, "original", 1.0, &sc, 1, NULL, 0, NULL, 0, NULL},
+				  {"v1", "v0", "llm", 1.5, &sc, 1, &re, 1, &ke, 1, "unrolled once"}};
+	ctx.lineage = v;
+	ctx.nlineage = 2;
+	ctx.base = &v[1];
+	avo_agent_op *op = make_op(&m, "openai", NULL);
+	avo_agent_step_result r;
+	CHECK(avo_agent_step(op, &ctx, &r) == 0);
+	save_result(&m, &r);
+	mock_stop(&m);
+	cJSON *log = mock_log(&m);
+	CHECK(cJSON_GetArraySize(log) == 3);
+	all_auth(log, "ok");
+	CHECK(req_has(log, 0, "you start from version v1 (fitness 1.5)"));
+	CHECK(req_has(log, 1, "version v1 (parent v0, by llm, the version you start from): fitness 1.5"));
+	CHECK(req_has(log, 1, "note: unrolled once"));
+	CHECK(req_has(log, 1, "knob BLOCK: 64 -> 32"));
+	CHECK(req_has(log, 1, "region body changed (diff against the parent):"));
+	CHECK(req_has(log, 1, "     acc += a[i] * b[i]; /* ORIGINAL */\\n  +  acc += GOOD_V1;\\n"));
+	CHECK(req_has(log, 1, "not evaluated: the working copy is the version you started from"));
+	CHECK(req_has(log, 2, "unchanged since the last evaluation"));
+	CHECK(f.evaluations == 1 && r.evaluations == 1);
+	CHECK(r.outcome == AVO_AGENT_SUBMITTED && r.evaluated);
+	CHECK(result_region(&r, "body") && !strcmp(result_region(&r, "body"), re.text));
+	CHECK(result_region(&r, "epilogue") && result_knob(&r, "BLOCK") && !strcmp(result_knob(&r, "BLOCK"), "32"));
+	CHECK(secret_absent(&m, KEY));
+	cJSON_Delete(log);
+	avo_agent_step_result_dispose(&r);
+	avo_agent_op_free(op);
+	mock_cleanup(&m);
+}
+
 static void test_options(void)
 {
 	avo_agent_op *op = NULL;
@@ -408,6 +459,7 @@ int main(int argc, char **argv)
 		{"garbage", test_garbage},             {"retry_429", test_retry_429},
 		{"retry_5xx", test_retry_5xx},         {"timeout", test_timeout},
 		{"budget", test_budget},               {"options", test_options},
+		{"lineage", test_lineage},
 	};
 	setenv(KEY_ENV, KEY, 1);
 	setenv("MOCK_EXPECT_KEY", KEY, 1);
