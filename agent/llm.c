@@ -740,6 +740,16 @@ static int parse_reply(reply *r, api_kind api, const avo_buf *body)
 			goto done;
 		}
 		r->assistant = cJSON_Duplicate(msg, 1);
+		if (!r->assistant) {
+			rc = avo_error_set(AVO_ERROR, "out of memory");
+			goto done;
+		}
+		/* Servers differ on "content": null without tool calls; echo a string instead. */
+		const cJSON *mc = cJSON_GetObjectItemCaseSensitive(msg, "content");
+		if (!cJSON_IsString(mc) && !cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(msg, "tool_calls")))
+			cJSON_ReplaceItemInObjectCaseSensitive(r->assistant, "content", cJSON_CreateString(""));
+		if (!cJSON_GetObjectItemCaseSensitive(r->assistant, "content"))
+			cJSON_AddStringToObject(r->assistant, "content", "");
 		/* Some servers send "content": null beside tool calls; that is fine to echo back. */
 		const cJSON *calls = cJSON_GetObjectItemCaseSensitive(msg, "tool_calls"), *c;
 		cJSON_ArrayForEach(c, calls) {
@@ -789,7 +799,10 @@ static int parse_reply(reply *r, api_kind api, const avo_buf *body)
 			goto done;
 		}
 		cJSON_AddStringToObject(r->assistant, "role", "assistant");
-		cJSON_AddItemToObject(r->assistant, "content", cJSON_Duplicate(content, 1));
+		if (cJSON_GetArraySize(content) == 0) /* the API refuses empty content on the way back */
+			cJSON_AddItemToObject(r->assistant, "content", cJSON_Parse("[{\"type\":\"text\",\"text\":\"(no answer)\"}]"));
+		else
+			cJSON_AddItemToObject(r->assistant, "content", cJSON_Duplicate(content, 1));
 		cJSON_ArrayForEach(blk, content) {
 			const char *bt = arg_str(blk, "type");
 			if (!bt || strcmp(bt, "tool_use"))

@@ -43,6 +43,8 @@ def check_openai(body):
             continue
         if role == "assistant":
             pending = [c["id"] for c in (m.get("tool_calls") or [])]
+            if not pending and not isinstance(m.get("content"), str):
+                return "an assistant message needs content or tool_calls"
         elif role == "tool":
             return "unexpected tool message"
     if pending:
@@ -74,6 +76,8 @@ def check_anthropic(body):
             pending = []
             want = "assistant"
         else:
+            if not content:
+                return "assistant content must not be empty"
             pending = [b["id"] for b in content if b.get("type") == "tool_use"]
             want = "user"
     if want != "assistant":

@@ -131,7 +131,7 @@ static void test_refusals(void)
 		" {\"calls\":[{\"name\":\"edit_region\",\"args\":{\"name\":\"body\",\"text\":\"// avo:end\\n\"}}]},"
 		" {\"calls\":[{\"name\":\"set_knob\",\"args\":{\"name\":\"BLOCK\",\"value\":\"100\"}},"
 		"            {\"name\":\"set_knob\",\"args\":{\"name\":\"UNROLL\",\"value\":9}}]},"
-		" {\"calls\":[{\"name\":\"submit\",\"args\":{\"note\":\"gave up\"}}]}]";
+		" {}, {\"calls\":[{\"name\":\"submit\",\"args\":{\"note\":\"gave up\"}}]}]";
 	mock m;
 	if (mock_start(&m, "refusals", script) < 0) {
 		failures++;
@@ -145,8 +145,9 @@ static void test_refusals(void)
 	save_result(&m, &r);
 	mock_stop(&m);
 	cJSON *log = mock_log(&m);
-	CHECK(cJSON_GetArraySize(log) == 5);
+	CHECK(cJSON_GetArraySize(log) == 6);
 	all_auth(log, "ok");
+	CHECK(req_has(log, 5, "Answer with tool calls only")); /* after an empty answer */
 	CHECK(req_has(log, 1, "there is no region named \\\"harness_main\\\""));
 	CHECK(req_has(log, 1, "\"is_error\":true"));
 	CHECK(req_has(log, 2, "region body, line 2: kernel.cu:14:3: error: expected ';'"));
@@ -173,7 +174,7 @@ static void test_bad_calls(void)
 		" {\"text\":\"I think I am done.\"},"
 		" {\"calls\":[{\"name\":\"read_regions\",\"raw_args\":\"\"}]},"
 		" {\"calls\":[{\"name\":\"submit\",\"args\":{}}]},"
-		" {\"text\":\"a\"}, {\"text\":\"b\"}, {\"text\":\"c\"}]";
+		" {\"text\":\"a\"}, {}, {\"text\":\"c\"}]";
 	mock m;
 	if (mock_start(&m, "badcalls", script) < 0) {
 		failures++;
