@@ -73,7 +73,8 @@ static char *build_request(const avo_agent_context *ctx)
 		cJSON_AddStringToObject(o, "op", v->op ? v->op : "");
 		cJSON_AddNumberToObject(o, "fitness", v->fitness);
 		for (size_t j = 0; j < v->nscores; j++)
-			cJSON_AddNumberToObject(sc, v->scores[j].config, v->scores[j].score);
+			if (v->scores[j].config)
+				cJSON_AddNumberToObject(sc, v->scores[j].config, v->scores[j].score);
 		cJSON_AddItemToObject(o, "scores", sc);
 		if (v->note)
 			cJSON_AddStringToObject(o, "note", v->note);

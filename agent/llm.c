@@ -707,6 +707,9 @@ static long long num_field(const cJSON *o, const char *name)
 
 static int add_call(reply *r, const char *id, const char *name)
 {
+	/* Without an id the result cannot be matched to the call: the conversation would break. */
+	if (!id || !*id || !name || !*name)
+		return avo_error_set(AVO_EPARSE, "the LLM API answer has a tool call without %s", (!id || !*id) ? "an id" : "a name");
 	tool_call *p = realloc(r->calls, (r->ncalls + 1) * sizeof(*p));
 	if (!p)
 		return avo_error_set(AVO_ERROR, "out of memory");
@@ -744,12 +747,17 @@ static int parse_reply(reply *r, api_kind api, const avo_buf *body)
 			rc = avo_error_set(AVO_ERROR, "out of memory");
 			goto done;
 		}
+		const cJSON *tcs = cJSON_GetObjectItemCaseSensitive(msg, "tool_calls");
+		if (tcs && (!cJSON_IsArray(tcs) || cJSON_GetArraySize(tcs) == 0)) /* nothing to echo */
+			cJSON_DeleteItemFromObjectCaseSensitive(r->assistant, "tool_calls");
+		cJSON_DeleteItemFromObjectCaseSensitive(r->assistant, "role");
+		cJSON_AddStringToObject(r->assistant, "role", "assistant");
 		/* Servers differ on "content": null without tool calls; echo a string instead. */
 		const cJSON *mc = cJSON_GetObjectItemCaseSensitive(msg, "content");
-		if (!cJSON_IsString(mc) && !cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(msg, "tool_calls")))
-			cJSON_ReplaceItemInObjectCaseSensitive(r->assistant, "content", cJSON_CreateString(""));
-		if (!cJSON_GetObjectItemCaseSensitive(r->assistant, "content"))
+		if (!cJSON_IsString(mc) && !cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(msg, "tool_calls"))) {
+			cJSON_DeleteItemFromObjectCaseSensitive(r->assistant, "content");
 			cJSON_AddStringToObject(r->assistant, "content", "");
+		}
 		/* Some servers send "content": null beside tool calls; that is fine to echo back. */
 		const cJSON *calls = cJSON_GetObjectItemCaseSensitive(msg, "tool_calls"), *c;
 		cJSON_ArrayForEach(c, calls) {

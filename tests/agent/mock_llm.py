@@ -42,7 +42,7 @@ def check_openai(body):
             pending.pop(0)
             continue
         if role == "assistant":
-            pending = [c["id"] for c in (m.get("tool_calls") or [])]
+            pending = [c.get("id") for c in (m.get("tool_calls") or [])]
             if not pending and not isinstance(m.get("content"), str):
                 return "an assistant message needs content or tool_calls"
         elif role == "tool":
@@ -69,7 +69,7 @@ def check_anthropic(body):
         content = m.get("content")
         if want == "user":
             if pending:
-                ids = [b.get("tool_use_id") for b in content if b.get("type") == "tool_result"] \
+                ids = [b.get("tool_use_id") for b in content if isinstance(b, dict) and b.get("type") == "tool_result"] \
                     if isinstance(content, list) else []
                 if ids != pending:
                     return "tool_result ids %s do not answer tool_use ids %s" % (ids, pending)
@@ -78,7 +78,7 @@ def check_anthropic(body):
         else:
             if not content:
                 return "assistant content must not be empty"
-            pending = [b["id"] for b in content if b.get("type") == "tool_use"]
+            pending = [b.get("id") for b in content if isinstance(b, dict) and b.get("type") == "tool_use"]
             want = "user"
     if want != "assistant":
         return "the last message must be from the user"
@@ -145,12 +145,16 @@ class Handler(BaseHTTPRequestHandler):
         violation = None
         if not isinstance(body, dict):
             violation = "request body is not a JSON object"
-        elif anthropic:
-            violation = check_anthropic(body)
-        elif self.path.endswith("/chat/completions"):
-            violation = check_openai(body)
         else:
-            violation = "unknown path " + self.path
+            try:
+                if anthropic:
+                    violation = check_anthropic(body)
+                elif self.path.endswith("/chat/completions"):
+                    violation = check_openai(body)
+                else:
+                    violation = "unknown path " + self.path
+            except Exception as e:  # a malformed request must not crash the mock
+                violation = "malformed request: %r" % e
         with lock:
             n = state["n"]
             state["n"] += 1

@@ -425,6 +425,77 @@ static void test_lineage(void)
 	mock_cleanup(&m);
 }
 
+/* odd but parseable bodies in both formats: every step fails cleanly or goes on */
+static void garbage_corpus(const char *api)
+{
+	static const char *const bodies[] = {
+		"[1,2,3]", "null", "\"text\"", "{}", "{\"choices\":[]}", "{\"choices\":[{\"message\":null}]}",
+		"{\"choices\":[{\"message\":{\"tool_calls\":[{\"function\":null}]}}]}",
+		"{\"choices\":[{\"message\":{\"tool_calls\":[{\"id\":5,\"function\":{\"name\":7,\"arguments\":\"{}\"}}]}}]}",
+		"{\"choices\":[{\"message\":{\"tool_calls\":[{\"id\":\"a\",\"function\":{\"name\":\"edit_region\",\"arguments\":\"[1]\"}}]}}]}",
+		"{\"choices\":[{\"message\":{\"tool_calls\":[{\"id\":\"a\",\"function\":{\"name\":\"set_knob\",\"arguments\":{\"name\":\"BLOCK\",\"value\":\"32\"}}}]}}]}",
+		"{\"choices\":[{\"message\":{\"tool_calls\":{}}}],\"usage\":{\"prompt_tokens\":-5,\"completion_tokens\":\"x\"}}",
+		"{\"content\":\"x\"}", "{\"content\":[{\"type\":\"tool_use\"}]}", "{\"content\":[null, 3, {\"type\":7}]}",
+		"{\"content\":[{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"edit_region\",\"input\":{\"name\":[],\"text\":{}}}]}",
+		"{\"content\":[{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"read_knowledge\",\"input\":{\"name\":\"../../etc/passwd.md\"}}]}",
+		"{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}",
+		"{\"type\":\"error\"}", "{\"choices\":[{\"message\":{\"tool_calls\":[{\"id\":\"b\",\"function\":{\"name\":\"submit\"}}]}}]}",
+		"{\"choices\":[{\"message\":{\"tool_calls\":[{\"id\":\"c\",\"function\":{\"name\":\"submit\",\"arguments\":\"{\\\"note\\\": 5}\"}}]}}]}",
+	};
+	cJSON *script = cJSON_CreateArray();
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		cJSON *e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "raw", bodies[i]);
+		cJSON_AddItemToArray(script, e);
+		cJSON_AddItemToArray(script, cJSON_Parse("{\"calls\":[{\"name\":\"submit\",\"args\":{}}]}"));
+	}
+	char *text = cJSON_PrintUnformatted(script);
+	cJSON_Delete(script);
+	mock m;
+	if (mock_start(&m, api, text) < 0) {
+		free(text);
+		failures++;
+		return;
+	}
+	free(text);
+	fake f = {0};
+	avo_agent_context ctx = demo_context(&f);
+	char *kdir = avo_path_join(m.dir, "knowledge");
+	avo_mkdir_p(kdir, 0755);
+	ctx.knowledge_dir = kdir;
+	avo_agent_op *op = make_op(&m, api, NULL);
+	int steps = 0, failed = 0, exhausted = 0;
+	while (steps < 200 && !exhausted) {
+		avo_agent_step_result r;
+		CHECK(avo_agent_step(op, &ctx, &r) == 0);
+		save_result(&m, &r);
+		CHECK(r.outcome == AVO_AGENT_FAILED || r.outcome == AVO_AGENT_SUBMITTED);
+		CHECK(r.input_tokens >= 0 && r.output_tokens >= 0);
+		failed += r.outcome == AVO_AGENT_FAILED;
+		if (getenv("AVO_TEST_TRACE"))
+			fprintf(stderr, "%.2f s %s %s\n", r.seconds, avo_agent_outcome_name(r.outcome), r.error ? r.error : "");
+		exhausted = r.error && strstr(r.error, "script exhausted");
+		avo_agent_step_result_dispose(&r);
+		steps++;
+	}
+	printf("%s: %d steps, %d failed cleanly\n", api, steps, failed);
+	CHECK(exhausted && failed >= 5);
+	cJSON *log = mock_log(&m);
+	all_auth(log, "ok"); /* and no wire-format violation */
+	cJSON_Delete(log);
+	mock_stop(&m);
+	CHECK(secret_absent(&m, KEY));
+	avo_agent_op_free(op);
+	free(kdir);
+	mock_cleanup(&m);
+}
+
+static void test_garbage_corpus(void)
+{
+	garbage_corpus("openai");
+	garbage_corpus("anthropic");
+}
+
 static void test_options(void)
 {
 	avo_agent_op *op = NULL;
@@ -460,7 +531,7 @@ int main(int argc, char **argv)
 		{"garbage", test_garbage},             {"retry_429", test_retry_429},
 		{"retry_5xx", test_retry_5xx},         {"timeout", test_timeout},
 		{"budget", test_budget},               {"options", test_options},
-		{"lineage", test_lineage},
+		{"lineage", test_lineage},             {"garbage_corpus", test_garbage_corpus},
 	};
 	setenv(KEY_ENV, KEY, 1);
 	setenv("MOCK_EXPECT_KEY", KEY, 1);
