@@ -173,7 +173,8 @@ void avo_agent_op_free(avo_agent_op *op);
 
 /* Built-in search over the declared knobs, no network. Options (may be NULL):
  *   {"seed": 1, "neighbors": 0.6, "crossover": 0.2, "elite": 4}
- * neighbors/crossover: share of proposals that mutate one knob of a top point / cross two
+ * neighbors/crossover: share of proposals that move one knob of a top point (+-1, +-2, and
+ * x2 or /2 on ranges wider than 8) / cross two
  * top points; the rest are random restarts. The operator keeps a memory of evaluated
  * points across steps; one step evaluates one new point. */
 int avo_agent_knob_new(avo_agent_op **out, const struct cJSON *options);
@@ -192,6 +193,7 @@ int avo_agent_knob_new(avo_agent_op **out, const struct cJSON *options);
  *    "timeout": 300,                           seconds per request
  *    "retries": 6, "retry_base": 1.0, "retry_cap": 60,   429/5xx backoff (Retry-After wins)
  *    "price_input": 0, "price_output": 0,      USD per million tokens
+ *    "headers": {"X-Title": "avo"},            extra request headers
  *    "system_prompt_file": null}               default: the embedded agent/prompts/system.md */
 int avo_agent_llm_new(avo_agent_op **out, const struct cJSON *options);
 

@@ -314,13 +314,26 @@ static int propose(knob_op *k, const avo_agent_context *ctx, uint64_t *idx)
 			/* one-knob moves around an elite point, nearest first, in random knob order */
 			const uint64_t *par = k->pts[pick_elite(k)].idx;
 			size_t start = (size_t)rndn(k, n);
-			for (uint64_t step = 1; step <= 2; step++)
+			/* moves: +-1 and x2, /2 of the value on wide ranges (in random order); then +-2 */
+			int wide_first = (int)(rnd(k) & 1); /* so a wide range is crossed in few steps */
+			for (int pass = 0; pass < 3; pass++)
 				for (size_t t = 0; t < n; t++) {
+					int kind = pass == 2 ? 2 : (pass ^ wide_first);
 					size_t j = (start + t) % n;
+					const avo_agent_knob *kn = &ctx->knobs[j];
+					int wide = kn->is_range && k->dom[j] > 8;
+					if (kind == 1 && !wide)
+						continue;
 					int dir = (rnd(k) & 1) ? 1 : -1;
 					for (int s = 0; s < 2; s++, dir = -dir) {
-						long double v = (long double)par[j] + (long double)dir * (long double)step;
-						if (v < 0 || v >= (long double)k->dom[j])
+						long double v;
+						if (kind == 1) {
+							long double val = (long double)kn->lo + (long double)par[j];
+							v = (dir > 0 ? val * 2 : val / 2) - (long double)kn->lo;
+							v = v < 0 ? v : (long double)(uint64_t)v; /* whole values */
+						} else
+							v = (long double)par[j] + (long double)dir * (kind == 0 ? 1 : 2);
+						if (v < 0 || v >= (long double)k->dom[j] || (uint64_t)v == par[j])
 							continue;
 						memcpy(idx, par, n * sizeof(*idx));
 						idx[j] = (uint64_t)v;

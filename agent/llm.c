@@ -24,6 +24,8 @@ typedef struct {
 	api_kind api;
 	char *base_url, *model, *key_env, *anthropic_version, *max_tokens_field;
 	char *system_prompt; /* NULL: the embedded one */
+	char **headers;      /* extra "Name: value" lines (OpenRouter's X-Title, ...) */
+	size_t nheaders;
 	long max_turns;
 	long long max_tokens;
 	long max_output_tokens;
@@ -119,6 +121,8 @@ static int http_post(const llm_op *o, const char *url, const char *body, const c
 		}
 		ADD_HEADER(hdr);
 	}
+	for (size_t i = 0; i < o->nheaders; i++)
+		ADD_HEADER(o->headers[i]);
 	ADD_HEADER("Expect:"); /* no 100-continue round trip on large bodies */
 #undef ADD_HEADER
 	curl_easy_setopt(c, CURLOPT_URL, url);
@@ -1057,6 +1061,9 @@ static void llm_free(avo_agent_op *op)
 	free(o->anthropic_version);
 	free(o->max_tokens_field);
 	free(o->system_prompt);
+	for (size_t i = 0; i < o->nheaders; i++)
+		free(o->headers[i]);
+	free(o->headers);
 	free(o);
 	curl_global_cleanup();
 }
@@ -1143,6 +1150,26 @@ int avo_agent_llm_new(avo_agent_op **out, const struct cJSON *options)
 	    (rc = opt_number(&o->price_in, options, "price_input", 0, 0)) < 0 ||
 	    (rc = opt_number(&o->price_out, options, "price_output", 0, 0)) < 0)
 		goto fail;
+	const cJSON *hdrs = cJSON_GetObjectItemCaseSensitive(options, "headers"), *h;
+	if (hdrs && !cJSON_IsObject(hdrs)) {
+		rc = avo_error_set(AVO_EINVALID, "llm options: \"headers\" must be an object of strings");
+		goto fail;
+	}
+	if (hdrs && !(o->headers = calloc((size_t)cJSON_GetArraySize(hdrs) + 1, sizeof(*o->headers)))) {
+		rc = avo_error_set(AVO_ERROR, "out of memory");
+		goto fail;
+	}
+	cJSON_ArrayForEach(h, hdrs) {
+		if (!cJSON_IsString(h) || !*h->string || strpbrk(h->string, ":\r\n") || strpbrk(h->valuestring, "\r\n")) {
+			rc = avo_error_set(AVO_EINVALID, "llm options: header \"%s\" must be a one-line string", h->string);
+			goto fail;
+		}
+		if (!(o->headers[o->nheaders] = avo_sprintf("%s: %s", h->string, h->valuestring))) {
+			rc = avo_error_set(AVO_ERROR, "out of memory");
+			goto fail;
+		}
+		o->nheaders++;
+	}
 	const cJSON *temp = cJSON_GetObjectItemCaseSensitive(options, "temperature");
 	if (cJSON_IsNumber(temp)) {
 		o->has_temperature = 1;

@@ -160,6 +160,7 @@ class Handler(BaseHTTPRequestHandler):
             state["n"] += 1
             rec = {"n": n, "path": self.path, "auth": auth,
                    "anthropic_version": self.headers.get("anthropic-version"),
+                   "x_title": self.headers.get("X-Title"),
                    "other_auth_headers": [h for h in ("x-api-key", "Authorization")
                                           if self.headers.get(h) is not None and h != ("x-api-key" if anthropic else "Authorization")],
                    "body": body, "violation": violation}

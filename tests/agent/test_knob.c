@@ -287,6 +287,57 @@ static void test_keeps_regions(void)
 	cJSON_Delete(bad);
 }
 
+/* A wide range: the best thread count is 256 of 1..1024; halving and doubling moves
+ * cross the range in a few steps where +-1 moves would need hundreds. */
+static const char *const v4[] = {"w", "x", "y", "z"};
+static const avo_agent_knob wide[] = {
+	{"T", "1", NULL, 0, 1, 1, 1024},
+	{"V", "w", v4, 4, 0, 0, 0},
+};
+
+static double log_peak(const avo_astedit_knob_edit *k, size_t nk, int *correct, void *ud)
+{
+	(void)ud;
+	double t = 1;
+	int vi = 0;
+	for (size_t i = 0; i < nk; i++) {
+		if (!strcmp(k[i].knob, "T"))
+			t = atof(k[i].value);
+		if (!strcmp(k[i].knob, "V"))
+			vi = k[i].value[0] - 'w';
+	}
+	*correct = 1;
+	return 100 - 10 * fabs(log2(t) - 8) - (vi - 2) * (vi - 2);
+}
+
+static void test_wide_range(void)
+{
+	fake f = {0};
+	f.landscape = log_peak;
+	avo_agent_context ctx;
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.knobs = wide;
+	ctx.nknobs = 2;
+	ctx.cb = fake_callbacks(&f);
+	fake_ctx = &ctx;
+	avo_agent_op *op = NULL;
+	CHECK(avo_agent_knob_new(&op, NULL) == 0);
+	int found = -1;
+	for (int s = 0; s < 400 && found < 0; s++) {
+		avo_agent_step_result r;
+		CHECK(avo_agent_step(op, &ctx, &r) == 0);
+		if (r.eval.fitness >= 100)
+			found = f.evaluations;
+		avo_agent_step_result_dispose(&r);
+	}
+	printf("wide range: T=256 found after %d of 4096 points\n", found);
+	CHECK(found > 0 && found <= 200);
+	CHECK(no_repeats(&f));
+	avo_agent_op_free(op);
+	fake_ctx = NULL;
+	fake_dispose(&f);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -295,7 +346,7 @@ int main(int argc, char **argv)
 	} tests[] = {
 		{"optimum", test_optimum},     {"two_peaks", test_two_peaks}, {"exhaust", test_exhaust},
 		{"seen", test_seen},           {"deterministic", test_deterministic},
-		{"keeps_regions", test_keeps_regions},
+		{"keeps_regions", test_keeps_regions}, {"wide_range", test_wide_range},
 	};
 	int ran = 0;
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)

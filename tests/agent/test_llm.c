@@ -69,7 +69,7 @@ static void repair(const char *api, int commit)
 	avo_agent_context ctx = demo_context(&f);
 	ctx.knowledge_dir = kdir;
 	ctx.hint = "try HINT_TEXT_42";
-	avo_agent_op *op = make_op(&m, api, "{\"price_input\": 3, \"price_output\": 15}");
+	avo_agent_op *op = make_op(&m, api, "{\"price_input\": 3, \"price_output\": 15, \"headers\": {\"X-Title\": \"avo test\"}}");
 	avo_agent_step_result r;
 	CHECK(avo_agent_step(op, &ctx, &r) == 0);
 	save_result(&m, &r);
@@ -109,6 +109,7 @@ static void repair(const char *api, int commit)
 		CHECK(req_has(log, 6, "fitness: 2"));
 	if (!strcmp(api, "anthropic"))
 		CHECK(!strcmp(req_str(log, 0, "anthropic_version"), "2023-06-01"));
+	CHECK(!strcmp(req_str(log, 0, "x_title"), "avo test"));
 	CHECK(secret_absent(&m, KEY));
 	cJSON_Delete(log);
 	avo_agent_step_result_dispose(&r);
@@ -514,6 +515,9 @@ static void test_options(void)
 	CHECK(avo_agent_llm_new(&op, o) < 0 && !op);
 	cJSON_Delete(o);
 	CHECK(avo_agent_op_new(&op, "genetic", NULL) == AVO_EINVALID);
+	o = cJSON_Parse("{\"model\": \"x\", \"headers\": {\"X-Evil\": \"a\\r\\nHost: b\"}}");
+	CHECK(avo_agent_llm_new(&op, o) == AVO_EINVALID && !op);
+	cJSON_Delete(o);
 	o = cJSON_Parse("{\"model\": \"x\"}");
 	CHECK(avo_agent_op_new(&op, "llm", o) == 0 && op && !strcmp(op->name, "llm"));
 	avo_agent_op_free(op);
