@@ -73,6 +73,7 @@ typedef struct {
 	size_t nscores;
 	char *feedback;                  /* compiler errors, first failure, ...; may be NULL */
 	char *version_id;                /* the new version's id when committed, else NULL */
+	int stop;                        /* the caller's budget is spent: end the step now */
 } avo_agent_eval;
 
 void avo_agent_eval_dispose(avo_agent_eval *e);

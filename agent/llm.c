@@ -234,7 +234,7 @@ typedef struct {
 	agent_edits work;
 	char eval_hash[33];  /* hash of the last evaluated working copy */
 	char base_hash[33];  /* hash of the version the step started from */
-	int end;             /* 1: submitted, 2: committed */
+	int end;             /* 1: submitted, 2: committed, 3: the caller said stop */
 	int fatal;           /* <0: a callback failed, the step stops */
 } llm_step;
 
@@ -606,6 +606,8 @@ static char *evaluate_work(llm_step *s, int *is_error)
 	memcpy(s->eval_hash, h, sizeof(h));
 	if (s->out->eval.committed)
 		s->end = 2;
+	else if (s->out->eval.stop)
+		s->end = 3;
 	return eval_describe(&s->out->eval);
 }
 
@@ -1028,7 +1030,12 @@ static int llm_step_run(avo_agent_op *op, const avo_agent_context *ctx, avo_agen
 			goto done;
 		}
 		if (s.end) {
-			out->outcome = s.end == 2 || out->committed ? AVO_AGENT_COMMITTED : AVO_AGENT_SUBMITTED;
+			out->outcome = s.end == 2 || out->committed ? AVO_AGENT_COMMITTED
+				       : s.end == 3		   ? AVO_AGENT_BUDGET
+								   : AVO_AGENT_SUBMITTED;
+			if (s.end == 3 && !out->committed)
+				out->error = avo_sprintf("stopped by the caller: %s",
+							 out->eval.feedback ? out->eval.feedback : "budget spent");
 			break;
 		}
 	}

@@ -26,6 +26,7 @@ static int failures;
 
 typedef struct {
 	int commit_good;
+	int stop_at;             /* >0: the evaluation with this number says "stop" */
 	/* knob landscape: fitness of the knob edits, *correct set to 0 for invalid points */
 	double (*landscape)(const avo_astedit_knob_edit *k, size_t nk, int *correct, void *ud);
 	void *ud;
@@ -116,6 +117,14 @@ static inline int fake_evaluate(avo_agent_eval *out, const avo_astedit_region_ed
 	out->scores = calloc(1, sizeof(*out->scores));
 	out->scores[0].config = avo_strdup("small");
 	out->scores[0].score = out->fitness;
+	if (f->stop_at && f->evaluations >= f->stop_at) {
+		free(out->feedback);
+		out->feedback = avo_strdup("not evaluated: evaluation budget reached");
+		out->correct = 0;
+		out->fitness = 0;
+		out->stop = 1;
+		return 0;
+	}
 	if (out->correct && out->fitness > f->best && (f->landscape || f->commit_good)) {
 		f->best = out->fitness;
 		out->committed = 1;

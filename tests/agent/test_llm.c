@@ -348,7 +348,9 @@ static void test_budget(void)
 	static const char script[] =
 		"[{\"calls\":[{\"name\":\"edit_region\",\"args\":{\"name\":\"epilogue\",\"text\":\"  out[0] = 2 * acc;\\n\"}}]},"
 		" {\"calls\":[{\"name\":\"read_regions\",\"args\":{}}]},"
-		" {\"calls\":[{\"name\":\"read_regions\",\"args\":{}}],\"usage\":[1000,1000]}]";
+		" {\"calls\":[{\"name\":\"read_regions\",\"args\":{}}],\"usage\":[1000,1000]},"
+		" {\"calls\":[{\"name\":\"edit_region\",\"args\":{\"name\":\"epilogue\",\"text\":\"  out[0] = 3 * acc;\\n\"}}]},"
+		" {\"calls\":[{\"name\":\"evaluate\",\"args\":{}}]}, {\"calls\":[{\"name\":\"read_regions\",\"args\":{}}]}]";
 	mock m;
 	if (mock_start(&m, "budget", script) < 0) {
 		failures++;
@@ -367,6 +369,12 @@ static void test_budget(void)
 	CHECK(avo_agent_step(tokens, &ctx, &r) == 0);
 	CHECK(r.outcome == AVO_AGENT_BUDGET && r.turns == 1 && r.input_tokens == 1000);
 	save_result(&m, &r);
+	avo_agent_step_result_dispose(&r);
+	/* the caller's own budget: an evaluation that says stop ends the step */
+	f.stop_at = 1;
+	CHECK(avo_agent_step(turns, &ctx, &r) == 0);
+	CHECK(r.outcome == AVO_AGENT_BUDGET && r.turns == 2 && r.evaluations == 1);
+	CHECK(r.error && strstr(r.error, "stopped by the caller: not evaluated: evaluation budget reached"));
 	avo_agent_step_result_dispose(&r);
 	mock_stop(&m);
 	CHECK(secret_absent(&m, KEY));
