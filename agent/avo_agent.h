@@ -143,7 +143,7 @@ typedef struct {
 	size_t nregions;
 	avo_astedit_knob_edit *knobs;
 	size_t nknobs;
-	char edit_hash[33];              /* XXH3-128 hex of the final edits; "" when none */
+	char edit_hash[33];              /* avo_agent_edit_hash of the final edits; "" if none made */
 	char *note;                      /* the operator's note; may be NULL */
 	char *error;                     /* why it failed / what was refused; NULL otherwise */
 	char **knowledge_read;           /* knowledge files the operator read (names) */
