@@ -16,6 +16,7 @@
 
 #define MAX_BODY (32u << 20)    /* largest response body kept */
 #define MAX_NO_TOOL 3           /* replies without a tool call before the step fails */
+#define MAX_SOURCE (256u << 10) /* read_kernel shows at most this much */
 
 typedef enum { API_OPENAI, API_ANTHROPIC } api_kind;
 
@@ -209,6 +210,8 @@ static const struct {
 	const char *name, *description, *schema;
 } tools[] = {
 	{"read_regions", "The current text of every editable region and every knob with its value and allowed values.",
+	 "{\"type\":\"object\",\"properties\":{}}"},
+	{"read_kernel", "The whole kernel source with your working edits applied. Only the regions and knobs can change.",
 	 "{\"type\":\"object\",\"properties\":{}}"},
 	{"read_lineage", "The committed versions so far: id, parent, operator, fitness, per-config scores, note, and what each changed.",
 	 "{\"type\":\"object\",\"properties\":{}}"},
@@ -498,6 +501,27 @@ static char *tool_read_knowledge(llm_step *s, const cJSON *args, int *is_error)
 	return avo_buf_detach(&b);
 }
 
+static char *tool_read_kernel(llm_step *s, int *is_error)
+{
+	char *src = NULL;
+	avo_agent_apply_error err;
+	memset(&err, 0, sizeof(err));
+	const agent_edits *e = &s->work;
+	int rc = s->ctx->cb.apply(&src, &err, e->r, e->nr, e->k, e->nk, s->ctx->cb.payload);
+	avo_agent_apply_error_dispose(&err);
+	if (rc < 0 || !src) {
+		free(src);
+		*is_error = 1;
+		return avo_strdup("the kernel source is not available; read_regions shows the editable parts");
+	}
+	if (strlen(src) > MAX_SOURCE) {
+		char *cut = avo_sprintf("%.*s\n[... cut at %u bytes]\n", (int)MAX_SOURCE, src, MAX_SOURCE);
+		free(src);
+		return cut;
+	}
+	return src;
+}
+
 static char *tool_read_feedback(llm_step *s)
 {
 	const avo_agent_eval *ev = &s->out->eval;
@@ -616,6 +640,8 @@ static char *run_tool(llm_step *s, const char *name, const cJSON *args, int *is_
 	*is_error = 0;
 	if (!strcmp(name, "read_regions"))
 		return tool_read_regions(s);
+	if (!strcmp(name, "read_kernel"))
+		return tool_read_kernel(s, is_error);
 	if (!strcmp(name, "read_lineage"))
 		return tool_read_lineage(s);
 	if (!strcmp(name, "read_knowledge"))

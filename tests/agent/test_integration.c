@@ -103,7 +103,7 @@ static void test_knob_real(void)
 static void test_llm_real(void)
 {
 	static const char script[] =
-		"[{\"calls\":[{\"name\":\"read_regions\",\"args\":{}}]},"
+		"[{\"calls\":[{\"name\":\"read_regions\",\"args\":{}},{\"name\":\"read_kernel\",\"args\":{}}]},"
 		" {\"calls\":[{\"name\":\"edit_region\",\"args\":{\"name\":\"body\",\"text\":\"\\tacc += ;\\n\"}}]},"
 		" {\"calls\":[{\"name\":\"edit_region\",\"args\":{\"name\":\"body\",\"text\":\"\\tacc = 0; }\\n\\tfloat zz = 0; {\\n\"}}]},"
 		" {\"calls\":[{\"name\":\"edit_region\",\"args\":{\"name\":\"body\",\"text\":\"\\tfor (int i = 0; i < n; i++)\\n\\t\\tacc += 2 * a[i] * b[i];\\n\"}},"
@@ -133,6 +133,7 @@ static void test_llm_real(void)
 	cJSON *log = mock_log(&m);
 	CHECK(cJSON_GetArraySize(log) == 5);
 	CHECK(req_has(log, 1, "acc += a[i] * b[i];"));
+	CHECK(req_has(log, 1, "float dot(const float *a, const float *b, int n)")); /* read_kernel */
 	CHECK(req_has(log, 2, "edit refused"));  /* clang: expected expression */
 	CHECK(req_has(log, 2, "expected expression"));
 	CHECK(req_has(log, 3, "edit refused"));  /* braces escaping the region */

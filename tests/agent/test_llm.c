@@ -96,7 +96,7 @@ static void repair(const char *api, int commit)
 	/* what the model saw */
 	CHECK(req_has(log, 0, "HINT_TEXT_42"));                 /* the supervisor's hint */
 	CHECK(req_has(log, 0, "mock-model"));
-	CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(log, 0), "body"), "tools")) == 8);
+	CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(log, 0), "body"), "tools")) == 9);
 	CHECK(req_has(log, 1, "ORIGINAL"));                     /* read_regions */
 	CHECK(req_has(log, 1, "BLOCK = 64   allowed: 32 64 128"));
 	CHECK(req_has(log, 1, "tiling.md  Tiling for shared memory")); /* the note list */
@@ -199,7 +199,7 @@ static void test_bad_calls(void)
 	all_auth(log, "ok");
 	CHECK(req_has(log, 1, "not a JSON object"));
 	CHECK(req_has(log, 2, "unknown tool \\\"rm_rf\\\""));
-	CHECK(req_has(log, 2, "read_regions read_lineage read_knowledge read_feedback edit_region set_knob evaluate submit"));
+	CHECK(req_has(log, 2, "read_regions read_kernel read_lineage read_knowledge read_feedback edit_region set_knob evaluate submit"));
 	CHECK(req_has(log, 3, "Answer with tool calls only"));
 	CHECK(req_has(log, 4, "ORIGINAL")); /* empty arguments are no arguments */
 	CHECK(secret_absent(&m, KEY));
@@ -388,7 +388,7 @@ static void test_budget(void)
 static void test_lineage(void)
 {
 	static const char script[] =
-		"[{\"calls\":[{\"name\":\"read_lineage\",\"args\":{}},{\"name\":\"evaluate\",\"args\":{}}]},"
+		"[{\"calls\":[{\"name\":\"read_lineage\",\"args\":{}},{\"name\":\"evaluate\",\"args\":{}},{\"name\":\"read_kernel\",\"args\":{}}]},"
 		" {\"calls\":[{\"name\":\"edit_region\",\"args\":{\"name\":\"epilogue\",\"text\":\"  out[0] = acc; /* v2 */\\n\"}},"
 		"            {\"name\":\"evaluate\",\"args\":{}}, {\"name\":\"evaluate\",\"args\":{}}]},"
 		" {\"calls\":[{\"name\":\"submit\",\"args\":{\"note\":\"epilogue\"}}]}]";
@@ -423,6 +423,7 @@ static void test_lineage(void)
 	CHECK(req_has(log, 1, "     acc += a[i] * b[i]; /* ORIGINAL */\\n  +  acc += GOOD_V1;\\n"));
 	CHECK(req_has(log, 1, "not evaluated: the working copy is the version you started from"));
 	CHECK(req_has(log, 2, "unchanged since the last evaluation"));
+	CHECK(req_has(log, 1, "/* new source */")); /* read_kernel: the source from apply() */
 	CHECK(f.evaluations == 1 && r.evaluations == 1);
 	CHECK(r.outcome == AVO_AGENT_SUBMITTED && r.evaluated);
 	CHECK(result_region(&r, "body") && !strcmp(result_region(&r, "body"), re.text));
