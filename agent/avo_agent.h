@@ -190,6 +190,7 @@ int avo_agent_knob_new(avo_agent_op **out, const struct cJSON *options);
  *    "anthropic_version": "2023-06-01",
  *    "max_turns": 30, "max_tokens": 400000,    per-step budget (requests, in+out tokens)
  *    "max_output_tokens": 8192,                per request
+ *    "max_request_bytes": 600000,              older tool results are elided above this
  *    "temperature": null,
  *    "timeout": 300,                           seconds per request
  *    "retries": 6, "retry_base": 1.0, "retry_cap": 60,   429/5xx backoff (Retry-After wins)

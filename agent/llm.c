@@ -28,6 +28,7 @@ typedef struct {
 	char **headers;      /* extra "Name: value" lines (OpenRouter's X-Title, ...) */
 	size_t nheaders;
 	long max_turns;
+	double max_request_bytes;
 	long long max_tokens;
 	long max_output_tokens;
 	int has_temperature;
@@ -950,6 +951,33 @@ static int append_results(const llm_op *o, cJSON *messages, const reply *rp, cha
 	return 0;
 }
 
+#define ELIDED "(elided to keep the conversation short; call the tool again if you need it)"
+
+/* Replace the oldest long tool result (not among the last 4 messages) by a stub, so a long
+ * step stays inside the model's context. 1: one was elided, 0: none left. */
+static int elide_oldest(cJSON *messages)
+{
+	int n = cJSON_GetArraySize(messages);
+	for (int i = 0; i < n - 4; i++) {
+		cJSON *m = cJSON_GetArrayItem(messages, i), *c = cJSON_GetObjectItemCaseSensitive(m, "content");
+		const char *role = arg_str(m, "role");
+		if (role && !strcmp(role, "tool") && cJSON_IsString(c) && strlen(c->valuestring) > 200) {
+			cJSON_ReplaceItemInObjectCaseSensitive(m, "content", cJSON_CreateString(ELIDED));
+			return 1;
+		}
+		cJSON *blk, *arr = cJSON_IsArray(c) ? c : NULL;
+		cJSON_ArrayForEach(blk, arr) {
+			const char *t = arg_str(blk, "type");
+			const cJSON *bc = cJSON_GetObjectItemCaseSensitive(blk, "content");
+			if (t && !strcmp(t, "tool_result") && cJSON_IsString(bc) && strlen(bc->valuestring) > 200) {
+				cJSON_ReplaceItemInObjectCaseSensitive(blk, "content", cJSON_CreateString(ELIDED));
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
 static int llm_step_run(avo_agent_op *op, const avo_agent_context *ctx, avo_agent_step_result *out)
 {
 	llm_op *o = (llm_op *)op;
@@ -986,6 +1014,10 @@ static int llm_step_run(avo_agent_op *op, const avo_agent_context *ctx, avo_agen
 			break;
 		}
 		char *body = build_request(o, messages, toolset);
+		while (body && (double)strlen(body) > o->max_request_bytes && elide_oldest(messages)) {
+			free(body);
+			body = build_request(o, messages, toolset);
+		}
 		if (!body) {
 			rc = avo_error_set(AVO_ERROR, "out of memory");
 			goto done;
@@ -1168,6 +1200,8 @@ int avo_agent_llm_new(avo_agent_op **out, const struct cJSON *options)
 	if ((rc = opt_number(&d, options, "max_turns", 30, 1)) < 0)
 		goto fail;
 	o->max_turns = (long)d;
+	if ((rc = opt_number(&o->max_request_bytes, options, "max_request_bytes", 600000, 1000)) < 0)
+		goto fail;
 	if ((rc = opt_number(&d, options, "max_tokens", 400000, 1)) < 0)
 		goto fail;
 	o->max_tokens = (long long)d;

@@ -506,6 +506,66 @@ static void test_garbage_corpus(void)
 	garbage_corpus("anthropic");
 }
 
+/* long steps: the oldest long tool results are elided to keep requests under the cap */
+static void elide(const char *api)
+{
+	static const char script[] =
+		"[{\"calls\":[{\"name\":\"read_knowledge\",\"args\":{\"name\":\"big.md\"}}]},"
+		" {\"calls\":[{\"name\":\"read_knowledge\",\"args\":{\"name\":\"big.md\"}}]},"
+		" {\"calls\":[{\"name\":\"read_knowledge\",\"args\":{\"name\":\"big.md\"}}]},"
+		" {\"calls\":[{\"name\":\"read_knowledge\",\"args\":{\"name\":\"big.md\"}}]},"
+		" {\"calls\":[{\"name\":\"submit\",\"args\":{}}]}]";
+	mock m;
+	if (mock_start(&m, api, script) < 0) {
+		failures++;
+		return;
+	}
+	char *kdir = avo_path_join(m.dir, "knowledge"), *note = avo_path_join(kdir, "big.md");
+	avo_mkdir_p(kdir, 0755);
+	avo_buf b = AVO_BUF_INIT;
+	avo_buf_puts(&b, "# A long note\n");
+	for (int i = 0; i < 100; i++)
+		avo_buf_printf(&b, "line %03d of a long note about tiles and pipelines.\n", i);
+	avo_file_write_atomic(note, b.ptr, b.size, 0644);
+	size_t note_len = b.size;
+	avo_buf_dispose(&b);
+	fake f = {0};
+	avo_agent_context ctx = demo_context(&f);
+	ctx.knowledge_dir = kdir;
+	/* room for the fixed part and about two copies of the note */
+	char opts[64];
+	snprintf(opts, sizeof(opts), "{\"max_request_bytes\": %zu}", 9000 + 2 * note_len);
+	avo_agent_op *op = make_op(&m, api, opts);
+	avo_agent_step_result r;
+	CHECK(avo_agent_step(op, &ctx, &r) == 0);
+	CHECK(r.outcome == AVO_AGENT_SUBMITTED);
+	save_result(&m, &r);
+	mock_stop(&m);
+	cJSON *log = mock_log(&m);
+	CHECK(cJSON_GetArraySize(log) == 5);
+	all_auth(log, "ok");
+	CHECK(req_has(log, 4, "elided to keep the conversation short"));
+	CHECK(req_has(log, 4, "line 099 of a long note")); /* the newest copy stays */
+	for (int i = 0; i < 5; i++) {
+		char *t = cJSON_PrintUnformatted(cJSON_GetObjectItem(cJSON_GetArrayItem(log, i), "body"));
+		CHECK(t && strlen(t) <= 9000 + 2 * note_len + 500);
+		free(t);
+	}
+	CHECK(secret_absent(&m, KEY));
+	cJSON_Delete(log);
+	avo_agent_step_result_dispose(&r);
+	avo_agent_op_free(op);
+	free(kdir);
+	free(note);
+	mock_cleanup(&m);
+}
+
+static void test_elide(void)
+{
+	elide("openai");
+	elide("anthropic");
+}
+
 static void test_options(void)
 {
 	avo_agent_op *op = NULL;
@@ -545,6 +605,7 @@ int main(int argc, char **argv)
 		{"retry_5xx", test_retry_5xx},         {"timeout", test_timeout},
 		{"budget", test_budget},               {"options", test_options},
 		{"lineage", test_lineage},             {"garbage_corpus", test_garbage_corpus},
+		{"elide", test_elide},
 	};
 	setenv(KEY_ENV, KEY, 1);
 	setenv("MOCK_EXPECT_KEY", KEY, 1);
