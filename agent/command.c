@@ -93,6 +93,20 @@ static char *build_request(const avo_agent_context *ctx)
 		cJSON_AddStringToObject(req, "knowledge_dir", abs);
 	else
 		cJSON_AddNullToObject(req, "knowledge_dir");
+	/* The whole source of the base version, for context (apply() renders it). */
+	agent_edits e;
+	if (edits_from_base(&e, ctx) == 0) {
+		char *src = NULL;
+		avo_agent_apply_error err;
+		memset(&err, 0, sizeof(err));
+		if (ctx->cb.apply(&src, &err, e.r, e.nr, e.k, e.nk, ctx->cb.payload) == 0 && src)
+			cJSON_AddStringToObject(req, "source", src);
+		else
+			cJSON_AddNullToObject(req, "source");
+		avo_agent_apply_error_dispose(&err);
+		free(src);
+		edits_free(&e);
+	}
 	char *s = cJSON_Print(req);
 	cJSON_Delete(req);
 	return s;

@@ -26,6 +26,7 @@ if mode == "good":
         "base": req["base"],
         "knowledge_dir": req["knowledge_dir"],
         "protocol": req["protocol"],
+        "source": req["source"],
     }
     print("thinking about tiles...")  # chatter before the answer is allowed
     print(json.dumps({"regions": {"body": "  acc += GOOD;"}, "knobs": {"BLOCK": "128", "UNROLL": 4},

@@ -72,6 +72,7 @@ static void test_good(void)
 		CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(info, "lineage"), 0)), "v1"));
 		CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(info, "knowledge_dir")), here));
 		CHECK(cJSON_GetObjectItem(info, "protocol")->valuedouble == 1);
+		CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(info, "source")), "/* new source */\n"));
 	}
 	cJSON_Delete(info);
 	avo_agent_step_result_dispose(&r);
