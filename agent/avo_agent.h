@@ -174,10 +174,10 @@ void avo_agent_op_free(avo_agent_op *op);
 
 /* Built-in search over the declared knobs, no network. Options (may be NULL):
  *   {"seed": 1, "neighbors": 0.6, "crossover": 0.2, "elite": 4}
- * neighbors/crossover: share of proposals that move one knob of a top point (+-1, +-2, and
- * x2 or /2 on ranges wider than 8) / cross two
- * top points; the rest are random restarts. The operator keeps a memory of evaluated
- * points across steps; one step evaluates one new point. */
+ * neighbors: share of proposals that move one knob of a top point (+-1, +-2, and x2 or /2
+ * on ranges wider than 8); crossover: share that cross two top points; the rest are random
+ * restarts. The operator keeps a memory of evaluated points across steps; one step
+ * evaluates one new point, or reports AVO_AGENT_EXHAUSTED when none is left. */
 int avo_agent_knob_new(avo_agent_op **out, const struct cJSON *options);
 
 /* LLM agent over HTTP with tool calls. Options (the spec's "llm" section):
@@ -190,6 +190,7 @@ int avo_agent_knob_new(avo_agent_op **out, const struct cJSON *options);
  *    "anthropic_version": "2023-06-01",
  *    "max_turns": 30, "max_tokens": 400000,    per-step budget (requests, in+out tokens)
  *    "max_output_tokens": 8192,                per request
+ *    "max_tokens_field": "max_tokens",         its name in the request (max_completion_tokens)
  *    "max_request_bytes": 600000,              older tool results are elided above this
  *    "temperature": null,
  *    "timeout": 300,                           seconds per request
