@@ -43,6 +43,10 @@ int result_add_knowledge(avo_agent_step_result *r, const char *name);
 /* Replace every occurrence of `secret` in s (in place, with '*'); no-op if secret is empty. */
 void redact(char *s, const char *secret);
 
+/* For the fuzz target: parse `data` as an API answer in both wire formats and run its tool
+ * calls on a toy kernel with stub callbacks. Returns 0. */
+int avo_agent__llm_fuzz(const unsigned char *data, size_t len);
+
 /* The embedded agent/prompts/system.md. */
 extern const char avo_agent__system_prompt[];
 

@@ -1115,6 +1115,75 @@ done:
 	return rc;
 }
 
+/* ---- fuzzing -------------------------------------------------------------------------- */
+
+static int fuzz_apply(char **out_source, avo_agent_apply_error *err, const avo_astedit_region_edit *r, size_t nr,
+		      const avo_astedit_knob_edit *k, size_t nk, void *payload)
+{
+	(void)k;
+	(void)nk;
+	(void)payload;
+	for (size_t i = 0; i < nr; i++)
+		if (strstr(r[i].text, "SYNTAX")) {
+			err->message = avo_strdup("fuzz.c:1:1: error: bad");
+			return AVO_EINVALID;
+		}
+	if (out_source)
+		*out_source = avo_strdup("int x;\n");
+	return 0;
+}
+
+static int fuzz_evaluate(avo_agent_eval *out, const avo_astedit_region_edit *r, size_t nr,
+			 const avo_astedit_knob_edit *k, size_t nk, void *payload)
+{
+	(void)r;
+	(void)k;
+	(void)payload;
+	out->correct = 1;
+	out->fitness = (double)(nr + nk);
+	out->committed = nr > 1;
+	out->feedback = avo_strdup("ok");
+	return 0;
+}
+
+int avo_agent__llm_fuzz(const unsigned char *data, size_t len)
+{
+	static const char *const vals[] = {"1", "2"};
+	static const avo_agent_region regions[] = {{"body", "  x = 1;\n"}, {"tail", "  y = 2;\n"}};
+	static const avo_agent_knob knobs[] = {{"K", "1", vals, 2, 0, 0, 0}, {"R", "3", NULL, 0, 1, 1, 9}};
+	avo_agent_context ctx;
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.regions = regions;
+	ctx.nregions = 2;
+	ctx.knobs = knobs;
+	ctx.nknobs = 2;
+	ctx.cb.apply = fuzz_apply;
+	ctx.cb.evaluate = fuzz_evaluate;
+	avo_buf body = AVO_BUF_INIT;
+	avo_buf_put(&body, data, len);
+	for (int api = 0; api < 2; api++) {
+		reply rp;
+		if (parse_reply(&rp, api ? API_ANTHROPIC : API_OPENAI, &body) < 0)
+			continue;
+		avo_agent_step_result out;
+		memset(&out, 0, sizeof(out));
+		llm_step s;
+		memset(&s, 0, sizeof(s));
+		s.ctx = &ctx;
+		s.out = &out;
+		for (size_t i = 0; i < rp.ncalls && !s.end && !s.fatal; i++) {
+			int err = 0;
+			if (!rp.calls[i].args_error)
+				free(run_tool(&s, rp.calls[i].name, rp.calls[i].args, &err));
+		}
+		edits_free(&s.work);
+		avo_agent_step_result_dispose(&out);
+		reply_dispose(&rp);
+	}
+	avo_buf_dispose(&body);
+	return 0;
+}
+
 /* ---- construction ------------------------------------------------------------------- */
 
 static void llm_free(avo_agent_op *op)
