@@ -202,7 +202,9 @@ int avo_agent_llm_new(avo_agent_op **out, const struct cJSON *options);
 
 /* External agent program (protocol in agent/COMMAND.md). Options (the spec's "command"):
  *   {"argv": ["./my-agent", "--fast"], "timeout": 600, "scratch_dir": null,
- *    "max_output": 4194304} */
+ *    "max_output": 4194304, "base_dir": null}
+ * A relative program path with a '/' is resolved against base_dir (default: the current
+ * directory) when the operator is created; a bare name is looked up in PATH. */
 int avo_agent_command_new(avo_agent_op **out, const struct cJSON *options);
 
 /* By name ("knob", "llm", "command"). */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
 	avo_agent_op op;
@@ -309,6 +310,25 @@ int avo_agent_command_new(avo_agent_op **out, const struct cJSON *options)
 		if (!(c->argv[c->argc] = avo_strdup(it->valuestring)))
 			goto oom;
 		c->argc++;
+	}
+	/* The program runs inside the scratch directory: a relative path with a '/' must be made
+	 * absolute now, against base_dir (the spec's directory) or the current directory. */
+	const cJSON *bd = cJSON_GetObjectItemCaseSensitive(options, "base_dir");
+	if (strchr(c->argv[0], '/') && c->argv[0][0] != '/') {
+		char cwd[PATH_MAX];
+		const char *base = cJSON_IsString(bd) ? bd->valuestring : getcwd(cwd, sizeof(cwd));
+		char *joined = base ? avo_path_join(base, c->argv[0]) : NULL, abs[PATH_MAX];
+		if (!joined || !realpath(joined, abs)) {
+			int rc = avo_error_set(AVO_ENOTFOUND, "command options: agent program %s not found%s%s",
+					       c->argv[0], base ? " in " : "", base ? base : "");
+			free(joined);
+			command_free(&c->op);
+			return rc;
+		}
+		free(joined);
+		free(c->argv[0]);
+		if (!(c->argv[0] = avo_strdup(abs)))
+			goto oom;
 	}
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(options, "timeout");
 	c->timeout = cJSON_IsNumber(t) ? t->valuedouble : 600;

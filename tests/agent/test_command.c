@@ -117,6 +117,23 @@ static void test_options(void)
 	CHECK(avo_agent_op_new(&op, "command", o) == AVO_EINVALID && !op);
 	cJSON_Delete(o);
 	CHECK(avo_agent_command_new(&op, NULL) == AVO_EINVALID);
+	o = cJSON_Parse("{\"argv\": [\"./no_such_agent.py\"], \"base_dir\": \"" AVO_TEST_SRC_DIR "\"}");
+	CHECK(avo_agent_command_new(&op, o) == AVO_ENOTFOUND && !op);
+	CHECK(strstr(avo_error_last(), "./no_such_agent.py not found in"));
+	cJSON_Delete(o);
+	/* a relative program path works although the agent runs in its scratch directory */
+	o = cJSON_Parse("{\"argv\": [\"./fake_agent.py\", \"nothing\"], \"base_dir\": \"" AVO_TEST_SRC_DIR "\"}");
+	CHECK(avo_agent_command_new(&op, o) == 0 && op);
+	if (op) {
+		fake f0 = {0};
+		avo_agent_context c0 = demo_context(&f0);
+		avo_agent_step_result r0;
+		CHECK(avo_agent_step(op, &c0, &r0) == 0);
+		CHECK(r0.error && strstr(r0.error, "changes nothing")); /* it ran and answered */
+		avo_agent_step_result_dispose(&r0);
+		avo_agent_op_free(op);
+	}
+	cJSON_Delete(o);
 	o = cJSON_Parse("{\"argv\": [\"/nonexistent/agent\"], \"timeout\": 5}");
 	CHECK(avo_agent_command_new(&op, o) == 0);
 	fake f = {0};
