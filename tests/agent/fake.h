@@ -27,6 +27,7 @@ static int failures;
 typedef struct {
 	int commit_good;
 	int stop_at;             /* >0: the evaluation with this number says "stop" */
+	int fail_eval;           /* evaluate() itself fails (the evaluator could not run) */
 	/* knob landscape: fitness of the knob edits, *correct set to 0 for invalid points */
 	double (*landscape)(const avo_astedit_knob_edit *k, size_t nk, int *correct, void *ud);
 	void *ud;
@@ -87,6 +88,8 @@ static inline int fake_evaluate(avo_agent_eval *out, const avo_astedit_region_ed
 {
 	fake *f = payload;
 	f->evaluations++;
+	if (f->fail_eval)
+		return avo_error_set(AVO_EIO, "fake evaluator: cannot run the compiler");
 	if (fake_ctx && f->landscape) {
 		char key[1024];
 		knob_key(key, sizeof(key), k, nk, fake_ctx);

@@ -338,6 +338,34 @@ static void test_wide_range(void)
 	fake_dispose(&f);
 }
 
+/* an evaluator that cannot run stops the step with its error; the point is not remembered */
+static void test_eval_error(void)
+{
+	fake f = {0};
+	f.landscape = flat;
+	f.fail_eval = 1;
+	avo_agent_context ctx;
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.knobs = space9;
+	ctx.nknobs = 2;
+	ctx.cb = fake_callbacks(&f);
+	fake_ctx = &ctx;
+	avo_agent_op *op = NULL;
+	CHECK(avo_agent_knob_new(&op, NULL) == 0);
+	avo_agent_step_result r;
+	CHECK(avo_agent_step(op, &ctx, &r) == AVO_EIO);
+	CHECK(strstr(avo_error_last(), "cannot run the compiler"));
+	avo_agent_step_result_dispose(&r);
+	f.fail_eval = 0;
+	CHECK(avo_agent_step(op, &ctx, &r) == 0);
+	CHECK(r.outcome == AVO_AGENT_COMMITTED && f.nevaluated == 1);
+	CHECK(!strcmp(f.evaluated[0], "L=y;R=2;")); /* the failed point is proposed again */
+	avo_agent_step_result_dispose(&r);
+	avo_agent_op_free(op);
+	fake_ctx = NULL;
+	fake_dispose(&f);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -347,6 +375,7 @@ int main(int argc, char **argv)
 		{"optimum", test_optimum},     {"two_peaks", test_two_peaks}, {"exhaust", test_exhaust},
 		{"seen", test_seen},           {"deterministic", test_deterministic},
 		{"keeps_regions", test_keeps_regions}, {"wide_range", test_wide_range},
+		{"eval_error", test_eval_error},
 	};
 	int ran = 0;
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)

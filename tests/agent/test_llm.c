@@ -350,6 +350,8 @@ static void test_budget(void)
 		" {\"calls\":[{\"name\":\"read_regions\",\"args\":{}}]},"
 		" {\"calls\":[{\"name\":\"read_regions\",\"args\":{}}],\"usage\":[1000,1000]},"
 		" {\"calls\":[{\"name\":\"edit_region\",\"args\":{\"name\":\"epilogue\",\"text\":\"  out[0] = 3 * acc;\\n\"}}]},"
+		" {\"calls\":[{\"name\":\"evaluate\",\"args\":{}}]},"
+		" {\"calls\":[{\"name\":\"edit_region\",\"args\":{\"name\":\"epilogue\",\"text\":\"  out[0] = 3 * acc;\\n\"}}]},"
 		" {\"calls\":[{\"name\":\"evaluate\",\"args\":{}}]}, {\"calls\":[{\"name\":\"read_regions\",\"args\":{}}]}]";
 	mock m;
 	if (mock_start(&m, "budget", script) < 0) {
@@ -370,6 +372,11 @@ static void test_budget(void)
 	CHECK(r.outcome == AVO_AGENT_BUDGET && r.turns == 1 && r.input_tokens == 1000);
 	save_result(&m, &r);
 	avo_agent_step_result_dispose(&r);
+	/* an evaluator that cannot run ends the step with its error */
+	f.fail_eval = 1;
+	CHECK(avo_agent_step(turns, &ctx, &r) == AVO_EIO);
+	avo_agent_step_result_dispose(&r);
+	f.fail_eval = 0;
 	/* the caller's own budget: an evaluation that says stop ends the step */
 	f.stop_at = 1;
 	CHECK(avo_agent_step(turns, &ctx, &r) == 0);
