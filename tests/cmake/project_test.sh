@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Configure and build the fixture project (tests/cmake/project) that uses avo_tune(), and
+# check what the build does with an empty cache, a tuned result, shipped files, no-op
+# rebuilds and an edited kernel.
+#
+#   project_test.sh GENERATOR VIA AVO_BUILD_DIR AVO_SOURCE_DIR CACHE_PUT [FLOW]
+#     VIA: package | subdir | fetch | none (AVO_MODE=OFF, no avo anywhere)
+#     FLOW: full (default) | basic | tune-mode
+# Extra arguments for every configure (tests only): $AVO_TEST_CMAKE_ARGS.
+set -euo pipefail
+
+gen=$1 via=$2 avo_build=$3 avo_src=$4 cache_put=$5 flow=${6:-full}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/avo-cmake-test.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+src=$tmp/src bld=$tmp/build
+cp -r "$avo_src/tests/cmake/project" "$src"
+export AVO_CACHE_DIR=$tmp/cache AVO_CACHE_REMOTE=""
+unset AVO_CACHE_TOKEN
+# shellcheck disable=SC2206
+extra=(${AVO_TEST_CMAKE_ARGS:-})
+step=0
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+note() { step=$((step + 1)); echo "== $step. $*"; }
+
+configure() {
+	cmake -S "$src" -B "$bld" -G "$gen" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DAVO_FIXTURE_VIA="$via" -DAVO_SOURCE_DIR="$avo_src" "${extra[@]}" "$@" \
+		>"$tmp/configure.log" 2>&1 || { cat "$tmp/configure.log"; fail "configure"; }
+}
+build() { # build [target]: the log in $tmp/build.log
+	cmake --build "$bld" -j2 ${1:+--target "$1"} >"$tmp/build.log" 2>&1 ||
+		{ cat "$tmp/build.log"; fail "build"; }
+}
+expect_log() { grep -q -- "$1" "$tmp/build.log" || { cat "$tmp/build.log"; fail "build log lacks: $1"; }; }
+expect_app() {
+	local got
+	got=$("$bld/app")
+	[ "$got" = "$1" ] || fail "app printed '$got', expected '$1'"
+}
+# A no-op rebuild runs nothing: ninja says so itself; make must not run apply or compile.
+expect_noop() {
+	if [ "$gen" = Ninja ]; then
+		(cd "$bld" && ninja -n -d explain) >"$tmp/explain.log" 2>&1
+		grep -q "ninja: no work to do." "$tmp/explain.log" ||
+			{ cat "$tmp/explain.log"; fail "no-op rebuild has work to do"; }
+	else
+		build
+		if grep -qE "avo: |Building C object|Linking" "$tmp/build.log"; then
+			cat "$tmp/build.log"
+			fail "no-op rebuild ran something"
+		fi
+	fi
+}
+spec() { echo "$bld/avo/app/avo.json"; }
+avo_cmd() {
+	if [ "$via" = package ]; then echo "$tmp/prefix/bin/avo"; else echo "$bld/avo/avo"; fi
+}
+
+if [ "$via" = package ]; then
+	note "install avo into a temporary prefix"
+	cmake --install "$avo_build" --prefix "$tmp/prefix" >/dev/null
+	extra+=("-DCMAKE_PREFIX_PATH=$tmp/prefix")
+fi
+
+if [ "$via" = none ]; then
+	note "AVO_MODE=OFF builds the original with no avo on PATH or CMAKE_PREFIX_PATH"
+	PATH=/usr/local/bin:/usr/bin:/bin configure -DAVO_MODE=OFF
+	PATH=/usr/local/bin:/usr/bin:/bin build
+	expect_app "kern 42"
+	[ ! -e "$bld/avo" ] || fail "AVO_MODE=OFF wrote $bld/avo"
+	! grep -q "avo" "$tmp/build.log" || { cat "$tmp/build.log"; fail "AVO_MODE=OFF ran avo"; }
+	echo "PASS"
+	exit 0
+fi
+
+if [ "$flow" = tune-mode ]; then
+	note "AVO_MODE=TUNE: a tuning step (pool avo_tune, depth 1) comes before apply"
+	configure -DAVO_MODE=TUNE -DAVO_BUDGET=30s
+	grep -A1 "^pool avo_tune" "$bld/CMakeFiles/rules.ninja" | grep -q "depth = 1" || fail "no avo_tune pool of depth 1"
+	grep -A3 "tune.stamp" "$bld/build.ninja" | grep -q "pool = avo_tune" || fail "the tune step is not in the avo_tune pool"
+	grep -q "tune .*avo.json --budget 30s" "$bld/build.ninja" || fail "the tune step does not pass --budget"
+	# The generated kernel depends on the tuning stamp, so tuning runs before compiling.
+	(cd "$bld" && ninja -t query avo/app/kern.c) | grep -q "tune.stamp" || fail "apply does not wait for tuning"
+	(cd "$bld" && ninja -t targets all) | grep -q "^avo-tune-app:" || fail "no avo-tune-app target"
+	(cd "$bld" && ninja -t targets all) | grep -q "^avo-tune:" || fail "no avo-tune target"
+	echo "PASS"
+	exit 0
+fi
+
+note "first build with an empty cache uses the original"
+configure
+build
+expect_log "avo: kern.c: no tuned variant for key"
+expect_app "kern 42"
+grep -q '"include_dirs": \[".*/kernel", ".*/include"' "$(spec)" || { cat "$(spec)"; fail "spec lacks the target's include dirs"; }
+grep -q '"FIXTURE_BASE=40"' "$(spec)" || { cat "$(spec)"; fail "spec lacks the target's defines"; }
+grep -q '"-lm"' "$(spec)" || { cat "$(spec)"; fail "spec lacks the target's link libraries"; }
+grep -q '"name": "big", "args": \["--n", "64"\]' "$(spec)" || { cat "$(spec)"; fail "spec lacks config big"; }
+grep -q '"budget": {"seconds": 120}' "$(spec)" || { cat "$(spec)"; fail "spec lacks the budget"; }
+
+note "a no-op rebuild runs nothing"
+expect_noop
+
+note "reconfiguring keeps the spec as it was (no rebuild)"
+configure
+expect_noop
+
+[ "$flow" = basic ] && { echo "PASS"; exit 0; }
+
+avo=$(avo_cmd)
+note "a tuned result put in the cache is picked up by the next build"
+key=$("$avo" apply "$(spec)" -o "$tmp/probe.c" --json --no-remote | sed -n 's/.*"tuning_key":"\([0-9a-f]*\)".*/\1/p')
+[ ${#key} = 32 ] || fail "no tuning key from apply --json"
+sed 's/#define SCALE 1 /#define SCALE 2 /' "$src/kernel/kern.c" >"$tmp/variant.c"
+"$cache_put" "$key" "$tmp/variant.c" 2.0 1.0 >/dev/null
+build
+expect_log "avo: kern.c: using tuned variant .* from local cache (0.5 ms geomean, 2.00x baseline)"
+expect_app "kern 84"
+cmp -s "$tmp/variant.c" "$bld/avo/app/kern.c" || fail "the generated source is not the variant"
+expect_noop
+
+note "avo export writes the variant and its manifest"
+"$avo" export "$(spec)" >"$tmp/export.log" 2>&1 || { cat "$tmp/export.log"; fail "export"; }
+cmp -s "$tmp/variant.c" "$src/tuned/cpu/kern.c" || fail "export did not write the variant"
+m=$src/tuned/cpu/kern.c.avo.json
+for field in '"tuning_key":\s*"'"$key"'"' '"original_hash":\s*"[0-9a-f]\{32\}"' \
+	'"variant_hash":\s*"[0-9a-f]\{32\}"' '"fitness":\s*2' '"arch":\s*"cpu"' '"scores":\s*\[' \
+	'"gpu":\s*"cpu"' '"date":\s*"20' '"avo_version":\s*"'; do
+	grep -q "$field" "$m" || { cat "$m"; fail "manifest lacks $field"; }
+done
+
+note "a matching shipped file wins over the cache"
+build
+expect_log "avo: kern.c: using shipped tuned file .*tuned/cpu/kern.c"
+expect_app "kern 84"
+expect_noop
+
+note "an edited kernel is regenerated; the stale shipped file warns and is ignored"
+sed -i 's/#define SCALE 1 /#define SCALE 3 /' "$src/kernel/kern.c"
+build
+expect_log "warning: .*tuned/cpu/kern.c: ignoring the shipped file: it was tuned for another version of the kernel"
+expect_log "avo: kern.c: no tuned variant for key"
+expect_app "kern 126"
+expect_noop
+
+note "a shipped file edited after export warns and is ignored"
+sed -i 's/#define SCALE 3 /#define SCALE 1 /' "$src/kernel/kern.c" # the original again
+echo "/* edited */" >>"$src/tuned/cpu/kern.c"
+build
+expect_log "ignoring the shipped file: it was edited after export"
+expect_log "avo: kern.c: using tuned variant .* from local cache"
+expect_app "kern 84"
+
+note "apply refuses to write over the kernel"
+if "$avo" apply "$(spec)" -o "$src/kernel/kern.c" >"$tmp/refuse.log" 2>&1; then
+	fail "apply wrote over the kernel"
+fi
+grep -q "refusing to write over" "$tmp/refuse.log" || { cat "$tmp/refuse.log"; fail "no refusal message"; }
+grep -q "#define SCALE 1 " "$src/kernel/kern.c" || fail "the kernel changed"
+
+note "export without a tuned result fails clearly"
+rm -rf "$AVO_CACHE_DIR"
+if "$avo" export "$(spec)" --dir "$tmp/ship2" >"$tmp/export2.log" 2>&1; then
+	fail "export succeeded with no tuned result"
+fi
+grep -q "no tuned result for kern.c" "$tmp/export2.log" || { cat "$tmp/export2.log"; fail "unclear export error"; }
+[ ! -e "$tmp/ship2" ] || fail "a failed export wrote files"
+
+echo "PASS"
