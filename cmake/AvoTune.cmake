@@ -352,7 +352,7 @@ function(avo_tune target)
   endif()
   set(stamp "${spec_dir}/tune.stamp")
   add_custom_command(OUTPUT "${stamp}"
-    COMMAND avo::avo tune "${spec}" ${tune_args}
+    COMMAND avo::avo tune "${spec}" --fresh-run ${tune_args}
     COMMAND "${CMAKE_COMMAND}" -E touch "${stamp}"
     DEPENDS "${kernel}" "${harness}" "${spec}" avo::avo
     JOB_POOL avo_tune

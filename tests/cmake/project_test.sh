@@ -79,7 +79,7 @@ if [ "$flow" = tune-mode ]; then
 	configure -DAVO_MODE=TUNE -DAVO_BUDGET=30s
 	grep -A1 "^pool avo_tune" "$bld/CMakeFiles/rules.ninja" | grep -q "depth = 1" || fail "no avo_tune pool of depth 1"
 	grep -A3 "tune.stamp" "$bld/build.ninja" | grep -q "pool = avo_tune" || fail "the tune step is not in the avo_tune pool"
-	grep -q "tune .*avo.json --budget 30s" "$bld/build.ninja" || fail "the tune step does not pass --budget"
+	grep -q "tune .*avo.json --fresh-run --budget 30s" "$bld/build.ninja" || fail "the tune step does not pass --budget"
 	# The generated kernel depends on the tuning stamp, so tuning runs before compiling.
 	(cd "$bld" && ninja -t query avo/app/kern.c) | grep -q "tune.stamp" || fail "apply does not wait for tuning"
 	(cd "$bld" && ninja -t targets all) | grep -q "^avo-tune-app:" || fail "no avo-tune-app target"
