@@ -32,9 +32,10 @@ installed or fetched avo) and is included by ``avoConfig.cmake`` and by avo's ow
 
   * writes the tuning spec ``<build>/avo/<target>/avo.json`` (``<build>/avo/<target>/<NAME>/``
     when ``NAME`` is given). It carries the kernel, the harness, the compiler of the
-    kernel's language, ``FLAGS`` (default ``-O3``) followed by the target's
-    ``COMPILE_OPTIONS``, its ``INCLUDE_DIRECTORIES`` (usage requirements of linked
-    targets included) plus the kernel's own directory, its ``COMPILE_DEFINITIONS``, and
+    kernel's language, ``FLAGS`` followed by the target's ``COMPILE_OPTIONS`` (avo adds
+    ``-O3`` when no ``-O`` is given), its ``INCLUDE_DIRECTORIES`` (usage requirements of
+    linked targets included; the kernel's own directory always comes first), its
+    ``COMPILE_DEFINITIONS``, and
     ``LINK_FLAGS`` followed by the target's plain link libraries (``m`` becomes ``-lm``;
     library targets become their files). The file is rewritten only when its content
     changes, so a no-op rebuild stays a no-op.
@@ -297,9 +298,6 @@ function(avo_tune target)
 
   # Scalars of the spec, known now.
   set(flags ${arg_FLAGS})
-  if(NOT DEFINED arg_FLAGS)
-    set(flags -O3)
-  endif()
   set(tolerance "")
   if(DEFINED arg_TOLERANCE)
     set(tolerance "\n  \"tolerance\": ${arg_TOLERANCE},")
@@ -426,7 +424,7 @@ function(_avo_tune_write_spec id)
   _avo_json_quote(q_psource "${PROJECT_SOURCE_DIR}")
   _avo_json_quote(q_pbuild "${PROJECT_BINARY_DIR}")
   _avo_json_genex_array(j_flags "${flags};$<TARGET_PROPERTY:${target},COMPILE_OPTIONS>")
-  _avo_json_genex_array(j_incs "${kernel_dir};$<TARGET_PROPERTY:${target},INCLUDE_DIRECTORIES>")
+  _avo_json_genex_array(j_incs "$<TARGET_PROPERTY:${target},INCLUDE_DIRECTORIES>")
   _avo_json_genex_array(j_defs "$<TARGET_PROPERTY:${target},COMPILE_DEFINITIONS>")
   _avo_json_genex_array(j_links "${link_flags}")
 
@@ -445,7 +443,7 @@ function(_avo_tune_write_spec id)
   ],${tolerance}${budget}${shipped}
   \"objective\": ${q_objective},
   \"operator\": ${q_operator},
-  \"key_roots\": {\"source\": ${q_source}, \"build\": ${q_build}, \"project_source\": ${q_psource}, \"project_build\": ${q_pbuild}}
+  \"_key_roots\": {\"source\": ${q_source}, \"build\": ${q_build}, \"project_source\": ${q_psource}, \"project_build\": ${q_pbuild}}
 }
 " TARGET ${target})
 endfunction()

@@ -1,6 +1,6 @@
 /* The tuning key (RUNS.md "Tuning key"). No libclang, no timestamps, no absolute paths:
  * paths that enter the key are rewritten relative to named roots (the spec's directory,
- * the kernel's directory, and the "key_roots" a generated spec carries), so the same
+ * the kernel's directory, and the "_key_roots" a generated spec carries), so the same
  * project built in another directory or on another machine gets the same key. */
 #include "tunekey.h"
 #include "avo_base.h"
@@ -222,7 +222,8 @@ static char *relativize(const roots *rs, const char *s)
 	return avo_buf_detach(&b);
 }
 
-/* "key_roots": {"source": "/abs", "build": "/abs"} in a generated spec. */
+/* "_key_roots": {"source": "/abs", "build": "/abs"} in a spec written by avo_tune() (the
+ * leading "_" keeps the spec loader from warning about a field it does not know). */
 static void roots_from_json(roots *rs, const char *json)
 {
 	static const char *const names[] = {"source", "build", "project_source", "project_build"};
@@ -230,7 +231,7 @@ static void roots_from_json(roots *rs, const char *json)
 
 	if (!json || !(j = cJSON_Parse(json)))
 		return;
-	kr = cJSON_GetObjectItemCaseSensitive(j, "key_roots");
+	kr = cJSON_GetObjectItemCaseSensitive(j, "_key_roots");
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		cJSON *v = cJSON_GetObjectItemCaseSensitive(kr, names[i]);
 		if (cJSON_IsString(v))

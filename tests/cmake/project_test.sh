@@ -5,7 +5,7 @@
 #
 #   project_test.sh GENERATOR VIA AVO_BUILD_DIR AVO_SOURCE_DIR CACHE_PUT [FLOW]
 #     VIA: package | subdir | fetch | none (AVO_MODE=OFF, no avo anywhere)
-#     FLOW: full (default) | basic | tune-mode
+#     FLOW: full (default) | basic | tune-mode | examples (examples/ on the CPU kernel)
 # Extra arguments for every configure (tests only): $AVO_TEST_CMAKE_ARGS.
 set -euo pipefail
 
@@ -74,6 +74,21 @@ if [ "$via" = none ]; then
 	exit 0
 fi
 
+if [ "$flow" = examples ]; then
+	kernels=${AVO_TEST_KERNELS_DIR:-$avo_src/kernels}
+	[ -f "$kernels/cpu/attention.c" ] || { echo "SKIP: no $kernels/cpu/attention.c yet"; exit 77; }
+	note "the example project builds the CPU attention kernel through avo_tune()"
+	cmake -S "$avo_src/examples" -B "$bld" -G "$gen" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DAVO_KERNELS_DIR="$kernels" -DAVO_EXAMPLES_CUDA=OFF "${extra[@]}" \
+		>"$tmp/configure.log" 2>&1 || { cat "$tmp/configure.log"; fail "configure examples"; }
+	build
+	expect_log "avo: attention.c: no tuned variant for key"
+	"$bld/attention_cpu" | grep -q "^attention_cpu: checksum" || fail "attention_cpu did not run"
+	expect_noop
+	echo "PASS"
+	exit 0
+fi
+
 if [ "$flow" = tune-mode ]; then
 	note "AVO_MODE=TUNE: a tuning step (pool avo_tune, depth 1) comes before apply"
 	configure -DAVO_MODE=TUNE -DAVO_BUDGET=30s
@@ -93,7 +108,7 @@ configure
 build
 expect_log "avo: kern.c: no tuned variant for key"
 expect_app "kern 42"
-grep -q '"include_dirs": \[".*/kernel", ".*/include"' "$(spec)" || { cat "$(spec)"; fail "spec lacks the target's include dirs"; }
+grep -q '"include_dirs": \[".*/src/include"\]' "$(spec)" || { cat "$(spec)"; fail "spec lacks the target's include dirs"; }
 grep -q '"FIXTURE_BASE=40"' "$(spec)" || { cat "$(spec)"; fail "spec lacks the target's defines"; }
 grep -q '"-lm"' "$(spec)" || { cat "$(spec)"; fail "spec lacks the target's link libraries"; }
 grep -q '"name": "big", "args": \["--n", "64"\]' "$(spec)" || { cat "$(spec)"; fail "spec lacks config big"; }
@@ -109,9 +124,18 @@ expect_noop
 [ "$flow" = basic ] && { echo "PASS"; exit 0; }
 
 avo=$(avo_cmd)
-note "a tuned result put in the cache is picked up by the next build"
+note "the tuning key does not depend on where the project and its build live"
+cp -r "$src" "$tmp/src2"
+cmake -S "$tmp/src2" -B "$tmp/build2" -G "$gen" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DAVO_FIXTURE_VIA="$via" -DAVO_SOURCE_DIR="$avo_src" "${extra[@]}" >"$tmp/configure2.log" 2>&1 ||
+	{ cat "$tmp/configure2.log"; fail "configure a second copy"; }
 key=$("$avo" apply "$(spec)" -o "$tmp/probe.c" --json --no-remote | sed -n 's/.*"tuning_key":"\([0-9a-f]*\)".*/\1/p')
+key2=$("$avo" apply "$tmp/build2/avo/app/avo.json" -o "$tmp/probe2.c" --json --no-remote | sed -n 's/.*"tuning_key":"\([0-9a-f]*\)".*/\1/p')
 [ ${#key} = 32 ] || fail "no tuning key from apply --json"
+[ "$key" = "$key2" ] || fail "the tuning key differs between two copies of the project ($key, $key2)"
+rm -rf "$tmp/src2" "$tmp/build2"
+
+note "a tuned result put in the cache is picked up by the next build"
 sed 's/#define SCALE 1 /#define SCALE 2 /' "$src/kernel/kern.c" >"$tmp/variant.c"
 "$cache_put" "$key" "$tmp/variant.c" 2.0 1.0 >/dev/null
 build
