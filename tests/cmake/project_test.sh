@@ -83,7 +83,7 @@ if [ "$flow" = examples ]; then
 		>"$tmp/configure.log" 2>&1 || { cat "$tmp/configure.log"; fail "configure examples"; }
 	build
 	expect_log "avo: attention.c: no tuned variant for key"
-	"$bld/attention_cpu" | grep -q "^attention_cpu: checksum" || fail "attention_cpu did not run"
+	grep -q "^attention_cpu: checksum" <<<"$("$bld/attention_cpu")" || fail "attention_cpu did not run"
 	expect_noop
 	echo "PASS"
 	exit 0
@@ -92,13 +92,18 @@ fi
 if [ "$flow" = tune-mode ]; then
 	note "AVO_MODE=TUNE: a tuning step (pool avo_tune, depth 1) comes before apply"
 	configure -DAVO_MODE=TUNE -DAVO_BUDGET=30s
-	grep -A1 "^pool avo_tune" "$bld/CMakeFiles/rules.ninja" | grep -q "depth = 1" || fail "no avo_tune pool of depth 1"
-	grep -A3 "tune.stamp" "$bld/build.ninja" | grep -q "pool = avo_tune" || fail "the tune step is not in the avo_tune pool"
+	grep -q "depth = 1" <<<"$(grep -A1 "^pool avo_tune" "$bld/CMakeFiles/rules.ninja")" ||
+		fail "no avo_tune pool of depth 1"
+	grep -q "pool = avo_tune" <<<"$(grep -A3 "tune.stamp" "$bld/build.ninja")" ||
+		fail "the tune step is not in the avo_tune pool"
 	grep -q "tune .*avo.json --fresh-run --budget 30s" "$bld/build.ninja" || fail "the tune step does not pass --budget"
 	# The generated kernel depends on the tuning stamp, so tuning runs before compiling.
-	(cd "$bld" && ninja -t query avo/app/kern.c) | grep -q "tune.stamp" || fail "apply does not wait for tuning"
-	(cd "$bld" && ninja -t targets all) | grep -q "^avo-tune-app:" || fail "no avo-tune-app target"
-	(cd "$bld" && ninja -t targets all) | grep -q "^avo-tune:" || fail "no avo-tune target"
+	# (to files first: grep -q closing a pipe early would fail the pipeline under pipefail)
+	(cd "$bld" && ninja -t query avo/app/kern.c) >"$tmp/query.log"
+	(cd "$bld" && ninja -t targets all) >"$tmp/targets.log"
+	grep -q "tune.stamp" "$tmp/query.log" || fail "apply does not wait for tuning"
+	grep -q "^avo-tune-app:" "$tmp/targets.log" || fail "no avo-tune-app target"
+	grep -q "^avo-tune:" "$tmp/targets.log" || fail "no avo-tune target"
 	echo "PASS"
 	exit 0
 fi
