@@ -1,7 +1,8 @@
 /* Test helper: publish a tuned result without tuning.
  *   avo_test_cache_put KEY VARIANT_FILE FITNESS BASELINE
  * stores VARIANT_FILE in ns "obj" and {"variant": <its hash>, ...} in ns "tune" under KEY,
- * in the cache $AVO_CACHE_DIR names - what `avo tune` publishes (RUNS.md). */
+ * in the cache $AVO_CACHE_DIR names (and the remote $AVO_CACHE_REMOTE names, if any) -
+ * what `avo tune` publishes (RUNS.md). */
 #include "avo_base.h"
 #include "avo_cache.h"
 
@@ -20,7 +21,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s KEY VARIANT_FILE FITNESS BASELINE\n", argv[0]);
 		return 2;
 	}
-	o.remote_url = "";
 	if ((error = avo_cache_open(&c, &o)) < 0 ||
 	    (error = avo_file_read(&src, argv[2])) < 0 ||
 	    (error = avo_cache_put_object(c, hash, avo_buf_cstr(&src), src.size)) < 0 ||

@@ -5,13 +5,19 @@
 #
 #   project_test.sh GENERATOR VIA AVO_BUILD_DIR AVO_SOURCE_DIR CACHE_PUT [FLOW]
 #     VIA: package | subdir | fetch | none (AVO_MODE=OFF, no avo anywhere)
-#     FLOW: full (default) | basic | tune-mode | examples (examples/ on the CPU kernel)
+#     FLOW: full (default) | basic | tune-mode | examples (examples/ on the CPU kernel) |
+#           remote (a tuned result published to a real nginx is used by a fresh build)
 # Extra arguments for every configure (tests only): $AVO_TEST_CMAKE_ARGS.
 set -euo pipefail
 
 gen=$1 via=$2 avo_build=$3 avo_src=$4 cache_put=$5 flow=${6:-full}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/avo-cmake-test.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+nginx_pid=
+cleanup() {
+	if [ -n "$nginx_pid" ]; then kill "$nginx_pid" 2>/dev/null || true; wait "$nginx_pid" 2>/dev/null || true; fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
 src=$tmp/src bld=$tmp/build
 cp -r "$avo_src/tests/cmake/project" "$src"
 export AVO_CACHE_DIR=$tmp/cache AVO_CACHE_REMOTE=""
@@ -85,6 +91,70 @@ if [ "$flow" = examples ]; then
 	expect_log "avo: attention.c: no tuned variant for key"
 	grep -q "^attention_cpu: checksum" <<<"$("$bld/attention_cpu")" || fail "attention_cpu did not run"
 	expect_noop
+	echo "PASS"
+	exit 0
+fi
+
+if [ "$flow" = remote ]; then
+	nginx=$(command -v nginx || echo /usr/sbin/nginx)
+	[ -x "$nginx" ] || { echo "SKIP: nginx is not installed"; exit 77; }
+	note "start nginx (WebDAV PUT) on a loopback port as the remote cache"
+	mkdir -p "$tmp/nginx/tmp" "$tmp/nginx/root"
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	user=""; [ "$(id -u)" = 0 ] && user="user root;"
+	cat >"$tmp/nginx/nginx.conf" <<-EOF
+	worker_processes 1; daemon off; $user
+	pid $tmp/nginx/nginx.pid; error_log $tmp/nginx/error.log;
+	events { worker_connections 64; }
+	http {
+	  access_log $tmp/nginx/access.log;
+	  client_body_temp_path $tmp/nginx/tmp/body; proxy_temp_path $tmp/nginx/tmp/proxy;
+	  fastcgi_temp_path $tmp/nginx/tmp/fcgi; uwsgi_temp_path $tmp/nginx/tmp/uwsgi;
+	  scgi_temp_path $tmp/nginx/tmp/scgi; client_max_body_size 0;
+	  server {
+	    listen 127.0.0.1:$port; root $tmp/nginx/root;
+	    location / { dav_methods PUT; create_full_put_path on; dav_access user:rw all:r; }
+	  }
+	}
+	EOF
+	"$nginx" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" &
+	nginx_pid=$!
+	python3 - "$port" <<-'PY' || fail "nginx did not start: $(cat "$tmp/nginx/error.log")"
+	import socket, sys, time
+	for _ in range(100):
+	    try:
+	        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2).close()
+	        sys.exit(0)
+	    except OSError:
+	        time.sleep(0.05)
+	sys.exit(1)
+	PY
+	export AVO_CACHE_REMOTE=http://127.0.0.1:$port
+
+	note "the tuning machine builds, then publishes a tuned result (local + remote)"
+	configure
+	build
+	avo=$(avo_cmd)
+	key=$("$avo" apply "$(spec)" -o "$tmp/probe.c" --json | sed -n 's/.*"tuning_key":"\([0-9a-f]*\)".*/\1/p')
+	[ ${#key} = 32 ] || fail "no tuning key from apply --json"
+	sed 's/#define SCALE 1 /#define SCALE 2 /' "$src/kernel/kern.c" >"$tmp/variant.c"
+	"$cache_put" "$key" "$tmp/variant.c" 2.0 1.0 >/dev/null
+	grep -q "PUT /tune/" "$tmp/nginx/access.log" || fail "the tuned result did not reach the remote"
+
+	note "a CI build elsewhere, with an empty local cache, uses the remote's tuned variant"
+	export AVO_CACHE_DIR=$tmp/ci-cache
+	mv "$src" "$tmp/ci-src"
+	src=$tmp/ci-src bld=$tmp/ci-build
+	configure
+	build
+	expect_log "avo: kern.c: using tuned variant .* from remote cache"
+	expect_app "kern 84"
+	expect_noop
+
+	note "--no-remote stays local"
+	rm -rf "$AVO_CACHE_DIR"
+	"$avo" apply "$(spec)" -o "$tmp/probe.c" --no-remote >"$tmp/apply.log"
+	grep -q "no tuned variant for key" "$tmp/apply.log" || { cat "$tmp/apply.log"; fail "--no-remote asked the remote"; }
 	echo "PASS"
 	exit 0
 fi
