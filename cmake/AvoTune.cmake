@@ -126,6 +126,23 @@ function(_avo_json_array out)
   set(${out} "[${joined}]" PARENT_SCOPE)
 endfunction()
 
+# Items made ready for _avo_json_genex_array: JSON-escaped inside (no quotes around), and
+# ',' and '>' hidden from the generator expressions they will sit in. Items that are
+# generator expressions themselves are left alone.
+function(_avo_json_escape_list out)
+  set(items "")
+  foreach(item IN LISTS ARGN)
+    if(NOT item MATCHES "^\\$<")
+      string(REPLACE "\\" "\\\\" item "${item}")
+      string(REPLACE "\"" "\\\"" item "${item}")
+      string(REPLACE ">" "$<ANGLE-R>" item "${item}")
+      string(REPLACE "," "$<COMMA>" item "${item}")
+    endif()
+    list(APPEND items "${item}")
+  endforeach()
+  set(${out} "${items}" PARENT_SCOPE)
+endfunction()
+
 # JSON array whose items are only known at generate time: `list` may hold generator
 # expressions. Empty items are dropped. Items must not contain '"' or '\' (there is no
 # generator expression to escape them).
@@ -418,6 +435,16 @@ function(_avo_tune_write_spec id)
 
   foreach(v name kernel harness compiler arch objective operator)
     _avo_json_quote(q_${v} "${${v}}")
+  endforeach()
+  # What is known now is escaped now; what the target's properties hold is only known at
+  # generate time and cannot be escaped there: say so rather than write a broken spec.
+  _avo_json_escape_list(flags ${flags})
+  _avo_json_escape_list(link_flags ${link_flags})
+  foreach(prop COMPILE_OPTIONS COMPILE_DEFINITIONS INCLUDE_DIRECTORIES)
+    get_target_property(val ${target} ${prop})
+    if(val AND val MATCHES "[\"\\]")
+      message(WARNING "avo_tune(${target}): ${prop} holds a '\"' or '\\', which the tuning spec cannot carry; avo.json will not parse (pass such values with FLAGS instead)")
+    endif()
   endforeach()
   _avo_json_quote(q_source "${CMAKE_SOURCE_DIR}")
   _avo_json_quote(q_build "${CMAKE_BINARY_DIR}")
