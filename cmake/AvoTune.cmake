@@ -383,7 +383,7 @@ function(avo_tune target)
   endif()
   add_dependencies(avo-tune ${tune_target})
 
-  set(apply_deps "${kernel}" "${harness}" "${spec}" avo::avo)
+  set(apply_deps "${kernel}" "${harness}" "${spec}")
   if(AVO_MODE STREQUAL "TUNE")
     list(APPEND apply_deps "${stamp}")
   endif()
@@ -393,8 +393,17 @@ function(avo_tune target)
   if(NOT CMAKE_GENERATOR MATCHES "Ninja")
     set(touch --touch)
   endif()
+  # avo::apply is `avo apply` in a binary without libclang (fast to start); older
+  # packages have only avo::avo.
+  if(TARGET avo::apply)
+    set(apply_cmd avo::apply)
+  else()
+    set(apply_cmd avo::avo apply)
+  endif()
+  list(GET apply_cmd 0 apply_tool)
+  list(APPEND apply_deps ${apply_tool})
   add_custom_command(OUTPUT "${generated}"
-    COMMAND avo::avo apply "${spec}" -o "${generated}" --depfile "${generated}.d" ${touch}
+    COMMAND ${apply_cmd} "${spec}" -o "${generated}" --depfile "${generated}.d" ${touch}
     DEPENDS ${apply_deps}
     DEPFILE "${generated}.d"
     COMMENT "avo: best variant of ${kernel_name} for ${target}"

@@ -191,6 +191,10 @@ grep -q '"budget": {"seconds": 120}' "$(spec)" || { cat "$(spec)"; fail "spec la
 python3 -c 'import json, sys; f = json.load(open(sys.argv[1]))["flags"]; sys.exit(f[:3] != ["-O2", "-DFIXTURE_NOTE=\"a,b>c\\d\"", "-Wl,-O1"])' "$(spec)" ||
 	{ cat "$(spec)"; fail "spec does not carry FLAGS exactly"; }
 
+if [ "$gen" = Ninja ] && [ -f "$avo_src/tool/spec.c" ]; then
+	grep -q "avo-apply /.*/avo.json -o" "$bld/build.ninja" || fail "the build does not use avo-apply (no libclang)"
+fi
+
 note "a no-op rebuild runs nothing"
 expect_noop
 
