@@ -342,7 +342,7 @@ function(avo_tune target)
     set(shipped "\n  \"shipped_dir\": ${q},")
   endif()
 
-  # Everything the deferred writer needs, as target properties of an id.
+  # Everything the deferred writer needs, as global properties named after an id.
   set(id "${target}")
   if(arg_NAME)
     set(id "${target}/${arg_NAME}")
