@@ -6,11 +6,15 @@
 #   project_test.sh GENERATOR VIA AVO_BUILD_DIR AVO_SOURCE_DIR CACHE_PUT [FLOW]
 #     VIA: package | subdir | fetch | none (AVO_MODE=OFF, no avo anywhere)
 #     FLOW: full (default) | basic | tune-mode | examples (examples/ on the CPU kernel) |
+#           examples-cuda (and the CUDA kernel, compiled with nvcc; run only with a GPU) |
 #           remote (a tuned result published to a real nginx is used by a fresh build)
 # Extra arguments for every configure (tests only): $AVO_TEST_CMAKE_ARGS.
 set -euo pipefail
 
 gen=$1 via=$2 avo_build=$3 avo_src=$4 cache_put=$5 flow=${6:-full}
+case $flow in full | basic | tune-mode | examples | examples-cuda | remote) ;;
+*) echo "unknown FLOW '$flow'" >&2; exit 2 ;;
+esac
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/avo-cmake-test.XXXXXX")
 nginx_pid=
 cleanup() {
@@ -80,16 +84,33 @@ if [ "$via" = none ]; then
 	exit 0
 fi
 
-if [ "$flow" = examples ]; then
+if [ "$flow" = examples ] || [ "$flow" = examples-cuda ]; then
 	kernels=${AVO_TEST_KERNELS_DIR:-$avo_src/kernels}
 	[ -f "$kernels/cpu/attention.c" ] || { echo "SKIP: no $kernels/cpu/attention.c yet"; exit 77; }
-	note "the example project builds the CPU attention kernel through avo_tune()"
+	cuda=OFF
+	if [ "$flow" = examples-cuda ]; then
+		# Compiles the CUDA example (nvcc, no GPU needed); running it needs a GPU.
+		[ -f "$kernels/attention/attention.cu" ] || { echo "SKIP: no $kernels/attention/attention.cu yet"; exit 77; }
+		PATH=$PATH:/usr/local/cuda/bin
+		command -v nvcc >/dev/null || { echo "SKIP: no nvcc"; exit 77; }
+		cuda=ON
+	fi
+	note "the example project builds the attention kernels through avo_tune() (CUDA: $cuda)"
 	cmake -S "$avo_src/examples" -B "$bld" -G "$gen" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-		-DAVO_KERNELS_DIR="$kernels" -DAVO_EXAMPLES_CUDA=OFF "${extra[@]}" \
+		-DAVO_KERNELS_DIR="$kernels" -DAVO_EXAMPLES_CUDA=$cuda "${extra[@]}" \
 		>"$tmp/configure.log" 2>&1 || { cat "$tmp/configure.log"; fail "configure examples"; }
 	build
 	expect_log "avo: attention.c: no tuned variant for key"
 	grep -q "^attention_cpu: checksum" <<<"$("$bld/attention_cpu")" || fail "attention_cpu did not run"
+	if [ $cuda = ON ]; then
+		expect_log "avo: attention.cu: no tuned variant for key"
+		grep -q '"arch": "sm_90a"' "$bld/avo/attention_gpu/avo.json" || fail "the CUDA spec lacks arch sm_90a"
+		grep -q '"compiler": ".*nvcc"' "$bld/avo/attention_gpu/avo.json" || fail "the CUDA spec does not name nvcc"
+		[ -x "$bld/attention_gpu" ] || fail "attention_gpu was not built"
+		if nvidia-smi -L >/dev/null 2>&1; then
+			grep -q "^attention_gpu .*checksum" <<<"$("$bld/attention_gpu")" || fail "attention_gpu did not run"
+		fi
+	fi
 	expect_noop
 	echo "PASS"
 	exit 0
