@@ -18,4 +18,26 @@ int avo_tunekey_compiler_identity(char **out, const char *compiler, avo_cache *c
 /* The tuning key of `spec` as 32 hex digits. `kernel_src` may be NULL (read spec->kernel). */
 int avo_tunekey_compute(char out[AVO_CACHE_HEX], const avo_spec *spec, avo_cache *cache);
 
+/* ---- the best known result for a key (ns "tune" entry -> ns "obj" variant) ------------
+ * Shared by `avo apply` and `avo export`. Looks in the local cache first and, when
+ * `allow_remote`, then in the remote. AVO_ENOTFOUND when there is no usable result; an
+ * entry naming a variant that is missing or does not hash to its name is a miss too (the
+ * reason is in the error slot, for a warning).
+ *
+ * Ownership: the fields are owned by `out`; release them with avo_tunekey_best_dispose(). */
+typedef struct {
+	char variant[AVO_CACHE_HEX];
+	avo_buf source;        /* the variant's full source text */
+	char *entry;           /* the "tune" entry's JSON text */
+	int from_remote;       /* 1 when the entry or the object came from the remote */
+	double fitness, baseline_fitness; /* 0 when absent */
+	char *objective;       /* "ms", "tflops" or NULL */
+	char *gpu;             /* NULL when absent */
+} avo_tunekey_best;
+
+#define AVO_TUNEKEY_BEST_INIT {{0}, AVO_BUF_INIT, NULL, 0, 0, 0, NULL, NULL}
+
+int avo_tunekey_best_get(avo_tunekey_best *out, avo_cache *cache, const char *key, int allow_remote);
+void avo_tunekey_best_dispose(avo_tunekey_best *b);
+
 #endif

@@ -1,0 +1,1 @@
+int kern_value(void);
