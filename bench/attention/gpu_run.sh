@@ -12,25 +12,42 @@ export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv | tee "$OUT/gpu.txt"
 if [ ! -x "$B/harness_attention" ]; then bench/attention/build.sh "$B" || exit 1; fi
 variants=$(ls $B/harness_* | sed 's|.*/harness_||')
+for v in $variants; do
+  echo "sass $v: $(cuobjdump -sass $B/lib$v.so 2>/dev/null | grep -oE '(HGMMA|HMMA|UTMALDG|SYNCS|LDL|STL)' | sort | uniq -c | tr '\n' ' ')"
+done
+good=""
 if [ "$what" != bench ]; then
   for v in $variants; do
-    specs=avo-quick.json; [ "$v" = attention ] || [ "$v" = attention_sm90 ] && specs="avo-quick.json avo.json"
+    case $v in
+      attention) specs="avo-quick.json avo.json" ;;
+      sm90) specs="avo-sm90-quick.json avo-sm90.json" ;;
+      sm90*) specs="avo-sm90-quick.json" ;;
+      *) specs="avo-quick.json" ;;
+    esac
+    ok=1
     for spec in $specs; do
+      [ $ok = 1 ] || break   # a variant that failed its quick configs goes no further
       python3 - "kernels/attention/$spec" > /tmp/cfgs.txt <<'PY'
 import json, sys
 for c in json.load(open(sys.argv[1]))["configs"]:
     print(c["name"], " ".join(c["args"]))
 PY
       while read -r name args; do
-        line=$(set -o pipefail; timeout 120 "$B/harness_$v" $args 2> /tmp/err.txt | tail -n 1); rc=$?
-        [ -s /tmp/err.txt ] && sed "s/^/  [$v $name] /" /tmp/err.txt
-        echo "{\"variant\":\"$v\",\"spec\":\"$spec\",\"config\":\"$name\",\"rc\":$rc,\"result\":${line:-null}}" | tee -a "$OUT/harness.jsonl"
+        line=$(set -o pipefail; timeout 60 "$B/harness_$v" $args 2> /tmp/err.txt | tail -n 1); rc=$?
+        [ -s /tmp/err.txt ] && sed "s/^/  [$v $name] /" /tmp/err.txt | head -5
+        case $line in "{"*) ;; *) line=null ;; esac
+        echo "{\"variant\":\"$v\",\"spec\":\"$spec\",\"config\":\"$name\",\"rc\":$rc,\"result\":$line}" | tee -a "$OUT/harness.jsonl"
+        if [ $rc != 0 ]; then ok=0; [ $rc = 124 ] && break; fi
       done < /tmp/cfgs.txt
     done
+    [ $ok = 1 ] && good="$good $v"
   done
+else
+  good=$variants
 fi
+echo "variants passing the harness:$good"
 if [ "$what" != harness ]; then
   libs=""
-  for v in $variants; do libs="$libs --lib $v=$B/lib$v.so"; done
-  python3 bench/attention/bench.py $libs --out "$OUT/attention.json" 2>&1 | tee "$OUT/bench.log"
+  for v in $good; do libs="$libs --lib $v=$B/lib$v.so"; done
+  timeout 400 python3 bench/attention/bench.py $libs --out "$OUT/attention.json" 2>&1 | tee "$OUT/bench.log"
 fi
