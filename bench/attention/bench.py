@@ -5,7 +5,7 @@
 #
 # Every result (ours and the peers') is checked against an fp32 reference on
 # fresh torch.randn inputs (all query rows, computed in row chunks). Every
-# implementation is timed the same way: CUDA events around one call, a 256 MiB
+# implementation is timed the same way, round-robin: CUDA events around one call, a 256 MiB
 # buffer written before each run so that inputs start outside L2 (H100 L2 is
 # 50 MB), 3 warm-ups, the median of --reps runs. FLOPs: 4*b*hq*s*s*d, halved
 # when causal.
@@ -60,25 +60,28 @@ def sdpa_fn(backend, q, k, v, causal):
 _flush = None
 
 
-def time_ms(f, reps):
+def time_all(fns, reps):
+    """Median ms of each function, timed round-robin (every rep runs each function
+    once, in turn), so that clock and power drift hit all of them alike."""
     global _flush
     if _flush is None:
         _flush = torch.empty(256 << 20, dtype=torch.uint8, device="cuda")
-    for _ in range(3):
-        f()
+    for f in fns.values():
+        for _ in range(3):
+            f()
     torch.cuda.synchronize()
-    times = []
+    times = {n: [] for n in fns}
     for i in range(reps):
-        _flush.fill_(i & 0xff)
-        e0 = torch.cuda.Event(enable_timing=True)
-        e1 = torch.cuda.Event(enable_timing=True)
-        e0.record()
-        f()
-        e1.record()
-        e1.synchronize()
-        times.append(e0.elapsed_time(e1))
-    times.sort()
-    return times[len(times) // 2]
+        for n, f in fns.items():
+            _flush.fill_(i & 0xff)
+            e0 = torch.cuda.Event(enable_timing=True)
+            e1 = torch.cuda.Event(enable_timing=True)
+            e0.record()
+            f()
+            e1.record()
+            e1.synchronize()
+            times[n].append(e0.elapsed_time(e1))
+    return {n: sorted(t)[len(t) // 2] for n, t in times.items()}
 
 
 def check(outs, q, k, v, causal):
@@ -186,11 +189,12 @@ def main():
                 del fns[n]
         res = check(outs, q, k, v, causal)
         row = {"config": name, "b": b, "hq": hq, "hkv": hkv, "s": s, "d": d, "causal": causal}
+        times = time_all(fns, args.reps)
         for n in list(libs) + list(peers):
             if n in errors:
                 row[n] = {"error": errors[n]}
                 continue
-            ms = time_ms(fns[n], args.reps)
+            ms = times[n]
             row[n] = dict(res[n], ms=round(ms, 4), tflops=round(flops / ms / 1e9, 1))
         ours = [row[n]["tflops"] for n in libs if row[n].get("correct")]
         if ours and "tflops" in row.get("cudnn", {}):

@@ -15,8 +15,9 @@ mkdir -p "$b/src"
 list=${VARIANTS:-$root/bench/attention/variants.txt}
 grep -v '^#' "$list" | while read -r name src knobs; do
     [ -n "$name" ] || continue
-    [ -f "$k/$src" ] || continue
-    cp "$k/$src" "$b/src/$name.cu"
+    case $src in */*) src=$root/$src ;; *) src=$k/$src ;; esac   # a path: from the repo root
+    [ -f "$src" ] || continue
+    cp "$src" "$b/src/$name.cu"
     for kv in $knobs; do
         sed -i "s|^#define ${kv%%=*} [0-9]*|#define ${kv%%=*} ${kv#*=}|" "$b/src/$name.cu"
         grep -q "^#define ${kv%%=*} ${kv#*=} " "$b/src/$name.cu" || { echo "build: no knob ${kv%%=*} in $src" >&2; exit 1; }

@@ -19,11 +19,11 @@ good=""
 if [ "$what" != bench ]; then
   for v in $variants; do
     case $v in
-      attention) specs="avo-quick.json avo.json" ;;
-      sm90) specs="avo-sm90-quick.json avo-sm90.json" ;;
-      sm90*) specs="avo-sm90-quick.json" ;;
-      *) specs="avo-quick.json" ;;
+      sm90*) specs="avo-sm90-quick.json"; full=avo-sm90.json ;;
+      *) specs="avo-quick.json"; full=avo.json ;;
     esac
+    # HARNESS_FULL: the variants that also run every AVO config in the harness.
+    case " ${HARNESS_FULL-attention sm90} " in *" $v "*) specs="$specs $full" ;; esac
     ok=1
     for spec in $specs; do
       [ $ok = 1 ] || break   # a variant that failed its quick configs goes no further

@@ -5,7 +5,8 @@
 // a "full" and an "empty" mbarrier), warpgroups 1 and 2 are consumers, each
 // owning 64 query rows: S = Q K^T with wgmma (Q and K from shared memory), online
 // softmax in registers (exp2, scale folded in), O += P V with wgmma (P from
-// registers, V from shared memory, MN-major). setmaxnreg moves registers from the
+// registers, V from shared memory, MN-major); inside a warpgroup the softmax of
+// block j overlaps the P V product of block j-1. setmaxnreg moves registers from the
 // producer to the consumers. Tiles use the 128-byte TMA swizzle, which the wgmma
 // descriptors read directly. Causal: KV blocks past the diagonal are never loaded,
 // only the diagonal block is masked. GQA: query head h reads KV head h / (hq/hkv).
@@ -140,6 +141,114 @@ __device__ __forceinline__ void wgmma_rs(float (&d)[64], const uint32_t (&a)[4],
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(1));
 }
 
+__device__ __forceinline__ void reg_fence_u(uint32_t (&r)[8][4])
+{
+#pragma unroll
+    for (int i = 0; i < 8; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+            asm volatile("" : "+r"(r[i][j])::"memory");
+}
+
+__device__ __forceinline__ float fast_exp2(float x)
+{
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+
+// avo:region qk_issue
+// Issues S = Q K^T for this warpgroup's 64 rows (8 wgmma k-steps over d) and
+// commits them as one group; the caller waits.
+__device__ __forceinline__ void qk_issue(float (&acc_s)[64], uint32_t q_base, uint32_t k_base)
+{
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < kD / 16; ++kk) {
+        const uint32_t off = (kk / 4) * kBoxBytes + (kk % 4) * 32;
+        wgmma_ss(acc_s, make_desc(q_base + off, 16, 1024), make_desc(k_base + off, 16, 1024), kk > 0);
+    }
+    wgmma_commit();
+}
+// avo:end
+
+// avo:region pv_issue
+// Issues O += P V (8 wgmma k-steps over the block's keys, P from registers) as one group.
+__device__ __forceinline__ void pv_issue(float (&acc_o)[64], const uint32_t (&pf)[8][4], uint32_t v_base)
+{
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < kBlockN / 16; ++kk)
+        wgmma_rs(acc_o, pf[kk], make_desc(v_base + kk * 16 * 128, kBoxBytes, 1024));
+    wgmma_commit();
+}
+// avo:end
+
+// avo:region softmax_step
+// Online softmax of one S block in place (S becomes P, unnormalized): masks keys
+// past the diagonal when asked, updates the running max and sum, and returns in
+// alpha the factor by which O must be rescaled. Row r of this thread is row0 + 8r.
+template <bool MASK>
+__device__ __forceinline__ void softmax_step(float (&acc_s)[64], float (&row_max)[2], float (&row_sum)[2],
+                                             float (&alpha)[2], int row0, int col0, int t, float scale_log2)
+{
+    if (MASK) {
+#pragma unroll
+        for (int nt = 0; nt < kBlockN / 8; ++nt) {
+            const int col = col0 + nt * 8 + 2 * t;
+            if (col > row0) acc_s[4 * nt + 0] = -INFINITY;
+            if (col + 1 > row0) acc_s[4 * nt + 1] = -INFINITY;
+            if (col > row0 + 8) acc_s[4 * nt + 2] = -INFINITY;
+            if (col + 1 > row0 + 8) acc_s[4 * nt + 3] = -INFINITY;
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        float mx = row_max[r];
+#pragma unroll
+        for (int nt = 0; nt < kBlockN / 8; ++nt)
+            mx = fmaxf(mx, fmaxf(acc_s[4 * nt + 2 * r], acc_s[4 * nt + 2 * r + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        // Every row sees key 0 in block 0, so mx is finite from the first block on.
+        alpha[r] = fast_exp2((row_max[r] - mx) * scale_log2);
+        row_max[r] = mx;
+        const float m_scaled = mx * scale_log2;
+        float sum = 0.f;
+#pragma unroll
+        for (int nt = 0; nt < kBlockN / 8; ++nt) {
+            float &x0 = acc_s[4 * nt + 2 * r], &x1 = acc_s[4 * nt + 2 * r + 1];
+            x0 = fast_exp2(fmaf(x0, scale_log2, -m_scaled));
+            x1 = fast_exp2(fmaf(x1, scale_log2, -m_scaled));
+            sum += x0 + x1;
+        }
+        row_sum[r] = row_sum[r] * alpha[r] + sum;
+    }
+}
+// avo:end
+
+// avo:region rescale_pack
+// O *= alpha per row; P (fp32, C layout) -> bf16 A fragments for the P V wgmma.
+__device__ __forceinline__ void rescale_pack(float (&acc_o)[64], uint32_t (&pf)[8][4], const float (&acc_s)[64],
+                                             const float (&alpha)[2])
+{
+#pragma unroll
+    for (int nt = 0; nt < kD / 8; ++nt) {
+        acc_o[4 * nt + 0] *= alpha[0];
+        acc_o[4 * nt + 1] *= alpha[0];
+        acc_o[4 * nt + 2] *= alpha[1];
+        acc_o[4 * nt + 3] *= alpha[1];
+    }
+#pragma unroll
+    for (int kk = 0; kk < kBlockN / 16; ++kk) {
+        pf[kk][0] = pack_bf16(acc_s[8 * kk + 0], acc_s[8 * kk + 1]);
+        pf[kk][1] = pack_bf16(acc_s[8 * kk + 2], acc_s[8 * kk + 3]);
+        pf[kk][2] = pack_bf16(acc_s[8 * kk + 4], acc_s[8 * kk + 5]);
+        pf[kk][3] = pack_bf16(acc_s[8 * kk + 6], acc_s[8 * kk + 7]);
+    }
+}
+// avo:end
+
 template <bool CAUSAL>
 __global__ void __launch_bounds__(kThreads, 1)
     attention_sm90_kernel(const __grid_constant__ CUtensorMap tm_q,
@@ -209,89 +318,52 @@ __global__ void __launch_bounds__(kThreads, 1)
         float row_sum[2] = {0.f, 0.f};
 
         mbar_wait(&sm.q_full, 0);
-        for (int j = 0; j < n_blocks; ++j) {
+        uint32_t pf[kBlockN / 16][4];
+        float alpha[2];
+        // avo:region mainloop
+        // Block 0: S_0, softmax, P_0.
+        mbar_wait(&sm.k_full[0], 0);
+        qk_issue(acc_s, q_base, smem_addr(sm.k[0]));
+        wgmma_wait<0>();
+        reg_fence(acc_s);
+        if (ctid == 0) mbar_arrive(&sm.k_empty[0]);
+        if (CAUSAL && n_blocks == 1)
+            softmax_step<true>(acc_s, row_max, row_sum, alpha, row0, 0, t, scale_log2);
+        else
+            softmax_step<false>(acc_s, row_max, row_sum, alpha, row0, 0, t, scale_log2);
+        rescale_pack(acc_o, pf, acc_s, alpha);
+        // Block j: S_j = Q K_j and O += P_{j-1} V_{j-1} go to the tensor cores back
+        // to back; the softmax of S_j runs while P_{j-1} V_{j-1} is in flight.
+        for (int j = 1; j < n_blocks; ++j) {
             const int st = j % STAGES, parity = (j / STAGES) & 1;
-            // avo:region qk_gemm
+            const int pst = (j - 1) % STAGES, pparity = ((j - 1) / STAGES) & 1;
             mbar_wait(&sm.k_full[st], parity);
-            {
-                const uint32_t k_base = smem_addr(sm.k[st]);
-                wgmma_fence();
-#pragma unroll
-                for (int kk = 0; kk < kD / 16; ++kk) {
-                    const uint32_t off = (kk / 4) * kBoxBytes + (kk % 4) * 32;
-                    wgmma_ss(acc_s, make_desc(q_base + off, 16, 1024), make_desc(k_base + off, 16, 1024),
-                             kk > 0);
-                }
-                wgmma_commit();
-                wgmma_wait<0>();
-                reg_fence(acc_s);
-            }
+            qk_issue(acc_s, q_base, smem_addr(sm.k[st]));
+            mbar_wait(&sm.v_full[pst], pparity);
+            pv_issue(acc_o, pf, smem_addr(sm.v[pst]));
+            wgmma_wait<1>(); // S_j done (groups complete in order)
+            reg_fence(acc_s);
             if (ctid == 0) mbar_arrive(&sm.k_empty[st]);
-            // avo:end
-
-            // avo:region mask_softmax
-            if (CAUSAL && j == n_blocks - 1) {
-#pragma unroll
-                for (int nt = 0; nt < kBlockN / 8; ++nt) {
-                    const int col = j * kBlockN + nt * 8 + 2 * t;
-                    if (col > row0) acc_s[4 * nt + 0] = -INFINITY;
-                    if (col + 1 > row0) acc_s[4 * nt + 1] = -INFINITY;
-                    if (col > row0 + 8) acc_s[4 * nt + 2] = -INFINITY;
-                    if (col + 1 > row0 + 8) acc_s[4 * nt + 3] = -INFINITY;
-                }
-            }
-#pragma unroll
-            for (int r = 0; r < 2; ++r) {
-                float mx = row_max[r];
-#pragma unroll
-                for (int nt = 0; nt < kBlockN / 8; ++nt)
-                    mx = fmaxf(mx, fmaxf(acc_s[4 * nt + 2 * r], acc_s[4 * nt + 2 * r + 1]));
-                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-                const float alpha = exp2f((row_max[r] - mx) * scale_log2);
-                row_max[r] = mx;
-                const float m_scaled = mx * scale_log2;
-                float sum = 0.f;
-#pragma unroll
-                for (int nt = 0; nt < kBlockN / 8; ++nt) {
-                    float &x0 = acc_s[4 * nt + 2 * r], &x1 = acc_s[4 * nt + 2 * r + 1];
-                    x0 = exp2f(fmaf(x0, scale_log2, -m_scaled));
-                    x1 = exp2f(fmaf(x1, scale_log2, -m_scaled));
-                    sum += x0 + x1;
-                }
-                row_sum[r] = row_sum[r] * alpha + sum;
-#pragma unroll
-                for (int nt = 0; nt < kD / 8; ++nt) {
-                    acc_o[4 * nt + 2 * r] *= alpha;
-                    acc_o[4 * nt + 2 * r + 1] *= alpha;
-                }
-            }
-            // avo:end
-
-            // avo:region pv_gemm
-            {
-                uint32_t pf[kBlockN / 16][4];
-#pragma unroll
-                for (int kk = 0; kk < kBlockN / 16; ++kk) {
-                    pf[kk][0] = pack_bf16(acc_s[8 * kk + 0], acc_s[8 * kk + 1]);
-                    pf[kk][1] = pack_bf16(acc_s[8 * kk + 2], acc_s[8 * kk + 3]);
-                    pf[kk][2] = pack_bf16(acc_s[8 * kk + 4], acc_s[8 * kk + 5]);
-                    pf[kk][3] = pack_bf16(acc_s[8 * kk + 6], acc_s[8 * kk + 7]);
-                }
-                mbar_wait(&sm.v_full[st], parity);
-                const uint32_t v_base = smem_addr(sm.v[st]);
-                reg_fence(acc_o);
-                wgmma_fence();
-#pragma unroll
-                for (int kk = 0; kk < kBlockN / 16; ++kk)
-                    wgmma_rs(acc_o, pf[kk], make_desc(v_base + kk * 16 * 128, kBoxBytes, 1024));
-                wgmma_commit();
-                wgmma_wait<0>();
-                reg_fence(acc_o);
-            }
-            if (ctid == 0) mbar_arrive(&sm.v_empty[st]);
-            // avo:end
+            if (CAUSAL && j == n_blocks - 1)
+                softmax_step<true>(acc_s, row_max, row_sum, alpha, row0, j * kBlockN, t, scale_log2);
+            else
+                softmax_step<false>(acc_s, row_max, row_sum, alpha, row0, j * kBlockN, t, scale_log2);
+            wgmma_wait<0>(); // P_{j-1} V_{j-1} done: O and P may change now
+            reg_fence(acc_o);
+            reg_fence_u(pf);
+            if (ctid == 0) mbar_arrive(&sm.v_empty[pst]);
+            rescale_pack(acc_o, pf, acc_s, alpha);
         }
+        {
+            const int st = (n_blocks - 1) % STAGES, parity = ((n_blocks - 1) / STAGES) & 1;
+            mbar_wait(&sm.v_full[st], parity);
+            pv_issue(acc_o, pf, smem_addr(sm.v[st]));
+            wgmma_wait<0>();
+            reg_fence(acc_o);
+            reg_fence_u(pf);
+            if (ctid == 0) mbar_arrive(&sm.v_empty[st]);
+        }
+        // avo:end
 
         // avo:region epilogue
 #pragma unroll
@@ -391,5 +463,5 @@ extern "C" int avo_attention_forward(const avo_attention_params *p, cudaStream_t
 
 extern "C" const char *avo_attention_variant(void)
 {
-    return "sm90-wgmma-tma-ws";
+    return "sm90-wgmma-tma-ws-overlap";
 }
