@@ -5,11 +5,12 @@
 #
 # Every result (ours and the peers') is checked against an fp32 reference on
 # fresh torch.randn inputs (all query rows, computed in row chunks). Every
-# implementation is timed the same way, round-robin: CUDA events around one call, a 256 MiB
+# implementation is timed the same way (round-robin in random order, and back to
+# back; see time_all): CUDA events around one call, a 256 MiB
 # buffer written before each run so that inputs start outside L2 (H100 L2 is
 # 50 MB), 3 warm-ups, the median of --reps runs. FLOPs: 4*b*hq*s*s*d, halved
 # when causal.
-import argparse, ctypes, json, os, subprocess, sys, warnings
+import argparse, ctypes, json, os, random, subprocess, sys, warnings
 
 import torch
 import torch.nn.functional as F
@@ -60,9 +61,22 @@ def sdpa_fn(backend, q, k, v, causal):
 _flush = None
 
 
-def time_all(fns, reps):
-    """Median ms of each function, timed round-robin (every rep runs each function
-    once, in turn), so that clock and power drift hit all of them alike."""
+def _time_one(f, i):
+    _flush.fill_(i & 0xff)
+    e0 = torch.cuda.Event(enable_timing=True)
+    e1 = torch.cuda.Event(enable_timing=True)
+    e0.record()
+    f()
+    e1.record()
+    e1.synchronize()
+    return e0.elapsed_time(e1)
+
+
+def time_all(fns, reps, rng):
+    """Median ms of each function, two ways. 'rr': round-robin, every rep runs
+    each function once in a fresh random order, so that clock and power drift
+    hit all alike. 'seq': each function's reps back to back (functions in random
+    order), as a single-kernel benchmark sees it (sustained power)."""
     global _flush
     if _flush is None:
         _flush = torch.empty(256 << 20, dtype=torch.uint8, device="cuda")
@@ -70,18 +84,18 @@ def time_all(fns, reps):
         for _ in range(3):
             f()
     torch.cuda.synchronize()
-    times = {n: [] for n in fns}
+    names = list(fns)
+    rr = {n: [] for n in names}
     for i in range(reps):
-        for n, f in fns.items():
-            _flush.fill_(i & 0xff)
-            e0 = torch.cuda.Event(enable_timing=True)
-            e1 = torch.cuda.Event(enable_timing=True)
-            e0.record()
-            f()
-            e1.record()
-            e1.synchronize()
-            times[n].append(e0.elapsed_time(e1))
-    return {n: sorted(t)[len(t) // 2] for n, t in times.items()}
+        rng.shuffle(names)
+        for n in names:
+            rr[n].append(_time_one(fns[n], i))
+    seq = {}
+    rng.shuffle(names)
+    for n in names:
+        seq[n] = [_time_one(fns[n], i) for i in range(reps)]
+    med = lambda t: sorted(t)[len(t) // 2]
+    return {n: med(t) for n, t in rr.items()}, {n: med(t) for n, t in seq.items()}
 
 
 def check(outs, q, k, v, causal):
@@ -167,6 +181,7 @@ def main():
     print(json.dumps(env), flush=True)
     peers = {} if args.no_peers else {"cudnn": SDPBackend.CUDNN_ATTENTION,
                                       "fa2": SDPBackend.FLASH_ATTENTION}
+    rng = random.Random(int.from_bytes(os.urandom(8), "little"))
     rows = []
     for (name, b, hq, hkv, s, d, causal) in workload(args.configs):
         torch.manual_seed(int.from_bytes(os.urandom(4), "little"))
@@ -189,17 +204,20 @@ def main():
                 del fns[n]
         res = check(outs, q, k, v, causal)
         row = {"config": name, "b": b, "hq": hq, "hkv": hkv, "s": s, "d": d, "causal": causal}
-        times = time_all(fns, args.reps)
+        times, times_seq = time_all(fns, args.reps, rng)
         for n in list(libs) + list(peers):
             if n in errors:
                 row[n] = {"error": errors[n]}
                 continue
-            ms = times[n]
-            row[n] = dict(res[n], ms=round(ms, 4), tflops=round(flops / ms / 1e9, 1))
+            ms, ms_seq = times[n], times_seq[n]
+            row[n] = dict(res[n], ms=round(ms, 4), tflops=round(flops / ms / 1e9, 1),
+                          ms_seq=round(ms_seq, 4), tflops_seq=round(flops / ms_seq / 1e9, 1))
         ours = [row[n]["tflops"] for n in libs if row[n].get("correct")]
         if ours and "tflops" in row.get("cudnn", {}):
             # The best correct variant of ours against cuDNN.
             row["ours_over_cudnn"] = round(max(ours) / row["cudnn"]["tflops"], 3)
+            ours_seq = [row[n]["tflops_seq"] for n in libs if row[n].get("correct")]
+            row["ours_over_cudnn_seq"] = round(max(ours_seq) / row["cudnn"]["tflops_seq"], 3)
         rows.append(row)
         print(json.dumps(row), flush=True)
         del q, k, v, outs, fns
@@ -208,21 +226,23 @@ def main():
     with open(args.out, "w") as fh:
         json.dump({"env": env, "rows": rows}, fh, indent=1)
     names = list(libs) + list(peers)
-    print("\nTFLOP/s (median of %d, L2 flushed); * = failed check" % args.reps)
-    print("%-20s" % "config" + "".join("%12s" % n[:11] for n in names) + "%12s" % "best/cudnn")
     all_ok = True
-    for r in rows:
-        line = "%-20s" % r["config"]
-        for n in names:
-            x = r.get(n, {})
-            if "tflops" in x:
-                line += "%11.1f%s" % (x["tflops"], " " if x["correct"] else "*")
-                all_ok &= x["correct"] or n not in libs
-            else:
-                line += "%12s" % "n/a"
-                all_ok &= n not in libs
-        line += "%12s" % r.get("ours_over_cudnn", "")
-        print(line)
+    for key, ratio, title in (("tflops", "ours_over_cudnn", "round-robin, random order"),
+                              ("tflops_seq", "ours_over_cudnn_seq", "each back to back")):
+        print("\nTFLOP/s, %s (median of %d, L2 flushed); * = failed check" % (title, args.reps))
+        print("%-20s" % "config" + "".join("%12s" % n[:11] for n in names) + "%12s" % "best/cudnn")
+        for r in rows:
+            line = "%-20s" % r["config"]
+            for n in names:
+                x = r.get(n, {})
+                if key in x:
+                    line += "%11.1f%s" % (x[key], " " if x["correct"] else "*")
+                    all_ok &= x["correct"] or n not in libs
+                else:
+                    line += "%12s" % "n/a"
+                    all_ok &= n not in libs
+            line += "%12s" % r.get(ratio, "")
+            print(line)
     print("all ours correct:", all_ok)
     return 0 if all_ok else 1
 

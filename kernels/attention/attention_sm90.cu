@@ -23,6 +23,7 @@
 #define STAGES 2 // avo:knob 2 3
 #define PRODUCER_REGS 24 // avo:knob 24 32 40
 #define CONSUMER_REGS 240 // avo:knob 232 240
+#define PINGPONG 1 // avo:knob 0 1
 
 namespace {
 
@@ -155,6 +156,19 @@ __device__ __forceinline__ float fast_exp2(float x)
     float y;
     asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
     return y;
+}
+
+// Ping-pong between the two consumer warpgroups (named barriers 3 and 4, 256
+// threads): a warpgroup issues its wgmma batch only in its turn, then hands the
+// turn over, so one warpgroup's softmax runs under the other's matrix products.
+__device__ __forceinline__ void turn_wait(int c)
+{
+    if (PINGPONG) asm volatile("bar.sync %0, 256;\n" ::"r"(3 + c) : "memory");
+}
+
+__device__ __forceinline__ void turn_pass(int c)
+{
+    if (PINGPONG) asm volatile("bar.arrive %0, 256;\n" ::"r"(3 + (c ^ 1)) : "memory");
 }
 
 // avo:region qk_issue
@@ -321,9 +335,14 @@ __global__ void __launch_bounds__(kThreads, 1)
         uint32_t pf[kBlockN / 16][4];
         float alpha[2];
         // avo:region mainloop
+        // Consumer 0 takes the first turn. Every batch below passes the turn on,
+        // except consumer 1's last, so that arrivals match waits on both barriers.
+        if (c == 1) turn_pass(c);
         // Block 0: S_0, softmax, P_0.
         mbar_wait(&sm.k_full[0], 0);
+        turn_wait(c);
         qk_issue(acc_s, q_base, smem_addr(sm.k[0]));
+        turn_pass(c);
         wgmma_wait<0>();
         reg_fence(acc_s);
         if (ctid == 0) mbar_arrive(&sm.k_empty[0]);
@@ -338,9 +357,11 @@ __global__ void __launch_bounds__(kThreads, 1)
             const int st = j % STAGES, parity = (j / STAGES) & 1;
             const int pst = (j - 1) % STAGES, pparity = ((j - 1) / STAGES) & 1;
             mbar_wait(&sm.k_full[st], parity);
-            qk_issue(acc_s, q_base, smem_addr(sm.k[st]));
             mbar_wait(&sm.v_full[pst], pparity);
+            turn_wait(c);
+            qk_issue(acc_s, q_base, smem_addr(sm.k[st]));
             pv_issue(acc_o, pf, smem_addr(sm.v[pst]));
+            turn_pass(c);
             wgmma_wait<1>(); // S_j done (groups complete in order)
             reg_fence(acc_s);
             if (ctid == 0) mbar_arrive(&sm.k_empty[st]);
@@ -357,7 +378,9 @@ __global__ void __launch_bounds__(kThreads, 1)
         {
             const int st = (n_blocks - 1) % STAGES, parity = ((n_blocks - 1) / STAGES) & 1;
             mbar_wait(&sm.v_full[st], parity);
+            turn_wait(c);
             pv_issue(acc_o, pf, smem_addr(sm.v[st]));
+            if (c == 0) turn_pass(c);
             wgmma_wait<0>();
             reg_fence(acc_o);
             reg_fence_u(pf);
