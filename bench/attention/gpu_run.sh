@@ -49,5 +49,5 @@ echo "variants passing the harness:$good"
 if [ "$what" != harness ]; then
   libs=""
   for v in $good; do libs="$libs --lib $v=$B/lib$v.so"; done
-  timeout 400 python3 bench/attention/bench.py $libs --out "$OUT/attention.json" 2>&1 | tee "$OUT/bench.log"
+  timeout 400 python3 bench/attention/bench.py $libs --reps ${REPS:-20} --out "$OUT/attention.json" 2>&1 | tee "$OUT/bench.log"
 fi

@@ -10,8 +10,6 @@
 // producer to the consumers. Tiles use the 128-byte TMA swizzle, which the wgmma
 // descriptors read directly. Causal: KV blocks past the diagonal are never loaded,
 // only the diagonal block is masked. GQA: query head h reads KV head h / (hq/hkv).
-// The grid is persistent (one CTA per SM looping over 128-row tiles); Q is double-
-// buffered so the next tile's Q and first K/V loads overlap the current tile's end.
 // Head dim 128 only; other shapes return AVO_ATTENTION_EINVAL.
 #include <cuda_runtime.h>
 #include <cuda_bf16.h>
@@ -22,7 +20,7 @@
 
 #include "attention.h"
 
-#define STAGES 2 // avo:knob 1 2
+#define STAGES 2 // avo:knob 2 3
 #define PRODUCER_REGS 24 // avo:knob 24 32 40
 #define CONSUMER_REGS 240 // avo:knob 232 240
 #define PINGPONG 1 // avo:knob 0 1
@@ -37,10 +35,10 @@ constexpr int kBoxBytes = 128 * 64 * 2;      // one TMA box: 128 rows x 64 bf16 
 constexpr int kTileBytes = 2 * kBoxBytes;    // a 128 x 128 tile = two boxes along d
 
 struct Smem {
-    alignas(1024) unsigned char q[2][kTileBytes];
+    alignas(1024) unsigned char q[kTileBytes];
     alignas(1024) unsigned char k[STAGES][kTileBytes];
     alignas(1024) unsigned char v[STAGES][kTileBytes];
-    uint64_t q_full[2], q_empty[2];
+    uint64_t q_full;
     uint64_t k_full[STAGES], k_empty[STAGES];
     uint64_t v_full[STAGES], v_empty[STAGES];
 };
@@ -265,46 +263,28 @@ __device__ __forceinline__ void rescale_pack(float (&acc_o)[64], uint32_t (&pf)[
 }
 // avo:end
 
-// Work tile t (static round-robin over a persistent grid): head-major, so the
-// CTAs running at the same time share K/V in L2; causal tiles go longest first
-// within a head.
-struct Tile {
-    int mblk, q_row, kv_row, n_blocks;
-};
-
-template <bool CAUSAL>
-__device__ __forceinline__ Tile tile_of(int t, int n_m, int s, int hq, int group)
-{
-    const int bh = t / n_m, i = t % n_m;                 // bh = b * hq + h
-    Tile tl;
-    tl.mblk = CAUSAL ? n_m - 1 - i : i;
-    tl.q_row = bh * s + tl.mblk * kBlockM;              // row in the [b*hq*s, d] view
-    const int b = bh / hq, h = bh % hq;
-    tl.kv_row = (b * (hq / group) + h / group) * s;     // first row of this KV head
-    tl.n_blocks = CAUSAL ? tl.mblk + 1 : s / kBlockN;   // BLOCK_M == BLOCK_N
-    return tl;
-}
-
 template <bool CAUSAL>
 __global__ void __launch_bounds__(kThreads, 1)
     attention_sm90_kernel(const __grid_constant__ CUtensorMap tm_q,
                           const __grid_constant__ CUtensorMap tm_k,
                           const __grid_constant__ CUtensorMap tm_v, __nv_bfloat16 *__restrict__ o,
-                          int s, int hq, int group, int n_tiles, float scale_log2)
+                          int s, int hq, int group, float scale_log2)
 {
     extern __shared__ unsigned char smem_raw[];
     // The 128-byte swizzle repeats every 1024 bytes: align the tiles to it.
     Smem &sm = *reinterpret_cast<Smem *>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~(uintptr_t)1023);
 
     const int tid = threadIdx.x, wg = tid / 128;
-    const int n_m = s / kBlockM;
+    const int mblk = CAUSAL ? (int)(gridDim.x - 1 - blockIdx.x) : (int)blockIdx.x;
+    const int h = blockIdx.y, b = blockIdx.z;
+    const int hkv = hq / group;
+    const int m0 = mblk * kBlockM;
+    const int q_row = (b * hq + h) * s + m0;             // row in the [b*hq*s, d] view
+    const int kv_row = (b * hkv + h / group) * s;        // first row of this KV head
+    const int n_blocks = CAUSAL ? mblk + 1 : s / kBlockN; // BLOCK_M == BLOCK_N
 
     if (tid == 0) {
-#pragma unroll
-        for (int i = 0; i < 2; ++i) {
-            mbar_init(&sm.q_full[i], 1);
-            mbar_init(&sm.q_empty[i], kConsumers);
-        }
+        mbar_init(&sm.q_full, 1);
 #pragma unroll
         for (int i = 0; i < STAGES; ++i) {
             mbar_init(&sm.k_full[i], 1);
@@ -320,27 +300,20 @@ __global__ void __launch_bounds__(kThreads, 1)
         // avo:region producer
         asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(PRODUCER_REGS));
         if (tid == 0) {
-            int it = 0; // K/V ring position, continued across tiles
-            for (int t = blockIdx.x, k = 0; t < n_tiles; t += gridDim.x, ++k) {
-                const Tile tl = tile_of<CAUSAL>(t, n_m, s, hq, group);
-                // Q is double-buffered: tile k+1's Q loads while tile k runs.
-                const int qb = k & 1;
-                mbar_wait(&sm.q_empty[qb], ((k >> 1) & 1) ^ 1);
-                mbar_expect_tx(&sm.q_full[qb], kTileBytes);
-                tma_load(sm.q[qb], &tm_q, &sm.q_full[qb], 0, tl.q_row);
-                tma_load(sm.q[qb] + kBoxBytes, &tm_q, &sm.q_full[qb], 64, tl.q_row);
-                for (int j = 0; j < tl.n_blocks; ++j, ++it) {
-                    const int st = it % STAGES, parity = ((it / STAGES) & 1) ^ 1;
-                    const int row = tl.kv_row + j * kBlockN;
-                    mbar_wait(&sm.k_empty[st], parity);
-                    mbar_expect_tx(&sm.k_full[st], kTileBytes);
-                    tma_load(sm.k[st], &tm_k, &sm.k_full[st], 0, row);
-                    tma_load(sm.k[st] + kBoxBytes, &tm_k, &sm.k_full[st], 64, row);
-                    mbar_wait(&sm.v_empty[st], parity);
-                    mbar_expect_tx(&sm.v_full[st], kTileBytes);
-                    tma_load(sm.v[st], &tm_v, &sm.v_full[st], 0, row);
-                    tma_load(sm.v[st] + kBoxBytes, &tm_v, &sm.v_full[st], 64, row);
-                }
+            mbar_expect_tx(&sm.q_full, kTileBytes);
+            tma_load(sm.q, &tm_q, &sm.q_full, 0, q_row);
+            tma_load(sm.q + kBoxBytes, &tm_q, &sm.q_full, 64, q_row);
+            for (int j = 0; j < n_blocks; ++j) {
+                const int st = j % STAGES, parity = ((j / STAGES) & 1) ^ 1;
+                const int row = kv_row + j * kBlockN;
+                mbar_wait(&sm.k_empty[st], parity);
+                mbar_expect_tx(&sm.k_full[st], kTileBytes);
+                tma_load(sm.k[st], &tm_k, &sm.k_full[st], 0, row);
+                tma_load(sm.k[st] + kBoxBytes, &tm_k, &sm.k_full[st], 64, row);
+                mbar_wait(&sm.v_empty[st], parity);
+                mbar_expect_tx(&sm.v_full[st], kTileBytes);
+                tma_load(sm.v[st], &tm_v, &sm.v_full[st], 0, row);
+                tma_load(sm.v[st] + kBoxBytes, &tm_v, &sm.v_full[st], 64, row);
             }
         }
         // avo:end
@@ -349,104 +322,104 @@ __global__ void __launch_bounds__(kThreads, 1)
         const int c = wg - 1;                  // consumer index: rows c*64 .. c*64+63
         const int ctid = tid - 128 * wg;       // thread within the warpgroup
         const int warp = ctid / 32, lane = ctid % 32, g = lane / 4, t = lane % 4;
-        int it = 0; // K/V ring position, continued across tiles
+        const int row0 = m0 + c * 64 + warp * 16 + g; // this thread's rows: row0, row0 + 8
+        const uint32_t q_base = smem_addr(sm.q) + c * 64 * 128;
 
-        for (int tile = blockIdx.x, k = 0; tile < n_tiles; tile += gridDim.x, ++k) {
-            const Tile tl = tile_of<CAUSAL>(tile, n_m, s, hq, group);
-            const int n_blocks = tl.n_blocks;
-            const int row0 = tl.mblk * kBlockM + c * 64 + warp * 16 + g; // rows row0, row0 + 8
-            const int qb = k & 1;
-            const uint32_t q_base = smem_addr(sm.q[qb]) + c * 64 * 128;
-
-            float acc_o[64], acc_s[64];
+        float acc_o[64], acc_s[64];
 #pragma unroll
-            for (int i = 0; i < 64; ++i) acc_o[i] = 0.f;
-            float row_max[2] = {-INFINITY, -INFINITY};
-            float row_sum[2] = {0.f, 0.f};
-            uint32_t pf[kBlockN / 16][4];
-            float alpha[2];
+        for (int i = 0; i < 64; ++i) acc_o[i] = 0.f;
+        float row_max[2] = {-INFINITY, -INFINITY};
+        float row_sum[2] = {0.f, 0.f};
 
-            mbar_wait(&sm.q_full[qb], (k >> 1) & 1);
-            // avo:region mainloop
-            // Consumer 0 takes the first turn. Every batch below passes the turn on,
-            // except consumer 1's last, so that arrivals match waits on both barriers.
-            if (c == 1) turn_pass(c);
-            // Block 0: S_0, softmax, P_0.
-            {
-                const int st = it % STAGES, parity = (it / STAGES) & 1;
-                mbar_wait(&sm.k_full[st], parity);
-                turn_wait(c);
-                qk_issue(acc_s, q_base, smem_addr(sm.k[st]));
-                turn_pass(c);
-                wgmma_wait<0>();
-                reg_fence(acc_s);
-                if (ctid == 0) mbar_arrive(&sm.k_empty[st]);
-            }
-            if (CAUSAL && n_blocks == 1)
-                softmax_step<true>(acc_s, row_max, row_sum, alpha, row0, 0, t, scale_log2);
+        mbar_wait(&sm.q_full, 0);
+        uint32_t pf[kBlockN / 16][4];
+        float alpha[2];
+        // avo:region mainloop
+        // Consumer 0 takes the first turn. Every batch below passes the turn on,
+        // except consumer 1's last, so that arrivals match waits on both barriers.
+        if (c == 1) turn_pass(c);
+        // Block 0: S_0, softmax, P_0.
+        mbar_wait(&sm.k_full[0], 0);
+        turn_wait(c);
+        qk_issue(acc_s, q_base, smem_addr(sm.k[0]));
+        turn_pass(c);
+        wgmma_wait<0>();
+        reg_fence(acc_s);
+        if (ctid == 0) mbar_arrive(&sm.k_empty[0]);
+        if (CAUSAL && n_blocks == 1)
+            softmax_step<true>(acc_s, row_max, row_sum, alpha, row0, 0, t, scale_log2);
+        else
+            softmax_step<false>(acc_s, row_max, row_sum, alpha, row0, 0, t, scale_log2);
+        rescale_pack(acc_o, pf, acc_s, alpha);
+        // Block j: S_j = Q K_j and O += P_{j-1} V_{j-1} go to the tensor cores back
+        // to back; the softmax of S_j runs while P_{j-1} V_{j-1} is in flight.
+        for (int j = 1; j < n_blocks; ++j) {
+            const int st = j % STAGES, parity = (j / STAGES) & 1;
+            const int pst = (j - 1) % STAGES, pparity = ((j - 1) / STAGES) & 1;
+            mbar_wait(&sm.k_full[st], parity);
+            mbar_wait(&sm.v_full[pst], pparity);
+            turn_wait(c);
+            qk_issue(acc_s, q_base, smem_addr(sm.k[st]));
+            pv_issue(acc_o, pf, smem_addr(sm.v[pst]));
+            turn_pass(c);
+            wgmma_wait<1>(); // S_j done (groups complete in order)
+            reg_fence(acc_s);
+            if (ctid == 0) mbar_arrive(&sm.k_empty[st]);
+            if (CAUSAL && j == n_blocks - 1)
+                softmax_step<true>(acc_s, row_max, row_sum, alpha, row0, j * kBlockN, t, scale_log2);
             else
-                softmax_step<false>(acc_s, row_max, row_sum, alpha, row0, 0, t, scale_log2);
+                softmax_step<false>(acc_s, row_max, row_sum, alpha, row0, j * kBlockN, t, scale_log2);
+            wgmma_wait<0>(); // P_{j-1} V_{j-1} done: O and P may change now
+            reg_fence(acc_o);
+            reg_fence_u(pf);
+            if (ctid == 0) mbar_arrive(&sm.v_empty[pst]);
             rescale_pack(acc_o, pf, acc_s, alpha);
-            // Block j: S_j = Q K_j and O += P_{j-1} V_{j-1} go to the tensor cores back
-            // to back; the softmax of S_j runs while P_{j-1} V_{j-1} is in flight.
-            for (int j = 1; j < n_blocks; ++j) {
-                const int st = (it + j) % STAGES, parity = ((it + j) / STAGES) & 1;
-                const int pst = (it + j - 1) % STAGES, pparity = ((it + j - 1) / STAGES) & 1;
-                mbar_wait(&sm.k_full[st], parity);
-                mbar_wait(&sm.v_full[pst], pparity);
-                turn_wait(c);
-                qk_issue(acc_s, q_base, smem_addr(sm.k[st]));
-                pv_issue(acc_o, pf, smem_addr(sm.v[pst]));
-                turn_pass(c);
-                wgmma_wait<1>(); // S_j done (groups complete in order)
-                reg_fence(acc_s);
-                if (ctid == 0) mbar_arrive(&sm.k_empty[st]);
-                if (CAUSAL && j == n_blocks - 1)
-                    softmax_step<true>(acc_s, row_max, row_sum, alpha, row0, j * kBlockN, t, scale_log2);
-                else
-                    softmax_step<false>(acc_s, row_max, row_sum, alpha, row0, j * kBlockN, t, scale_log2);
-                wgmma_wait<0>(); // P_{j-1} V_{j-1} done: O and P may change now
-                reg_fence(acc_o);
-                reg_fence_u(pf);
-                if (ctid == 0) mbar_arrive(&sm.v_empty[pst]);
-                rescale_pack(acc_o, pf, acc_s, alpha);
-            }
-            {
-                const int st = (it + n_blocks - 1) % STAGES, parity = ((it + n_blocks - 1) / STAGES) & 1;
-                mbar_wait(&sm.v_full[st], parity);
-                turn_wait(c);
-                pv_issue(acc_o, pf, smem_addr(sm.v[st]));
-                if (c == 0) turn_pass(c);
-                wgmma_wait<0>();
-                reg_fence(acc_o);
-                reg_fence_u(pf);
-                if (ctid == 0) {
-                    mbar_arrive(&sm.v_empty[st]);
-                    mbar_arrive(&sm.q_empty[qb]); // all Q K products of this tile are done
-                }
-            }
-            it += n_blocks;
-            // avo:end
-
-            // avo:region epilogue
-#pragma unroll
-            for (int r = 0; r < 2; ++r) {
-                row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 1);
-                row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 2);
-            }
-            const float inv0 = 1.f / row_sum[0], inv1 = 1.f / row_sum[1];
-            // Straight from registers: each quad writes 16 contiguous bytes of a row.
-            __nv_bfloat16 *o_lo = o + ((size_t)tl.q_row + c * 64 + warp * 16 + g) * kD + 2 * t;
-            __nv_bfloat16 *o_hi = o_lo + 8 * kD;
-#pragma unroll
-            for (int nt = 0; nt < kD / 8; ++nt) {
-                *reinterpret_cast<uint32_t *>(o_lo + nt * 8) =
-                    pack_bf16(acc_o[4 * nt] * inv0, acc_o[4 * nt + 1] * inv0);
-                *reinterpret_cast<uint32_t *>(o_hi + nt * 8) =
-                    pack_bf16(acc_o[4 * nt + 2] * inv1, acc_o[4 * nt + 3] * inv1);
-            }
-            // avo:end
         }
+        {
+            const int st = (n_blocks - 1) % STAGES, parity = ((n_blocks - 1) / STAGES) & 1;
+            mbar_wait(&sm.v_full[st], parity);
+            turn_wait(c);
+            pv_issue(acc_o, pf, smem_addr(sm.v[st]));
+            if (c == 0) turn_pass(c);
+            wgmma_wait<0>();
+            reg_fence(acc_o);
+            reg_fence_u(pf);
+            if (ctid == 0) mbar_arrive(&sm.v_empty[st]);
+        }
+        // avo:end
+
+        // avo:region epilogue
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 1);
+            row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 2);
+        }
+        const float inv0 = 1.f / row_sum[0], inv1 = 1.f / row_sum[1];
+        // Stage through this consumer's own 64 rows of the Q tile (same swizzled
+        // layout: box d/64, row r at r*128 B, 16-byte chunk (d%64/8) ^ (r%8)).
+        unsigned char *q_tile = sm.q;
+        const int r_lo = c * 64 + warp * 16 + g, r_hi = r_lo + 8;
+#pragma unroll
+        for (int nt = 0; nt < kD / 8; ++nt) {
+            const int box = nt / 8, chunk = nt % 8;
+            *reinterpret_cast<uint32_t *>(q_tile + box * kBoxBytes + r_lo * 128 +
+                                          ((chunk ^ (r_lo & 7)) << 4) + 4 * t) =
+                pack_bf16(acc_o[4 * nt] * inv0, acc_o[4 * nt + 1] * inv0);
+            *reinterpret_cast<uint32_t *>(q_tile + box * kBoxBytes + r_hi * 128 +
+                                          ((chunk ^ (r_hi & 7)) << 4) + 4 * t) =
+                pack_bf16(acc_o[4 * nt + 2] * inv1, acc_o[4 * nt + 3] * inv1);
+        }
+        asm volatile("bar.sync %0, 128;\n" ::"r"(1 + c) : "memory");
+        __nv_bfloat16 *o_g = o + ((size_t)q_row + c * 64) * kD;
+#pragma unroll
+        for (int i = ctid; i < 64 * (kD / 8); i += 128) {
+            const int r = i / (kD / 8), nt = i % (kD / 8), rr = c * 64 + r;
+            const int box = nt / 8, chunk = nt % 8;
+            *reinterpret_cast<uint4 *>(o_g + (size_t)r * kD + nt * 8) =
+                *reinterpret_cast<const uint4 *>(q_tile + box * kBoxBytes + rr * 128 +
+                                                 ((chunk ^ (rr & 7)) << 4));
+        }
+        // avo:end
     }
 }
 
@@ -491,20 +464,10 @@ int launch(const avo_attention_params *p, cudaStream_t stream)
     if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) !=
         cudaSuccess)
         return AVO_ATTENTION_ECUDA;
-    static int n_sms = 0;
-    if (!n_sms) {
-        int dev = 0;
-        if (cudaGetDevice(&dev) != cudaSuccess ||
-            cudaDeviceGetAttribute(&n_sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
-            return AVO_ATTENTION_ECUDA;
-    }
-    // Persistent grid: one CTA per SM (the smem use allows no second), tiles
-    // handed out round-robin.
-    const int n_tiles = p->b * p->hq * (p->s / kBlockM);
-    const dim3 grid(n_tiles < n_sms ? n_tiles : n_sms);
+    const dim3 grid(p->s / kBlockM, p->hq, p->b);
     const float scale_log2 = 1.4426950408889634f / sqrtf((float)kD);
     kernel<<<grid, kThreads, smem, stream>>>(tq, tk, tv, static_cast<__nv_bfloat16 *>(p->o), p->s,
-                                            p->hq, p->hq / p->hkv, n_tiles, scale_log2);
+                                            p->hq, p->hq / p->hkv, scale_log2);
     return cudaPeekAtLastError() == cudaSuccess ? 0 : AVO_ATTENTION_ECUDA;
 }
 
@@ -523,5 +486,5 @@ extern "C" int avo_attention_forward(const avo_attention_params *p, cudaStream_t
 
 extern "C" const char *avo_attention_variant(void)
 {
-    return "sm90-wgmma-tma-ws-persistent";
+    return "sm90-wgmma-tma-ws-overlap";
 }
