@@ -272,6 +272,7 @@ template <int D, bool CAUSAL>
 int launch(const avo_attention_params *p, cudaStream_t stream)
 {
     constexpr size_t smem = (size_t)(kBlockM + 2 * STAGES * BLOCK_N) * D * sizeof(__nv_bfloat16);
+    static_assert(smem <= 227 * 1024, "tiles exceed the 227 KB of shared memory a CTA may use");
     auto kernel = attention_fwd_kernel<D, CAUSAL>;
     if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) !=
         cudaSuccess)

@@ -33,6 +33,14 @@ constexpr int kConsumers = 2;
 constexpr int kThreads = 128 * (kConsumers + 1);
 constexpr int kBoxBytes = 128 * 64 * 2;      // one TMA box: 128 rows x 64 bf16 (128 B)
 constexpr int kTileBytes = 2 * kBoxBytes;    // a 128 x 128 tile = two boxes along d
+// setmaxnreg moves registers inside the CTA's allocation: 384 threads start with
+// 168 each (the cap of __launch_bounds__(384, 1)); an increase that the pool cannot
+// cover would wait forever, so bad knob combinations fail to compile instead.
+static_assert(PRODUCER_REGS % 8 == 0 && CONSUMER_REGS % 8 == 0 && PRODUCER_REGS >= 24 &&
+                  CONSUMER_REGS <= 256,
+              "setmaxnreg takes multiples of 8 in 24..256");
+static_assert(128 * (PRODUCER_REGS + kConsumers * CONSUMER_REGS) <= 168 * kThreads,
+              "PRODUCER_REGS + 2 * CONSUMER_REGS exceeds the CTA's register pool");
 
 struct Smem {
     alignas(1024) unsigned char q[kTileBytes];
