@@ -391,6 +391,8 @@ int step_evaluate(avo_agent_step_result *r, const avo_agent_context *ctx, const 
 {
 	avo_agent_eval ev;
 	memset(&ev, 0, sizeof(ev));
+	if (ctx->cb.annotate)
+		ctx->cb.annotate(r->note, ctx->cb.payload);
 	int rc = ctx->cb.evaluate(&ev, e->r, e->nr, e->k, e->nk, ctx->cb.payload);
 	r->evaluations++;
 	if (rc < 0) {

@@ -105,6 +105,10 @@ typedef struct {
 	int (*seen)(const avo_astedit_region_edit *redits, size_t nredits,
 		    const avo_astedit_knob_edit *kedits, size_t nkedits, void *payload);
 	void *payload;
+	/* The operator's note for the edits about to be evaluated ("why"), so the caller can
+	 * record it with the attempt. Called before evaluate() when the note is known; may be
+	 * NULL. */
+	void (*annotate)(const char *note, void *payload);
 } avo_agent_callbacks;
 
 typedef struct {

@@ -69,6 +69,7 @@ typedef struct {
 	int batching;
 	struct tune_queued *queue;
 	size_t nqueue;
+	char *step_note;        /* the operator's note for the edits in flight (annotate) */
 } tune_ctx;
 
 /* ---- small helpers ------------------------------------------------------------------ */
@@ -257,6 +258,44 @@ static int lineage_build(tune_lineage *l, const avo_runstate *rs, int objective_
 
 /* ---- the commit gate and the records --------------------------------------------------- */
 
+static const char *edit_value(const cJSON *edits, const char *kind, const char *name)
+{
+	return str(cJSON_GetObjectItemCaseSensitive(edits, kind), name);
+}
+
+/* What an edit changes against the best version, in a few words ("TILE_K 64->16; region
+ * softmax rewritten"): the key change shown in the lineage and the report. Caller frees. */
+static char *change_note(const tune_ctx *t, const avo_astedit_region_edit *re, size_t nre,
+			 const avo_astedit_knob_edit *ke, size_t nke)
+{
+	const cJSON *best = cJSON_GetArrayItem(t->rs->lineage, t->best_id);
+	const cJSON *bed = cJSON_GetObjectItemCaseSensitive(best, "edits");
+	avo_buf b = AVO_BUF_INIT;
+	for (size_t i = 0; i < t->unit->nknobs; i++) {
+		const avo_astedit_knob *k = &t->unit->knobs[i];
+		const char *now = k->value, *before = edit_value(bed, "knobs", k->name);
+		for (size_t j = 0; j < nke; j++)
+			if (!strcmp(ke[j].knob, k->name))
+				now = ke[j].value;
+		if (!before)
+			before = k->value;
+		if (strcmp(now, before))
+			avo_buf_printf(&b, "%s%s %s->%s", b.size ? "; " : "", k->name, before, now);
+	}
+	for (size_t i = 0; i < t->unit->nregions; i++) {
+		const char *name = t->unit->regions[i].name;
+		const char *now = NULL, *before = edit_value(bed, "regions", name);
+		for (size_t j = 0; j < nre; j++)
+			if (!strcmp(re[j].region, name))
+				now = re[j].text;
+		/* NULL means "the original text" on both sides. */
+		if ((now || before) && (!now || !before || strcmp(now, before)))
+			avo_buf_printf(&b, "%sregion %s %s", b.size ? "; " : "", name,
+				       now ? "rewritten" : "restored");
+	}
+	return b.size ? avo_buf_detach(&b) : (avo_buf_dispose(&b), avo_strdup("no change"));
+}
+
 static void publish_best(tune_ctx *t, const cJSON *version)
 {
 	if (!t->cache)
@@ -298,6 +337,8 @@ static cJSON *attempt_record(tune_ctx *t, const char *status, const char *varian
 	cJSON_AddItemToObject(a, "scores", scores_json(er));
 	add_capped(a, "feedback", feedback);
 	cJSON_AddStringToObject(a, "edit_hash", edit_hash ? edit_hash : "");
+	if (t->step_note)
+		cJSON_AddStringToObject(a, "note", t->step_note);
 	cJSON_AddBoolToObject(a, "from_cache", er && er->from_cache);
 	return a;
 }
@@ -426,6 +467,13 @@ static int cb_apply(char **out_source, avo_agent_apply_error *err, const avo_ast
 	return 0;
 }
 
+static void cb_annotate(const char *note, void *payload)
+{
+	tune_ctx *t = payload;
+	free(t->step_note);
+	t->step_note = avo_strdup(note);
+}
+
 static int cb_seen(const avo_astedit_region_edit *re, size_t nre, const avo_astedit_knob_edit *ke,
 		   size_t nke, void *payload)
 {
@@ -503,8 +551,13 @@ static int gate(tune_ctx *t, avo_agent_eval *out, const char *eh, const char *sr
 		status = "slower";
 	cJSON *a = attempt_record(t, status, er->variant_hash, er->fitness, er, er->feedback, eh);
 	rc = avo_runstate_add_attempt(t->rs, a);
-	if (rc == 0 && commit)
-		rc = commit_version(t, er->variant_hash, src, len, er, re, nre, ke, nke, NULL);
+	if (rc == 0 && commit) {
+		char *change = change_note(t, re, nre, ke, nke);
+		char *note = t->step_note ? avo_sprintf("%s (%s)", change, t->step_note) : NULL;
+		rc = commit_version(t, er->variant_hash, src, len, er, re, nre, ke, nke, note ? note : change);
+		free(note);
+		free(change);
+	}
 	t->attempts++;
 	if (rc == 0)
 		rc = save_run(t, 0);
@@ -574,6 +627,7 @@ static int eval_one(tune_ctx *t, avo_eval_result **er, avo_agent_eval *out, cons
 struct tune_queued {
 	char eh[33];
 	char *src;
+	char *note;              /* the operator's note (annotate) when it was queued */
 	avo_astedit_region_edit *re;
 	size_t nre;
 	avo_astedit_knob_edit *ke;
@@ -586,7 +640,7 @@ static void queued_free(struct tune_queued *q)
 		free((char *)q->re[i].region), free((char *)q->re[i].text);
 	for (size_t i = 0; i < q->nke; i++)
 		free((char *)q->ke[i].knob), free((char *)q->ke[i].value);
-	free(q->re), free(q->ke), free(q->src);
+	free(q->re), free(q->ke), free(q->src), free(q->note);
 }
 
 /* cb_evaluate in batch mode: keep the candidate (taking `src`) and tell the operator it is
@@ -604,6 +658,7 @@ static int batch_queue(tune_ctx *t, avo_agent_eval *out, const char *eh, char *s
 	memset(q, 0, sizeof(*q));
 	snprintf(q->eh, sizeof(q->eh), "%s", eh);
 	q->src = src;
+	q->note = avo_strdup(t->step_note);
 	q->re = calloc(nre + 1, sizeof(*q->re));
 	q->ke = calloc(nke + 1, sizeof(*q->ke));
 	for (size_t i = 0; q->re && i < nre; i++, q->nre++)
@@ -642,6 +697,9 @@ static int batch_flush(tune_ctx *t)
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct tune_queued *q = &t->queue[i];
 		avo_agent_eval ev = {0};
+		free(t->step_note); /* the note its step gave, for its records */
+		t->step_note = q->note;
+		q->note = NULL;
 		if (ers[i]) {
 			rc = gate(t, &ev, q->eh, q->src, lens[i], ers[i], q->re, q->nre, q->ke, q->nke);
 		} else if (!interrupted && why[i]) {
@@ -692,6 +750,8 @@ static int batch_round(tune_ctx *t, const cJSON *oopts, avo_agent_context *ctx, 
 	t->batching = 1;
 	for (size_t j = 0; rc == 0 && j < k && !t->stop; j++) {
 		avo_agent_step_result res;
+		free(t->step_note);
+		t->step_note = NULL;
 		rc = avo_agent_step(op, ctx, &res);
 		if (rc == 0 && res.outcome == AVO_AGENT_EXHAUSTED)
 			*exhausted = 1;
@@ -879,6 +939,9 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 		goto done;
 
 	oopts = op_options(spec, t.op_name);
+	if (!strcmp(t.op_name, "command") && cJSON_IsObject(oopts) &&
+	    !cJSON_GetObjectItemCaseSensitive(oopts, "base_dir"))
+		cJSON_AddStringToObject(oopts, "base_dir", spec->dir);
 	if ((rc = avo_agent_op_new(&op, t.op_name, oopts)) < 0)
 		goto done;
 	avo_agent_supervisor_options so = AVO_AGENT_SUPERVISOR_OPTIONS_INIT;
@@ -923,8 +986,10 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 		ctx.knowledge_dir = kdir;
 		ctx.feedback = last_feedback;
 		ctx.hint = hint;
-		ctx.cb = (avo_agent_callbacks){cb_apply, cb_evaluate, cb_seen, &t};
+		ctx.cb = (avo_agent_callbacks){cb_apply, cb_evaluate, cb_seen, &t, cb_annotate};
 		t.step_op = op->name;
+		free(t.step_note);
+		t.step_note = NULL;
 		/* backend: several evaluations at once; knob proposals go in batches */
 		if (avo_backend_slots(t.backend) > 1 && !strcmp(op->name, "knob")) {
 			int exhausted = 0;
@@ -1019,6 +1084,7 @@ done:
 	free(run_dir);
 	free(t.edit_hashes);
 	avo_backend_free(t.backend);
+	free(t.step_note);
 	avo_runstate_free(t.rs);
 	avo_astedit_unit_free(t.unit);
 	return rc;
