@@ -484,6 +484,7 @@ static int cb_evaluate(avo_agent_eval *out, const avo_astedit_region_edit *re, s
 	if (stop) {
 		/* Not an attempt: the step is told and the loop ends after it. */
 		t->stop = 1;
+		out->stop = 1;
 		out->feedback = avo_sprintf("not evaluated: %s", stop);
 		return 0;
 	}
