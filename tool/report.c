@@ -1736,7 +1736,7 @@ done:
 static void attempts_section(W *w, const avo_report_run *run)
 {
 	char b[48], c[48];
-	wp(w, "<section id=\"attempts\"><h2>Attempts</h2>\n");
+	wp(w, "<section id=\"attempt-list\"><h2>Attempts</h2>\n");
 	if (!run->nattempts) {
 		wp(w, "<p class=\"empty\">No attempts yet.</p></section>\n");
 		return;
@@ -1932,7 +1932,20 @@ int avo_report_status_text(avo_buf *out, const avo_report_run *run, const char *
 	return w.err ? avo_error_set(w.err, "out of memory") : 0;
 }
 
-static cJSON *jnum_or_null(double v) { return is_num(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
+/* cJSON prints doubles to 15 digits when they compare equal within an epsilon, which loses
+ * the last bits; write the shortest text that reads back exactly, as a raw JSON number. */
+static cJSON *jnum_or_null(double v)
+{
+	char b[40];
+	if (!is_num(v))
+		return cJSON_CreateNull();
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(b, sizeof(b), "%.*g", prec, v);
+		if (strtod(b, NULL) == v)
+			break;
+	}
+	return cJSON_CreateRaw(b);
+}
 
 int avo_report_status_json(avo_buf *out, const avo_report_run *run, const char *title)
 {
