@@ -6,6 +6,7 @@ a screenshot is taken and shows a real page. Exits 77 when chromium is not insta
 Usage: test_browser.py AVO FIXTURES"""
 import html.parser, json, os, shutil, struct, subprocess, sys, tempfile
 
+sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from expected import expected  # noqa: E402
 

@@ -5,6 +5,7 @@ runs get their documented exit codes, a spec finds its run under <spec dir>/.avo
 Usage: test_commands.py AVO FIXTURES"""
 import json, os, shutil, subprocess, sys, tempfile
 
+sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from expected import expected  # noqa: E402
 
