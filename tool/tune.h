@@ -1,0 +1,39 @@
+/* The tuning driver: the AVO loop. A single lineage; a version is committed only when it is
+ * correct on every config and its re-measured fitness is >= best * (1 - epsilon). Every
+ * attempt is logged; the run resumes from its files after any crash (RUNS.md).
+ *
+ * Ownership: nothing returned; the caller owns the spec and the cache.
+ */
+#ifndef AVO_TUNE_H
+#define AVO_TUNE_H
+
+#include "avo_cache.h"
+#include "spec.h"
+
+typedef struct {
+	const char *op;          /* operator name; NULL: spec's, else "knob" */
+	const char *run_dir;     /* NULL: <spec dir>/.avo/<spec name> */
+	int resume;              /* continue an existing run */
+	int fresh_run;           /* move an existing run aside and start over */
+	double budget_seconds;   /* <0: spec's; 0: none */
+	long budget_evaluations; /* <0: spec's; 0: none */
+	double budget_cost_usd;  /* <0: spec's; 0: none */
+	double epsilon;          /* commit gate slack, >= 0 */
+	unsigned stall_attempts; /* supervisor: steps without a commit before steering */
+	int jobs;
+	int gpu;
+	int quiet;
+	int progress;            /* -1: auto (a TTY on stderr) */
+} avo_tune_options;
+
+#define AVO_TUNE_OPTIONS_INIT {NULL, NULL, 0, 0, -1, -1, -1, 0.0, 4, 0, -1, 0, -1}
+
+/* Returns 0 when the run finished within its budget (or the space was exhausted), a
+ * negative AVO_E* on errors, and AVO_TUNE_INTERRUPTED after SIGINT/SIGTERM (state saved). */
+#define AVO_TUNE_INTERRUPTED 1
+int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options *opts);
+
+/* Default run directory of a spec (caller frees). */
+char *avo_tune_default_run_dir(const avo_spec *spec);
+
+#endif
