@@ -1652,8 +1652,8 @@ static void diff_section(W *w, const avo_report_summary *s, const avo_report_opt
 			 const char *kernel_err)
 {
 	const avo_report_version *best = s->best;
-	avo_report_pair *br = NULL;
-	size_t nbr = 0;
+	avo_report_pair *br = NULL, *bk = NULL;
+	size_t nbr = 0, nbk = 0;
 	wp(w, "<section id=\"diff\"><h2>The best version against the original</h2>\n");
 	if (kernel_err) {
 		wp(w, "<p class=\"warn\">");
@@ -1668,15 +1668,16 @@ static void diff_section(W *w, const avo_report_summary *s, const avo_report_opt
 		wp(w, "<p class=\"empty\">The best version is the baseline: nothing changed yet.</p></section>\n");
 		return;
 	}
-	/* The regions of the best: from its lineage edits, else scanned from its source. */
-	const avo_report_pair *regions = best->regions;
-	size_t nregions = best->nregions;
+	/* The regions and knobs of the best: from its lineage edits, else scanned from its source. */
+	const avo_report_pair *regions = best->regions, *knobs = best->knobs;
+	size_t nregions = best->nregions, nknobs = best->nknobs;
 	if (!best->has_edits && o->best_src) {
-		if (avo_report_scan_regions(&br, &nbr, o->best_src) < 0) {
+		if (avo_report_scan_regions(&br, &nbr, o->best_src) < 0 || avo_report_scan_knobs(&bk, &nbk, o->best_src) < 0) {
 			w->err = AVO_ERROR;
-			return;
+			goto done;
 		}
 		regions = br, nregions = nbr;
+		knobs = bk, nknobs = nbk;
 	}
 	if (!best->has_edits && !nbr) {
 		if (ksrc && o->best_src)
@@ -1702,11 +1703,11 @@ static void diff_section(W *w, const avo_report_summary *s, const avo_report_opt
 		we(w, regions[i].text);
 		wp(w, "</pre>\n");
 	}
-	if (best->nknobs || noknobs) {
+	if (nknobs || noknobs) {
 		wp(w, "<h3>Knobs</h3>\n<table id=\"knob-table\"><thead><tr><th>knob</th><th>original</th><th>v%ld</th></tr></thead><tbody>\n",
 		   best->id);
 		for (size_t i = 0; i < noknobs; i++) {
-			const char *nv = pair_find(best->knobs, best->nknobs, oknobs[i].name);
+			const char *nv = pair_find(knobs, nknobs, oknobs[i].name);
 			wp(w, "<tr><td class=\"mono\">");
 			we(w, oknobs[i].name);
 			wp(w, "</td><td class=\"mono\">");
@@ -1715,19 +1716,20 @@ static void diff_section(W *w, const avo_report_summary *s, const avo_report_opt
 			we(w, nv ? nv : oknobs[i].text);
 			wp(w, "</td></tr>\n");
 		}
-		for (size_t i = 0; i < best->nknobs; i++) {
-			if (pair_find(oknobs, noknobs, best->knobs[i].name))
+		for (size_t i = 0; i < nknobs; i++) {
+			if (pair_find(oknobs, noknobs, knobs[i].name))
 				continue;
 			wp(w, "<tr><td class=\"mono\">");
-			we(w, best->knobs[i].name);
+			we(w, knobs[i].name);
 			wp(w, "</td><td>%s</td><td class=\"mono\">", ksrc ? "(not a knob of the original)" : DASH);
-			we(w, best->knobs[i].text);
+			we(w, knobs[i].text);
 			wp(w, "</td></tr>\n");
 		}
 		wp(w, "</tbody></table>\n");
 	}
 done:
 	avo_report_pairs_free(br, nbr);
+	avo_report_pairs_free(bk, nbk);
 	wp(w, "</section>\n");
 }
 

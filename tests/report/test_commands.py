@@ -2,14 +2,14 @@
 """avo status (text and --json) and avo report as commands, on the fixture run directories:
 the numbers they print equal those computed from the files, bad command lines and missing
 runs get their documented exit codes, a spec finds its run under <spec dir>/.avo/<name>/.
-Usage: test_commands.py AVO FIXTURES"""
+Usage: test_commands.py AVO FIXTURES CACHE_PUT"""
 import json, os, shutil, subprocess, sys, tempfile
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from expected import expected  # noqa: E402
 
-AVO, FIX = sys.argv[1], sys.argv[2]
+AVO, FIX, CACHE_PUT = sys.argv[1], sys.argv[2], sys.argv[3]
 failed = 0
 
 
@@ -20,8 +20,9 @@ def check(cond, what):
         print("FAIL:", what, file=sys.stderr)
 
 
-def avo(*args, cwd=None):
-    p = subprocess.run([AVO, *args], capture_output=True, text=True, cwd=cwd, timeout=60)
+def avo(*args, cwd=None, env=None):
+    p = subprocess.run([AVO, *args], capture_output=True, text=True, cwd=cwd, timeout=60,
+                       env=dict(os.environ, **(env or {})))
     return p.returncode, p.stdout, p.stderr
 
 
@@ -104,6 +105,39 @@ with tempfile.TemporaryDirectory() as tmp:
     check(rc == 0 and json.loads(out or "{}").get("commits") == 0, f"SPEC --run-dir: {rc} {err!r}")
     rc, _, err = avo("status", os.path.join(tmp, "missing.json"))
     check(rc == 3, f"missing spec: {rc} {err!r}")
+
+# A lineage without edits (an older run): the diff comes from the best variant's source in the
+# cache, against the whole original file.
+with tempfile.TemporaryDirectory() as tmp:
+    cache, run_dir = os.path.join(tmp, "cache"), os.path.join(tmp, "run")
+    env = {"AVO_CACHE_DIR": cache, "AVO_CACHE_REMOTE": ""}
+    kernel = open(os.path.join(FIX, "normal", "kernel.c"), encoding="utf-8").read()
+    best_src = kernel.replace("#define BLOCK_N 64", "#define BLOCK_N 128").replace("x[i] /= s;", "x[i] *= 1.0f / s;")
+    with open(os.path.join(tmp, "best.c"), "w") as f:
+        f.write(best_src)
+    p = subprocess.run([CACHE_PUT, os.path.join(tmp, "best.c")], capture_output=True, text=True,
+                       env=dict(os.environ, **env), timeout=60)
+    check(p.returncode == 0 and len(p.stdout.strip()) == 32, f"cache put: {p.stderr}")
+    os.makedirs(run_dir)
+    lin = [json.loads(l) for l in open(os.path.join(FIX, "normal", "lineage.jsonl"), encoding="utf-8")][:2]
+    for v in lin:
+        del v["edits"]
+    lin[1]["variant"] = p.stdout.strip()
+    with open(os.path.join(run_dir, "lineage.jsonl"), "w") as f:
+        f.write("".join(json.dumps(v) + "\n" for v in lin))
+    page = os.path.join(tmp, "r.html")
+    rc, _, err = avo("report", "--run-dir", run_dir, "--kernel", os.path.join(FIX, "normal", "kernel.c"), "-o", page, env=env)
+    html = open(page, encoding="utf-8").read() if rc == 0 else ""
+    # the source's regions are scanned and diffed region by region
+    check(rc == 0 and 'data-region="softmax"' in html and '+\t\tx[i] *= 1.0f / s;' in html, f"diff from the cached source: {rc} {err}")
+    check('data-region="accumulate"' not in html, "an unchanged region shows no diff")
+    check('<td class="mono">BLOCK_N</td><td class="mono">64</td><td class="mono up">128</td>' in html,
+          "the knob table from the cached source")
+    # without the cache entry the page still renders and says so
+    rc, _, err = avo("report", "--run-dir", run_dir, "--kernel", os.path.join(FIX, "normal", "kernel.c"), "-o", page,
+                     env={"AVO_CACHE_DIR": os.path.join(tmp, "empty"), "AVO_CACHE_REMOTE": ""})
+    html = open(page, encoding="utf-8").read() if rc == 0 else ""
+    check(rc == 0 and "records no edits and its source is not available" in html, f"no cached source: {rc} {err}")
 
 if failed:
     print(f"{failed} check(s) failed", file=sys.stderr)
