@@ -1884,6 +1884,7 @@ int avo_report_status_text(avo_buf *out, const avo_report_run *run, const char *
 		avo_report_summary_dispose(&s);
 		return AVO_ERROR;
 	}
+	size_t from = out->size;
 	wp(&w, "avo status: %s\n", title ? title : avo_path_basename(run->run_dir));
 	wp(&w, "  run dir     %s\n", run->run_dir);
 	wp(&w, "  objective   %s\n", *s.objective ? s.objective : "-");
@@ -1929,6 +1930,10 @@ int avo_report_status_text(avo_buf *out, const avo_report_run *run, const char *
 				wp(&w, " %9s\n", "-");
 		}
 	}
+	/* Names come from the files: no escape sequence reaches the terminal. */
+	for (size_t i = from; !w.err && i < out->size; i++)
+		if (((unsigned char)out->ptr[i] < 0x20 && out->ptr[i] != '\n') || out->ptr[i] == 0x7f)
+			out->ptr[i] = '?';
 	free(rows);
 	avo_report_summary_dispose(&s);
 	return w.err ? avo_error_set(w.err, "out of memory") : 0;

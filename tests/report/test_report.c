@@ -325,6 +325,13 @@ static void test_hostile(void)
 	CHECK(strstr(h, "</style>") && !strstr(strstr(h, "</style>") + 1, "</style>"));
 	CHECK(!strstr(h, "</style></title>") && strstr(h, "&lt;/style&gt;&lt;/title&gt;"));
 	free(h);
+	/* the terminal gets no control characters from the files */
+	free(run->versions[1].op);
+	run->versions[1].op = avo_strdup("knob\x1b]0;pwned\x07\x1b[2J");
+	avo_buf t = AVO_BUF_INIT;
+	CHECK(avo_report_status_text(&t, run, NULL) == 0);
+	CHECK(!strchr(avo_buf_cstr(&t), '\x1b') && !strchr(avo_buf_cstr(&t), '\x07') && strstr(avo_buf_cstr(&t), "knob?]0;pwned??[2J"));
+	avo_buf_dispose(&t);
 	avo_buf j = AVO_BUF_INIT;
 	CHECK(avo_report_status_json(&j, run, NULL) == 0 && strstr(avo_buf_cstr(&j), "<script>alert('stop')</script>"));
 	avo_buf_dispose(&j);
