@@ -1082,7 +1082,7 @@ static const struct {
 	{"protocol", "harness protocol", G_TRIDOWN, "#9a6700"},
 	{"invalid_edit", "invalid edit", G_PLUS, "#bf3989"},
 	{"duplicate", "duplicate", G_BOX, "#57606a"},
-	{"error", "error", G_RHOMB, "#24292f"},
+	{"error", "other error", G_RHOMB, "#24292f"}, /* also every status this table lacks */
 };
 #define NSTYLES (sizeof(styles) / sizeof(styles[0]))
 
@@ -1291,6 +1291,7 @@ static void chart(W *w, const avo_report_run *run, const avo_report_summary *s)
 	if (is_num(lastx))
 		wp(w, "H%.1f", PX(xmax));
 	wp(w, "\"/>\n");
+	double last_label = -INFINITY;
 	for (size_t i = 0; i < run->nversions; i++) {
 		const avo_report_version *v = &run->versions[i];
 		if (!is_num(v->fitness))
@@ -1306,8 +1307,11 @@ static void chart(W *w, const avo_report_run *run, const avo_report_summary *s)
 		wp(w, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5.5\"><title>", x, y);
 		we(w, avo_buf_cstr(&t));
 		wp(w, "</title></circle>");
-		if (run->nversions <= 40)
+		/* label a version when there is room beside the previous label (and always the best) */
+		if (v == s->best || !(x - last_label < 24)) {
 			wp(w, "<text class=\"vlabel\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">v%ld</text>", x, y - 9, v->id);
+			last_label = x;
+		}
 		wp(w, "</g>\n");
 	}
 	avo_buf_dispose(&t);
@@ -1398,6 +1402,11 @@ static void summary_section(W *w, const avo_report_run *run, const avo_report_su
 	const char *state = s->stop_reason ? s->stop_reason : s->done == 1 ? "done" : run->has_run_json ? "running (or killed)" : "unknown";
 	kv(w, "stop-reason", "stop reason", s->stop_reason ? s->stop_reason : "", state);
 	kv(w, "objective", "objective", s->objective, *s->objective ? s->objective : DASH);
+	if (!strcmp(s->objective, "ms") && is_num(s->best_fitness) && s->best_fitness > 0) {
+		/* fitness is 1 / geomean(ms): show the time itself too */
+		snprintf(t, sizeof(t), "%.5g ms", 1 / s->best_fitness);
+		kv(w, "best-geomean-ms", "best geomean time", fx(x, 1 / s->best_fitness), t);
+	}
 	wp(w, "</dl>\n");
 
 	wp(w, "<h3>Commits by operator</h3>\n");
