@@ -975,7 +975,9 @@ static const char *fdur(char *b, double s, const char *none)
 {
 	if (!is_num(s) || s < 0)
 		return none;
-	if (s < 60)
+	if (s >= 1e8) /* beyond any real run; keeps the int conversions below defined */
+		snprintf(b, 48, "%.3gs", s);
+	else if (s < 60)
 		snprintf(b, 48, "%.1fs", s);
 	else if (s < 3600)
 		snprintf(b, 48, "%dm %02ds", (int)(s / 60), (int)fmod(s, 60));
@@ -1151,12 +1153,13 @@ static double nice_step(double range, double target)
 	if (!(range > 0))
 		return 1;
 	double raw = range / target, mag = pow(10, floor(log10(raw))), f = raw / mag;
-	return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * mag;
+	double step = (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * mag;
+	return isfinite(step) && step > 0 ? step : 1; /* ranges near the limits of double */
 }
 
 static int step_decimals(double step)
 {
-	if (step >= 1)
+	if (!(step < 1) || !(step > 0))
 		return 0;
 	int d = (int)ceil(-log10(step) - 1e-9);
 	return d > 8 ? 8 : d;
