@@ -39,12 +39,16 @@ def expected(run_dir):
         if a["status"] != "committed":
             fails[a["status"]] = fails.get(a["status"], 0) + 1
     configs = []
-    bscores = {s["config"]: s for s in best["scores"]}
-    for s in base["scores"]:
-        b = bscores[s["config"]]
-        configs.append({"config": s["config"], "baseline_ms": s["ms"], "best_ms": b["ms"],
-                        "baseline_tflops": s["tflops"], "best_tflops": b["tflops"],
-                        "speedup": s["ms"] / b["ms"]})
+    bscores = {s["config"]: s for s in best.get("scores", [])}
+    for s in base.get("scores", []):
+        b = bscores.get(s["config"], {})
+        row = {"config": s["config"], "baseline_ms": s.get("ms"), "best_ms": b.get("ms"),
+               "baseline_tflops": s.get("tflops"), "best_tflops": b.get("tflops"), "speedup": None}
+        if row["baseline_ms"] and row["best_ms"]:
+            row["speedup"] = row["baseline_ms"] / row["best_ms"]
+        elif row["baseline_tflops"] and row["best_tflops"]:
+            row["speedup"] = row["best_tflops"] / row["baseline_tflops"]
+        configs.append(row)
     return {
         "best_id": best["id"], "best_fitness": best["fitness"], "baseline_fitness": base["fitness"],
         "speedup": best["fitness"] / base["fitness"], "attempts": len(attempts), "commits": len(lineage) - 1,
