@@ -17,8 +17,9 @@ static void usage(FILE *f)
 		   "  SPEC             the tuning spec (avo.json); its run is <spec dir>/.avo/<name>/\n"
 		   "  -o, --output F   where to write the page (default: report.html)\n"
 		   "  --run-dir DIR    the run directory (instead of, or overriding, the spec's)\n"
-		   "  --peers FILE     peer results, a JSON array of {\"config\":..,\"cudnn\":..,\"fa2\":..}\n"
-		   "                   in TFLOP/s (default: DIR/peers.json when present)\n"
+		   "  --peers FILE     peer results: a JSON array of {\"config\":..,\"cudnn\":..,\"fa2\":..} in\n"
+		   "                   TFLOP/s, or a bench/results file ({\"rows\":[{\"config\":..,\"cudnn\":\n"
+		   "                   {\"tflops\":..}}]}); default: DIR/peers.json when present\n"
 		   "  --kernel FILE    the original kernel, for the diff (default: the spec's kernel)\n"
 		   "  --title NAME     the page's title (default: the spec's name)\n\n"
 		   "Exit codes: 0 written, 2 bad command line, 3 no run or bad spec, 4 I/O error.\n");

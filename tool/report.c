@@ -431,18 +431,23 @@ static int load_peers(avo_report_run *run, const char *path, int required)
 		}
 		avo_report_peer *p = &run->peers[run->npeers - 1];
 		p->config = config;
+		/* A column is "name": TFLOP/s, or (bench/results) "name": {"tflops": .., "ms": ..}; in a
+		 * row holding the latter, plain numbers are shape parameters (b, hq, s, ...). */
 		const cJSON *c;
 		size_t ccap = 0, vcap = 0, nv = 0;
+		int nested = 0;
+		cJSON_ArrayForEach(c, e) nested |= cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(c, "tflops"));
 		cJSON_ArrayForEach(c, e)
 		{
-			if (!cJSON_IsNumber(c) || !c->string)
+			const cJSON *v = nested ? cJSON_GetObjectItemCaseSensitive(c, "tflops") : c;
+			if (!c->string || !cJSON_IsNumber(v) || (nested && !cJSON_IsObject(c)))
 				continue;
 			char tmp[40];
-			snprintf(tmp, sizeof(tmp), "%g", c->valuedouble);
+			snprintf(tmp, sizeof(tmp), "%g", v->valuedouble);
 			if ((rc = pair_add(&p->cols, &p->ncols, &ccap, c->string, tmp)) < 0 ||
 			    (rc = push((void **)&p->values, &nv, &vcap, sizeof(double))) < 0)
 				goto done;
-			p->values[nv - 1] = c->valuedouble;
+			p->values[nv - 1] = v->valuedouble;
 		}
 	}
 	rc = 0;

@@ -396,6 +396,23 @@ static void test_odd_dirs(void)
 		avo_report_run_free(run);
 		run = NULL;
 	}
+	/* peers in the bench/results shape: {"env":..,"rows":[{"config":..,"b":8,"cudnn":{"tflops":..}}]} */
+	char *pj = avo_path_join(tmp, "bench.json");
+	const char *ptext = "{\"env\":{\"gpu\":\"H100\"},\"rows\":[{\"config\":\"c1\",\"b\":8,\"s\":4096,"
+			    "\"cudnn\":{\"correct\":true,\"ms\":2.15,\"tflops\":511.2},\"fa2\":{\"ms\":3.27,\"tflops\":335.6},"
+			    "\"ours_over_cudnn\":1.08}]}";
+	CHECK(avo_file_write_atomic(pj, ptext, strlen(ptext), 0644) == 0);
+	CHECK(avo_report_load(&run, tmp, pj) == 0);
+	if (run) {
+		CHECK(run->npeers == 1 && run->peers[0].ncols == 2);
+		if (run->npeers == 1 && run->peers[0].ncols == 2) {
+			CHECK_STR(run->peers[0].cols[0].name, "cudnn");
+			CHECK(run->peers[0].values[0] == 511.2 && run->peers[0].values[1] == 335.6);
+		}
+		avo_report_run_free(run);
+		run = NULL;
+	}
+	free(pj);
 	/* peers given explicitly must exist and parse */
 	CHECK(avo_report_load(&run, tmp, "/nonexistent/peers.json") == AVO_ENOTFOUND && !run);
 	CHECK(avo_report_load(&run, tmp, rj) == AVO_EPARSE && !run);
