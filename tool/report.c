@@ -1642,26 +1642,25 @@ done:
 	wp(w, "</section>\n");
 }
 
-static void pre_diff(W *w, const char *name, long id, const char *a, const char *b)
+/* The diff as a block when the texts differ; returns whether they do. */
+static int pre_diff(W *w, const char *name, long id, const char *a, const char *b)
 {
 	int changed = 0;
 	avo_buf d = AVO_BUF_INIT;
 	if (avo_report_diff(&d, a, b, 1, &changed) < 0) {
 		w->err = AVO_ERROR;
-		return;
+		return 0;
 	}
-	wp(w, "<h3 class=\"mono\">");
-	we(w, name);
-	wp(w, "</h3>\n");
-	if (!changed)
-		wp(w, "<p class=\"empty\">unchanged</p>\n");
-	else {
-		wp(w, "<pre class=\"diff\" data-region=\"");
+	if (changed) {
+		wp(w, "<h3 class=\"mono\">");
+		we(w, name);
+		wp(w, "</h3>\n<pre class=\"diff\" data-region=\"");
 		we(w, name);
 		wp(w, "\"><span class=\"hunk\">--- original\n+++ v%ld</span>\n", id);
 		wp(w, "%s</pre>\n", avo_buf_cstr(&d));
 	}
 	avo_buf_dispose(&d);
+	return changed;
 }
 
 static void diff_section(W *w, const avo_report_summary *s, const avo_report_options *o, const char *ksrc,
@@ -1697,8 +1696,8 @@ static void diff_section(W *w, const avo_report_summary *s, const avo_report_opt
 		knobs = bk, nknobs = nbk;
 	}
 	if (!best->has_edits && !nbr) {
-		if (ksrc && o->best_src)
-			pre_diff(w, "whole file", best->id, ksrc, o->best_src);
+		if (ksrc && o->best_src && !pre_diff(w, "whole file", best->id, ksrc, o->best_src))
+			wp(w, "<p class=\"empty\">v%ld is byte for byte the original.</p>\n", best->id);
 		else
 			wp(w, "<p class=\"empty\">v%ld records no edits and its source is not available.</p>\n", best->id);
 		goto done;
@@ -1706,10 +1705,21 @@ static void diff_section(W *w, const avo_report_summary *s, const avo_report_opt
 	wp(w, "<p class=\"note\">Unified line diff per region: the original kernel%s against v%ld.</p>\n",
 	   o->kernel_path ? "" : " (not available: regions shown whole)", best->id);
 	if (ksrc) {
+		avo_buf same = AVO_BUF_INIT;
 		for (size_t i = 0; i < norig; i++) {
 			const char *nt = pair_find(regions, nregions, orig[i].name);
-			pre_diff(w, orig[i].name, best->id, orig[i].text, nt ? nt : orig[i].text);
+			if (!nt || !strcmp(nt, orig[i].text)) {
+				if ((same.size && avo_buf_puts(&same, ", ") < 0) || avo_buf_puts(&same, orig[i].name) < 0)
+					w->err = AVO_ERROR;
+			} else
+				pre_diff(w, orig[i].name, best->id, orig[i].text, nt);
 		}
+		if (same.size) {
+			wp(w, "<p class=\"note\" id=\"unchanged-regions\">Unchanged regions: <span class=\"mono\">");
+			we(w, same.ptr);
+			wp(w, "</span></p>\n");
+		}
+		avo_buf_dispose(&same);
 	}
 	for (size_t i = 0; i < nregions; i++) {
 		if (ksrc && pair_find(orig, norig, regions[i].name))
