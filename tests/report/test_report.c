@@ -381,7 +381,10 @@ static void test_odd_dirs(void)
 	CHECK(avo_file_write_atomic(lj, ltext, strlen(ltext), 0644) == 0);
 	CHECK(avo_report_load(&run, tmp, NULL) == 0);
 	if (run) {
-		CHECK(run->nversions == 2 && run->nwarnings == 2);
+		CHECK(run->nversions == 2 && run->nwarnings == 2 && run->nattempts == 0);
+		char *h = html_of(run, NULL); /* versions but zero attempts */
+		CHECK(strstr(h, "No attempts yet.") && strstr(h, "id=\"attempts\" data-value=\"0\"") && strstr(h, "class=\"step\""));
+		free(h);
 		avo_report_summary s;
 		CHECK(avo_report_summarize(&s, run) == 0 && s.speedup == 1.5 && s.commits == 1);
 		avo_report_summary_dispose(&s);
