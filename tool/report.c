@@ -1445,6 +1445,11 @@ static void summary_section(W *w, const avo_report_run *run, const avo_report_su
 		}
 		wp(w, "</ul>\n");
 	}
+	if (s->best && s->best->variant) {
+		wp(w, "<p class=\"note\" id=\"best-variant\">Best variant v%ld: cache object <code>", s->best->id);
+		we(w, s->best->variant);
+		wp(w, "</code>; <code>avo apply SPEC -o FILE</code> writes it out.</p>\n");
+	}
 	/* A budget of 0 means "no limit" (tune.h). */
 	if (run->budget_evaluations > 0 || run->budget_seconds > 0 || run->budget_cost_usd > 0) {
 		wp(w, "<p class=\"note\" id=\"budget\">Budget:");
