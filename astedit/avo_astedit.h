@@ -1,6 +1,6 @@
 /* avo_astedit: parse a kernel with libclang, find its regions and knobs, apply validated edits.
  *
- * Markers (see README "Markers"):
+ * Markers (see astedit/MARKERS.md, README "Markers"):
  *   // avo:region NAME      opens a region; its text starts on the next line
  *   // avo:end              closes it; the region's text ends where this line starts
  *   #define NAME V          // avo:knob V1 V2 ...      (or // avo:knob LO..HI)
@@ -79,8 +79,11 @@ typedef struct {
 #define AVO_ASTEDIT_OPTIONS_INIT {NULL, 0, NULL, NULL, 0}
 
 /* Parse `path`. When `source` is non-NULL it is used instead of the file's content (the
- * path still names the file in messages and picks the language by extension). Fails with
- * AVO_EPARSE on clang errors in the file itself, AVO_EINVALID on bad markers. */
+ * path still names the file in messages and picks the language by extension: .cu/.cuh as
+ * CUDA, .c/.h as C). Fails with AVO_EPARSE on clang errors in the file or the author's own
+ * headers (errors in system headers are ignored; see MARKERS.md), AVO_EINVALID on bad
+ * markers, AVO_ENOTFOUND on an unreadable file or missing compile_commands entry, AVO_ERROR
+ * when no CUDA toolkit is found. `opts` may be NULL. Nothing is written to disk. */
 int avo_astedit_parse(avo_astedit_unit **out, const char *path, const char *source, size_t len,
 		      const avo_astedit_options *opts);
 void avo_astedit_unit_free(avo_astedit_unit *u);
@@ -108,6 +111,7 @@ typedef enum {
 	AVO_ASTEDIT_ERR_PARSE,          /* the edited file does not parse */
 	AVO_ASTEDIT_ERR_MARKERS,        /* regions/knobs not found again after the edit */
 	AVO_ASTEDIT_ERR_OUTSIDE,        /* bytes outside the edited spans changed */
+	AVO_ASTEDIT_ERR_DUPLICATE,      /* the same region or knob edited twice */
 } avo_astedit_error_kind;
 
 typedef struct {
@@ -121,16 +125,21 @@ typedef struct {
 
 void avo_astedit_error_dispose(avo_astedit_error *e);
 
-/* Apply edits to `orig` and validate: re-parse without errors, same regions and knobs
- * found, every byte outside the edited spans unchanged. On success *out (caller frees) is
- * the new source and *out_len its length. On failure returns <0 and fills `err` (may be
- * NULL). Never writes any file. */
+/* Apply edits to `orig` and validate: edit text cannot escape its region (no markers,
+ * balanced brackets and #if/#endif, no unterminated comment/string, no trailing line
+ * splice), knob values allowed by their markers, re-parse (in memory, with orig's clang
+ * arguments) without errors, same regions (kind, function) and knobs found where the edit
+ * put them, every byte outside the edited spans unchanged. Region text missing its final
+ * newline gets one. On success *out (caller frees) is the new source and *out_len (may be
+ * NULL) its length. On failure returns <0 (AVO_EINVALID, AVO_EPARSE, AVO_ENOTFOUND) and
+ * fills `err` (may be NULL; dispose it in either case). Never writes any file. */
 int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 		      const avo_astedit_region_edit *redits, size_t nredits,
 		      const avo_astedit_knob_edit *kedits, size_t nkedits, avo_astedit_error *err);
 
-/* The marker scanner alone (no libclang): used by the fuzz target and by apply's escape
- * check. Fills regions/knobs with marker positions only; returns 0 or AVO_EINVALID. */
+/* The marker scanner alone (no libclang): used by the fuzz target. Fills regions (name,
+ * positions, hash; kind and function are not decided, function is "") and knobs (all
+ * fields); nclang_args is 0. Returns 0 or AVO_EINVALID with "file:line:col: reason". */
 int avo_astedit_scan(avo_astedit_unit **out, const char *path, const char *source, size_t len);
 
 #endif

@@ -3,7 +3,33 @@
  *
  * Harness protocol: `harness <config args>` prints one JSON object as its last stdout line:
  *   {"correct":true,"max_rel_err":1.2e-3,"ms":0.83,"tflops":612.4}
- * Non-zero exit, a signal, a timeout or no JSON is a failed evaluation.
+ * Non-zero exit, a signal, a timeout or no JSON is a failed evaluation. "rel_l2_err" is
+ * optional; "tflops" is required when the objective is "tflops". A number the harness could
+ * not print as JSON (nan, inf) is read as NaN and fails the variant.
+ *
+ * Judging: a config passes when its run exited 0, correct is true, max_rel_err <= the spec's
+ * tolerance and no number is NaN/Inf. Configs run in order and stop at the first failure
+ * (the rest are AVO_EVAL_SKIPPED). Fitness = geometric mean over configs of tflops
+ * (objective "tflops") or of 1/ms (objective "ms"); 0 unless every config passed.
+ *
+ * Caching (when a cache is given): compiled objects go in ns "bin" (key: source, the
+ * headers next to the kernel/harness and in include_dirs, compiler identity and version,
+ * flags, arch); evaluations in ns "eval" (key: variant and harness inputs, compiler,
+ * flags, device identity, configs, tolerance, objective, protocol version). Results that
+ * are "ok" or "incorrect" are cached; compile failures, crashes, timeouts and protocol
+ * failures are not (they may be flaky or depend on the machine's state), so they are
+ * re-evaluated next time. A NULL cache evaluates everything afresh.
+ *
+ * Per process, computed once: the compiler identity (`<compiler> --version`), the device
+ * identity (nvidia-smi name, compute capability, driver; "cpu <machine> <model>" for C),
+ * the header digest and the harness object. A header edited during a long `avo tune` is
+ * therefore seen by the next process, not the running one.
+ *
+ * Runs: cwd is a fresh scratch dir, secrets are scrubbed from the environment, the process
+ * group is killed at the spec's timeout; rlimits: file size 1 GiB, 8192 processes, and for C
+ * kernels without sanitizers 16 GiB of address space (none for CUDA, which maps more).
+ * With opts->gpu >= 0 the harness gets CUDA_VISIBLE_DEVICES=<gpu> and
+ * CUDA_DEVICE_ORDER=PCI_BUS_ID (nvidia-smi's numbering).
  *
  * Ownership: avo_eval_run() gives the caller an avo_eval_result freed with
  * avo_eval_result_free().
@@ -20,7 +46,8 @@ typedef enum {
 	AVO_EVAL_INCORRECT,     /* ran, but some config is wrong (or NaN, or unwritten output) */
 	AVO_EVAL_CRASH,         /* non-zero exit or a signal */
 	AVO_EVAL_TIMEOUT,       /* killed at the timeout */
-	AVO_EVAL_PROTOCOL,      /* no JSON result line */
+	AVO_EVAL_PROTOCOL,      /* no JSON result line, or one missing a required field */
+	AVO_EVAL_SKIPPED,       /* per config only: not run because an earlier config failed */
 } avo_eval_status;
 
 const char *avo_eval_status_name(avo_eval_status s); /* "ok", "compile", "incorrect", ... */
@@ -48,15 +75,17 @@ typedef struct {
 
 typedef struct {
 	int jobs;                    /* parallel compiles; 0: all cores */
-	int gpu;                     /* CUDA_VISIBLE_DEVICES index; -1: leave as is */
+	int gpu;                     /* CUDA_VISIBLE_DEVICES index; -1: leave as is (identity of GPU 0) */
 	int use_cache;               /* read and write the eval cache */
-	int verbose;
-	const char *scratch_dir;     /* NULL: $TMPDIR/avo-<user> */
+	int verbose;                 /* print commands on stderr and keep the scratch dirs */
+	const char *scratch_dir;     /* NULL: $TMPDIR/avo-<uid> (/tmp when TMPDIR is unset) */
 } avo_eval_options;
 
 #define AVO_EVAL_OPTIONS_INIT {0, -1, 1, 0, NULL}
 
-/* Evaluate `variant` (the full kernel source text). */
+/* Evaluate `variant` (the full kernel source text). Returns 0 whenever a verdict was
+ * reached (whatever it is: see out->status) and a negative AVO_E* code only when the
+ * environment failed (compiler missing, scratch dir unusable); then *out is NULL. */
 int avo_eval_run(avo_eval_result **out, const avo_spec *spec, const char *variant, size_t len,
 		 avo_cache *cache, const avo_eval_options *opts);
 /* Evaluate several variants: compiles in parallel (opts->jobs), runs one at a time per GPU.
@@ -64,7 +93,9 @@ int avo_eval_run(avo_eval_result **out, const avo_spec *spec, const char *varian
 int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const *variants,
 		  const size_t *lens, size_t n, avo_cache *cache, const avo_eval_options *opts);
 void avo_eval_result_free(avo_eval_result *r);
-/* JSON text of a result (caller frees). */
+/* JSON text of a result (caller frees); NaN numbers are written as null. */
 char *avo_eval_result_json(const avo_eval_result *r);
+/* Parse the text avo_eval_result_json() wrote; *out is caller-owned (avo_eval_result_free). */
+int avo_eval_result_parse(avo_eval_result **out, const char *json, size_t len);
 
 #endif

@@ -1,25 +1,40 @@
-/* The tuning spec (avo.json), parsed with cJSON. See README "Tuning spec".
+/* The tuning spec (avo.json), parsed with cJSON.
  *
  * {
- *   "name": "attn",                       required
- *   "kernel": "attention.cu",             required, relative to the spec's directory
- *   "harness": "harness.cu",              required
- *   "compiler": "nvcc" | "cc" | path,     default: nvcc for .cu, cc otherwise
- *   "flags": ["-O3"],                     compile flags for both TUs
- *   "link_flags": ["-lm"],
- *   "include_dirs": ["."],
- *   "defines": ["X=1"],
- *   "arch": "sm_90a",                     CUDA only; "" for C
- *   "configs": [{"name": "small", "args": ["--b", "1"]}],   required, non-empty
- *   "tolerance": 2e-2,                    max_rel_err allowed, default 1e-2
- *   "objective": "tflops" | "ms",         default "ms" (fitness = 1/geomean(ms) or geomean(tflops))
- *   "timeout": 60,                        seconds per harness run, default 120
- *   "compile_timeout": 300,
- *   "operator": "knob" | "llm" | "command",
- *   "budget": {"evaluations": 100, "seconds": 3600, "cost_usd": 5},
+ *   "name": "attn",                       required, non-empty
+ *   "kernel": "attention.cu",             required, must be readable
+ *   "harness": "harness.cu",              required, must be readable
+ *   "compiler": "nvcc" | "cc" | path,     default: nvcc for a .cu kernel, cc otherwise;
+ *                                         a compiler whose name ends in "nvcc" compiles CUDA
+ *   "flags": ["-O3"],                     compile flags for both TUs and the link; -O3 is
+ *                                         added when no -O option is given
+ *   "link_flags": ["-lm"],                after the objects on the link line
+ *   "include_dirs": ["."],                -I, after the kernel's own directory
+ *   "defines": ["X=1"],                   -D
+ *   "arch": "sm_90a",                     nvcc only: sm_NN[a|f] -> -gencode=arch=compute_NN[a|f],
+ *                                         code=sm_NN[a|f]; "native" -> -arch=native; "" or
+ *                                         absent: nvcc's default. Must be "" for a C compiler.
+ *   "configs": [{"name": "small", "args": ["--b", "1"]}],   required, non-empty; names
+ *                                         unique; args are strings or numbers (4096 -> "4096")
+ *   "tolerance": 2e-2,                    max_rel_err allowed, >= 0, default 1e-2
+ *   "objective": "tflops" | "ms",         default "ms" (fitness = geomean(1/ms) or geomean(tflops))
+ *   "timeout": 60,                        seconds per harness run, > 0, default 120
+ *   "compile_timeout": 300,               seconds per compile or link, default 300
+ *   "operator": "knob" | "llm" | "command",   default "knob"
+ *   "budget": {"evaluations": 100, "seconds": 3600, "cost_usd": 5},   each >= 0; 0 or
+ *                                         absent: no limit
  *   "shipped_dir": "tuned",
- *   "llm": {...}, "command": {...}        operator settings (agent/)
+ *   "knowledge": "kb",                    read by the tuner from `json`
+ *   "knob": {...}, "llm": {...}, "command": {...}   operator settings (agent/), objects
  * }
+ *
+ * Relative paths (kernel, harness, include_dirs, shipped_dir) resolve against the spec's
+ * directory, which is made absolute. Errors name the file and the field:
+ *   avo.json: field "configs": must be a non-empty array of {"name", "args"}
+ *   avo.json:3:13: parse error                                  (malformed JSON, AVO_EPARSE)
+ * Unknown top-level fields (and unknown fields of a config) are a warning on stderr, not
+ * an error: a typo is shown, and a spec written for a newer avo still loads. Fields whose
+ * name starts with "_" or "//" are comments and pass silently.
  *
  * Ownership: avo_spec_load() gives the caller an avo_spec freed with avo_spec_free().
  */

@@ -1,0 +1,50 @@
+/* avo_astedit internals shared by scan.c (markers, no libclang) and astedit.c (libclang). */
+#ifndef AVO_ASTEDIT_INT_H
+#define AVO_ASTEDIT_INT_H
+
+#include "avo_astedit.h"
+
+#include <stddef.h>
+
+/* Line table: offsets of line starts, for offset -> line:col. */
+typedef struct {
+	size_t *starts;
+	size_t n;
+} astedit__lines;
+
+int astedit__lines_init(astedit__lines *t, const char *s, size_t len);
+void astedit__lines_dispose(astedit__lines *t);
+avo_astedit_pos astedit__pos(const astedit__lines *t, size_t off);
+
+/* What one lexer pass over C/C++/CUDA text learns. */
+typedef struct {
+	size_t start, end;
+} astedit__span;
+
+typedef struct {
+	astedit__span *comments; /* line comments: from "//" to the end of the line (no newline) */
+	size_t ncomments, acomments;
+	size_t code_begin, code_end; /* first byte / one past the last byte of code (not blank,
+	                                comment or non-pragma directive); code_begin == len if none */
+	int problem;                 /* first structural problem (balance checks), 0 if none */
+	size_t problem_off;
+	char problem_msg[160];
+} astedit__lex;
+
+/* Lex `s`. check_balance: record unbalanced brackets, unterminated comments/strings,
+ * unbalanced #if/#endif and a trailing line splice as `problem`. Returns 0 or AVO_ERROR
+ * (allocation). */
+int astedit__lex_run(astedit__lex *lx, const char *s, size_t len, int check_balance);
+void astedit__lex_dispose(astedit__lex *lx);
+
+/* Scan markers into a fresh unit (no clang); the unit owns a copy of the source. */
+int astedit__scan(avo_astedit_unit **out, const char *path, const char *source, size_t len);
+
+/* Is `v` an integer literal we accept as a knob value ("64", "-1", "0x40", "128u", "true")?
+ * On success *val gets its value. */
+int astedit__knob_literal(const char *v, long long *val);
+
+/* 32 hex chars + NUL. */
+void astedit__hash_hex(char out[33], const char *data, size_t len);
+
+#endif
