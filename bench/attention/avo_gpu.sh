@@ -32,7 +32,6 @@ eval)
   python3 bench/attention/combine.py "$OUT" | tee "$OUT/table.txt"
   ;;
 tune)
-  "$AVO" regions kernels/attention/attention_sm90.cu --cuda-gpu-arch=sm_90a >/dev/null 2>&1 || true
   "$AVO" tune kernels/attention/avo-sm90-tune.json --run-dir "$OUT/run" --evals "${EVALS:-12}" \
      --budget "${BUDGET:-420s}" --jobs 16 --no-progress 2>&1 | tee "$OUT/tune.log"
   "$AVO" status kernels/attention/avo-sm90-tune.json --run-dir "$OUT/run" | tee "$OUT/status.txt"
