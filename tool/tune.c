@@ -499,6 +499,7 @@ static int cb_evaluate(avo_agent_eval *out, const avo_astedit_region_edit *re, s
 	if (stop) {
 		/* Not an attempt: the step is told and the loop ends after it. */
 		t->stop = 1;
+		out->stop = 1;
 		out->feedback = avo_sprintf("not evaluated: %s", stop);
 		return 0;
 	}
@@ -775,7 +776,7 @@ char *avo_tune_default_run_dir(const avo_spec *spec)
 static int parse_kernel(avo_astedit_unit **out, const avo_spec *spec)
 {
 	/* The spec's include dirs and defines reach libclang so the kernel parses as it builds. */
-	size_t n = spec->ninclude_dirs + spec->ndefines;
+	size_t n = spec->ninclude_dirs + spec->ndefines + 1;
 	char **args = calloc(n + 1, sizeof(*args));
 	if (!args)
 		return avo_error_set(AVO_ERROR, "out of memory");
@@ -784,6 +785,9 @@ static int parse_kernel(avo_astedit_unit **out, const avo_spec *spec)
 		args[k++] = avo_sprintf("-I%s", spec->include_dirs[i]);
 	for (size_t i = 0; i < spec->ndefines; i++)
 		args[k++] = avo_sprintf("-D%s", spec->defines[i]);
+	/* Parse the device side for the arch we build for: sm_90a-only code is live then. */
+	if (spec->is_cuda && spec->arch && *spec->arch)
+		args[k++] = avo_sprintf("--cuda-gpu-arch=%s", spec->arch);
 	avo_astedit_options ao = AVO_ASTEDIT_OPTIONS_INIT;
 	ao.clang_args = (const char *const *)args;
 	ao.nclang_args = k;
