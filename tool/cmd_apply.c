@@ -256,7 +256,7 @@ static void print_status(const outcome *o, const avo_spec *spec)
 	}
 	if (o->fitness > 0) {
 		if (obj && !strcmp(obj, "tflops"))
-			avo_buf_printf(&b, "fitness %.1f tflops", o->fitness);
+			avo_buf_printf(&b, "fitness %.4g tflops", o->fitness);
 		else
 			avo_buf_printf(&b, "%.4g ms geomean", 1.0 / o->fitness);
 		if (o->baseline_fitness > 0)
