@@ -208,7 +208,7 @@ grep -q '"include_dirs": \[".*/src/include"\]' "$(spec)" || { cat "$(spec)"; fai
 grep -q '"FIXTURE_BASE=40"' "$(spec)" || { cat "$(spec)"; fail "spec lacks the target's defines"; }
 grep -q '"-lm"' "$(spec)" || { cat "$(spec)"; fail "spec lacks the target's link libraries"; }
 grep -q '"name": "big", "args": \["--n", "64"\]' "$(spec)" || { cat "$(spec)"; fail "spec lacks config big"; }
-grep -q '"budget": {"seconds": 120}' "$(spec)" || { cat "$(spec)"; fail "spec lacks the budget"; }
+grep -q '"budget": {"seconds": 120, "evaluations": 20}' "$(spec)" || { cat "$(spec)"; fail "spec lacks the budget"; }
 python3 -c 'import json, sys; f = json.load(open(sys.argv[1]))["flags"]; sys.exit(f[:3] != ["-O2", "-DFIXTURE_NOTE=\"a,b>c\\d\"", "-Wl,-O1"])' "$(spec)" ||
 	{ cat "$(spec)"; fail "spec does not carry FLAGS exactly"; }
 
