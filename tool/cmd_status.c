@@ -1,12 +1,69 @@
+/* avo status: a tuning run's summary in the terminal, or as JSON (report.h). */
 #include "cli.h"
-#include "avo_base.h"
+#include "report.h"
 
 #include <stdio.h>
+#include <string.h>
 
-/* Placeholder until its issue lands: says so plainly. */
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: avo status [SPEC] [--run-dir DIR] [--peers FILE] [--json]\n\n"
+		   "Summarise a tuning run: best fitness against the baseline, attempts, commits by\n"
+		   "operator, failures by cause, elapsed time, tokens, cost, and per config the baseline\n"
+		   "against the best. It reads the run's files only, so it works while 'avo tune' runs.\n\n"
+		   "  SPEC            the tuning spec (avo.json); its run is <spec dir>/.avo/<name>/\n"
+		   "  --run-dir DIR   the run directory (instead of, or overriding, the spec's)\n"
+		   "  --peers FILE    accepted for symmetry with 'avo report' (not shown in the terminal)\n"
+		   "  --json          one JSON object on stdout instead of text\n\n"
+		   "Exit codes: 0 ok, 2 bad command line, 3 no run or bad spec, 4 I/O error.\n");
+}
+
 int avo_cmd_status(int argc, char **argv)
 {
-	(void)argc, (void)argv;
-	fprintf(stderr, "avo: 'status' is not implemented yet\n");
-	return AVO_EXIT_ENV;
+	const char *spec = NULL, *run_dir = NULL, *peers = NULL;
+	int json = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (avo_cli_is_help(a)) {
+			usage(stdout);
+			return AVO_EXIT_OK;
+		} else if (!strcmp(a, "--json"))
+			json = 1;
+		else if (!strcmp(a, "--run-dir") || !strcmp(a, "--peers")) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "avo: status: %s needs a value\n", a);
+				return AVO_EXIT_USAGE;
+			}
+			*(!strcmp(a, "--run-dir") ? &run_dir : &peers) = argv[++i];
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "avo: status: unknown option '%s' (see 'avo status --help')\n", a);
+			return AVO_EXIT_USAGE;
+		} else if (spec) {
+			fprintf(stderr, "avo: status: one spec at a time ('%s' and '%s')\n", spec, a);
+			return AVO_EXIT_USAGE;
+		} else
+			spec = a;
+	}
+	if (!spec && !run_dir) {
+		usage(stderr);
+		return AVO_EXIT_USAGE;
+	}
+	avo_report_target t;
+	avo_report_run *run = NULL;
+	avo_buf out = AVO_BUF_INIT;
+	int rc;
+	if ((rc = avo_report_target_resolve(&t, spec, run_dir, NULL, NULL)) < 0 ||
+	    (rc = avo_report_load(&run, t.run_dir, peers)) < 0)
+		goto done;
+	avo_report_print_warnings(run);
+	rc = json ? avo_report_status_json(&out, run, t.title) : avo_report_status_text(&out, run, t.title);
+	if (rc == 0)
+		fwrite(avo_buf_cstr(&out), 1, out.size, stdout);
+done:
+	if (rc < 0)
+		rc = avo_cli_fail(rc);
+	avo_buf_dispose(&out);
+	avo_report_run_free(run);
+	avo_report_target_dispose(&t);
+	return rc;
 }

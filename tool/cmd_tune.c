@@ -1,12 +1,168 @@
 #include "cli.h"
 #include "avo_base.h"
+#include "avo_cache.h"
+#include "spec.h"
+#include "tune.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-/* Placeholder until its issue lands: says so plainly. */
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: avo tune SPEC [options]\n\n"
+		"Evolve the kernel of SPEC (the AVO loop): an operator proposes edits of the marked\n"
+		"regions and knobs, every candidate is compiled, checked and timed, and a version is\n"
+		"committed only when it is correct on every config and at least as fast as the best.\n"
+		"State lives in the run dir (default <spec dir>/.avo/<name>); see tool/RUNS.md.\n\n"
+		"options:\n"
+		"  --operator OP       knob (default; no network), llm, command\n"
+		"  --budget DUR        wall-time budget: 90s, 10m, 2h, 1d (plain number: seconds)\n"
+		"  --evals N           evaluation budget (attempts, the baseline included)\n"
+		"  --max-cost USD      API cost budget (llm operator)\n"
+		"  --resume            continue the run in the run dir (after a crash or a budget)\n"
+		"  --fresh-run         move an existing run aside and start over\n"
+		"  --run-dir DIR       where the run's state lives\n"
+		"  --epsilon E         commit when fitness >= best*(1-E) (default 0)\n"
+		"  --stall N           steer the operator after N steps without a commit (default 4)\n"
+		"  --jobs N            parallel compiles (default: all cores)\n"
+		"  --gpu N             run on GPU N (CUDA_VISIBLE_DEVICES)\n"
+		"  --progress/--no-progress   live progress line (default: when stderr is a TTY)\n"
+		"  --quiet             no progress output\n\n"
+		"Budgets default to the spec's \"budget\"; with none, the run stops after 100\n"
+		"evaluations or when the operator has nothing new to try.\n"
+		"Exit: 0 done, 1 the original kernel is incorrect, 2 usage, 3 bad spec or kernel,\n"
+		"4 environment, 130 interrupted (state saved; continue with --resume).\n");
+}
+
+/* "90s", "10m", "2h", "1d", "45": seconds, or -1. */
+static double parse_duration(const char *s)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -1;
+	if (!*end || !strcmp(end, "s"))
+		return v;
+	if (!strcmp(end, "m") || !strcmp(end, "min"))
+		return v * 60;
+	if (!strcmp(end, "h"))
+		return v * 3600;
+	if (!strcmp(end, "d"))
+		return v * 86400;
+	return -1;
+}
+
 int avo_cmd_tune(int argc, char **argv)
 {
-	(void)argc, (void)argv;
-	fprintf(stderr, "avo: 'tune' is not implemented yet\n");
-	return AVO_EXIT_ENV;
+	avo_tune_options o = AVO_TUNE_OPTIONS_INIT;
+	const char *spec_path = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEED() do { if (!v) { fprintf(stderr, "avo: tune: %s needs a value\n", a); return AVO_EXIT_USAGE; } i++; } while (0)
+		if (avo_cli_is_help(a)) {
+			usage(stdout);
+			return AVO_EXIT_OK;
+		} else if (!strcmp(a, "--operator")) {
+			NEED();
+			o.op = v;
+		} else if (!strcmp(a, "--budget")) {
+			NEED();
+			if ((o.budget_seconds = parse_duration(v)) < 0) {
+				fprintf(stderr, "avo: tune: --budget '%s': expected a duration like 90s, 10m, 2h\n", v);
+				return AVO_EXIT_USAGE;
+			}
+		} else if (!strcmp(a, "--evals")) {
+			NEED();
+			char *end;
+			o.budget_evaluations = strtol(v, &end, 10);
+			if (*end || o.budget_evaluations <= 0) {
+				fprintf(stderr, "avo: tune: --evals '%s': expected a positive integer\n", v);
+				return AVO_EXIT_USAGE;
+			}
+		} else if (!strcmp(a, "--max-cost")) {
+			NEED();
+			char *end;
+			o.budget_cost_usd = strtod(v, &end);
+			if (*end || o.budget_cost_usd <= 0) {
+				fprintf(stderr, "avo: tune: --max-cost '%s': expected a positive number\n", v);
+				return AVO_EXIT_USAGE;
+			}
+		} else if (!strcmp(a, "--epsilon")) {
+			NEED();
+			char *end;
+			o.epsilon = strtod(v, &end);
+			if (*end || o.epsilon < 0 || o.epsilon >= 1) {
+				fprintf(stderr, "avo: tune: --epsilon '%s': expected 0 <= E < 1\n", v);
+				return AVO_EXIT_USAGE;
+			}
+		} else if (!strcmp(a, "--stall")) {
+			NEED();
+			o.stall_attempts = (unsigned)strtoul(v, NULL, 10);
+		} else if (!strcmp(a, "--jobs")) {
+			NEED();
+			o.jobs = atoi(v);
+		} else if (!strcmp(a, "--gpu")) {
+			NEED();
+			o.gpu = atoi(v);
+		} else if (!strcmp(a, "--run-dir")) {
+			NEED();
+			o.run_dir = v;
+		} else if (!strcmp(a, "--resume")) {
+			o.resume = 1;
+		} else if (!strcmp(a, "--fresh-run")) {
+			o.fresh_run = 1;
+		} else if (!strcmp(a, "--progress")) {
+			o.progress = 1;
+		} else if (!strcmp(a, "--no-progress")) {
+			o.progress = 0;
+		} else if (!strcmp(a, "--quiet")) {
+			o.quiet = 1;
+		} else if (a[0] == '-') {
+			fprintf(stderr, "avo: tune: unknown option '%s' (see 'avo tune --help')\n", a);
+			return AVO_EXIT_USAGE;
+		} else if (!spec_path) {
+			spec_path = a;
+		} else {
+			fprintf(stderr, "avo: tune: one spec at a time ('%s' is extra)\n", a);
+			return AVO_EXIT_USAGE;
+		}
+#undef NEED
+	}
+	if (!spec_path) {
+		usage(stderr);
+		return AVO_EXIT_USAGE;
+	}
+	if (o.resume && o.fresh_run) {
+		fprintf(stderr, "avo: tune: --resume and --fresh-run exclude each other\n");
+		return AVO_EXIT_USAGE;
+	}
+	avo_spec *spec = NULL;
+	avo_cache *cache = NULL;
+	avo_cache_options co = AVO_CACHE_OPTIONS_INIT;
+	int rc;
+	if ((rc = avo_spec_load(&spec, spec_path)) < 0)
+		return avo_cli_fail(rc);
+	if ((rc = avo_cache_open(&cache, &co)) < 0) {
+		avo_spec_free(spec);
+		return avo_cli_fail(rc);
+	}
+	/* No budget at all would run forever unattended: cap it and say so. */
+	if (o.budget_seconds < 0 && o.budget_evaluations < 0 && o.budget_cost_usd < 0 &&
+	    spec->budget_seconds <= 0 && spec->budget_evaluations <= 0 && spec->budget_cost_usd <= 0)
+		o.budget_evaluations = 100;
+	rc = avo_tune_run(spec, cache, &o);
+	avo_cache_free(cache);
+	avo_spec_free(spec);
+	if (rc == AVO_TUNE_INTERRUPTED) {
+		fprintf(stderr, "avo: interrupted; the run is saved: continue with 'avo tune %s --resume'\n", spec_path);
+		return AVO_EXIT_INTERRUPT;
+	}
+	if (rc == AVO_EINVALID && strstr(avo_error_last(), "fails its harness"))
+		return (fprintf(stderr, "avo: %s\n", avo_error_last()), AVO_EXIT_FAIL);
+	return rc < 0 ? avo_cli_fail(rc) : AVO_EXIT_OK;
 }

@@ -38,26 +38,6 @@ static void usage(FILE *f)
 		   "  AVO_CACHE_REMOTE                base URL of the remote cache\n");
 }
 
-int avo_cli_is_help(const char *arg) { return !strcmp(arg, "-h") || !strcmp(arg, "--help"); }
-
-int avo_cli_exit_code(int code)
-{
-	switch (code) {
-	case AVO_OK: return AVO_EXIT_OK;
-	case AVO_EINVALID:
-	case AVO_EPARSE:
-	case AVO_ENOTFOUND: return AVO_EXIT_INPUT;
-	case AVO_ECORRUPT: return AVO_EXIT_FAIL;
-	default: return AVO_EXIT_ENV;
-	}
-}
-
-int avo_cli_fail(int code)
-{
-	fprintf(stderr, "avo: %s\n", avo_error_last());
-	return avo_cli_exit_code(code);
-}
-
 int main(int argc, char **argv)
 {
 	if (argc < 2) {

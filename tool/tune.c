@@ -62,6 +62,7 @@ typedef struct {
 	const char *stop_reason;
 	/* Per-step accounting attached to the records the step produces. */
 	const char *step_op;
+	char *step_note;        /* the operator's note for the edits in flight (annotate) */
 } tune_ctx;
 
 /* ---- small helpers ------------------------------------------------------------------ */
@@ -250,6 +251,44 @@ static int lineage_build(tune_lineage *l, const avo_runstate *rs, int objective_
 
 /* ---- the commit gate and the records --------------------------------------------------- */
 
+static const char *edit_value(const cJSON *edits, const char *kind, const char *name)
+{
+	return str(cJSON_GetObjectItemCaseSensitive(edits, kind), name);
+}
+
+/* What an edit changes against the best version, in a few words ("TILE_K 64->16; region
+ * softmax rewritten"): the key change shown in the lineage and the report. Caller frees. */
+static char *change_note(const tune_ctx *t, const avo_astedit_region_edit *re, size_t nre,
+			 const avo_astedit_knob_edit *ke, size_t nke)
+{
+	const cJSON *best = cJSON_GetArrayItem(t->rs->lineage, t->best_id);
+	const cJSON *bed = cJSON_GetObjectItemCaseSensitive(best, "edits");
+	avo_buf b = AVO_BUF_INIT;
+	for (size_t i = 0; i < t->unit->nknobs; i++) {
+		const avo_astedit_knob *k = &t->unit->knobs[i];
+		const char *now = k->value, *before = edit_value(bed, "knobs", k->name);
+		for (size_t j = 0; j < nke; j++)
+			if (!strcmp(ke[j].knob, k->name))
+				now = ke[j].value;
+		if (!before)
+			before = k->value;
+		if (strcmp(now, before))
+			avo_buf_printf(&b, "%s%s %s->%s", b.size ? "; " : "", k->name, before, now);
+	}
+	for (size_t i = 0; i < t->unit->nregions; i++) {
+		const char *name = t->unit->regions[i].name;
+		const char *now = NULL, *before = edit_value(bed, "regions", name);
+		for (size_t j = 0; j < nre; j++)
+			if (!strcmp(re[j].region, name))
+				now = re[j].text;
+		/* NULL means "the original text" on both sides. */
+		if ((now || before) && (!now || !before || strcmp(now, before)))
+			avo_buf_printf(&b, "%sregion %s %s", b.size ? "; " : "", name,
+				       now ? "rewritten" : "restored");
+	}
+	return b.size ? avo_buf_detach(&b) : (avo_buf_dispose(&b), avo_strdup("no change"));
+}
+
 static void publish_best(tune_ctx *t, const cJSON *version)
 {
 	if (!t->cache)
@@ -291,6 +330,8 @@ static cJSON *attempt_record(tune_ctx *t, const char *status, const char *varian
 	cJSON_AddItemToObject(a, "scores", scores_json(er));
 	add_capped(a, "feedback", feedback);
 	cJSON_AddStringToObject(a, "edit_hash", edit_hash ? edit_hash : "");
+	if (t->step_note)
+		cJSON_AddStringToObject(a, "note", t->step_note);
 	cJSON_AddBoolToObject(a, "from_cache", er && er->from_cache);
 	return a;
 }
@@ -419,6 +460,13 @@ static int cb_apply(char **out_source, avo_agent_apply_error *err, const avo_ast
 	return 0;
 }
 
+static void cb_annotate(const char *note, void *payload)
+{
+	tune_ctx *t = payload;
+	free(t->step_note);
+	t->step_note = avo_strdup(note);
+}
+
 static int cb_seen(const avo_astedit_region_edit *re, size_t nre, const avo_astedit_knob_edit *ke,
 		   size_t nke, void *payload)
 {
@@ -436,6 +484,7 @@ static int cb_evaluate(avo_agent_eval *out, const avo_astedit_region_edit *re, s
 	if (stop) {
 		/* Not an attempt: the step is told and the loop ends after it. */
 		t->stop = 1;
+		out->stop = 1;
 		out->feedback = avo_sprintf("not evaluated: %s", stop);
 		return 0;
 	}
@@ -473,8 +522,13 @@ static int cb_evaluate(avo_agent_eval *out, const avo_astedit_region_edit *re, s
 		status = "slower";
 	cJSON *a = attempt_record(t, status, er->variant_hash, er->fitness, er, er->feedback, eh);
 	rc = avo_runstate_add_attempt(t->rs, a);
-	if (rc == 0 && commit)
-		rc = commit_version(t, er->variant_hash, src, len, er, re, nre, ke, nke, NULL);
+	if (rc == 0 && commit) {
+		char *change = change_note(t, re, nre, ke, nke);
+		char *note = t->step_note ? avo_sprintf("%s (%s)", change, t->step_note) : NULL;
+		rc = commit_version(t, er->variant_hash, src, len, er, re, nre, ke, nke, note ? note : change);
+		free(note);
+		free(change);
+	}
 	t->attempts++;
 	if (rc == 0)
 		rc = save_run(t, 0);
@@ -515,7 +569,7 @@ char *avo_tune_default_run_dir(const avo_spec *spec)
 static int parse_kernel(avo_astedit_unit **out, const avo_spec *spec)
 {
 	/* The spec's include dirs and defines reach libclang so the kernel parses as it builds. */
-	size_t n = spec->ninclude_dirs + spec->ndefines;
+	size_t n = spec->ninclude_dirs + spec->ndefines + 1;
 	char **args = calloc(n + 1, sizeof(*args));
 	if (!args)
 		return avo_error_set(AVO_ERROR, "out of memory");
@@ -524,6 +578,9 @@ static int parse_kernel(avo_astedit_unit **out, const avo_spec *spec)
 		args[k++] = avo_sprintf("-I%s", spec->include_dirs[i]);
 	for (size_t i = 0; i < spec->ndefines; i++)
 		args[k++] = avo_sprintf("-D%s", spec->defines[i]);
+	/* Parse the device side for the arch we build for: sm_90a-only code is live then. */
+	if (spec->is_cuda && spec->arch && *spec->arch)
+		args[k++] = avo_sprintf("--cuda-gpu-arch=%s", spec->arch);
 	avo_astedit_options ao = AVO_ASTEDIT_OPTIONS_INIT;
 	ao.clang_args = (const char *const *)args;
 	ao.nclang_args = k;
@@ -666,6 +723,9 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 		goto done;
 
 	oopts = op_options(spec, t.op_name);
+	if (!strcmp(t.op_name, "command") && cJSON_IsObject(oopts) &&
+	    !cJSON_GetObjectItemCaseSensitive(oopts, "base_dir"))
+		cJSON_AddStringToObject(oopts, "base_dir", spec->dir);
 	if ((rc = avo_agent_op_new(&op, t.op_name, oopts)) < 0)
 		goto done;
 	avo_agent_supervisor_options so = AVO_AGENT_SUPERVISOR_OPTIONS_INIT;
@@ -710,8 +770,10 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 		ctx.knowledge_dir = kdir;
 		ctx.feedback = last_feedback;
 		ctx.hint = hint;
-		ctx.cb = (avo_agent_callbacks){cb_apply, cb_evaluate, cb_seen, &t};
+		ctx.cb = (avo_agent_callbacks){cb_apply, cb_evaluate, cb_seen, &t, cb_annotate};
 		t.step_op = op->name;
+		free(t.step_note);
+		t.step_note = NULL;
 
 		avo_agent_step_result res;
 		int attempts_before = t.attempts;
@@ -794,6 +856,7 @@ done:
 	free(last_feedback);
 	free(run_dir);
 	free(t.edit_hashes);
+	free(t.step_note);
 	avo_runstate_free(t.rs);
 	avo_astedit_unit_free(t.unit);
 	return rc;

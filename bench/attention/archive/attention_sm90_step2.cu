@@ -1,0 +1,395 @@
+// avo attention forward for Hopper (sm_90a): wgmma + TMA + warp specialization.
+// A CTA owns BLOCK_M = 128 query rows of one (batch, query head) and runs three
+// warpgroups: warpgroup 0 is the producer (one thread issues TMA bulk tensor
+// loads of Q once and of K/V tiles into a STAGES-deep ring, each stage guarded by
+// a "full" and an "empty" mbarrier), warpgroups 1 and 2 are consumers, each
+// owning 64 query rows: S = Q K^T with wgmma (Q and K from shared memory), online
+// softmax in registers (exp2, scale folded in), O += P V with wgmma (P from
+// registers, V from shared memory, MN-major). setmaxnreg moves registers from the
+// producer to the consumers. Tiles use the 128-byte TMA swizzle, which the wgmma
+// descriptors read directly. Causal: KV blocks past the diagonal are never loaded,
+// only the diagonal block is masked. GQA: query head h reads KV head h / (hq/hkv).
+// Head dim 128 only; other shapes return AVO_ATTENTION_EINVAL.
+#include <cuda_runtime.h>
+#include <cuda_bf16.h>
+#include <cuda.h>
+#include <cudaTypedefs.h>
+#include <stdint.h>
+#include <math.h>
+
+#include "attention.h"
+
+#define STAGES 2 // avo:knob 2 3
+#define PRODUCER_REGS 24 // avo:knob 24 32 40
+#define CONSUMER_REGS 240 // avo:knob 232 240
+
+namespace {
+
+constexpr int kD = 128;
+constexpr int kBlockM = 128, kBlockN = 128;
+constexpr int kConsumers = 2;
+constexpr int kThreads = 128 * (kConsumers + 1);
+constexpr int kBoxBytes = 128 * 64 * 2;      // one TMA box: 128 rows x 64 bf16 (128 B)
+constexpr int kTileBytes = 2 * kBoxBytes;    // a 128 x 128 tile = two boxes along d
+
+struct Smem {
+    alignas(1024) unsigned char q[kTileBytes];
+    alignas(1024) unsigned char k[STAGES][kTileBytes];
+    alignas(1024) unsigned char v[STAGES][kTileBytes];
+    uint64_t q_full;
+    uint64_t k_full[STAGES], k_empty[STAGES];
+    uint64_t v_full[STAGES], v_empty[STAGES];
+};
+
+__device__ __forceinline__ uint32_t smem_addr(const void *p)
+{
+    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+__device__ __forceinline__ void mbar_init(uint64_t *bar, int count)
+{
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_addr(bar)), "r"(count));
+}
+
+__device__ __forceinline__ void mbar_expect_tx(uint64_t *bar, uint32_t bytes)
+{
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smem_addr(bar)),
+                 "r"(bytes)
+                 : "memory");
+}
+
+__device__ __forceinline__ void mbar_arrive(uint64_t *bar)
+{
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_addr(bar)) : "memory");
+}
+
+__device__ __forceinline__ void mbar_wait(uint64_t *bar, int parity)
+{
+    asm volatile("{\n.reg .pred p;\n"
+                 "WAIT_%=:\n"
+                 "mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n"
+                 "@!p bra WAIT_%=;\n}\n" ::"r"(smem_addr(bar)),
+                 "r"(parity)
+                 : "memory");
+}
+
+// 2-D TMA load of one box at (col, row) into dst, completing on bar.
+__device__ __forceinline__ void tma_load(void *dst, const CUtensorMap *map, uint64_t *bar, int col,
+                                         int row)
+{
+    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes"
+                 " [%0], [%1, {%3, %4}], [%2];\n" ::"r"(smem_addr(dst)),
+                 "l"(reinterpret_cast<uint64_t>(map)), "r"(smem_addr(bar)), "r"(col), "r"(row)
+                 : "memory");
+}
+
+// wgmma shared-memory descriptor, 128-byte swizzle; offsets in bytes.
+__device__ __forceinline__ uint64_t make_desc(uint32_t addr, uint32_t lbo, uint32_t sbo)
+{
+    return (uint64_t)((addr & 0x3ffff) >> 4) | ((uint64_t)(lbo >> 4) << 16) |
+           ((uint64_t)(sbo >> 4) << 32) | (1ull << 62);
+}
+
+__device__ __forceinline__ void wgmma_fence()
+{
+    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+}
+
+__device__ __forceinline__ void wgmma_commit()
+{
+    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+}
+
+template <int N>
+__device__ __forceinline__ void wgmma_wait()
+{
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
+
+// Keeps the compiler from moving accesses of r across the async wgmma boundary.
+__device__ __forceinline__ void reg_fence(float (&r)[64])
+{
+#pragma unroll
+    for (int i = 0; i < 64; ++i)
+        asm volatile("" : "+f"(r[i])::"memory");
+}
+
+__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi)
+{
+    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<uint32_t *>(&v);
+}
+
+// d (+)= A[64x16] * B[16x128]; A and B from shared memory (descriptors), both K-major.
+__device__ __forceinline__ void wgmma_ss(float (&d)[64], uint64_t desc_a, uint64_t desc_b, int accumulate)
+{
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
+                 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+                 : "l"(desc_a), "l"(desc_b), "r"(accumulate));
+}
+
+// d += A[64x16] * B[16x128]; A from registers (bf16 pairs), B from shared memory, MN-major.
+__device__ __forceinline__ void wgmma_rs(float (&d)[64], const uint32_t (&a)[4], uint64_t desc_b)
+{
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
+                 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, {%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(1));
+}
+
+template <bool CAUSAL>
+__global__ void __launch_bounds__(kThreads, 1)
+    attention_sm90_kernel(const __grid_constant__ CUtensorMap tm_q,
+                          const __grid_constant__ CUtensorMap tm_k,
+                          const __grid_constant__ CUtensorMap tm_v, __nv_bfloat16 *__restrict__ o,
+                          int s, int hq, int group, float scale_log2)
+{
+    extern __shared__ unsigned char smem_raw[];
+    // The 128-byte swizzle repeats every 1024 bytes: align the tiles to it.
+    Smem &sm = *reinterpret_cast<Smem *>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~(uintptr_t)1023);
+
+    const int tid = threadIdx.x, wg = tid / 128;
+    const int mblk = CAUSAL ? (int)(gridDim.x - 1 - blockIdx.x) : (int)blockIdx.x;
+    const int h = blockIdx.y, b = blockIdx.z;
+    const int hkv = hq / group;
+    const int m0 = mblk * kBlockM;
+    const int q_row = (b * hq + h) * s + m0;             // row in the [b*hq*s, d] view
+    const int kv_row = (b * hkv + h / group) * s;        // first row of this KV head
+    const int n_blocks = CAUSAL ? mblk + 1 : s / kBlockN; // BLOCK_M == BLOCK_N
+
+    if (tid == 0) {
+        mbar_init(&sm.q_full, 1);
+#pragma unroll
+        for (int i = 0; i < STAGES; ++i) {
+            mbar_init(&sm.k_full[i], 1);
+            mbar_init(&sm.v_full[i], 1);
+            mbar_init(&sm.k_empty[i], kConsumers);
+            mbar_init(&sm.v_empty[i], kConsumers);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    __syncthreads();
+
+    if (wg == 0) {
+        // avo:region producer
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(PRODUCER_REGS));
+        if (tid == 0) {
+            mbar_expect_tx(&sm.q_full, kTileBytes);
+            tma_load(sm.q, &tm_q, &sm.q_full, 0, q_row);
+            tma_load(sm.q + kBoxBytes, &tm_q, &sm.q_full, 64, q_row);
+            for (int j = 0; j < n_blocks; ++j) {
+                const int st = j % STAGES, parity = ((j / STAGES) & 1) ^ 1;
+                const int row = kv_row + j * kBlockN;
+                mbar_wait(&sm.k_empty[st], parity);
+                mbar_expect_tx(&sm.k_full[st], kTileBytes);
+                tma_load(sm.k[st], &tm_k, &sm.k_full[st], 0, row);
+                tma_load(sm.k[st] + kBoxBytes, &tm_k, &sm.k_full[st], 64, row);
+                mbar_wait(&sm.v_empty[st], parity);
+                mbar_expect_tx(&sm.v_full[st], kTileBytes);
+                tma_load(sm.v[st], &tm_v, &sm.v_full[st], 0, row);
+                tma_load(sm.v[st] + kBoxBytes, &tm_v, &sm.v_full[st], 64, row);
+            }
+        }
+        // avo:end
+    } else {
+        asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(CONSUMER_REGS));
+        const int c = wg - 1;                  // consumer index: rows c*64 .. c*64+63
+        const int ctid = tid - 128 * wg;       // thread within the warpgroup
+        const int warp = ctid / 32, lane = ctid % 32, g = lane / 4, t = lane % 4;
+        const int row0 = m0 + c * 64 + warp * 16 + g; // this thread's rows: row0, row0 + 8
+        const uint32_t q_base = smem_addr(sm.q) + c * 64 * 128;
+
+        float acc_o[64], acc_s[64];
+#pragma unroll
+        for (int i = 0; i < 64; ++i) acc_o[i] = 0.f;
+        float row_max[2] = {-INFINITY, -INFINITY};
+        float row_sum[2] = {0.f, 0.f};
+
+        mbar_wait(&sm.q_full, 0);
+        for (int j = 0; j < n_blocks; ++j) {
+            const int st = j % STAGES, parity = (j / STAGES) & 1;
+            // avo:region qk_gemm
+            mbar_wait(&sm.k_full[st], parity);
+            {
+                const uint32_t k_base = smem_addr(sm.k[st]);
+                wgmma_fence();
+#pragma unroll
+                for (int kk = 0; kk < kD / 16; ++kk) {
+                    const uint32_t off = (kk / 4) * kBoxBytes + (kk % 4) * 32;
+                    wgmma_ss(acc_s, make_desc(q_base + off, 16, 1024), make_desc(k_base + off, 16, 1024),
+                             kk > 0);
+                }
+                wgmma_commit();
+                wgmma_wait<0>();
+                reg_fence(acc_s);
+            }
+            if (ctid == 0) mbar_arrive(&sm.k_empty[st]);
+            // avo:end
+
+            // avo:region mask_softmax
+            if (CAUSAL && j == n_blocks - 1) {
+#pragma unroll
+                for (int nt = 0; nt < kBlockN / 8; ++nt) {
+                    const int col = j * kBlockN + nt * 8 + 2 * t;
+                    if (col > row0) acc_s[4 * nt + 0] = -INFINITY;
+                    if (col + 1 > row0) acc_s[4 * nt + 1] = -INFINITY;
+                    if (col > row0 + 8) acc_s[4 * nt + 2] = -INFINITY;
+                    if (col + 1 > row0 + 8) acc_s[4 * nt + 3] = -INFINITY;
+                }
+            }
+#pragma unroll
+            for (int r = 0; r < 2; ++r) {
+                float mx = row_max[r];
+#pragma unroll
+                for (int nt = 0; nt < kBlockN / 8; ++nt)
+                    mx = fmaxf(mx, fmaxf(acc_s[4 * nt + 2 * r], acc_s[4 * nt + 2 * r + 1]));
+                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+                const float alpha = exp2f((row_max[r] - mx) * scale_log2);
+                row_max[r] = mx;
+                const float m_scaled = mx * scale_log2;
+                float sum = 0.f;
+#pragma unroll
+                for (int nt = 0; nt < kBlockN / 8; ++nt) {
+                    float &x0 = acc_s[4 * nt + 2 * r], &x1 = acc_s[4 * nt + 2 * r + 1];
+                    x0 = exp2f(fmaf(x0, scale_log2, -m_scaled));
+                    x1 = exp2f(fmaf(x1, scale_log2, -m_scaled));
+                    sum += x0 + x1;
+                }
+                row_sum[r] = row_sum[r] * alpha + sum;
+#pragma unroll
+                for (int nt = 0; nt < kD / 8; ++nt) {
+                    acc_o[4 * nt + 2 * r] *= alpha;
+                    acc_o[4 * nt + 2 * r + 1] *= alpha;
+                }
+            }
+            // avo:end
+
+            // avo:region pv_gemm
+            {
+                uint32_t pf[kBlockN / 16][4];
+#pragma unroll
+                for (int kk = 0; kk < kBlockN / 16; ++kk) {
+                    pf[kk][0] = pack_bf16(acc_s[8 * kk + 0], acc_s[8 * kk + 1]);
+                    pf[kk][1] = pack_bf16(acc_s[8 * kk + 2], acc_s[8 * kk + 3]);
+                    pf[kk][2] = pack_bf16(acc_s[8 * kk + 4], acc_s[8 * kk + 5]);
+                    pf[kk][3] = pack_bf16(acc_s[8 * kk + 6], acc_s[8 * kk + 7]);
+                }
+                mbar_wait(&sm.v_full[st], parity);
+                const uint32_t v_base = smem_addr(sm.v[st]);
+                reg_fence(acc_o);
+                wgmma_fence();
+#pragma unroll
+                for (int kk = 0; kk < kBlockN / 16; ++kk)
+                    wgmma_rs(acc_o, pf[kk], make_desc(v_base + kk * 16 * 128, kBoxBytes, 1024));
+                wgmma_commit();
+                wgmma_wait<0>();
+                reg_fence(acc_o);
+            }
+            if (ctid == 0) mbar_arrive(&sm.v_empty[st]);
+            // avo:end
+        }
+
+        // avo:region epilogue
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 1);
+            row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 2);
+        }
+        const float inv0 = 1.f / row_sum[0], inv1 = 1.f / row_sum[1];
+        // Stage through this consumer's own 64 rows of the Q tile (same swizzled
+        // layout: box d/64, row r at r*128 B, 16-byte chunk (d%64/8) ^ (r%8)).
+        unsigned char *q_tile = sm.q;
+        const int r_lo = c * 64 + warp * 16 + g, r_hi = r_lo + 8;
+#pragma unroll
+        for (int nt = 0; nt < kD / 8; ++nt) {
+            const int box = nt / 8, chunk = nt % 8;
+            *reinterpret_cast<uint32_t *>(q_tile + box * kBoxBytes + r_lo * 128 +
+                                          ((chunk ^ (r_lo & 7)) << 4) + 4 * t) =
+                pack_bf16(acc_o[4 * nt] * inv0, acc_o[4 * nt + 1] * inv0);
+            *reinterpret_cast<uint32_t *>(q_tile + box * kBoxBytes + r_hi * 128 +
+                                          ((chunk ^ (r_hi & 7)) << 4) + 4 * t) =
+                pack_bf16(acc_o[4 * nt + 2] * inv1, acc_o[4 * nt + 3] * inv1);
+        }
+        asm volatile("bar.sync %0, 128;\n" ::"r"(1 + c) : "memory");
+        __nv_bfloat16 *o_g = o + ((size_t)q_row + c * 64) * kD;
+#pragma unroll
+        for (int i = ctid; i < 64 * (kD / 8); i += 128) {
+            const int r = i / (kD / 8), nt = i % (kD / 8), rr = c * 64 + r;
+            const int box = nt / 8, chunk = nt % 8;
+            *reinterpret_cast<uint4 *>(o_g + (size_t)r * kD + nt * 8) =
+                *reinterpret_cast<const uint4 *>(q_tile + box * kBoxBytes + rr * 128 +
+                                                 ((chunk ^ (rr & 7)) << 4));
+        }
+        // avo:end
+    }
+}
+
+PFN_cuTensorMapEncodeTiled_v12000 get_encode()
+{
+    static PFN_cuTensorMapEncodeTiled_v12000 fn = nullptr;
+    if (!fn) {
+        cudaDriverEntryPointQueryResult res;
+        void *p = nullptr;
+        if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault,
+                                             &res) == cudaSuccess &&
+            res == cudaDriverEntryPointSuccess)
+            fn = reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(p);
+    }
+    return fn;
+}
+
+// [rows, 128] bf16 row-major viewed as 2-D; boxes of 128 rows x 64 columns.
+bool make_map(CUtensorMap *map, const void *ptr, uint64_t rows)
+{
+    PFN_cuTensorMapEncodeTiled_v12000 encode = get_encode();
+    if (!encode) return false;
+    const cuuint64_t dims[2] = {kD, rows};
+    const cuuint64_t strides[1] = {kD * sizeof(__nv_bfloat16)};
+    const cuuint32_t box[2] = {64, 128};
+    const cuuint32_t elem[2] = {1, 1};
+    return encode(map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<void *>(ptr), dims, strides,
+                  box, elem, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                  CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+template <bool CAUSAL>
+int launch(const avo_attention_params *p, cudaStream_t stream)
+{
+    CUtensorMap tq, tk, tv;
+    if (!make_map(&tq, p->q, (uint64_t)p->b * p->hq * p->s) ||
+        !make_map(&tk, p->k, (uint64_t)p->b * p->hkv * p->s) ||
+        !make_map(&tv, p->v, (uint64_t)p->b * p->hkv * p->s))
+        return AVO_ATTENTION_EINVAL;
+    constexpr size_t smem = sizeof(Smem) + 1024; // + alignment slack
+    auto kernel = attention_sm90_kernel<CAUSAL>;
+    if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) !=
+        cudaSuccess)
+        return AVO_ATTENTION_ECUDA;
+    const dim3 grid(p->s / kBlockM, p->hq, p->b);
+    const float scale_log2 = 1.4426950408889634f / sqrtf((float)kD);
+    kernel<<<grid, kThreads, smem, stream>>>(tq, tk, tv, static_cast<__nv_bfloat16 *>(p->o), p->s,
+                                            p->hq, p->hq / p->hkv, scale_log2);
+    return cudaPeekAtLastError() == cudaSuccess ? 0 : AVO_ATTENTION_ECUDA;
+}
+
+} // namespace
+
+extern "C" int avo_attention_forward(const avo_attention_params *p, cudaStream_t stream)
+{
+    if (!p || !p->q || !p->k || !p->v || !p->o || p->b <= 0 || p->hq <= 0 || p->hkv <= 0 ||
+        p->s <= 0 || p->hq % p->hkv != 0 || p->b > 65535 || p->hq > 65535)
+        return AVO_ATTENTION_EINVAL;
+    // Whole 128-row tiles, head dim 128, row index within int range.
+    if (p->d != kD || p->s % kBlockM != 0 || (int64_t)p->b * p->hq * p->s > INT32_MAX)
+        return AVO_ATTENTION_EINVAL;
+    return p->causal ? launch<true>(p, stream) : launch<false>(p, stream);
+}
+
+extern "C" const char *avo_attention_variant(void)
+{
+    return "sm90-wgmma-tma-ws";
+}

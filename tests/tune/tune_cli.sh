@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# `avo tune` end to end through the real CLI on the CPU example (kernels/cpu).
+# usage: tune_cli.sh CASE AVO SRC_DIR WORK_DIR
+set -euo pipefail
+case_=$1 AVO=$2 SRC=$3 W=$4
+rm -rf "$W" && mkdir -p "$W"
+export AVO_CACHE_DIR=$W/cache AVO_CACHE_REMOTE=
+SPEC=$SRC/kernels/cpu/avo.json
+RUN=$W/run
+fail() { echo "FAIL: $*" >&2; exit 1; }
+py() { python3 - "$@"; }
+
+# Invariants of any run dir: every line parses, the lineage only rises (epsilon 0), every
+# version is a correct attempt with status committed, run.json agrees with the files.
+check_run() {
+  py "$RUN" <<'PY'
+import json, sys, os
+run = sys.argv[1]
+att = [json.loads(l) for l in open(os.path.join(run, "attempts.jsonl"))]
+lin = [json.loads(l) for l in open(os.path.join(run, "lineage.jsonl"))]
+r = json.load(open(os.path.join(run, "run.json")))
+assert lin and lin[0]["operator"] == "baseline", "no baseline"
+for a, b in zip(lin, lin[1:]):
+    assert b["fitness"] >= a["fitness"], ("lineage fell", a["fitness"], b["fitness"])
+    assert b["parent"] is not None
+committed = {a["variant"] for a in att if a["status"] == "committed"}
+for v in lin:
+    assert v["variant"] in committed, ("version without a committed attempt", v["id"])
+    assert all(s["correct"] for s in v["scores"]), "incorrect version in the lineage"
+for a in att:
+    if a["status"] != "committed":
+        assert a["variant"] not in {v["variant"] for v in lin[1:]} or a["status"] == "duplicate"
+assert r["attempts"] == len(att), (r["attempts"], len(att))
+assert r["commits"] == len(lin) - 1
+assert abs(r["best_fitness"] - max(v["fitness"] for v in lin)) < 1e-12
+print("run ok: %d attempts, %d versions, best %.6g" % (len(att), len(lin), r["best_fitness"]))
+PY
+}
+count() { [ -f "$RUN/attempts.jsonl" ] && wc -l < "$RUN/attempts.jsonl" || echo 0; }
+
+case $case_ in
+knob)
+  "$AVO" tune "$SPEC" --run-dir "$RUN" --evals 10 --no-progress 2> "$W/log" || { cat "$W/log"; fail "tune failed"; }
+  grep -q "stopped (evaluation budget reached)" "$W/log" || fail "no stop line"
+  check_run
+  [ "$(count)" = 10 ] || fail "expected 10 attempts, got $(count)"
+  # The best is published under the tuning key: apply finds it in the cache.
+  "$AVO" apply "$SPEC" -o "$W/applied.c" > "$W/apply.log" 2>&1
+  commits=$(python3 -c "import json;print(json.load(open('$RUN/run.json'))['commits'])")
+  if [ "$commits" -gt 0 ]; then
+    grep -q "from local cache" "$W/apply.log" || { cat "$W/apply.log"; fail "apply did not use the tuned variant"; }
+    ! cmp -s "$W/applied.c" "$SRC/kernels/cpu/attention.c" || fail "applied file equals the original"
+  fi
+  # The kernel source is never written.
+  git -C "$SRC" diff --quiet -- kernels/cpu/attention.c || fail "the kernel file was modified"
+  # Notes: every commit after the baseline says what changed.
+  py "$RUN" <<'PY'
+import json, sys
+for v in map(json.loads, open(sys.argv[1] + "/lineage.jsonl")):
+    if v["id"] > 0:
+        assert v["note"] and "->" in v["note"], v["note"]
+PY
+  ;;
+existing)
+  "$AVO" tune "$SPEC" --run-dir "$RUN" --evals 2 --no-progress 2> "$W/log"
+  set +e
+  "$AVO" tune "$SPEC" --run-dir "$RUN" --evals 2 --no-progress 2> "$W/log2"; rc=$?
+  set -e
+  [ $rc = 3 ] || fail "expected exit 3 for an existing run, got $rc"
+  grep -q -- "--resume" "$W/log2" || fail "message does not mention --resume"
+  "$AVO" tune "$SPEC" --run-dir "$RUN" --evals 2 --fresh-run --no-progress 2> "$W/log3"
+  ls -d "$RUN".old-* >/dev/null || fail "old run not moved aside"
+  grep -q "moved to" "$W/log3" || fail "no notice of the move"
+  check_run
+  ;;
+resume_kill9)
+  # Kill -9 in the middle of a run, then resume: nothing recorded is lost or repeated.
+  "$AVO" tune "$SPEC" --run-dir "$RUN" --evals 24 --no-progress 2> "$W/log1" &
+  pid=$!
+  for _ in $(seq 600); do [ "$(count)" -ge 6 ] && break; sleep 0.05; done
+  kill -9 $pid; wait $pid 2>/dev/null || true
+  n1=$(count)
+  [ "$n1" -ge 6 ] && [ "$n1" -lt 24 ] || fail "kill landed at $n1 attempts"
+  cp "$RUN/attempts.jsonl" "$W/before.jsonl"
+  "$AVO" tune "$SPEC" --run-dir "$RUN" --evals 24 --resume --no-progress 2> "$W/log2" || { cat "$W/log2"; fail "resume failed"; }
+  grep -q "(resumed)" "$W/log2" || fail "resume not announced"
+  [ "$(count)" = 24 ] || fail "expected 24 attempts after resume, got $(count)"
+  # Complete records from before the kill are kept byte for byte.
+  lines=$(python3 -c "import json
+n=0
+for l in open('$W/before.jsonl'):
+    try: json.loads(l); n+=1
+    except Exception: pass
+print(n)")
+  head -n "$lines" "$W/before.jsonl" | cmp -s - <(head -n "$lines" "$RUN/attempts.jsonl") || fail "records before the kill changed"
+  check_run
+  # The knob search never re-evaluates a point across the two sessions.
+  py "$RUN" <<'PY'
+import json, sys
+hs = [a["edit_hash"] for a in map(json.loads, open(sys.argv[1] + "/attempts.jsonl")) if a["operator"] == "knob"]
+assert len(hs) == len(set(hs)), "a point was tried twice"
+PY
+  ;;
+sigint)
+  "$AVO" tune "$SPEC" --run-dir "$RUN" --evals 500 --no-progress 2> "$W/log" &
+  pid=$!
+  for _ in $(seq 600); do [ "$(count)" -ge 3 ] && break; sleep 0.05; done
+  kill -INT $pid
+  set +e; wait $pid; rc=$?; set -e
+  [ $rc = 130 ] || { cat "$W/log"; fail "expected exit 130, got $rc"; }
+  grep -q -- "--resume" "$W/log" || fail "no resume hint"
+  python3 -c "import json; r=json.load(open('$RUN/run.json')); assert r['stop_reason']=='interrupted' and not r['done'], r"
+  check_run
+  ;;
+budget_time)
+  start=$(date +%s)
+  "$AVO" tune "$SPEC" --run-dir "$RUN" --budget 3s --no-progress 2> "$W/log"
+  grep -q "time budget reached" "$W/log" || { cat "$W/log"; fail "no time-budget stop"; }
+  [ $(( $(date +%s) - start )) -lt 30 ] || fail "ran far past its budget"
+  check_run
+  ;;
+gate)
+  # An external agent that proposes wrong, broken and valid edits in turn: only correct,
+  # no-slower versions enter the lineage, and each failure is logged with its feedback.
+  cat > "$W/agent.py" <<'PY'
+import json, sys, os
+req = json.load(sys.stdin)
+n = len(os.listdir(os.environ["AGENT_STATE"]))
+open(os.path.join(os.environ["AGENT_STATE"], str(n)), "w").close()
+soft = req["regions"]["softmax"]
+kind = n % 4
+if kind == 0:   # numerically wrong: the row sums are doubled
+    assert "sum += p;" in soft
+    print(json.dumps({"regions": {"softmax": soft.replace("sum += p;", "sum += 2 * p;")}, "note": "wrong sums"}))
+elif kind == 1: # does not compile
+    print(json.dumps({"regions": {"softmax": soft + "\tthis is not C;\n"}, "note": "broken"}))
+elif kind == 2: # escapes its region
+    print(json.dumps({"regions": {"softmax": soft + "}\n"}, "note": "escape"}))
+else:           # a valid knob change
+    vals = req["knobs"]["UNROLL"]["values"]
+    cur = req["knobs"]["UNROLL"]["value"]
+    print(json.dumps({"knobs": {"UNROLL": vals[(vals.index(cur) + 1) % len(vals)]}, "note": "next unroll"}))
+PY
+  mkdir -p "$W/state"
+  python3 - "$SPEC" "$W/spec.json" "$W/agent.py" "$SRC/kernels/cpu" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+for k in ("kernel", "harness"):
+    s[k] = sys.argv[4] + "/" + s[k]
+s["operator"] = "command"
+s["command"] = {"argv": ["python3", sys.argv[3]], "timeout": 30}
+json.dump(s, open(sys.argv[2], "w"))
+PY
+  AGENT_STATE=$W/state "$AVO" tune "$W/spec.json" --run-dir "$RUN" --evals 9 --no-progress 2> "$W/log" || { cat "$W/log"; fail "tune failed"; }
+  check_run
+  py "$RUN" <<'PY'
+import json, sys, collections
+att = [json.loads(l) for l in open(sys.argv[1] + "/attempts.jsonl")]
+st = collections.Counter(a["status"] for a in att)
+print(dict(st))
+bad = [a for a in att if a["status"] in ("compile", "invalid_edit", "error")]
+assert bad, "no failed attempt recorded"
+for a in bad:
+    assert a["feedback"], ("failure without feedback", a)
+assert st["incorrect"] >= 2, "the wrong variant was not judged incorrect"
+assert any("would escape it" in (a["feedback"] or "") for a in att), "escape not recorded"
+assert any("undeclared identifier" in (a["feedback"] or "") for a in att), "clang diagnostic not recorded"
+PY
+  ;;
+*) fail "unknown case $case_" ;;
+esac
+echo "PASS: $case_"
