@@ -198,6 +198,21 @@ if [ "$flow" = tune-e2e ]; then
 	note "a no-op rebuild neither tunes nor applies"
 	expect_noop
 
+	note "AVO_MODE=CACHED never tunes; the avo-tune-app target does, and the next build uses it"
+	export AVO_CACHE_DIR=$tmp/cached-cache
+	bld0=$bld bld=$tmp/build-explicit
+	configure -DAVO_MODE=CACHED
+	build
+	! grep -q "avo: tuning" "$tmp/build.log" || { cat "$tmp/build.log"; fail "CACHED mode tuned"; }
+	expect_log "avo: kern.c: no tuned variant for key"
+	build avo-tune-app
+	expect_log "avo: tuning kern.c for app"
+	build
+	expect_log "avo: kern.c: using tuned variant .* from local cache"
+	expect_app "kern 126"
+	expect_noop
+	bld=$bld0
+
 	note "avo export ships the tuned result; a fresh CACHED build elsewhere uses it"
 	"$avo" export "$(spec)" >"$tmp/export.log" 2>&1 || { cat "$tmp/export.log"; fail "export"; }
 	grep -q "#define SCALE 3 " "$src/tuned/cpu/kern.c" || fail "export did not write the best variant"
