@@ -20,6 +20,7 @@ installed or fetched avo) and is included by ``avoConfig.cmake`` and by avo's ow
              [ARCH <arch>]
              [OPERATOR <knob|llm|command>]
              [BUDGET <time>]
+             [EVALUATIONS <n>]
              [TOLERANCE <x>]
              [SHIPPED_DIR <dir>]
              [NAME <name>]
@@ -64,10 +65,11 @@ installed or fetched avo) and is included by ``avoConfig.cmake`` and by avo's ow
     target's ``CUDA_ARCHITECTURES`` (``90a`` becomes ``sm_90a``). Empty for C kernels, whose
     shipped files live under ``cpu/``.
 
-  ``OPERATOR``, ``BUDGET``, ``TOLERANCE``, ``OBJECTIVE``
+  ``OPERATOR``, ``BUDGET``, ``EVALUATIONS``, ``TOLERANCE``, ``OBJECTIVE``
     Written to the spec: the variation operator (default ``knob``), the tuning time
-    budget (``90``, ``90s``, ``15m``, ``2h``), the largest relative error allowed, and what
-    fitness measures (``ms``, the default, or ``tflops``).
+    budget (``90``, ``90s``, ``15m``, ``2h``) and evaluation budget (a run stops at the
+    first one reached), the largest relative error allowed, and what fitness measures
+    (``ms``, the default, or ``tflops``).
 
   ``SHIPPED_DIR``
     A directory of tuned files written by ``avo export``:
@@ -179,7 +181,7 @@ function(_avo_require_tool out)
 endfunction()
 
 function(avo_tune target)
-  set(one KERNEL HARNESS ARCH OPERATOR BUDGET TOLERANCE SHIPPED_DIR NAME OBJECTIVE)
+  set(one KERNEL HARNESS ARCH OPERATOR BUDGET EVALUATIONS TOLERANCE SHIPPED_DIR NAME OBJECTIVE)
   set(multi CONFIGS FLAGS LINK_FLAGS)
   cmake_parse_arguments(PARSE_ARGV 1 arg "" "${one}" "${multi}")
   if(arg_UNPARSED_ARGUMENTS)
@@ -330,10 +332,21 @@ function(avo_tune target)
   if(arg_OPERATOR)
     set(operator "${arg_OPERATOR}")
   endif()
-  set(budget "")
+  set(budget_items "")
   if(arg_BUDGET)
     _avo_seconds(seconds "${arg_BUDGET}")
-    set(budget "\n  \"budget\": {\"seconds\": ${seconds}},")
+    list(APPEND budget_items "\"seconds\": ${seconds}")
+  endif()
+  if(DEFINED arg_EVALUATIONS)
+    if(NOT arg_EVALUATIONS MATCHES "^[1-9][0-9]*$")
+      message(FATAL_ERROR "avo_tune(${target}): EVALUATIONS must be a positive integer")
+    endif()
+    list(APPEND budget_items "\"evaluations\": ${arg_EVALUATIONS}")
+  endif()
+  set(budget "")
+  if(budget_items)
+    list(JOIN budget_items ", " budget_items)
+    set(budget "\n  \"budget\": {${budget_items}},")
   endif()
   set(shipped "")
   if(arg_SHIPPED_DIR)

@@ -389,6 +389,16 @@ done:
 	return rc;
 }
 
+/* Numbers in a bench row that are not a peer's TFLOP/s: the problem shape, errors, ratios. */
+static int peer_skip(const char *key)
+{
+	static const char *const shape[] = {"b", "h", "hq", "hkv", "s", "sq", "sk", "d", "seq", "batch", "heads", "dim"};
+	for (size_t i = 0; i < sizeof(shape) / sizeof(shape[0]); i++)
+		if (!strcmp(key, shape[i]))
+			return 1;
+	return strstr(key, "err") || strstr(key, "_over_") || strstr(key, "ratio") || strstr(key, "ms");
+}
+
 /* peers.json: an array of rows, or an object holding one (bench/results style). */
 static int load_peers(avo_report_run *run, const char *path, int required)
 {
@@ -403,9 +413,9 @@ static int load_peers(avo_report_run *run, const char *path, int required)
 	}
 	o = cJSON_ParseWithLengthOpts(b.ptr ? b.ptr : "", b.size, NULL, 0);
 	const cJSON *rows = o, *e;
-	if (cJSON_IsObject(o)) {
-		rows = NULL;
-		cJSON_ArrayForEach(e, o) if (cJSON_IsArray(e) && !rows) rows = e;
+	if (cJSON_IsObject(o)) { /* "rows", else the first array of objects */
+		rows = cJSON_GetObjectItemCaseSensitive(o, "rows");
+		cJSON_ArrayForEach(e, o) if (!cJSON_IsArray(rows) && cJSON_IsArray(e) && cJSON_IsObject(e->child)) rows = e;
 	}
 	if (!cJSON_IsArray(rows)) {
 		if (required)
@@ -440,7 +450,7 @@ static int load_peers(avo_report_run *run, const char *path, int required)
 		cJSON_ArrayForEach(c, e)
 		{
 			const cJSON *v = nested ? cJSON_GetObjectItemCaseSensitive(c, "tflops") : c;
-			if (!c->string || !cJSON_IsNumber(v) || (nested && !cJSON_IsObject(c)))
+			if (!c->string || !cJSON_IsNumber(v) || (nested && !cJSON_IsObject(c)) || (!nested && peer_skip(c->string)))
 				continue;
 			char tmp[40];
 			snprintf(tmp, sizeof(tmp), "%g", v->valuedouble);
@@ -1362,7 +1372,7 @@ static const char css[] =
 	"table{border-collapse:collapse;margin:4px 0;font-size:13px}th,td{border:1px solid var(--line);padding:4px 8px;vertical-align:top}\n"
 	"th{background:var(--bg2);text-align:left;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\n"
 	"tr.best td{background:#eefbf1}.up{color:var(--ok)}.down{color:#cf222e}\n"
-	"td.change{max-width:520px;overflow-wrap:anywhere}.tree{color:var(--mut);font-family:ui-monospace,monospace}\n"
+	"#config-table td.mono{white-space:nowrap}td.change{max-width:520px;overflow-wrap:anywhere}.tree{color:var(--mut);font-family:ui-monospace,monospace}\n"
 	"pre{background:var(--bg2);border:1px solid var(--line);border-radius:6px;padding:8px 10px;overflow-x:auto;white-space:pre;margin:4px 0}\n"
 	"pre .add{background:var(--add);display:inline-block;min-width:100%}pre .del{background:var(--del);display:inline-block;min-width:100%}\n"
 	"pre .hunk{color:#8250df}\n"
@@ -1640,7 +1650,7 @@ static void configs_section(W *w, const avo_report_run *run, const avo_report_su
 		wp(w, "</tr>\n");
 	}
 	wp(w, "</tbody></table>\n<p class=\"note\">Speedup is baseline ms / best ms (TFLOP/s ratio when ms is missing)."
-	      "%s</p>\n", ncols ? " Peer columns come from peers.json (TFLOP/s, measured separately)." : "");
+	      "%s</p>\n", ncols ? " Peer columns come from the peers file (TFLOP/s, measured separately)." : "");
 done:
 	free(rows);
 	free(cols);

@@ -7,12 +7,13 @@
 #     VIA: package | subdir | fetch | none (AVO_MODE=OFF, no avo anywhere)
 #     FLOW: full (default) | basic | tune-mode | examples (examples/ on the CPU kernel) |
 #           examples-cuda (and the CUDA kernel, compiled with nvcc; run only with a GPU) |
-#           remote (a tuned result published to a real nginx is used by a fresh build)
+#           remote (a tuned result published to a real nginx is used by a fresh build) |
+#           tune-e2e (AVO_MODE=TUNE: the build tunes the kernel on the CPU, then builds the best)
 # Extra arguments for every configure (tests only): $AVO_TEST_CMAKE_ARGS.
 set -euo pipefail
 
 gen=$1 via=$2 avo_build=$3 avo_src=$4 cache_put=$5 flow=${6:-full}
-case $flow in full | basic | tune-mode | examples | examples-cuda | remote) ;;
+case $flow in full | basic | tune-mode | tune-e2e | examples | examples-cuda | remote) ;;
 *) echo "unknown FLOW '$flow'" >&2; exit 2 ;;
 esac
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/avo-cmake-test.XXXXXX")
@@ -180,6 +181,51 @@ if [ "$flow" = remote ]; then
 	exit 0
 fi
 
+if [ "$flow" = tune-e2e ]; then
+	avo=$(avo_cmd)
+	if grep -q "not implemented" <<<"$("$avo" tune --help 2>&1 || true)"; then
+		echo "SKIP: 'avo tune' is not in this build yet"
+		exit 77
+	fi
+	note "AVO_MODE=TUNE: the first build tunes (knob search on the CPU), then uses the best"
+	configure -DAVO_MODE=TUNE
+	build
+	expect_log "avo: tuning kern.c for app"
+	expect_log "avo: kern.c: using tuned variant .* from local cache"
+	expect_app "kern 126" # SCALE 3: the largest value is the fastest for this harness
+	grep -q "#define SCALE 3 " "$bld/avo/app/kern.c" || fail "the generated source is not the best knob"
+
+	note "a no-op rebuild neither tunes nor applies"
+	expect_noop
+
+	note "AVO_MODE=CACHED never tunes; the avo-tune-app target does, and the next build uses it"
+	export AVO_CACHE_DIR=$tmp/cached-cache
+	bld0=$bld bld=$tmp/build-explicit
+	configure -DAVO_MODE=CACHED
+	build
+	! grep -q "avo: tuning" "$tmp/build.log" || { cat "$tmp/build.log"; fail "CACHED mode tuned"; }
+	expect_log "avo: kern.c: no tuned variant for key"
+	build avo-tune-app
+	expect_log "avo: tuning kern.c for app"
+	build
+	expect_log "avo: kern.c: using tuned variant .* from local cache"
+	expect_app "kern 126"
+	expect_noop
+	bld=$bld0
+
+	note "avo export ships the tuned result; a fresh CACHED build elsewhere uses it"
+	"$avo" export "$(spec)" >"$tmp/export.log" 2>&1 || { cat "$tmp/export.log"; fail "export"; }
+	grep -q "#define SCALE 3 " "$src/tuned/cpu/kern.c" || fail "export did not write the best variant"
+	export AVO_CACHE_DIR=$tmp/other-cache
+	bld=$tmp/build-cached
+	configure -DAVO_MODE=CACHED
+	build
+	expect_log "avo: kern.c: using shipped tuned file"
+	expect_app "kern 126"
+	echo "PASS"
+	exit 0
+fi
+
 if [ "$flow" = tune-mode ]; then
 	note "AVO_MODE=TUNE: a tuning step (pool avo_tune, depth 1) comes before apply"
 	configure -DAVO_MODE=TUNE -DAVO_BUDGET=30s
@@ -208,7 +254,7 @@ grep -q '"include_dirs": \[".*/src/include"\]' "$(spec)" || { cat "$(spec)"; fai
 grep -q '"FIXTURE_BASE=40"' "$(spec)" || { cat "$(spec)"; fail "spec lacks the target's defines"; }
 grep -q '"-lm"' "$(spec)" || { cat "$(spec)"; fail "spec lacks the target's link libraries"; }
 grep -q '"name": "big", "args": \["--n", "64"\]' "$(spec)" || { cat "$(spec)"; fail "spec lacks config big"; }
-grep -q '"budget": {"seconds": 120}' "$(spec)" || { cat "$(spec)"; fail "spec lacks the budget"; }
+grep -q '"budget": {"seconds": 120, "evaluations": 20}' "$(spec)" || { cat "$(spec)"; fail "spec lacks the budget"; }
 python3 -c 'import json, sys; f = json.load(open(sys.argv[1]))["flags"]; sys.exit(f[:3] != ["-O2", "-DFIXTURE_NOTE=\"a,b>c\\d\"", "-Wl,-O1"])' "$(spec)" ||
 	{ cat "$(spec)"; fail "spec does not carry FLAGS exactly"; }
 

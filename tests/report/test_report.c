@@ -415,6 +415,21 @@ static void test_odd_dirs(void)
 		avo_report_run_free(run);
 		run = NULL;
 	}
+	/* flat rows (bench/results/h100-avo style): shape numbers, errors and ratios are not peers */
+	ptext = "{\"gpu\":[\"H100\"],\"rows\":[{\"config\":\"c1\",\"b\":8,\"hq\":16,\"hkv\":16,\"s\":4096,\"d\":128,"
+		"\"causal\":false,\"ours\":693,\"ours_max_rel_err\":0.0026,\"ours_over_cudnn\":1.16,\"cudnn\":597.6,\"fa2\":322.9}]}";
+	CHECK(avo_file_write_atomic(pj, ptext, strlen(ptext), 0644) == 0);
+	CHECK(avo_report_load(&run, tmp, pj) == 0);
+	if (run) {
+		CHECK(run->npeers == 1 && run->peers[0].ncols == 3);
+		if (run->npeers == 1 && run->peers[0].ncols == 3) {
+			CHECK_STR(run->peers[0].cols[0].name, "ours");
+			CHECK_STR(run->peers[0].cols[1].name, "cudnn");
+			CHECK_STR(run->peers[0].cols[2].name, "fa2");
+		}
+		avo_report_run_free(run);
+		run = NULL;
+	}
 	free(pj);
 	/* peers given explicitly must exist and parse */
 	CHECK(avo_report_load(&run, tmp, "/nonexistent/peers.json") == AVO_ENOTFOUND && !run);
