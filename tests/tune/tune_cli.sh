@@ -167,6 +167,69 @@ assert any("would escape it" in (a["feedback"] or "") for a in att), "escape not
 assert any("undeclared identifier" in (a["feedback"] or "") for a in att), "clang diagnostic not recorded"
 PY
   ;;
+llm_openai|llm_anthropic)
+  # `avo tune` with the llm operator against a scripted mock API on loopback: the agent reads
+  # the regions, makes a broken edit (refused, and told why), sets a knob, evaluates and
+  # submits. The API key reaches the server and no file, log or report.
+  api=${case_#llm_}
+  port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+  cat > "$W/script.json" <<'JS'
+[
+ {"calls": [{"name": "read_regions", "args": {}}], "usage": [1000, 50]},
+ {"calls": [{"name": "edit_region", "args": {"name": "softmax", "text": "\t\t\tthis is not C;\n"}}], "usage": [1200, 80]},
+ {"calls": [{"name": "set_knob", "args": {"name": "UNROLL", "value": "4"}}, {"name": "evaluate", "args": {}}], "usage": [1500, 60]},
+ {"calls": [{"name": "submit", "args": {"note": "unroll the inner loops by 4"}}], "usage": [1700, 40]}
+]
+JS
+  KEY=sk-avo-test-$$-SECRETVALUE
+  MOCK_EXPECT_KEY=$KEY python3 "$SRC/tests/agent/mock_llm.py" --port "$port" --script "$W/script.json" --log "$W/requests.jsonl" 2> "$W/mock.log" &
+  mock=$!
+  trap 'kill $mock 2>/dev/null || true' EXIT
+  for _ in $(seq 100); do grep -q listening "$W/mock.log" && break; sleep 0.05; done
+  if [ "$api" = openai ]; then base="http://127.0.0.1:$port/v1"; keyvar=OPENAI_API_KEY
+  else base="http://127.0.0.1:$port"; keyvar=ANTHROPIC_API_KEY; fi
+  python3 - "$SPEC" "$W/spec.json" "$SRC/kernels/cpu" "$api" "$base" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+for k in ("kernel", "harness"):
+    s[k] = sys.argv[3] + "/" + s[k]
+s["operator"] = "llm"
+s["llm"] = {"api": sys.argv[4], "base_url": sys.argv[5], "model": "mock-model", "max_turns": 6,
+            "timeout": 20, "retries": 1, "price_input": 3, "price_output": 15}
+json.dump(s, open(sys.argv[2], "w"))
+PY
+  env $keyvar=$KEY "$AVO" tune "$W/spec.json" --run-dir "$RUN" --evals 2 --no-progress > "$W/out.log" 2> "$W/log" \
+    || { cat "$W/log"; fail "tune failed"; }
+  check_run
+  py "$RUN" "$W/requests.jsonl" <<'PY'
+import json, sys
+att = [json.loads(l) for l in open(sys.argv[1] + "/attempts.jsonl")]
+run = json.load(open(sys.argv[1] + "/run.json"))
+reqs = [json.loads(l) for l in open(sys.argv[2])]
+# A committed evaluation ends the step at once (3 requests); otherwise the model submits (4).
+n = len(reqs)
+assert n in (3, 4), n
+assert all(r["auth"] == "ok" and not r["violation"] for r in reqs), [(r["auth"], r["violation"]) for r in reqs]
+llm = [a for a in att if a["operator"] == "llm"]
+assert len(llm) == 1, llm
+if n == 3:
+    assert llm[0]["status"] == "committed", llm[0]["status"]
+else:
+    assert llm[0]["status"] == "slower", llm[0]["status"]
+    assert llm[0]["note"] == "unroll the inner loops by 4", llm[0].get("note")
+# The refusal of the broken edit went back to the model as a tool result.
+tool_results = json.dumps(reqs[2]["body"])
+assert "undeclared identifier" in tool_results, "refusal not shown to the model"
+usage = [(1000, 50), (1200, 80), (1500, 60), (1700, 40)][:n]
+tin, tout = sum(u[0] for u in usage), sum(u[1] for u in usage)
+assert run["tokens_in"] == tin and run["tokens_out"] == tout, (run["tokens_in"], run["tokens_out"], tin, tout)
+assert abs(run["cost_usd"] - (tin * 3 + tout * 15) / 1e6) < 1e-9, run["cost_usd"]
+PY
+  "$AVO" report "$W/spec.json" --run-dir "$RUN" -o "$W/report.html" > /dev/null
+  "$AVO" status "$W/spec.json" --run-dir "$RUN" > "$W/status.txt"
+  ! grep -r -- "$KEY" "$RUN" "$W/log" "$W/out.log" "$W/report.html" "$W/status.txt" "$W/requests.jsonl" "$AVO_CACHE_DIR" \
+    || fail "the API key was written somewhere"
+  ;;
 *) fail "unknown case $case_" ;;
 esac
 echo "PASS: $case_"
