@@ -39,10 +39,14 @@ int avo_error_wrap(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(ctx, sizeof(ctx), fmt, ap);
 	va_end(ap);
-	if (prev[0])
-		snprintf(avo__errmsg, sizeof(avo__errmsg), "%s: %s", ctx, prev);
-	else
-		snprintf(avo__errmsg, sizeof(avo__errmsg), "%s", ctx);
+	/* Context first, then as much of the earlier message as fits: truncation is fine here. */
+	int n = snprintf(avo__errmsg, sizeof(avo__errmsg), prev[0] ? "%s: " : "%s", ctx);
+	size_t used = n < 0 ? 0 : (size_t)n < sizeof(avo__errmsg) ? (size_t)n : sizeof(avo__errmsg) - 1;
+	size_t room = sizeof(avo__errmsg) - 1 - used, plen = strlen(prev);
+	if (prev[0]) {
+		memcpy(avo__errmsg + used, prev, plen < room ? plen : room);
+		avo__errmsg[used + (plen < room ? plen : room)] = '\0';
+	}
 	return code;
 }
 
