@@ -735,7 +735,10 @@ static cJSON *tools_json(api_kind api)
 static long long num_field(const cJSON *o, const char *name)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-	return cJSON_IsNumber(v) && v->valuedouble > 0 ? (long long)v->valuedouble : 0;
+	/* A server's token count is untrusted: clamp before the cast (a huge double is UB). */
+	if (!cJSON_IsNumber(v) || !(v->valuedouble > 0))
+		return 0;
+	return v->valuedouble < 1e15 ? (long long)v->valuedouble : (long long)1e15;
 }
 
 static int add_call(reply *r, const char *id, const char *name)
