@@ -6,7 +6,6 @@
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -426,17 +425,6 @@ static char *tool_read_lineage(llm_step *s)
 	return avo_buf_detach(&b);
 }
 
-static int is_note_name(const char *n)
-{
-	size_t l = strlen(n);
-	return l > 3 && !strcmp(n + l - 3, ".md") && !strchr(n, '/') && n[0] != '.';
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static char *tool_read_knowledge(llm_step *s, const cJSON *args, int *is_error)
 {
 	const char *dir = s->ctx->knowledge_dir, *name = arg_str(args, "name");
@@ -446,7 +434,7 @@ static char *tool_read_knowledge(llm_step *s, const cJSON *args, int *is_error)
 		return avo_strdup("There is no knowledge base for this kernel.");
 	}
 	if (name && *name) {
-		if (!is_note_name(name)) {
+		if (!knowledge_is_note(name)) {
 			*is_error = 1;
 			return avo_sprintf("\"%s\" is not a note name (a file name ending in .md, no directories)", name);
 		}
@@ -461,44 +449,19 @@ static char *tool_read_knowledge(llm_step *s, const cJSON *args, int *is_error)
 		result_add_knowledge(s->out, name);
 		return avo_buf_detach(&b);
 	}
-	DIR *d = opendir(dir);
-	if (!d) {
+	char **names = NULL;
+	size_t n = 0;
+	if (knowledge_list(&names, &n, dir) < 0) {
 		*is_error = 1;
 		return avo_strdup("The knowledge base cannot be read.");
 	}
-	char **names = NULL;
-	size_t n = 0;
-	for (struct dirent *e; (e = readdir(d));) {
-		if (!is_note_name(e->d_name))
-			continue;
-		char **p = realloc(names, (n + 1) * sizeof(*names));
-		if (!p)
-			break;
-		names = p;
-		if ((names[n] = avo_strdup(e->d_name)))
-			n++;
-	}
-	closedir(d);
-	if (n)
-		qsort(names, n, sizeof(*names), cmp_str);
 	avo_buf_puts(&b, n ? "Notes (call read_knowledge with a name to read one):\n" : "The knowledge base is empty.\n");
 	for (size_t i = 0; i < n; i++) {
-		/* the note's first heading says what it is about */
-		avo_buf note = AVO_BUF_INIT;
-		char *p = avo_path_join(dir, names[i]);
-		const char *title = "";
-		if (p && avo_file_read(&note, p) == 0) {
-			title = avo_buf_cstr(&note);
-			while (*title == '#' || *title == ' ')
-				title++;
-			note.ptr[strcspn(note.ptr, "\n")] = '\0';
-		}
+		char *title = knowledge_title(dir, names[i]);
 		avo_buf_printf(&b, "  %s  %s\n", names[i], title);
-		avo_buf_dispose(&note);
-		free(p);
-		free(names[i]);
+		free(title);
 	}
-	free(names);
+	knowledge_list_free(names, n);
 	return avo_buf_detach(&b);
 }
 

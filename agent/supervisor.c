@@ -2,7 +2,6 @@
  * the same edits tried again), writes a steering hint naming what has not been tried. */
 #include "internal.h"
 
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,43 +114,25 @@ static int in_lineage_knobs(const avo_agent_context *ctx, const char *name)
 	return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Knowledge notes not read yet, with their first heading (the technique they describe). */
 static void unread_notes(avo_buf *b, const avo_agent_supervisor *s, const char *dir)
 {
-	DIR *d = dir ? opendir(dir) : NULL;
-	if (!d)
+	char **all = NULL;
+	size_t n = 0, unread = 0;
+	if (knowledge_list(&all, &n, dir) < 0)
 		return;
-	strset names = {0};
-	for (struct dirent *e; (e = readdir(d));) {
-		size_t l = strlen(e->d_name);
-		if (l > 3 && e->d_name[0] != '.' && !strcmp(e->d_name + l - 3, ".md") && !set_has(&s->notes, e->d_name))
-			set_add(&names, e->d_name);
-	}
-	closedir(d);
-	if (names.n)
-		qsort(names.v, names.n, sizeof(*names.v), cmp_str);
-	if (names.n)
+	for (size_t i = 0; i < n; i++)
+		unread += !set_has(&s->notes, all[i]);
+	if (unread)
 		avo_buf_puts(b, "- Knowledge notes not read yet (read_knowledge), techniques to try:\n");
-	for (size_t i = 0; i < names.n; i++) {
-		avo_buf note = AVO_BUF_INIT;
-		char *p = avo_path_join(dir, names.v[i]);
-		const char *title = "";
-		if (p && avo_file_read(&note, p) == 0) {
-			title = avo_buf_cstr(&note);
-			while (*title == '#' || *title == ' ')
-				title++;
-			note.ptr[strcspn(note.ptr, "\n")] = '\0';
-		}
-		avo_buf_printf(b, "    %s%s%s\n", names.v[i], *title ? ": " : "", title);
-		avo_buf_dispose(&note);
-		free(p);
+	for (size_t i = 0; i < n; i++) {
+		if (set_has(&s->notes, all[i]))
+			continue;
+		char *title = knowledge_title(dir, all[i]);
+		avo_buf_printf(b, "    %s%s%s\n", all[i], *title ? ": " : "", title);
+		free(title);
 	}
-	set_free(&names);
+	knowledge_list_free(all, n);
 }
 
 int avo_agent_supervisor_hint(char **out, avo_agent_supervisor *s, const avo_agent_context *ctx)
