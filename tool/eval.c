@@ -637,6 +637,21 @@ static void cache_put(ectx *e, const char *ns, const char *key, const void *data
 /* Compile `src_path` (content `src`) into `obj`, through the "bin" cache. Returns 0 when
  * compiled, 1 when the compiler rejected it (*feedback set, caller frees), < 0 when the
  * environment failed. `dir` is stripped from the messages. */
+/* Run one compile or link command the way every build step runs: from the spec's directory
+ * (relative -I in its flags mean that directory), secrets scrubbed, under the compile
+ * timeout, keeping the tail of the compiler's output. */
+static int run_build_step(ectx *e, const cmdline *c, avo_proc_result *r)
+{
+	verbose_cmd(e, c->a.v);
+	avo_proc_options po = {0};
+	po.argv = c->a.v;
+	po.cwd = e->spec->dir;
+	po.scrub_secrets = 1;
+	po.timeout_s = e->spec->compile_timeout_s;
+	po.max_output = 1u << 20;
+	return avo_proc_run(r, &po);
+}
+
 static int compile_tu(ectx *e, const char *src_path, const char *src, size_t len, const char *obj,
 		      const char *dir, char **feedback)
 {
@@ -653,15 +668,8 @@ static int compile_tu(ectx *e, const char *src_path, const char *src, size_t len
 	}
 	cmdline c = {0};
 	compile_cmd(&c, s, src_path, obj);
-	verbose_cmd(e, c.a.v);
-	avo_proc_options po = {0};
-	po.argv = c.a.v;
-	po.cwd = s->dir; /* relative -I in the spec's flags mean the spec's directory */
-	po.scrub_secrets = 1;
-	po.timeout_s = s->compile_timeout_s;
-	po.max_output = 1u << 20;
 	avo_proc_result r;
-	rc = avo_proc_run(&r, &po);
+	rc = run_build_step(e, &c, &r);
 	cl_dispose(&c);
 	if (rc < 0)
 		return rc;
@@ -672,7 +680,7 @@ static int compile_tu(ectx *e, const char *src_path, const char *src, size_t len
 		if (r.out.size)
 			avo_buf_printf(&r.err, "%s%s", r.err.size ? "\n" : "", avo_buf_cstr(&r.out));
 		strip_dir(&r.err, dir);
-		char *how = avo_proc_describe(&r, po.timeout_s);
+		char *how = avo_proc_describe(&r, s->compile_timeout_s);
 		char *log = cap_text(avo_buf_cstr(&r.err), FEEDBACK_HEAD, FEEDBACK_TAIL);
 		*feedback = avo_sprintf("%s: compiler %s:\n%s", avo_path_basename(src_path), how ? how : "failed",
 					log ? log : "");
@@ -763,21 +771,14 @@ static void build_variant(ectx *e, item *it)
 		goto env_fail;
 	cmdline c = {0};
 	link_cmd(&c, s, hobj, obj, it->exe);
-	verbose_cmd(e, c.a.v);
-	avo_proc_options po = {0};
-	po.argv = c.a.v;
-	po.cwd = s->dir;
-	po.scrub_secrets = 1;
-	po.timeout_s = s->compile_timeout_s;
-	po.max_output = 1u << 20;
 	avo_proc_result r;
-	rc = avo_proc_run(&r, &po);
+	rc = run_build_step(e, &c, &r);
 	cl_dispose(&c);
 	if (rc < 0)
 		goto env_fail;
 	if (r.timed_out || !r.exited || r.exit_code != 0) {
 		strip_dir(&r.err, it->dir);
-		char *how = avo_proc_describe(&r, po.timeout_s);
+		char *how = avo_proc_describe(&r, s->compile_timeout_s);
 		char *log = cap_text(avo_buf_cstr(&r.err), FEEDBACK_HEAD, FEEDBACK_TAIL);
 		char *msg = avo_sprintf("link failed (%s):\n%s", how ? how : "?", log ? log : "");
 		set_compile_failure(it, msg);
