@@ -1387,6 +1387,26 @@ static const char css[] =
 	".warn{background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:8px 12px}\n"
 	".empty{color:var(--mut);font-style:italic}\n";
 
+/* A heading and a list of "name: count" items, each with data-<attr> and data-count for tests. */
+static void counts_list(W *w, const char *heading, const char *empty, const char *id, const char *attr,
+			const avo_report_pair *items, size_t n)
+{
+	wp(w, "<h3>%s</h3>\n", heading);
+	if (!n) {
+		wp(w, "<p class=\"empty\">%s</p>\n", empty);
+		return;
+	}
+	wp(w, "<ul class=\"counts\" id=\"%s\">\n", id);
+	for (size_t i = 0; i < n; i++) {
+		wp(w, "<li data-%s=\"", attr);
+		we(w, items[i].name);
+		wp(w, "\" data-count=\"%s\">", items[i].text);
+		we(w, items[i].name);
+		wp(w, ": %s</li>\n", items[i].text);
+	}
+	wp(w, "</ul>\n");
+}
+
 static void kv(W *w, const char *id, const char *label, const char *data, const char *shown)
 {
 	wp(w, "<div><dt>%s</dt><dd id=\"%s\" data-value=\"", label, id);
@@ -1427,34 +1447,10 @@ static void summary_section(W *w, const avo_report_run *run, const avo_report_su
 	}
 	wp(w, "</dl>\n");
 
-	wp(w, "<h3>Commits by operator</h3>\n");
-	if (!s->ncommits_by_op)
-		wp(w, "<p class=\"empty\">No commits after the baseline.</p>\n");
-	else {
-		wp(w, "<ul class=\"counts\" id=\"commits-by-op\">\n");
-		for (size_t i = 0; i < s->ncommits_by_op; i++) {
-			wp(w, "<li data-op=\"");
-			we(w, s->commits_by_op[i].name);
-			wp(w, "\" data-count=\"%s\">", s->commits_by_op[i].text);
-			we(w, s->commits_by_op[i].name);
-			wp(w, ": %s</li>\n", s->commits_by_op[i].text);
-		}
-		wp(w, "</ul>\n");
-	}
-	wp(w, "<h3>Attempts that did not commit, by cause</h3>\n");
-	if (!s->nfailures)
-		wp(w, "<p class=\"empty\">None.</p>\n");
-	else {
-		wp(w, "<ul class=\"counts\" id=\"failures\">\n");
-		for (size_t i = 0; i < s->nfailures; i++) {
-			wp(w, "<li data-status=\"");
-			we(w, s->failures[i].name);
-			wp(w, "\" data-count=\"%s\">", s->failures[i].text);
-			we(w, s->failures[i].name);
-			wp(w, ": %s</li>\n", s->failures[i].text);
-		}
-		wp(w, "</ul>\n");
-	}
+	counts_list(w, "Commits by operator", "No commits after the baseline.", "commits-by-op", "op",
+		    s->commits_by_op, s->ncommits_by_op);
+	counts_list(w, "Attempts that did not commit, by cause", "None.", "failures", "status",
+		    s->failures, s->nfailures);
 	if (s->best && s->best->variant) {
 		wp(w, "<p class=\"note\" id=\"best-variant\">Best variant v%ld: cache object <code>", s->best->id);
 		we(w, s->best->variant);
