@@ -75,7 +75,7 @@ static void help(FILE *f)
 		"  --no-cache      neither read nor write the cache\n"
 		"  --timeout S     seconds per harness run (overrides the spec's \"timeout\")\n"
 		"  --backend B     where to evaluate: inline (default), local (every GPU, or CPU\n"
-		"                  workers), slurm (a job array; see tool/CLUSTER.md)\n"
+		"                  workers), slurm (a job array; see engine/CLUSTER.md)\n"
 		"  -v, --verbose   print every command and keep the scratch directories\n\n"
 		"exit codes: 0 every variant correct; 1 a variant is incorrect, crashed, timed out or\n"
 		"did not compile (feedback on stderr); 2 bad command line; 3 bad spec or input file;\n"
@@ -237,7 +237,7 @@ int avo_cmd_eval(int argc, char **argv)
 	eo.gpu = (int)gpu;
 	eo.use_cache = cache != NULL;
 	eo.verbose = verbose;
-	/* backend (tool/backend.h): inline is avo_eval_many itself */
+	/* backend (engine/backend.h): inline is avo_eval_many itself */
 	avo_backend_options bo = AVO_BACKEND_OPTIONS_INIT;
 	bo.kind = backend_kind;
 	if ((rc = avo_backend_open(&backend, spec, cache, &eo, &bo)) < 0) {
@@ -254,7 +254,7 @@ int avo_cmd_eval(int argc, char **argv)
 		printf("[");
 	for (size_t i = 0; i < nv; i++) {
 		const avo_eval_result *r = res[i];
-		if (!r) { /* the backend lost it (tool/CLUSTER.md) */
+		if (!r) { /* the backend lost it (engine/CLUSTER.md) */
 			if (json)
 				printf("%snull", i ? "," : "");
 			fprintf(stderr, "avo: %s: no verdict: %s\n", vpaths[i], why[i] ? why[i] : "");

@@ -53,7 +53,7 @@ int main(int argc, char **argv)
 		printf("avo %s\n", AVO_VERSION_STRING);
 		return AVO_EXIT_OK;
 	}
-	/* Hidden: what a Slurm task runs on its node (tool/backend.c, CLUSTER.md). */
+	/* Hidden: what a Slurm task runs on its node (engine/backend.c, CLUSTER.md). */
 	if (!strcmp(argv[1], "__backend-worker"))
 		return avo_backend_worker_main(argc - 1, argv + 1);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

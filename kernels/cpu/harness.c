@@ -1,4 +1,4 @@
-/* Harness of the CPU attention example, speaking avo's harness protocol (tool/eval.h):
+/* Harness of the CPU attention example, speaking avo's harness protocol (engine/eval.h):
  *
  *   harness --sq N --sk N --d N [--causal 0|1] [--iters N] [--warmup N] [--tol X] [--seed S]
  *

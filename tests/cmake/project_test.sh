@@ -258,7 +258,7 @@ grep -q '"budget": {"seconds": 120, "evaluations": 20}' "$(spec)" || { cat "$(sp
 python3 -c 'import json, sys; f = json.load(open(sys.argv[1]))["flags"]; sys.exit(f[:3] != ["-O2", "-DFIXTURE_NOTE=\"a,b>c\\d\"", "-Wl,-O1"])' "$(spec)" ||
 	{ cat "$(spec)"; fail "spec does not carry FLAGS exactly"; }
 
-if [ "$gen" = Ninja ] && [ -f "$avo_src/tool/spec.c" ]; then
+if [ "$gen" = Ninja ] && [ -f "$avo_src/engine/spec.c" ]; then
 	grep -q "avo-apply /.*/avo.json -o" "$bld/build.ninja" || fail "the build does not use avo-apply (no libclang)"
 fi
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Check a tuning run's records against the commit gate (tool/RUNS.md), whatever backend
+"""Check a tuning run's records against the commit gate (engine/RUNS.md), whatever backend
 evaluated it: attempts numbered 1..N; best_before is the running best; "committed" only
 when fitness >= best_before (epsilon 0), "slower" only below it; each commit is a lineage
 version whose parent is the best before it. Usage: check_run.py RUN_DIR EXPECTED_ATTEMPTS"""

@@ -63,7 +63,7 @@ typedef struct {
 	const char *stop_reason;
 	/* Per-step accounting attached to the records the step produces. */
 	const char *step_op;
-	/* backend (tool/backend.h): where evaluations run. While `batching`, cb_evaluate only
+	/* backend (engine/backend.h): where evaluations run. While `batching`, cb_evaluate only
 	 * queues candidates; batch_flush() evaluates them together and gates them in order. */
 	avo_backend *backend;
 	int batching;
@@ -519,7 +519,7 @@ static int cb_evaluate(avo_agent_eval *out, const avo_astedit_region_edit *re, s
 		return rc < 0 ? rc : 0;
 	}
 	size_t len = strlen(src);
-	/* backend: queue in batch mode, else evaluate through the backend (tool/backend.h) */
+	/* backend: queue in batch mode, else evaluate through the backend (engine/backend.h) */
 	if (t->batching)
 		return batch_queue(t, out, eh, src, re, nre, ke, nke);
 	avo_eval_result *er = NULL;
@@ -587,7 +587,7 @@ static int gate(tune_ctx *t, avo_agent_eval *out, const char *eh, const char *sr
 	return rc;
 }
 
-/* ---- backends and batches (tool/backend.h, CLUSTER.md) ------------------------------ */
+/* ---- backends and batches (engine/backend.h, CLUSTER.md) ------------------------------ */
 
 /* One evaluation through the backend. *er NULL with 0 returned: no verdict (a lost Slurm
  * task, an interrupt); a lost one is logged as an "error" attempt, an interrupted one is

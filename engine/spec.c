@@ -18,7 +18,7 @@ static const char *const known_fields[] = {
 	"name", "kernel", "harness", "compiler", "flags", "link_flags", "include_dirs",
 	"defines", "arch", "configs", "tolerance", "objective", "timeout", "compile_timeout",
 	"operator", "budget", "shipped_dir", "knowledge", "knob", "llm", "command",
-	"backend", "local", "slurm", /* read by tool/backend.c (CLUSTER.md) */
+	"backend", "local", "slurm", /* read by engine/backend.c (CLUSTER.md) */
 	NULL,
 };
 

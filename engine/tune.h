@@ -24,7 +24,7 @@ typedef struct {
 	int gpu;
 	int quiet;
 	int progress;            /* -1: auto (a TTY on stderr) */
-	const char *backend;     /* "inline" | "local" | "slurm"; NULL: the spec's (tool/backend.h) */
+	const char *backend;     /* "inline" | "local" | "slurm"; NULL: the spec's (engine/backend.h) */
 } avo_tune_options;
 
 #define AVO_TUNE_OPTIONS_INIT {NULL, NULL, 0, 0, -1, -1, -1, 0.0, 4, 0, -1, 0, -1, NULL}

@@ -612,7 +612,7 @@ static int write_job_dir(avo_backend *b, const char *dir, const char *const *v, 
 	if (rc < 0)
 		return rc;
 	avo_buf sh = AVO_BUF_INIT;
-	avo_buf_puts(&sh, "#!/bin/sh\n# One avo evaluation (written by avo; see tool/CLUSTER.md).\nexec ");
+	avo_buf_puts(&sh, "#!/bin/sh\n# One avo evaluation (written by avo; see engine/CLUSTER.md).\nexec ");
 	sh_quote(&sh, b->worker);
 	avo_buf_puts(&sh, " __backend-worker ");
 	sh_quote(&sh, dir);
