@@ -1324,6 +1324,7 @@ void avo_eval_result_free(avo_eval_result *r)
 	for (size_t i = 0; r->configs && i < r->nconfigs; i++) {
 		free(r->configs[i].name);
 		free(r->configs[i].feedback);
+		free(r->configs[i].samples);
 	}
 	free(r->configs);
 	free(r->feedback);

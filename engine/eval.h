@@ -58,6 +58,8 @@ typedef struct {
 	int correct;
 	double max_rel_err, rel_l2_err, ms, tflops;
 	char *feedback;   /* stderr tail / reason, for operators; may be NULL */
+	double *samples;  /* per-repetition times in ms, for the gate; NULL when none (owned) */
+	size_t nsamples;
 } avo_eval_config_result;
 
 typedef struct {
