@@ -109,6 +109,9 @@ typedef struct {
 	 * record it with the attempt. Called before evaluate() when the note is known; may be
 	 * NULL. */
 	void (*annotate)(const char *note, void *payload);
+	/* 1 once the caller is stopping (SIGINT/SIGTERM): an operator that waits on something
+	 * else than evaluate() (a client) ends its step. May be NULL. */
+	int (*stopping)(void *payload);
 } avo_agent_callbacks;
 
 typedef struct {
@@ -123,6 +126,11 @@ typedef struct {
 	const char *knowledge_dir;       /* *.md notes; NULL: none */
 	const char *feedback;            /* the last evaluation's feedback; may be NULL */
 	const char *hint;                /* the supervisor's steering text; may be NULL */
+	/* The run's records as the caller keeps them (engine/RUNS.md): the attempts, oldest
+	 * first, and run.json (totals, budget). Live views: they grow while the step runs. May
+	 * be NULL. */
+	const struct cJSON *attempts;
+	const struct cJSON *run;
 	avo_agent_callbacks cb;
 } avo_agent_context;
 
@@ -134,6 +142,7 @@ typedef enum {
 	AVO_AGENT_EXHAUSTED,     /* nothing new left to propose (knob space covered) */
 	AVO_AGENT_BUDGET,        /* turns or tokens of the step ran out before a submission */
 	AVO_AGENT_FAILED,        /* the operator failed cleanly; `error` says why */
+	AVO_AGENT_ENDED,         /* an interactive operator's client left (`error` says how): stop */
 } avo_agent_outcome;
 
 const char *avo_agent_outcome_name(avo_agent_outcome o); /* "submitted", "committed", ... */
@@ -165,7 +174,10 @@ void avo_agent_step_result_dispose(avo_agent_step_result *r);
 
 typedef struct avo_agent_op avo_agent_op;
 struct avo_agent_op {
-	const char *name;                /* "knob", "llm", "command" */
+	const char *name;                /* "knob", "llm", "command", "mcp" */
+	/* Serves a client (mcp): the loop keeps calling step() after the budget is spent (then
+	 * evaluate() refuses, and the client may still read) until it reports AVO_AGENT_ENDED. */
+	int interactive;
 	int (*step)(avo_agent_op *op, const avo_agent_context *ctx, avo_agent_step_result *out);
 	void (*free)(avo_agent_op *op);
 };
@@ -211,7 +223,20 @@ int avo_agent_llm_new(avo_agent_op **out, const struct cJSON *options);
  * directory) when the operator is created; a bare name is looked up in PATH. */
 int avo_agent_command_new(avo_agent_op **out, const struct cJSON *options);
 
-/* By name ("knob", "llm", "command"). */
+/* A Model Context Protocol server over two file descriptors (the stdio transport:
+ * newline-delimited JSON-RPC 2.0) that lends the llm operator's tools to an MCP client, plus
+ * status, list_attempts, read_version and checkout. It answers initialize, ping and
+ * tools/list from a thread of its own from the moment it is made; each step serves tools/call
+ * until one evaluation (through the caller's evaluate()) has run. Interactive: see
+ * avo_agent_op. The descriptors stay the caller's. `avo mcp` is its command. */
+typedef struct {
+	int in_fd;                       /* requests and notifications from the client */
+	int out_fd;                      /* responses; nothing else is written there */
+} avo_agent_mcp_options;
+
+int avo_agent_mcp_new(avo_agent_op **out, const avo_agent_mcp_options *options);
+
+/* By name ("knob", "llm", "command"; "mcp" needs avo_agent_mcp_new). */
 int avo_agent_op_new(avo_agent_op **out, const char *name, const struct cJSON *options);
 
 /* ---- the supervisor ---------------------------------------------------------------- */

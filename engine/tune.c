@@ -474,6 +474,12 @@ static void cb_annotate(const char *note, void *payload)
 	t->step_note = avo_strdup(note);
 }
 
+static int cb_stopping(void *payload)
+{
+	(void)payload;
+	return tune__interrupted != 0;
+}
+
 static int cb_seen(const avo_astedit_region_edit *re, size_t nre, const avo_astedit_knob_edit *ke,
 		   size_t nke, void *payload)
 {
@@ -904,7 +910,7 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	t.spec = spec;
 	t.cache = cache;
 	t.opts = opts;
-	t.op_name = opts->op ? opts->op : (spec->op ? spec->op : "knob");
+	t.op_name = opts->op_instance ? opts->op_instance->name : opts->op ? opts->op : (spec->op ? spec->op : "knob");
 	t.budget_seconds = opts->budget_seconds >= 0 ? opts->budget_seconds : spec->budget_seconds;
 	t.budget_evals = opts->budget_evaluations >= 0 ? opts->budget_evaluations : spec->budget_evaluations;
 	t.budget_cost = opts->budget_cost_usd >= 0 ? opts->budget_cost_usd : spec->budget_cost_usd;
@@ -946,7 +952,9 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	if (!strcmp(t.op_name, "command") && cJSON_IsObject(oopts) &&
 	    !cJSON_GetObjectItemCaseSensitive(oopts, "base_dir"))
 		cJSON_AddStringToObject(oopts, "base_dir", spec->dir);
-	if ((rc = avo_agent_op_new(&op, t.op_name, oopts)) < 0)
+	if (opts->op_instance)
+		op = opts->op_instance;
+	else if ((rc = avo_agent_op_new(&op, t.op_name, oopts)) < 0)
 		goto done;
 	avo_agent_supervisor_options so = AVO_AGENT_SUPERVISOR_OPTIONS_INIT;
 	if (opts->stall_attempts)
@@ -974,7 +982,11 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	sigaction(SIGTERM, &sa, &old_term);
 	tune__interrupted = 0;
 
-	while (!(t.stop_reason = budget_reached(&t)) && !t.stop) {
+	/* An interactive operator (mcp) is still called once the budget is spent: its client
+	 * may read on, evaluate() refuses, and the step ends when the client leaves. */
+	while (!t.stop) {
+		if ((t.stop_reason = budget_reached(&t)) && (!op->interactive || tune__interrupted))
+			break;
 		lineage_free(&lin);
 		if ((rc = lineage_build(&lin, t.rs, is_objective_ms(spec))) < 0)
 			break;
@@ -990,7 +1002,9 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 		ctx.knowledge_dir = kdir;
 		ctx.feedback = last_feedback;
 		ctx.hint = hint;
-		ctx.cb = (avo_agent_callbacks){cb_apply, cb_evaluate, cb_seen, &t, cb_annotate};
+		ctx.attempts = t.rs->attempts;
+		ctx.run = t.rs->run;
+		ctx.cb = (avo_agent_callbacks){cb_apply, cb_evaluate, cb_seen, &t, cb_annotate, cb_stopping};
 		t.step_op = op->name;
 		free(t.step_note);
 		t.step_note = NULL;
@@ -1046,6 +1060,12 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 		if (avo_agent_supervisor_stalled(sup))
 			avo_agent_supervisor_hint(&hint, sup, &ctx);
 		int exhausted = res.outcome == AVO_AGENT_EXHAUSTED;
+		if (res.outcome == AVO_AGENT_ENDED) {
+			if (!t.stop_reason)
+				t.stop_reason = "the operator's client left";
+			avo_agent_step_result_dispose(&res);
+			break;
+		}
 		avo_agent_step_result_dispose(&res);
 		if (exhausted) {
 			t.stop_reason = "search space exhausted";
@@ -1077,7 +1097,8 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 		rc = AVO_TUNE_INTERRUPTED;
 done:
 	lineage_free(&lin);
-	avo_agent_op_free(op);
+	if (op != opts->op_instance)
+		avo_agent_op_free(op);
 	avo_agent_supervisor_free(sup);
 	cJSON_Delete(oopts);
 	free(regions);

@@ -10,6 +10,8 @@
 #include "avo_cache.h"
 #include "spec.h"
 
+struct avo_agent_op;
+
 typedef struct {
 	const char *op;          /* operator name; NULL: spec's, else "knob" */
 	const char *run_dir;     /* NULL: <spec dir>/.avo/<spec name> */
@@ -25,9 +27,11 @@ typedef struct {
 	int quiet;
 	int progress;            /* -1: auto (a TTY on stderr) */
 	const char *backend;     /* "inline" | "local" | "slurm"; NULL: the spec's (engine/backend.h) */
+	struct avo_agent_op *op_instance; /* an operator the caller made (borrowed; `op` is then
+				   * ignored), e.g. avo mcp's server; NULL: made from `op` */
 } avo_tune_options;
 
-#define AVO_TUNE_OPTIONS_INIT {NULL, NULL, 0, 0, -1, -1, -1, 0.0, 4, 0, -1, 0, -1, NULL}
+#define AVO_TUNE_OPTIONS_INIT {NULL, NULL, 0, 0, -1, -1, -1, 0.0, 4, 0, -1, 0, -1, NULL, NULL}
 
 /* Returns 0 when the run finished within its budget (or the space was exhausted), a
  * negative AVO_E* on errors, and AVO_TUNE_INTERRUPTED after SIGINT/SIGTERM (state saved). */

@@ -14,6 +14,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# Test-only clients from npm, pinned in tests/package.json and installed into
+# tests/node_modules: the official MCP SDK client drives `avo mcp` (tests/mcp). Node comes
+# from Debian when it is missing; without it those tests skip.
+if ! command -v npm >/dev/null 2>&1; then
+  $SUDO apt-get install -y -qq --no-install-recommends nodejs npm || echo "setup: no Node; the tests that need it will skip"
+fi
+if command -v npm >/dev/null 2>&1; then
+  (cd tests && npm install --no-audit --no-fund --no-package-lock --loglevel=error) ||
+    echo "setup: npm install failed; the tests that need the Node clients will skip"
+fi
 jobs=$(nproc)
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j "$jobs"
