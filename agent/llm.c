@@ -35,6 +35,7 @@ typedef struct {
 	double timeout, retry_base, retry_cap;
 	long retries;
 	double price_in, price_out;
+	avo_agent_memory mem; /* the agent's attempts and notes, across steps */
 } llm_op;
 
 /* ---- HTTP --------------------------------------------------------------------------- */
@@ -517,6 +518,29 @@ static int elide_oldest(cJSON *messages)
 	return 0;
 }
 
+/* Keep what this step tried and how it measured, for the next steps (read_attempts). */
+static void remember(llm_op *o, const avo_agent_step_result *r)
+{
+	avo_buf sum = AVO_BUF_INIT;
+	avo_buf_printf(&sum, "  outcome: %s; changed:", avo_agent_outcome_name(r->outcome));
+	for (size_t i = 0; i < r->nregions; i++)
+		avo_buf_printf(&sum, " region %s", r->regions[i].region);
+	for (size_t i = 0; i < r->nknobs; i++)
+		avo_buf_printf(&sum, " %s=%s", r->knobs[i].knob, r->knobs[i].value);
+	if (!r->nregions && !r->nknobs)
+		avo_buf_puts(&sum, " nothing");
+	if (r->note)
+		avo_buf_printf(&sum, "\n  note: %.500s", r->note);
+	char *ev = r->evaluations ? eval_describe(&r->eval) : avo_sprintf("not evaluated%s%.500s", r->error ? ": " : "",
+									  r->error ? r->error : "");
+	/* Feedback can be long (compiler output): the first part is what matters. */
+	if (ev && strlen(ev) > 1500)
+		strcpy(ev + 1480, "\n[... cut]");
+	avo_agent_memory_add(&o->mem, avo_buf_cstr(&sum), ev);
+	free(ev);
+	avo_buf_dispose(&sum);
+}
+
 static int llm_step_run(avo_agent_op *op, const avo_agent_context *ctx, avo_agent_step_result *out)
 {
 	llm_op *o = (llm_op *)op;
@@ -528,7 +552,7 @@ static int llm_step_run(avo_agent_op *op, const avo_agent_context *ctx, avo_agen
 	char *first = first_message(ctx);
 	http_resp resp = {0, AVO_BUF_INIT, -1, 0};
 	int rc = 0, no_tool = 0;
-	if (!url || !messages || !toolset || !first || avo_agent_tools_new(&s, ctx, out, NULL) < 0) {
+	if (!url || !messages || !toolset || !first || avo_agent_tools_new(&s, ctx, out, &o->mem) < 0) {
 		rc = avo_error_set(AVO_ERROR, "out of memory");
 		goto done;
 	}
@@ -633,6 +657,7 @@ static int llm_step_run(avo_agent_op *op, const avo_agent_context *ctx, avo_agen
 		}
 	}
 	avo_agent_tools_finish(s);
+	remember(o, out);
 	redact(out->error, key);
 	redact(out->note, key);
 done:
@@ -728,6 +753,7 @@ static void llm_free(avo_agent_op *op)
 	for (size_t i = 0; i < o->nheaders; i++)
 		free(o->headers[i]);
 	free(o->headers);
+	avo_agent_memory_dispose(&o->mem);
 	free(o);
 	curl_global_cleanup();
 }
