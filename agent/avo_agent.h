@@ -63,6 +63,24 @@ typedef struct {
 	const char *note;                /* what the operator said it did; may be NULL */
 } avo_agent_version;
 
+/* One attempt of the run (any operator, any session), as the caller recorded it. Strings
+ * may be NULL. */
+typedef struct {
+	long n;                          /* 1-based */
+	const char *op;
+	const char *status;              /* committed, slower, compile, incorrect, invalid_edit, ... */
+	double fitness, best_before;
+	const char *note;
+	const char *feedback;            /* compiler errors, first failure, refusal, ... */
+} avo_agent_attempt;
+
+/* What the run has used of its budget; a max of 0 means no limit. */
+typedef struct {
+	long evaluations, max_evaluations;
+	double seconds, max_seconds;
+	double cost_usd, max_cost_usd;
+} avo_agent_budget;
+
 /* The result of one evaluate() call. The callback fills it with heap memory (malloc); the
  * operator releases it with avo_agent_eval_dispose(). */
 typedef struct {
@@ -126,11 +144,9 @@ typedef struct {
 	const char *knowledge_dir;       /* *.md notes; NULL: none */
 	const char *feedback;            /* the last evaluation's feedback; may be NULL */
 	const char *hint;                /* the supervisor's steering text; may be NULL */
-	/* The run's records as the caller keeps them (engine/RUNS.md): the attempts, oldest
-	 * first, and run.json (totals, budget). Live views: they grow while the step runs. May
-	 * be NULL. */
-	const struct cJSON *attempts;
-	const struct cJSON *run;
+	const avo_agent_attempt *attempts; /* every attempt of the run so far, oldest first */
+	size_t nattempts;
+	avo_agent_budget budget;         /* the run's budget and its use when the step starts */
 	avo_agent_callbacks cb;
 } avo_agent_context;
 

@@ -62,12 +62,6 @@ static const avo_agent_tool_def extra_tools[] = {
 };
 #define NEXTRA (sizeof(extra_tools) / sizeof(extra_tools[0]))
 
-static double jnum(const cJSON *o, const char *k, double dflt)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsNumber(v) ? v->valuedouble : dflt;
-}
-
 static const char *jstr(const cJSON *o, const char *k)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -105,66 +99,62 @@ static void budget_line(avo_buf *b, const char *what, double used, double limit,
 
 static char *tool_status(mcp_op *m, const avo_agent_context *ctx)
 {
-	const cJSON *run = ctx->run, *budget = cJSON_GetObjectItemCaseSensitive(run, "budget");
-	avo_buf b = AVO_BUF_INIT;
-	const char *objective = jstr(run, "objective");
+	const avo_agent_budget *b = &ctx->budget;
+	avo_buf t = AVO_BUF_INIT;
 	double base = ctx->nlineage ? ctx->lineage[0].fitness : 0;
-	avo_buf_printf(&b, "kernel: %s\nobjective: %s (higher fitness is better)\n",
-		       ctx->kernel_name ? ctx->kernel_name : "?", objective ? objective : "?");
+	avo_buf_printf(&t, "kernel: %s (fitness: higher is better, measured by avo)\n",
+		       ctx->kernel_name ? ctx->kernel_name : "?");
 	if (ctx->base)
-		avo_buf_printf(&b, "best: version %s, fitness %.6g (%.3fx the original's %.6g)\n", ctx->base->id,
+		avo_buf_printf(&t, "best: version %s, fitness %.6g (%.3fx the original's %.6g)\n", ctx->base->id,
 			       ctx->base->fitness, base > 0 ? ctx->base->fitness / base : 0, base);
-	avo_buf_printf(&b, "versions: %zu committed (the original included)\n", ctx->nlineage);
-	budget_line(&b, "evaluations", (double)cJSON_GetArraySize(ctx->attempts), jnum(budget, "evaluations", 0), "evaluations");
-	budget_line(&b, "time", floor(jnum(run, "elapsed_s", 0)), jnum(budget, "seconds", 0), "s");
-	budget_line(&b, "cost", jnum(run, "cost_usd", 0), jnum(budget, "cost_usd", 0), "USD");
-	if (m->spent)
-		avo_buf_printf(&b, "evaluate: refused (%s); reads still work\n", m->spent);
+	avo_buf_printf(&t, "versions: %zu committed (the original included)\n", ctx->nlineage);
+	budget_line(&t, "evaluations", (double)b->evaluations, (double)b->max_evaluations, "evaluations");
+	budget_line(&t, "time", floor(b->seconds), b->max_seconds, "s");
+	budget_line(&t, "cost", b->cost_usd, b->max_cost_usd, "USD");
+	const char *spent = m->spent ? m->spent
+			    : b->max_evaluations && b->evaluations >= b->max_evaluations ? "evaluation budget reached"
+			    : b->max_seconds > 0 && b->seconds >= b->max_seconds ? "time budget reached"
+			    : b->max_cost_usd > 0 && b->cost_usd >= b->max_cost_usd ? "cost budget reached" : NULL;
+	if (spent)
+		avo_buf_printf(&t, "evaluate: refused (%s); reads still work\n", spent);
 	else
-		avo_buf_puts(&b, "evaluate: available\n");
+		avo_buf_puts(&t, "evaluate: available\n");
 	if (ctx->hint && *ctx->hint)
-		avo_buf_printf(&b, "hint: %s\n", ctx->hint);
-	return avo_buf_detach(&b);
+		avo_buf_printf(&t, "hint: %s\n", ctx->hint);
+	return avo_buf_detach(&t);
 }
 
-static void attempt_line(avo_buf *b, const cJSON *a, size_t cap)
+static void attempt_line(avo_buf *b, const avo_agent_attempt *a, size_t cap)
 {
-	const char *st = jstr(a, "status"), *note = jstr(a, "note"), *fb = jstr(a, "feedback");
-	avo_buf_printf(b, "attempt %d by %s: %s, fitness %.6g (best before %.6g)\n", (int)jnum(a, "n", 0),
-		       jstr(a, "operator") ? jstr(a, "operator") : "?", st ? st : "?", jnum(a, "fitness", 0),
-		       jnum(a, "best_before", 0));
-	if (note)
-		avo_buf_printf(b, "  note: %s\n", note);
-	if (fb && *fb) {
-		size_t n = strlen(fb);
-		avo_buf_printf(b, "  feedback: %.*s%s\n", (int)(n > cap ? cap : n), fb,
+	avo_buf_printf(b, "attempt %ld by %s: %s, fitness %.6g (best before %.6g)\n", a->n, a->op ? a->op : "?",
+		       a->status ? a->status : "?", a->fitness, a->best_before);
+	if (a->note)
+		avo_buf_printf(b, "  note: %s\n", a->note);
+	if (a->feedback && *a->feedback) {
+		size_t n = strlen(a->feedback);
+		avo_buf_printf(b, "  feedback: %.*s%s\n", (int)(n > cap ? cap : n), a->feedback,
 			       n > cap ? " [...] (list_attempts with n shows it all)" : "");
 	}
 }
 
 static char *tool_list_attempts(const avo_agent_context *ctx, const cJSON *args, int *is_error)
 {
-	int total = cJSON_GetArraySize(ctx->attempts);
 	const cJSON *one = cJSON_GetObjectItemCaseSensitive(args, "n");
 	avo_buf b = AVO_BUF_INIT;
 	if (one) {
-		const cJSON *a;
-		cJSON_ArrayForEach(a, ctx->attempts) {
-			if (cJSON_IsNumber(one) && (int)jnum(a, "n", -1) == one->valueint) {
-				attempt_line(&b, a, (size_t)-1);
+		for (size_t i = 0; cJSON_IsNumber(one) && i < ctx->nattempts; i++)
+			if (ctx->attempts[i].n == (long)one->valuedouble) {
+				attempt_line(&b, &ctx->attempts[i], (size_t)-1);
 				return avo_buf_detach(&b);
 			}
-		}
 		*is_error = 1;
-		return avo_sprintf("there is no attempt with that n; the run has attempts 1..%d", total);
+		return avo_sprintf("there is no attempt with that n; the run has attempts 1..%zu", ctx->nattempts);
 	}
-	long last = (long)jnum(args, "last", ATTEMPTS_SHOWN);
-	if (last < 1)
-		last = 1;
-	int from = total > last ? total - (int)last : 0;
-	avo_buf_printf(&b, "%d attempts in this run%s\n", total, from ? " (the newest follow)" : "");
-	for (int i = from; i < total; i++)
-		attempt_line(&b, cJSON_GetArrayItem(ctx->attempts, i), FEEDBACK_SHOWN);
+	long last = tools_arg_long(args, "last", ATTEMPTS_SHOWN, 1);
+	size_t from = ctx->nattempts > (size_t)last ? ctx->nattempts - (size_t)last : 0;
+	avo_buf_printf(&b, "%zu attempts in this run%s\n", ctx->nattempts, from ? " (the newest follow)" : "");
+	for (size_t i = from; i < ctx->nattempts; i++)
+		attempt_line(&b, &ctx->attempts[i], FEEDBACK_SHOWN);
 	return avo_buf_detach(&b);
 }
 

@@ -38,6 +38,8 @@ typedef struct {
 	avo_agent_score **scores;
 	avo_astedit_region_edit **regions;
 	avo_astedit_knob_edit **knobs;
+	avo_agent_attempt *attempts;
+	size_t nattempts;
 } tune_lineage;
 
 typedef struct {
@@ -211,6 +213,7 @@ static void lineage_free(tune_lineage *l)
 		free(l->knobs[i]);
 	}
 	free(l->v), free(l->ids), free(l->parents), free(l->scores), free(l->regions), free(l->knobs);
+	free(l->attempts);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -255,6 +258,14 @@ static int lineage_build(tune_lineage *l, const avo_runstate *rs, int objective_
 		v->scores = l->scores[i];
 		v->regions = l->regions[i];
 		v->knobs = l->knobs[i];
+	}
+	/* The attempts too, for operators that keep a memory of the run (mcp). */
+	if (!(l->attempts = calloc(rs->log.nattempts + 1, sizeof(*l->attempts))))
+		return avo_error_set(AVO_ERROR, "out of memory");
+	for (size_t i = 0; i < rs->log.nattempts; i++) {
+		const avo_runrec_attempt *a = &rs->log.attempts[i];
+		l->attempts[l->nattempts++] = (avo_agent_attempt){a->n >= 0 ? a->n : (long)i + 1, a->op, a->status,
+			isfinite(a->fitness) ? a->fitness : 0, isfinite(a->best_before) ? a->best_before : 0, a->note, a->feedback};
 	}
 	return 0;
 }
@@ -1029,8 +1040,11 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 		ctx.knowledge_dir = kdir;
 		ctx.feedback = last_feedback;
 		ctx.hint = hint;
-		ctx.attempts = t.rs->attempts;
-		ctx.run = t.rs->run;
+		ctx.attempts = lin.attempts;
+		ctx.nattempts = lin.nattempts;
+		ctx.budget = (avo_agent_budget){t.attempts, t.budget_evals > 0 ? t.budget_evals : 0,
+						avo_runstate_elapsed(t.rs), t.budget_seconds > 0 ? t.budget_seconds : 0,
+						t.cost, t.budget_cost > 0 ? t.budget_cost : 0};
 		ctx.cb = (avo_agent_callbacks){cb_apply, cb_evaluate, cb_seen, &t, cb_annotate, cb_stopping};
 		t.step_op = op->name;
 		free(t.step_note);
