@@ -93,49 +93,14 @@ static void signals_restore(void)
 
 /* ---- the spec's sections ------------------------------------------------------------- */
 
-static int field_err(const avo_spec *s, const char *field, const char *what)
-{
-	return avo_error_set(AVO_EINVALID, "%s: field \"%s\": %s", s->path, field, what);
-}
-
-static int get_str(const avo_spec *s, const cJSON *o, const char *sec, const char *k, char **out)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	if (!v || cJSON_IsNull(v))
-		return 0;
-	if (!cJSON_IsString(v)) {
-		char f[64];
-		snprintf(f, sizeof(f), "%s.%s", sec, k);
-		return field_err(s, f, "must be a string");
-	}
-	free(*out);
-	*out = avo_strdup(v->valuestring);
-	return 0;
-}
-
-static int get_num(const avo_spec *s, const cJSON *o, const char *sec, const char *k, double lo, double *out)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	if (!v || cJSON_IsNull(v))
-		return 0;
-	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < lo) {
-		char f[64], w[64];
-		snprintf(f, sizeof(f), "%s.%s", sec, k);
-		snprintf(w, sizeof(w), "must be a number >= %g", lo);
-		return field_err(s, f, w);
-	}
-	*out = v->valuedouble;
-	return 0;
-}
-
 static int get_long(const avo_spec *s, const cJSON *o, const char *sec, const char *k, long lo, long *out)
 {
 	double d = (double)*out;
-	int rc = get_num(s, o, sec, k, (double)lo, &d);
+	int rc = avo_spec_section_num(s, o, sec, k, (double)lo, &d);
 	if (rc == 0 && (d != floor(d) || d > 1e9)) {
 		char f[64];
 		snprintf(f, sizeof(f), "%s.%s", sec, k);
-		return field_err(s, f, "must be an integer");
+		return avo_spec_field_error(s, f, "must be an integer");
 	}
 	*out = (long)d;
 	return rc;
@@ -169,38 +134,38 @@ static int parse_slurm(avo_backend *b, const cJSON *o, char **job_dir, char **av
 	c->result_grace_s = 10;
 	c->unreachable_s = 600;
 	if (o && !cJSON_IsObject(o))
-		return field_err(s, "slurm", "must be an object");
+		return avo_spec_field_error(s, "slurm", "must be an object");
 	int rc = 0;
-	if ((rc = get_str(s, o, "slurm", "partition", &c->partition)) < 0 ||
-	    (rc = get_str(s, o, "slurm", "gres", &c->gres)) < 0 ||
-	    (rc = get_str(s, o, "slurm", "gpus", &c->gpus)) < 0 ||
-	    (rc = get_str(s, o, "slurm", "time", &c->time)) < 0 ||
-	    (rc = get_str(s, o, "slurm", "account", &c->account)) < 0 ||
-	    (rc = get_str(s, o, "slurm", "qos", &c->qos)) < 0 ||
-	    (rc = get_str(s, o, "slurm", "job_dir", job_dir)) < 0 ||
-	    (rc = get_str(s, o, "slurm", "avo", avo)) < 0 ||
+	if ((rc = avo_spec_section_str(s, o, "slurm", "partition", &c->partition)) < 0 ||
+	    (rc = avo_spec_section_str(s, o, "slurm", "gres", &c->gres)) < 0 ||
+	    (rc = avo_spec_section_str(s, o, "slurm", "gpus", &c->gpus)) < 0 ||
+	    (rc = avo_spec_section_str(s, o, "slurm", "time", &c->time)) < 0 ||
+	    (rc = avo_spec_section_str(s, o, "slurm", "account", &c->account)) < 0 ||
+	    (rc = avo_spec_section_str(s, o, "slurm", "qos", &c->qos)) < 0 ||
+	    (rc = avo_spec_section_str(s, o, "slurm", "job_dir", job_dir)) < 0 ||
+	    (rc = avo_spec_section_str(s, o, "slurm", "avo", avo)) < 0 ||
 	    (rc = get_long(s, o, "slurm", "cpus_per_task", 0, &c->cpus_per_task)) < 0 ||
 	    (rc = get_long(s, o, "slurm", "batch", 1, &c->batch)) < 0 ||
 	    (rc = get_long(s, o, "slurm", "parallel", 0, &c->parallel)) < 0 ||
 	    (rc = get_long(s, o, "slurm", "retries", 0, &c->retries)) < 0 ||
-	    (rc = get_num(s, o, "slurm", "poll", 0.05, &c->poll_s)) < 0 ||
-	    (rc = get_num(s, o, "slurm", "pending_timeout", 0, &c->pending_timeout_s)) < 0 ||
-	    (rc = get_num(s, o, "slurm", "result_grace", 0, &c->result_grace_s)) < 0)
+	    (rc = avo_spec_section_num(s, o, "slurm", "poll", 0.05, &c->poll_s)) < 0 ||
+	    (rc = avo_spec_section_num(s, o, "slurm", "pending_timeout", 0, &c->pending_timeout_s)) < 0 ||
+	    (rc = avo_spec_section_num(s, o, "slurm", "result_grace", 0, &c->result_grace_s)) < 0)
 		return rc;
 	/* Array indices are the candidates' positions; Slurm's default MaxArraySize is 1001. */
 	if (c->batch > 1000)
-		return field_err(s, "slurm.batch", "must be at most 1000");
+		return avo_spec_field_error(s, "slurm.batch", "must be at most 1000");
 	const cJSON *keep = cJSON_GetObjectItemCaseSensitive(o, "keep_jobs");
 	c->keep = cJSON_IsTrue(keep);
 	const cJSON *ex = cJSON_GetObjectItemCaseSensitive(o, "sbatch_args"), *e;
 	if (ex && !cJSON_IsArray(ex))
-		return field_err(s, "slurm.sbatch_args", "must be an array of strings");
+		return avo_spec_field_error(s, "slurm.sbatch_args", "must be an array of strings");
 	c->extra = calloc((size_t)cJSON_GetArraySize(ex) + 1, sizeof(char *));
 	if (!c->extra)
 		return avo_error_set(AVO_ERROR, "out of memory");
 	cJSON_ArrayForEach(e, ex) {
 		if (!cJSON_IsString(e))
-			return field_err(s, "slurm.sbatch_args", "must be an array of strings");
+			return avo_spec_field_error(s, "slurm.sbatch_args", "must be an array of strings");
 		c->extra[c->nextra++] = avo_strdup(e->valuestring);
 	}
 	/* A CUDA kernel needs a GPU on the node; "gres": "" turns the request off. */
@@ -233,7 +198,7 @@ static int local_slots(avo_backend *b, const cJSON *o)
 {
 	const avo_spec *s = b->spec;
 	if (o && !cJSON_IsObject(o))
-		return field_err(s, "local", "must be an object");
+		return avo_spec_field_error(s, "local", "must be an object");
 	const cJSON *g = cJSON_GetObjectItemCaseSensitive(o, "gpus"), *e;
 	long workers = 0;
 	int rc = get_long(s, o, "local", "workers", 1, &workers);
@@ -252,10 +217,10 @@ static int local_slots(avo_backend *b, const cJSON *o)
 	}
 	if (g) {
 		if (!cJSON_IsArray(g) || cJSON_GetArraySize(g) == 0)
-			return field_err(s, "local.gpus", "must be a non-empty array of GPU indices");
+			return avo_spec_field_error(s, "local.gpus", "must be a non-empty array of GPU indices");
 		cJSON_ArrayForEach(e, g) {
 			if (!cJSON_IsNumber(e) || e->valueint < 0 || b->nslots == cap)
-				return field_err(s, "local.gpus", "must be a non-empty array of GPU indices");
+				return avo_spec_field_error(s, "local.gpus", "must be a non-empty array of GPU indices");
 			b->gpus[b->nslots++] = e->valueint;
 		}
 		return 0;
@@ -315,20 +280,17 @@ int avo_backend_open(avo_backend **out, const avo_spec *spec, avo_cache *cache,
 	b->cache = cache;
 	b->eopts = eopts ? *eopts : (avo_eval_options)AVO_EVAL_OPTIONS_INIT;
 	b->quiet = opts->quiet;
-	cJSON *root = spec->json ? cJSON_Parse(spec->json) : NULL;
-	char *kind = avo_strdup(opts->kind), *job_dir = NULL, *avo = NULL;
+	char *kind = avo_strdup(opts->kind ? opts->kind : spec->backend), *job_dir = NULL, *avo = NULL;
 	int rc = 0;
-	if (!kind && (rc = get_str(spec, root, "spec", "backend", &kind)) < 0)
-		goto done;
 	if (!kind || !strcmp(kind, "inline")) {
 		b->kind = K_INLINE;
 		b->nslots = 1;
 	} else if (!strcmp(kind, "local")) {
 		b->kind = K_LOCAL;
-		rc = local_slots(b, cJSON_GetObjectItemCaseSensitive(root, "local"));
+		rc = local_slots(b, avo_spec_section(spec, "local"));
 	} else if (!strcmp(kind, "slurm")) {
 		b->kind = K_SLURM;
-		if ((rc = parse_slurm(b, cJSON_GetObjectItemCaseSensitive(root, "slurm"), &job_dir, &avo)) < 0)
+		if ((rc = parse_slurm(b, avo_spec_section(spec, "slurm"), &job_dir, &avo)) < 0)
 			goto done;
 		b->nslots = (size_t)b->sc.batch;
 		char *sp = realpath(spec->path, NULL);
@@ -362,7 +324,6 @@ done:
 	free(kind);
 	free(job_dir);
 	free(avo);
-	cJSON_Delete(root);
 	if (rc < 0) {
 		avo_backend_free(b);
 		return rc;
