@@ -5,6 +5,8 @@
 #include "avo_base.h"
 #include "backend.h"
 #include "buildid.h"
+#include "candidate.h"
+#include "gate.h"
 #include "eval.h"
 #include "runstate.h"
 #include "tunekey.h"
@@ -71,6 +73,10 @@ typedef struct {
 	struct tune_queued *queue;
 	size_t nqueue;
 	char *step_note;        /* the operator's note for the edits in flight (annotate) */
+	avo_candidate_book book; /* candidates built this session, by edit hash; the base pinned */
+	avo_gate_options gate;   /* the confirming gate (gate.h) */
+	cJSON *final;            /* the final measurement of the best against the original */
+	int pending;             /* 1 while a candidate is confirmed: its own attempt is due */
 } tune_ctx;
 
 /* ---- small helpers ------------------------------------------------------------------ */
@@ -315,6 +321,8 @@ static void publish_best(tune_ctx *t, const cJSON *version)
 	cJSON_AddStringToObject(o, "arch", t->spec->arch ? t->spec->arch : "");
 	cJSON_AddNumberToObject(o, "time", avo_wall());
 	cJSON_AddStringToObject(o, "avo_version", AVO_VERSION_STRING);
+	if (t->final) /* the measured speedup over the original, with its interval */
+		cJSON_AddItemToObject(o, "speedup", cJSON_Duplicate(t->final, 1));
 	char *s = cJSON_Print(o);
 	if (s && avo_cache_put(t->cache, "tune", t->tuning_key, s, strlen(s)) < 0)
 		fprintf(stderr, "\navo: warning: could not publish the best variant: %s\n", avo_error_last());
@@ -356,13 +364,17 @@ static int in_lineage(const tune_ctx *t, const char *variant)
 	return 0;
 }
 
-static int commit_version(tune_ctx *t, const char *variant, const char *src, size_t len,
-			  const avo_eval_result *er, const avo_astedit_region_edit *re, size_t nre,
-			  const avo_astedit_knob_edit *ke, size_t nke, const char *note)
+/* Commit candidate `c` (taking it: it becomes the pinned base). The only place a variant
+ * enters the object store. */
+static int commit_version(tune_ctx *t, avo_candidate *c, const avo_eval_result *er, const char *note,
+			  const avo_gate_verdict *gv)
 {
 	char h[AVO_CACHE_HEX];
-	if (t->cache && avo_cache_put_object(t->cache, h, src, len) < 0)
+	const char *variant = c->hash;
+	if (t->cache && avo_cache_put_object(t->cache, h, c->source, c->len) < 0) {
+		avo_candidate_free(c);
 		return avo_error_wrap(AVO_EIO, "storing the committed variant");
+	}
 	cJSON *v = cJSON_CreateObject();
 	int id = cJSON_GetArraySize(t->rs->lineage);
 	cJSON_AddNumberToObject(v, "id", id);
@@ -383,7 +395,11 @@ static int commit_version(tune_ctx *t, const char *variant, const char *src, siz
 	cJSON_AddNumberToObject(v, "cost_usd", t->cost);
 	if (note) cJSON_AddStringToObject(v, "note", note);
 	else cJSON_AddNullToObject(v, "note");
-	cJSON_AddItemToObject(v, "edits", edits_json(re, nre, ke, nke));
+	cJSON_AddItemToObject(v, "edits", edits_json(c->regions, c->nregions, c->knobs, c->nknobs));
+	if (gv) /* the gain over the parent, with its interval and sample count */
+		cJSON_AddItemToObject(v, "gain", avo_gate_verdict_json(gv, &t->gate));
+	avo_candidate_book_take(&t->book, c);
+	avo_candidate_book_pin(&t->book, c);
 	int rc = avo_runstate_add_version(t->rs, v);
 	if (rc < 0)
 		return rc;
@@ -422,6 +438,9 @@ static int save_run(tune_ctx *t, int done)
 	SET("budget", b);
 	SET("done", cJSON_CreateBool(done));
 	SET("stop_reason", t->stop_reason ? cJSON_CreateString(t->stop_reason) : cJSON_CreateNull());
+	SET("min_gain", cJSON_CreateNumber(t->gate.min_gain));
+	if (t->final)
+		SET("final", cJSON_Duplicate(t->final, 1));
 #undef SET
 	return avo_runstate_save(t->rs);
 }
@@ -430,7 +449,7 @@ static const char *budget_reached(tune_ctx *t)
 {
 	if (tune__interrupted)
 		return "interrupted";
-	if (t->budget_evals > 0 && t->attempts >= t->budget_evals)
+	if (t->budget_evals > 0 && t->attempts + t->pending >= t->budget_evals)
 		return "evaluation budget reached";
 	if (t->budget_seconds > 0 && avo_runstate_elapsed(t->rs) >= t->budget_seconds)
 		return "time budget reached";
@@ -441,31 +460,57 @@ static const char *budget_reached(tune_ctx *t)
 
 /* ---- callbacks lent to the operator ------------------------------------------------ */
 
+/* Validate edits: build their candidate (one parse) and keep it in the book, so that
+ * submitting the same edits next does not parse again. */
 static int cb_apply(char **out_source, avo_agent_apply_error *err, const avo_astedit_region_edit *re,
 		    size_t nre, const avo_astedit_knob_edit *ke, size_t nke, void *payload)
 {
 	tune_ctx *t = payload;
-	char *src = NULL;
-	size_t len = 0;
-	avo_astedit_error ae = {0};
-	int rc = avo_astedit_apply(&src, &len, t->unit, re, nre, ke, nke, &ae);
-	if (rc < 0) {
-		if (err) {
-			memset(err, 0, sizeof(*err));
-			err->kind = (int)ae.kind;
-			err->message = ae.diagnostic ? avo_sprintf("%s\n%s", ae.message ? ae.message : "", ae.diagnostic)
-						     : avo_strdup(ae.message ? ae.message : avo_error_last());
-			err->region = avo_strdup(ae.region);
-			err->region_line = ae.region_line;
+	char eh[33];
+	avo_agent_edit_hash(eh, re, nre, ke, nke);
+	avo_candidate *c = avo_candidate_book_find(&t->book, eh);
+	if (!c) {
+		avo_astedit_error ae = {0};
+		int rc = avo_candidate_new(&c, &ae, t->unit, re, nre, ke, nke);
+		if (rc < 0) {
+			if (err) {
+				memset(err, 0, sizeof(*err));
+				err->kind = (int)ae.kind;
+				err->message = ae.diagnostic ? avo_sprintf("%s\n%s", ae.message ? ae.message : "", ae.diagnostic)
+							     : avo_strdup(ae.message ? ae.message : avo_error_last());
+				err->region = avo_strdup(ae.region);
+				err->region_line = ae.region_line;
+			}
+			avo_astedit_error_dispose(&ae);
+			return rc;
 		}
 		avo_astedit_error_dispose(&ae);
-		return rc;
+		avo_candidate_book_put(&t->book, c);
 	}
-	if (out_source)
-		*out_source = src;
-	else
-		free(src);
+	if (out_source && !(*out_source = avo_strndup(c->source, c->len)))
+		return avo_error_set(AVO_ERROR, "out of memory");
 	return 0;
+}
+
+/* The candidate of these edits, taken out of the book or built now (the caller owns it).
+ * <0 with `err` filled: the edits are invalid. */
+static int take_candidate(tune_ctx *t, avo_candidate **out, avo_agent_apply_error *err, const char *eh,
+			  const avo_astedit_region_edit *re, size_t nre, const avo_astedit_knob_edit *ke,
+			  size_t nke)
+{
+	avo_candidate *c = avo_candidate_book_find(&t->book, eh);
+	*out = NULL;
+	if (c && c == t->book.pinned) /* the base stays pinned: copy it (no parse) */
+		return avo_candidate_known(out, c->source, c->len, re, nre, ke, nke);
+	if (!c) {
+		int rc = cb_apply(NULL, err, re, nre, ke, nke, t);
+		if (rc < 0)
+			return rc;
+		c = avo_candidate_book_find(&t->book, eh);
+	}
+	avo_candidate_book_take(&t->book, c);
+	*out = c;
+	return c ? 0 : avo_error_set(AVO_ERROR, "the candidate was lost");
 }
 
 static void cb_annotate(const char *note, void *payload)
@@ -483,13 +528,10 @@ static int cb_seen(const avo_astedit_region_edit *re, size_t nre, const avo_aste
 	return seen_edit(payload, h);
 }
 
-static int gate(tune_ctx *t, avo_agent_eval *out, const char *eh, const char *src, size_t len,
-		const avo_eval_result *er, const avo_astedit_region_edit *re, size_t nre,
-		const avo_astedit_knob_edit *ke, size_t nke);
+static int gate(tune_ctx *t, avo_agent_eval *out, avo_candidate *c, const avo_eval_result *er);
 static int eval_one(tune_ctx *t, avo_eval_result **er, avo_agent_eval *out, const char *eh,
 		    const char *src, size_t len);
-static int batch_queue(tune_ctx *t, avo_agent_eval *out, const char *eh, char *src,
-		       const avo_astedit_region_edit *re, size_t nre, const avo_astedit_knob_edit *ke, size_t nke);
+static int batch_queue(tune_ctx *t, avo_agent_eval *out, avo_candidate *c);
 
 static int cb_evaluate(avo_agent_eval *out, const avo_astedit_region_edit *re, size_t nre,
 		       const avo_astedit_knob_edit *ke, size_t nke, void *payload)
@@ -508,9 +550,9 @@ static int cb_evaluate(avo_agent_eval *out, const avo_astedit_region_edit *re, s
 	avo_agent_edit_hash(eh, re, nre, ke, nke);
 	remember_edit(t, eh);
 
-	char *src = NULL;
+	avo_candidate *c = NULL;
 	avo_agent_apply_error aerr = {0};
-	if (cb_apply(&src, &aerr, re, nre, ke, nke, t) < 0) {
+	if (take_candidate(t, &c, &aerr, eh, re, nre, ke, nke) < 0) {
 		cJSON *a = attempt_record(t, "invalid_edit", NULL, 0, NULL, aerr.message, eh);
 		out->feedback = avo_sprintf("edit refused: %s", aerr.message ? aerr.message : "");
 		avo_agent_apply_error_dispose(&aerr);
@@ -519,47 +561,114 @@ static int cb_evaluate(avo_agent_eval *out, const avo_astedit_region_edit *re, s
 		progress(t, "invalid edit");
 		return rc < 0 ? rc : 0;
 	}
-	size_t len = strlen(src);
 	/* backend: queue in batch mode, else evaluate through the backend (engine/backend.h) */
 	if (t->batching)
-		return batch_queue(t, out, eh, src, re, nre, ke, nke);
+		return batch_queue(t, out, c);
 	avo_eval_result *er = NULL;
-	int rc = eval_one(t, &er, out, eh, src, len);
+	int rc = eval_one(t, &er, out, eh, c->source, c->len);
 	if (rc < 0 || !er) {
-		free(src);
+		avo_candidate_free(c);
 		return rc; /* the evaluator itself could not run: nothing to judge */
 	}
-	rc = gate(t, out, eh, src, len, er, re, nre, ke, nke);
+	rc = gate(t, out, c, er);
 	avo_eval_result_free(er);
-	free(src);
 	return rc;
 }
 
-/* The commit gate and the attempt record for one evaluated candidate (er is borrowed). */
-static int gate(tune_ctx *t, avo_agent_eval *out, const char *eh, const char *src, size_t len,
-		const avo_eval_result *er, const avo_astedit_region_edit *re, size_t nre,
-		const avo_astedit_knob_edit *ke, size_t nke)
+/* A confirmation measurement: an attempt of the "gate" operator, counted in the budget.
+ * Stops the confirmation when the budget is spent or the run interrupted. */
+static int gate_observe(const avo_eval_result *r, int is_b, unsigned round, void *payload)
 {
+	tune_ctx *t = payload;
+	cJSON *a = attempt_record(t, "confirm", r->variant_hash, r->fitness, r, r->correct ? NULL : r->feedback, "");
+	cJSON_ReplaceItemInObjectCaseSensitive(a, "operator", cJSON_CreateString("gate"));
+	cJSON_AddStringToObject(a, "role", is_b ? "candidate" : "best");
+	cJSON_AddNumberToObject(a, "round", round + 1);
+	if (avo_runstate_add_attempt(t->rs, a) < 0)
+		return 1;
+	t->attempts++;
+	save_run(t, 0);
+	progress(t, is_b ? "confirming the candidate" : "re-measuring the best");
+	return budget_reached(t) != NULL;
+}
+
+/* Pin the best version as the base candidate when it is not (a resumed run): from the
+ * object store, else rebuilt from its edits (one parse). */
+static int ensure_base(tune_ctx *t)
+{
+	if (t->book.pinned)
+		return 0;
+	const cJSON *v = cJSON_GetArrayItem(t->rs->lineage, t->best_id);
+	const char *h = str(v, "variant");
+	avo_buf b = AVO_BUF_INIT;
+	avo_candidate *c = NULL;
+	tune_lineage l;
 	int rc;
+	if (t->best_id == 0)
+		rc = avo_candidate_known(&c, t->unit->source, t->unit->source_len, NULL, 0, NULL, 0);
+	else if ((rc = lineage_build(&l, t->rs, is_objective_ms(t->spec))) == 0) {
+		const avo_agent_version *bv = &l.v[t->best_id];
+		if (t->cache && h && avo_cache_get(t->cache, "obj", h, &b) == 0)
+			rc = avo_candidate_known(&c, b.ptr ? b.ptr : "", b.size, bv->regions, bv->nregions, bv->knobs, bv->nknobs);
+		else
+			rc = avo_candidate_new(&c, NULL, t->unit, bv->regions, bv->nregions, bv->knobs, bv->nknobs);
+		lineage_free(&l);
+	}
+	avo_error_clear();
+	avo_buf_dispose(&b);
+	if (rc == 0)
+		avo_candidate_book_pin(&t->book, c);
+	return rc;
+}
+
+/* The commit gate and the attempt record for one evaluated candidate (er is borrowed;
+ * `c` is taken: committed, it becomes the base, else it is freed). A candidate that could
+ * win is confirmed against the best first (gate.h); its record follows its confirmation
+ * records (numbered after them) and counts in the budget while they run. */
+static int gate(tune_ctx *t, avo_agent_eval *out, avo_candidate *c, const avo_eval_result *er)
+{
+	const char *eh = c->edit_hash;
+	int rc = 0, commit = 0;
+	double best_before = t->best_fitness;
 	const char *status;
-	int commit = 0;
+	avo_gate_verdict v = {0};
+	char *why = NULL;
 	if (!er->correct)
 		status = avo_eval_status_name(er->status);
 	else if (in_lineage(t, er->variant_hash))
 		status = "duplicate";
-	else if (er->fitness >= t->best_fitness * (1.0 - t->opts->epsilon))
-		status = "committed", commit = 1;
-	else
+	else if (!avo_gate_could_win(&t->gate, er->fitness, t->best_fitness))
 		status = "slower";
+	else if (t->budget_evals > 0 && t->budget_evals - t->attempts - 1 < 2 * (long)t->gate.rounds)
+		status = "unconfirmed", why = avo_strdup("no evaluation budget left to confirm it");
+	else if ((rc = ensure_base(t)) < 0 ||
+		 (t->pending = 1, rc = avo_gate_confirm(&v, &t->gate, t->spec, t->cache, &t->eopts, t->book.pinned->source,
+							 t->book.pinned->len, c->source, c->len, gate_observe, t)) < 0) {
+		t->pending = 0;
+		avo_candidate_free(c);
+		return rc;
+	} else {
+		t->pending = 0;
+		commit = v.commit;
+		status = commit ? "committed" : "unconfirmed";
+		why = avo_strdup(v.why);
+	}
 	cJSON *a = attempt_record(t, status, er->variant_hash, er->fitness, er, er->feedback, eh);
+	if (v.evaluations)
+		cJSON_AddItemToObject(a, "gate", avo_gate_verdict_json(&v, &t->gate));
+	else if (why)
+		cJSON_AddStringToObject(a, "gate_note", why);
 	rc = avo_runstate_add_attempt(t->rs, a);
 	if (rc == 0 && commit) {
-		char *change = change_note(t, re, nre, ke, nke);
+		char *change = change_note(t, c->regions, c->nregions, c->knobs, c->nknobs);
 		char *note = t->step_note ? avo_sprintf("%s (%s)", change, t->step_note) : NULL;
-		rc = commit_version(t, er->variant_hash, src, len, er, re, nre, ke, nke, note ? note : change);
+		rc = commit_version(t, c, er, note ? note : change, &v);
+		c = NULL;
 		free(note);
 		free(change);
 	}
+	avo_candidate_free(c);
+	avo_gate_verdict_dispose(&v);
 	t->attempts++;
 	if (rc == 0)
 		rc = save_run(t, 0);
@@ -576,9 +685,10 @@ static int gate(tune_ctx *t, avo_agent_eval *out, const char *eh, const char *sr
 	if (!er->correct)
 		out->feedback = avo_strdup(er->feedback ? er->feedback : avo_eval_status_name(er->status));
 	else
-		out->feedback = avo_sprintf("%s: fitness %.6g (best before %.6g)%s", status, er->fitness,
-					    num(a, "best_before", 0),
-					    commit ? "" : " - not committed");
+		out->feedback = avo_sprintf("%s: fitness %.6g (best before %.6g)%s%s%s", status, er->fitness,
+					    best_before, commit ? "" : " - not committed", why ? "; gate: " : "",
+					    why ? why : "");
+	free(why);
 	if (commit)
 		out->version_id = avo_sprintf("%d", t->best_id);
 	char what[128];
@@ -625,48 +735,31 @@ static int eval_one(tune_ctx *t, avo_eval_result **er, avo_agent_eval *out, cons
 	return rc;
 }
 
-/* A candidate waiting for its batch: copies of its edits and its source. */
+/* A candidate waiting for its batch, with the note its step gave. */
 struct tune_queued {
-	char eh[33];
-	char *src;
+	avo_candidate *cand;
 	char *note;              /* the operator's note (annotate) when it was queued */
-	avo_astedit_region_edit *re;
-	size_t nre;
-	avo_astedit_knob_edit *ke;
-	size_t nke;
 };
 
 static void queued_free(struct tune_queued *q)
 {
-	for (size_t i = 0; i < q->nre; i++)
-		free((char *)q->re[i].region), free((char *)q->re[i].text);
-	for (size_t i = 0; i < q->nke; i++)
-		free((char *)q->ke[i].knob), free((char *)q->ke[i].value);
-	free(q->re), free(q->ke), free(q->src), free(q->note);
+	avo_candidate_free(q->cand);
+	free(q->note);
 }
 
-/* cb_evaluate in batch mode: keep the candidate (taking `src`) and tell the operator it is
+/* cb_evaluate in batch mode: keep the candidate (taking it) and tell the operator it is
  * pending. Its edit hash is already remembered, so seen() keeps the next proposals new. */
-static int batch_queue(tune_ctx *t, avo_agent_eval *out, const char *eh, char *src,
-		       const avo_astedit_region_edit *re, size_t nre, const avo_astedit_knob_edit *ke, size_t nke)
+static int batch_queue(tune_ctx *t, avo_agent_eval *out, avo_candidate *c)
 {
 	struct tune_queued *q = realloc(t->queue, (t->nqueue + 1) * sizeof(*q));
 	if (!q) {
-		free(src);
+		avo_candidate_free(c);
 		return avo_error_set(AVO_ERROR, "out of memory");
 	}
 	t->queue = q;
 	q = &t->queue[t->nqueue++];
-	memset(q, 0, sizeof(*q));
-	snprintf(q->eh, sizeof(q->eh), "%s", eh);
-	q->src = src;
+	q->cand = c;
 	q->note = avo_strdup(t->step_note);
-	q->re = calloc(nre + 1, sizeof(*q->re));
-	q->ke = calloc(nke + 1, sizeof(*q->ke));
-	for (size_t i = 0; q->re && i < nre; i++, q->nre++)
-		q->re[i] = (avo_astedit_region_edit){avo_strdup(re[i].region), avo_strdup(re[i].text)};
-	for (size_t i = 0; q->ke && i < nke; i++, q->nke++)
-		q->ke[i] = (avo_astedit_knob_edit){avo_strdup(ke[i].knob), avo_strdup(ke[i].value)};
 	out->feedback = avo_strdup("pending: queued for a batch evaluation");
 	return 0;
 }
@@ -688,8 +781,8 @@ static int batch_flush(tune_ctx *t)
 		goto done;
 	}
 	for (size_t i = 0; i < n; i++) {
-		srcs[i] = t->queue[i].src;
-		lens[i] = strlen(srcs[i]);
+		srcs[i] = t->queue[i].cand->source;
+		lens[i] = t->queue[i].cand->len;
 	}
 	rc = avo_backend_eval(t->backend, ers, why, srcs, lens, n);
 	int interrupted = avo_backend_interrupted(t->backend);
@@ -703,9 +796,10 @@ static int batch_flush(tune_ctx *t)
 		t->step_note = q->note;
 		q->note = NULL;
 		if (ers[i]) {
-			rc = gate(t, &ev, q->eh, q->src, lens[i], ers[i], q->re, q->nre, q->ke, q->nke);
+			rc = gate(t, &ev, q->cand, ers[i]);
+			q->cand = NULL;
 		} else if (!interrupted && why[i]) {
-			cJSON *a = attempt_record(t, "error", NULL, 0, NULL, why[i], q->eh);
+			cJSON *a = attempt_record(t, "error", NULL, 0, NULL, why[i], q->cand->edit_hash);
 			rc = avo_runstate_add_attempt(t->rs, a);
 			t->attempts++;
 			if (rc == 0)
@@ -827,9 +921,10 @@ static int baseline(tune_ctx *t)
 	t->best_fitness = 0;
 	cJSON *a = attempt_record(t, "committed", er->variant_hash, er->fitness, er, NULL, "");
 	cJSON_ReplaceItemInObjectCaseSensitive(a, "operator", cJSON_CreateString("baseline"));
-	if ((rc = avo_runstate_add_attempt(t->rs, a)) == 0)
-		rc = commit_version(t, er->variant_hash, t->unit->source, t->unit->source_len, er,
-				    NULL, 0, NULL, 0, "the original kernel");
+	avo_candidate *c = NULL;
+	if ((rc = avo_runstate_add_attempt(t->rs, a)) == 0 &&
+	    (rc = avo_candidate_known(&c, t->unit->source, t->unit->source_len, NULL, 0, NULL, 0)) == 0)
+		rc = commit_version(t, c, er, "the original kernel", NULL);
 	t->attempts++;
 	avo_eval_result_free(er);
 	return rc;
@@ -856,6 +951,45 @@ static void restore(tune_ctx *t)
 		t->cost += num(v, "cost_usd", 0);
 		remember_edit(t, str(v, "edit_hash"));
 	}
+}
+
+static int final_observe(const avo_eval_result *r, int is_b, unsigned round, void *payload)
+{
+	(void)r, (void)is_b, (void)round;
+	progress(payload, "final measurement");
+	return tune__interrupted;
+}
+
+/* The final measurement: the best against the original, interleaved like a confirmation,
+ * outside the budget. Its speedup (1 + gain) and interval are what status, the report,
+ * export and the CMake line announce (run.json "final", the tune entry's "speedup"). */
+static int final_measure(tune_ctx *t)
+{
+	avo_gate_verdict v;
+	if (t->best_id == 0 || tune__interrupted || ensure_base(t) < 0)
+		return 0;
+	int rc = avo_gate_confirm(&v, &t->gate, t->spec, t->cache, &t->eopts, t->unit->source, t->unit->source_len,
+				  t->book.pinned->source, t->book.pinned->len, final_observe, t);
+	if (rc < 0)
+		return rc;
+	if (v.complete) {
+		cJSON *f = avo_gate_verdict_json(&v, &t->gate);
+		cJSON_DeleteItemFromObjectCaseSensitive(f, "confirmed");
+		cJSON_DeleteItemFromObjectCaseSensitive(f, "min_gain");
+		cJSON_DeleteItemFromObjectCaseSensitive(f, "why");
+		cJSON_AddNumberToObject(f, "speedup", 1 + v.gain.gain);
+		cJSON_AddNumberToObject(f, "speedup_lo", 1 + v.gain.lo);
+		cJSON_AddNumberToObject(f, "speedup_hi", 1 + v.gain.hi);
+		cJSON_AddNumberToObject(f, "best_id", t->best_id);
+		cJSON_AddStringToObject(f, "variant", t->book.pinned->hash);
+		cJSON_Delete(t->final);
+		t->final = f;
+		publish_best(t, cJSON_GetArrayItem(t->rs->lineage, t->best_id));
+	} else if (!t->opts->quiet) {
+		fprintf(stderr, "\navo: the final measurement did not complete: %s\n", v.why ? v.why : "?");
+	}
+	avo_gate_verdict_dispose(&v);
+	return 0;
 }
 
 static cJSON *op_options(const avo_spec *spec, const char *op)
@@ -897,6 +1031,10 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	t.eopts.jobs = opts->jobs;
 	t.eopts.gpu = opts->gpu;
 
+	t.gate = (avo_gate_options)AVO_GATE_OPTIONS_INIT;
+	t.gate.min_gain = opts->min_gain >= 0 ? opts->min_gain : spec->min_gain >= 0 ? spec->min_gain : t.gate.min_gain;
+	if (opts->confirm_rounds)
+		t.gate.rounds = opts->confirm_rounds;
 	run_dir = opts->run_dir ? avo_strdup(opts->run_dir) : avo_tune_default_run_dir(spec);
 	avo_backend_options bo = AVO_BACKEND_OPTIONS_INIT; /* backend: spec's or --backend */
 	bo.kind = opts->backend;
@@ -1045,6 +1183,8 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	for (size_t i = 0; i < t.unit->nregions; i++)
 		free(rtexts[i]);
 	free(rtexts);
+	if (rc >= 0 && (rc = final_measure(&t)) < 0)
+		fprintf(stderr, "\navo: the final measurement failed: %s\n", avo_error_last());
 	if (rc >= 0) {
 		int srrc = save_run(&t, !tune__interrupted);
 		rc = srrc < 0 ? srrc : 0;
@@ -1058,6 +1198,10 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 			spec->name, t.stop_reason ? t.stop_reason : "done", t.best_id, t.best_fitness,
 			is_objective_ms(spec) ? "1/ms" : spec->objective, base > 0 ? t.best_fitness / base : 0,
 			t.attempts, t.commits, t.tokens_in, t.tokens_out, t.cost);
+		if (t.final)
+			fprintf(stderr, "avo: %s: measured speedup over the original %.3fx [%.3f, %.3f] (%.0f%% interval)\n",
+				spec->name, num(t.final, "speedup", 0), num(t.final, "speedup_lo", 0),
+				num(t.final, "speedup_hi", 0), 100 * num(t.final, "confidence", 0));
 	}
 	if (rc >= 0 && tune__interrupted)
 		rc = AVO_TUNE_INTERRUPTED;
@@ -1076,6 +1220,8 @@ done:
 	avo_backend_free(t.backend);
 	free(t.step_note);
 	avo_runstate_free(t.rs);
+	avo_candidate_book_dispose(&t.book);
+	cJSON_Delete(t.final);
 	avo_astedit_unit_free(t.unit);
 	return rc;
 }
