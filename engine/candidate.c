@@ -44,16 +44,23 @@ oom:
 	return avo_error_set(AVO_ERROR, "out of memory");
 }
 
-int avo_candidate_new(avo_candidate **out, avo_astedit_error *err, const avo_astedit_unit *u,
-		      const avo_astedit_region_edit *re, size_t nre, const avo_astedit_knob_edit *ke,
-		      size_t nke)
+/* The candidate of these edits with the source that `u` (one parse) or `known` gives. */
+static int make(avo_candidate **out, avo_astedit_error *err, const avo_astedit_unit *u, const char *known,
+		size_t len, const avo_astedit_region_edit *re, size_t nre, const avo_astedit_knob_edit *ke,
+		size_t nke)
 {
 	avo_candidate *c = NULL;
 	int rc = with_edits(&c, re, nre, ke, nke);
 	*out = NULL;
 	if (rc < 0)
 		return rc;
-	if ((rc = avo_astedit_apply(&c->source, &c->len, u, re, nre, ke, nke, err)) < 0) {
+	if (u)
+		rc = avo_astedit_apply(&c->source, &c->len, u, re, nre, ke, nke, err);
+	else if ((c->source = avo_strndup(known, len)))
+		c->len = len;
+	else
+		rc = avo_error_set(AVO_ERROR, "out of memory");
+	if (rc < 0) {
 		avo_candidate_free(c);
 		return rc;
 	}
@@ -62,23 +69,18 @@ int avo_candidate_new(avo_candidate **out, avo_astedit_error *err, const avo_ast
 	return 0;
 }
 
+int avo_candidate_new(avo_candidate **out, avo_astedit_error *err, const avo_astedit_unit *u,
+		      const avo_astedit_region_edit *re, size_t nre, const avo_astedit_knob_edit *ke,
+		      size_t nke)
+{
+	return make(out, err, u, NULL, 0, re, nre, ke, nke);
+}
+
 int avo_candidate_known(avo_candidate **out, const char *source, size_t len,
 			const avo_astedit_region_edit *re, size_t nre, const avo_astedit_knob_edit *ke,
 			size_t nke)
 {
-	avo_candidate *c = NULL;
-	int rc = with_edits(&c, re, nre, ke, nke);
-	*out = NULL;
-	if (rc < 0)
-		return rc;
-	if (!(c->source = avo_strndup(source, len))) {
-		avo_candidate_free(c);
-		return avo_error_set(AVO_ERROR, "out of memory");
-	}
-	c->len = len;
-	avo_cache_hash_hex(c->hash, c->source, c->len);
-	*out = c;
-	return 0;
+	return make(out, NULL, NULL, source, len, re, nre, ke, nke);
 }
 
 /* ---- the book ------------------------------------------------------------------------ */

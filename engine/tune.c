@@ -1,4 +1,6 @@
-#include "tune.h"
+/* The tuning driver (tune.h): the loop, the operators' callbacks, start, resume and stop.
+ * Its other parts share tune_int.h. */
+#include "tune_int.h"
 
 #include "avo_agent.h"
 #include "avo_astedit.h"
@@ -19,8 +21,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define FEEDBACK_CAP 4096
-
 /* Set by SIGINT/SIGTERM; the loop stops after the evaluation in flight and saves. */
 static volatile sig_atomic_t tune__interrupted;
 
@@ -30,432 +30,9 @@ static void on_signal(int sig)
 	signal(sig, SIG_DFL); /* a second ^C kills at once */
 }
 
-/* The lineage as the operators see it, rebuilt from the records between steps. Strings
- * are borrowed from the cJSON records held by the run state. */
-typedef struct {
-	avo_agent_version *v;
-	size_t n;
-	char (*ids)[24];
-	char (*parents)[24];
-	avo_agent_score **scores;
-	avo_astedit_region_edit **regions;
-	avo_astedit_knob_edit **knobs;
-} tune_lineage;
-
-typedef struct {
-	const avo_spec *spec;
-	avo_cache *cache;
-	const avo_tune_options *opts;
-	avo_astedit_unit *unit;
-	avo_runstate *rs;
-	char tuning_key[AVO_CACHE_HEX];
-	avo_eval_options eopts;
-	const char *op_name;
-	double budget_seconds, budget_cost;
-	long budget_evals;
-	int progress;
-	/* Edit hashes and variant hashes tried in this run (resumed runs included). */
-	char (*edit_hashes)[33];
-	size_t nedit_hashes, aedit_hashes;
-	double best_fitness;
-	int best_id;
-	int attempts, commits;
-	long long tokens_in, tokens_out;
-	double cost;
-	int stop;               /* budget reached inside a step */
-	const char *stop_reason;
-	/* Per-step accounting attached to the records the step produces. */
-	const char *step_op;
-	/* backend (engine/backend.h): where evaluations run. While `batching`, cb_evaluate only
-	 * queues candidates; batch_flush() evaluates them together and gates them in order. */
-	avo_backend *backend;
-	int batching;
-	struct tune_queued *queue;
-	size_t nqueue;
-	char *step_note;        /* the operator's note for the edits in flight (annotate) */
-	avo_candidate_book book; /* candidates built this session, by edit hash; the base pinned */
-	avo_gate_options gate;   /* the confirming gate (gate.h) */
-	cJSON *final;            /* the final measurement of the best against the original */
-	int pending;             /* 1 while a candidate is confirmed: its own attempt is due */
-} tune_ctx;
-
-/* ---- small helpers ------------------------------------------------------------------ */
-
-static double num(const cJSON *o, const char *k, double dflt)
+int avo_tune__interrupted(void)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsNumber(v) ? v->valuedouble : dflt;
-}
-
-static const char *str(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static int is_objective_ms(const avo_spec *s) { return s->objective && !strcmp(s->objective, "ms"); }
-
-static void add_capped(cJSON *o, const char *k, const char *s)
-{
-	if (!s) {
-		cJSON_AddNullToObject(o, k);
-		return;
-	}
-	size_t n = strlen(s);
-	if (n <= FEEDBACK_CAP) {
-		cJSON_AddStringToObject(o, k, s);
-		return;
-	}
-	/* Keep the tail: compilers and crashes put the decisive line last. */
-	char *t = avo_sprintf("[...]\n%s", s + n - FEEDBACK_CAP);
-	cJSON_AddStringToObject(o, k, t ? t : "");
-	free(t);
-}
-
-static int seen_edit(const tune_ctx *t, const char *h)
-{
-	for (size_t i = 0; i < t->nedit_hashes; i++)
-		if (!strcmp(t->edit_hashes[i], h))
-			return 1;
-	return 0;
-}
-
-static void remember_edit(tune_ctx *t, const char *h)
-{
-	if (!h || !*h || seen_edit(t, h))
-		return;
-	if (t->nedit_hashes == t->aedit_hashes) {
-		size_t n = t->aedit_hashes ? t->aedit_hashes * 2 : 64;
-		void *p = realloc(t->edit_hashes, n * sizeof(*t->edit_hashes));
-		if (!p)
-			return;
-		t->edit_hashes = p;
-		t->aedit_hashes = n;
-	}
-	snprintf(t->edit_hashes[t->nedit_hashes++], 33, "%s", h);
-}
-
-static cJSON *edits_json(const avo_astedit_region_edit *re, size_t nre,
-			 const avo_astedit_knob_edit *ke, size_t nke)
-{
-	cJSON *e = cJSON_CreateObject(), *r = cJSON_AddObjectToObject(e, "regions"),
-	      *k = cJSON_AddObjectToObject(e, "knobs");
-	for (size_t i = 0; i < nre; i++)
-		cJSON_AddStringToObject(r, re[i].region, re[i].text);
-	for (size_t i = 0; i < nke; i++)
-		cJSON_AddStringToObject(k, ke[i].knob, ke[i].value);
-	return e;
-}
-
-static cJSON *scores_json(const avo_eval_result *er)
-{
-	cJSON *a = cJSON_CreateArray();
-	for (size_t i = 0; er && i < er->nconfigs; i++) {
-		const avo_eval_config_result *c = &er->configs[i];
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "config", c->name);
-		cJSON_AddBoolToObject(o, "correct", c->correct);
-		cJSON_AddStringToObject(o, "status", avo_eval_status_name(c->status));
-		if (isfinite(c->ms)) cJSON_AddNumberToObject(o, "ms", c->ms);
-		if (isfinite(c->tflops)) cJSON_AddNumberToObject(o, "tflops", c->tflops);
-		if (isfinite(c->max_rel_err)) cJSON_AddNumberToObject(o, "max_rel_err", c->max_rel_err);
-		cJSON_AddItemToArray(a, o);
-	}
-	return a;
-}
-
-/* ---- progress ---------------------------------------------------------------------- */
-
-static void fmt_elapsed(char *b, size_t n, double s)
-{
-	int h = (int)(s / 3600), m = (int)(s / 60) % 60, sec = (int)s % 60;
-	if (h)
-		snprintf(b, n, "%dh%02dm%02ds", h, m, sec);
-	else
-		snprintf(b, n, "%dm%02ds", m, sec);
-}
-
-static void progress(tune_ctx *t, const char *what)
-{
-	if (t->opts->quiet)
-		return;
-	char el[32];
-	fmt_elapsed(el, sizeof(el), avo_runstate_elapsed(t->rs));
-	const char *unit = is_objective_ms(t->spec) ? "1/ms" : t->spec->objective;
-	double base = num(cJSON_GetArrayItem(t->rs->lineage, 0), "fitness", 0);
-	double gain = base > 0 ? t->best_fitness / base : 0;
-	if (t->progress) {
-		fprintf(stderr, "\r\033[K[avo %s] best %.4g %s (%.3fx) | attempts %d | commits %d | %s | $%.2f | %s",
-			t->spec->name, t->best_fitness, unit, gain, t->attempts, t->commits, el, t->cost,
-			what ? what : "");
-		fflush(stderr);
-	} else if (what) {
-		fprintf(stderr, "avo: [%s] %s | best %.4g %s (%.3fx), %d attempts, %d commits, $%.2f\n",
-			el, what, t->best_fitness, unit, gain, t->attempts, t->commits, t->cost);
-	}
-}
-
-/* ---- the lineage for operators ------------------------------------------------------- */
-
-static void lineage_free(tune_lineage *l)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->scores[i]);
-		free(l->regions[i]);
-		free(l->knobs[i]);
-	}
-	free(l->v), free(l->ids), free(l->parents), free(l->scores), free(l->regions), free(l->knobs);
-	memset(l, 0, sizeof(*l));
-}
-
-static int lineage_build(tune_lineage *l, const avo_runstate *rs, int objective_ms)
-{
-	memset(l, 0, sizeof(*l));
-	size_t n = (size_t)cJSON_GetArraySize(rs->lineage);
-	l->v = calloc(n + 1, sizeof(*l->v));
-	l->ids = calloc(n + 1, sizeof(*l->ids));
-	l->parents = calloc(n + 1, sizeof(*l->parents));
-	l->scores = calloc(n + 1, sizeof(*l->scores));
-	l->regions = calloc(n + 1, sizeof(*l->regions));
-	l->knobs = calloc(n + 1, sizeof(*l->knobs));
-	if (!l->v || !l->ids || !l->parents || !l->scores || !l->regions || !l->knobs)
-		return avo_error_set(AVO_ERROR, "out of memory");
-	l->n = n;
-	size_t i = 0;
-	const cJSON *rec;
-	cJSON_ArrayForEach(rec, rs->lineage) {
-		avo_agent_version *v = &l->v[i];
-		snprintf(l->ids[i], sizeof(l->ids[i]), "%d", (int)num(rec, "id", (double)i));
-		v->id = l->ids[i];
-		const cJSON *par = cJSON_GetObjectItemCaseSensitive(rec, "parent");
-		if (cJSON_IsNumber(par)) {
-			snprintf(l->parents[i], sizeof(l->parents[i]), "%d", par->valueint);
-			v->parent = l->parents[i];
-		}
-		v->op = str(rec, "operator");
-		v->fitness = num(rec, "fitness", 0);
-		v->note = str(rec, "note");
-		const cJSON *sc = cJSON_GetObjectItemCaseSensitive(rec, "scores"), *s;
-		l->scores[i] = calloc((size_t)cJSON_GetArraySize(sc) + 1, sizeof(avo_agent_score));
-		cJSON_ArrayForEach(s, sc) {
-			avo_agent_score *d = &l->scores[i][v->nscores++];
-			d->config = str(s, "config");
-			d->score = num(s, objective_ms ? "ms" : "tflops", 0);
-		}
-		v->scores = l->scores[i];
-		const cJSON *ed = cJSON_GetObjectItemCaseSensitive(rec, "edits");
-		const cJSON *re = cJSON_GetObjectItemCaseSensitive(ed, "regions");
-		const cJSON *ke = cJSON_GetObjectItemCaseSensitive(ed, "knobs"), *e;
-		l->regions[i] = calloc((size_t)cJSON_GetArraySize(re) + 1, sizeof(avo_astedit_region_edit));
-		l->knobs[i] = calloc((size_t)cJSON_GetArraySize(ke) + 1, sizeof(avo_astedit_knob_edit));
-		cJSON_ArrayForEach(e, re) {
-			if (cJSON_IsString(e))
-				l->regions[i][v->nregions++] = (avo_astedit_region_edit){e->string, e->valuestring};
-		}
-		cJSON_ArrayForEach(e, ke) {
-			if (cJSON_IsString(e))
-				l->knobs[i][v->nknobs++] = (avo_astedit_knob_edit){e->string, e->valuestring};
-		}
-		v->regions = l->regions[i];
-		v->knobs = l->knobs[i];
-		i++;
-	}
-	return 0;
-}
-
-/* ---- the commit gate and the records --------------------------------------------------- */
-
-static const char *edit_value(const cJSON *edits, const char *kind, const char *name)
-{
-	return str(cJSON_GetObjectItemCaseSensitive(edits, kind), name);
-}
-
-/* What an edit changes against the best version, in a few words ("TILE_K 64->16; region
- * softmax rewritten"): the key change shown in the lineage and the report. Caller frees. */
-static char *change_note(const tune_ctx *t, const avo_astedit_region_edit *re, size_t nre,
-			 const avo_astedit_knob_edit *ke, size_t nke)
-{
-	const cJSON *best = cJSON_GetArrayItem(t->rs->lineage, t->best_id);
-	const cJSON *bed = cJSON_GetObjectItemCaseSensitive(best, "edits");
-	avo_buf b = AVO_BUF_INIT;
-	for (size_t i = 0; i < t->unit->nknobs; i++) {
-		const avo_astedit_knob *k = &t->unit->knobs[i];
-		const char *now = k->value, *before = edit_value(bed, "knobs", k->name);
-		for (size_t j = 0; j < nke; j++)
-			if (!strcmp(ke[j].knob, k->name))
-				now = ke[j].value;
-		if (!before)
-			before = k->value;
-		if (strcmp(now, before))
-			avo_buf_printf(&b, "%s%s %s->%s", b.size ? "; " : "", k->name, before, now);
-	}
-	for (size_t i = 0; i < t->unit->nregions; i++) {
-		const char *name = t->unit->regions[i].name;
-		const char *now = NULL, *before = edit_value(bed, "regions", name);
-		for (size_t j = 0; j < nre; j++)
-			if (!strcmp(re[j].region, name))
-				now = re[j].text;
-		/* NULL means "the original text" on both sides. */
-		if ((now || before) && (!now || !before || strcmp(now, before)))
-			avo_buf_printf(&b, "%sregion %s %s", b.size ? "; " : "", name,
-				       now ? "rewritten" : "restored");
-	}
-	return b.size ? avo_buf_detach(&b) : (avo_buf_dispose(&b), avo_strdup("no change"));
-}
-
-static void publish_best(tune_ctx *t, const cJSON *version)
-{
-	if (!t->cache)
-		return;
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "tuning_key", t->tuning_key);
-	cJSON_AddStringToObject(o, "variant", str(version, "variant"));
-	cJSON_AddNumberToObject(o, "fitness", num(version, "fitness", 0));
-	cJSON_AddStringToObject(o, "objective", t->spec->objective);
-	cJSON_AddItemToObject(o, "scores",
-			      cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(version, "scores"), 1));
-	cJSON_AddNumberToObject(o, "baseline_fitness",
-				num(cJSON_GetArrayItem(t->rs->lineage, 0), "fitness", 0));
-	cJSON_AddNumberToObject(o, "version", num(version, "id", 0));
-	cJSON_AddStringToObject(o, "kernel", avo_path_basename(t->spec->kernel));
-	cJSON_AddStringToObject(o, "arch", t->spec->arch ? t->spec->arch : "");
-	cJSON_AddNumberToObject(o, "time", avo_wall());
-	cJSON_AddStringToObject(o, "avo_version", AVO_VERSION_STRING);
-	if (t->final) /* the measured speedup over the original, with its interval */
-		cJSON_AddItemToObject(o, "speedup", cJSON_Duplicate(t->final, 1));
-	char *s = cJSON_Print(o);
-	if (s && avo_cache_put(t->cache, "tune", t->tuning_key, s, strlen(s)) < 0)
-		fprintf(stderr, "\navo: warning: could not publish the best variant: %s\n", avo_error_last());
-	free(s);
-	cJSON_Delete(o);
-}
-
-static cJSON *attempt_record(tune_ctx *t, const char *status, const char *variant, double fitness,
-			     const avo_eval_result *er, const char *feedback, const char *edit_hash)
-{
-	cJSON *a = cJSON_CreateObject();
-	cJSON_AddNumberToObject(a, "n", t->attempts + 1);
-	cJSON_AddNumberToObject(a, "time", avo_wall());
-	cJSON_AddNumberToObject(a, "elapsed_s", avo_runstate_elapsed(t->rs));
-	cJSON_AddStringToObject(a, "operator", t->step_op ? t->step_op : t->op_name);
-	cJSON_AddStringToObject(a, "status", status);
-	if (variant) cJSON_AddStringToObject(a, "variant", variant);
-	else cJSON_AddNullToObject(a, "variant");
-	cJSON_AddNumberToObject(a, "fitness", fitness);
-	cJSON_AddNumberToObject(a, "best_before", t->best_fitness);
-	cJSON_AddItemToObject(a, "scores", scores_json(er));
-	add_capped(a, "feedback", feedback);
-	cJSON_AddStringToObject(a, "edit_hash", edit_hash ? edit_hash : "");
-	if (t->step_note)
-		cJSON_AddStringToObject(a, "note", t->step_note);
-	cJSON_AddBoolToObject(a, "from_cache", er && er->from_cache);
-	return a;
-}
-
-/* Is this variant already a version of the lineage? (Never commit it twice.) */
-static int in_lineage(const tune_ctx *t, const char *variant)
-{
-	const cJSON *v;
-	cJSON_ArrayForEach(v, t->rs->lineage) {
-		const char *h = str(v, "variant");
-		if (h && !strcmp(h, variant))
-			return 1;
-	}
-	return 0;
-}
-
-/* Commit candidate `c` (taking it: it becomes the pinned base). The only place a variant
- * enters the object store. */
-static int commit_version(tune_ctx *t, avo_candidate *c, const avo_eval_result *er, const char *note,
-			  const avo_gate_verdict *gv)
-{
-	char h[AVO_CACHE_HEX];
-	const char *variant = c->hash;
-	if (t->cache && avo_cache_put_object(t->cache, h, c->source, c->len) < 0) {
-		avo_candidate_free(c);
-		return avo_error_wrap(AVO_EIO, "storing the committed variant");
-	}
-	cJSON *v = cJSON_CreateObject();
-	int id = cJSON_GetArraySize(t->rs->lineage);
-	cJSON_AddNumberToObject(v, "id", id);
-	if (id == 0) cJSON_AddNullToObject(v, "parent");
-	else cJSON_AddNumberToObject(v, "parent", t->best_id);
-	cJSON_AddStringToObject(v, "operator", id == 0 ? "baseline" : (t->step_op ? t->step_op : t->op_name));
-	cJSON_AddStringToObject(v, "variant", variant);
-	cJSON_AddNumberToObject(v, "fitness", er->fitness);
-	cJSON_AddStringToObject(v, "objective", t->spec->objective);
-	cJSON_AddItemToObject(v, "scores", scores_json(er));
-	cJSON_AddNumberToObject(v, "time", avo_wall());
-	cJSON_AddNumberToObject(v, "elapsed_s", avo_runstate_elapsed(t->rs));
-	cJSON_AddNumberToObject(v, "attempt", t->attempts + 1);
-	/* A commit lands mid-step, before the step's own usage is known: record the run's
-	 * totals so far (RUNS.md). */
-	cJSON_AddNumberToObject(v, "tokens_in", (double)t->tokens_in);
-	cJSON_AddNumberToObject(v, "tokens_out", (double)t->tokens_out);
-	cJSON_AddNumberToObject(v, "cost_usd", t->cost);
-	if (note) cJSON_AddStringToObject(v, "note", note);
-	else cJSON_AddNullToObject(v, "note");
-	cJSON_AddItemToObject(v, "edits", edits_json(c->regions, c->nregions, c->knobs, c->nknobs));
-	if (gv) /* the gain over the parent, with its interval and sample count */
-		cJSON_AddItemToObject(v, "gain", avo_gate_verdict_json(gv, &t->gate));
-	avo_candidate_book_take(&t->book, c);
-	avo_candidate_book_pin(&t->book, c);
-	int rc = avo_runstate_add_version(t->rs, v);
-	if (rc < 0)
-		return rc;
-	t->best_fitness = er->fitness;
-	t->best_id = id;
-	if (id > 0)
-		t->commits++;
-	publish_best(t, v);
-	return 0;
-}
-
-/* Update the totals in run.json; called after every attempt. */
-static int save_run(tune_ctx *t, int done)
-{
-	cJSON *r = t->rs->run;
-#define SET(k, mk) do { cJSON_DeleteItemFromObjectCaseSensitive(r, k); cJSON_AddItemToObject(r, k, mk); } while (0)
-	SET("spec", cJSON_CreateString(t->spec->path));
-	SET("tuning_key", cJSON_CreateString(t->tuning_key));
-	if (!cJSON_GetObjectItemCaseSensitive(r, "started"))
-		SET("started", cJSON_CreateNumber(avo_wall()));
-	SET("elapsed_s", cJSON_CreateNumber(avo_runstate_elapsed(t->rs)));
-	SET("attempts", cJSON_CreateNumber(t->attempts));
-	SET("commits", cJSON_CreateNumber(t->commits));
-	SET("best_id", cJSON_CreateNumber(t->best_id));
-	SET("best_fitness", cJSON_CreateNumber(t->best_fitness));
-	SET("baseline_fitness", cJSON_CreateNumber(num(cJSON_GetArrayItem(t->rs->lineage, 0), "fitness", 0)));
-	SET("objective", cJSON_CreateString(t->spec->objective));
-	SET("operator", cJSON_CreateString(t->op_name));
-	SET("tokens_in", cJSON_CreateNumber((double)t->tokens_in));
-	SET("tokens_out", cJSON_CreateNumber((double)t->tokens_out));
-	SET("cost_usd", cJSON_CreateNumber(t->cost));
-	cJSON *b = cJSON_CreateObject();
-	cJSON_AddNumberToObject(b, "seconds", t->budget_seconds);
-	cJSON_AddNumberToObject(b, "evaluations", (double)t->budget_evals);
-	cJSON_AddNumberToObject(b, "cost_usd", t->budget_cost);
-	SET("budget", b);
-	SET("done", cJSON_CreateBool(done));
-	SET("stop_reason", t->stop_reason ? cJSON_CreateString(t->stop_reason) : cJSON_CreateNull());
-	SET("min_gain", cJSON_CreateNumber(t->gate.min_gain));
-	if (t->final)
-		SET("final", cJSON_Duplicate(t->final, 1));
-#undef SET
-	return avo_runstate_save(t->rs);
-}
-
-static const char *budget_reached(tune_ctx *t)
-{
-	if (tune__interrupted)
-		return "interrupted";
-	if (t->budget_evals > 0 && t->attempts + t->pending >= t->budget_evals)
-		return "evaluation budget reached";
-	if (t->budget_seconds > 0 && avo_runstate_elapsed(t->rs) >= t->budget_seconds)
-		return "time budget reached";
-	if (t->budget_cost > 0 && t->cost >= t->budget_cost)
-		return "cost budget reached";
-	return NULL;
+	return tune__interrupted;
 }
 
 /* ---- callbacks lent to the operator ------------------------------------------------ */
@@ -525,20 +102,15 @@ static int cb_seen(const avo_astedit_region_edit *re, size_t nre, const avo_aste
 {
 	char h[33];
 	avo_agent_edit_hash(h, re, nre, ke, nke);
-	return seen_edit(payload, h);
+	return avo_tune__seen_edit(payload, h);
 }
-
-static int gate(tune_ctx *t, avo_agent_eval *out, avo_candidate *c, const avo_eval_result *er);
-static int eval_one(tune_ctx *t, avo_eval_result **er, avo_agent_eval *out, const char *eh,
-		    const char *src, size_t len);
-static int batch_queue(tune_ctx *t, avo_agent_eval *out, avo_candidate *c);
 
 static int cb_evaluate(avo_agent_eval *out, const avo_astedit_region_edit *re, size_t nre,
 		       const avo_astedit_knob_edit *ke, size_t nke, void *payload)
 {
 	tune_ctx *t = payload;
 	memset(out, 0, sizeof(*out));
-	const char *stop = budget_reached(t);
+	const char *stop = avo_tune__budget_reached(t);
 	if (stop) {
 		/* Not an attempt: the step is told and the loop ends after it. */
 		t->stop = 1;
@@ -548,317 +120,31 @@ static int cb_evaluate(avo_agent_eval *out, const avo_astedit_region_edit *re, s
 	}
 	char eh[33];
 	avo_agent_edit_hash(eh, re, nre, ke, nke);
-	remember_edit(t, eh);
+	avo_tune__remember_edit(t, eh);
 
 	avo_candidate *c = NULL;
 	avo_agent_apply_error aerr = {0};
 	if (take_candidate(t, &c, &aerr, eh, re, nre, ke, nke) < 0) {
-		cJSON *a = attempt_record(t, "invalid_edit", NULL, 0, NULL, aerr.message, eh);
+		cJSON *a = avo_tune__attempt_record(t, "invalid_edit", NULL, 0, NULL, aerr.message, eh);
 		out->feedback = avo_sprintf("edit refused: %s", aerr.message ? aerr.message : "");
 		avo_agent_apply_error_dispose(&aerr);
 		int rc = avo_runstate_add_attempt(t->rs, a);
 		t->attempts++;
-		progress(t, "invalid edit");
+		avo_tune__progress(t, "invalid edit");
 		return rc < 0 ? rc : 0;
 	}
 	/* backend: queue in batch mode, else evaluate through the backend (engine/backend.h) */
 	if (t->batching)
-		return batch_queue(t, out, c);
+		return avo_tune__batch_queue(t, out, c);
 	avo_eval_result *er = NULL;
-	int rc = eval_one(t, &er, out, eh, c->source, c->len);
+	int rc = avo_tune__eval_one(t, &er, out, eh, c->source, c->len);
 	if (rc < 0 || !er) {
 		avo_candidate_free(c);
 		return rc; /* the evaluator itself could not run: nothing to judge */
 	}
-	rc = gate(t, out, c, er);
+	rc = avo_tune__gate(t, out, c, er);
 	avo_eval_result_free(er);
 	return rc;
-}
-
-/* A confirmation measurement: an attempt of the "gate" operator, counted in the budget.
- * Stops the confirmation when the budget is spent or the run interrupted. */
-static int gate_observe(const avo_eval_result *r, int is_b, unsigned round, void *payload)
-{
-	tune_ctx *t = payload;
-	cJSON *a = attempt_record(t, "confirm", r->variant_hash, r->fitness, r, r->correct ? NULL : r->feedback, "");
-	cJSON_ReplaceItemInObjectCaseSensitive(a, "operator", cJSON_CreateString("gate"));
-	cJSON_AddStringToObject(a, "role", is_b ? "candidate" : "best");
-	cJSON_AddNumberToObject(a, "round", round + 1);
-	if (avo_runstate_add_attempt(t->rs, a) < 0)
-		return 1;
-	t->attempts++;
-	save_run(t, 0);
-	progress(t, is_b ? "confirming the candidate" : "re-measuring the best");
-	return budget_reached(t) != NULL;
-}
-
-/* Pin the best version as the base candidate when it is not (a resumed run): from the
- * object store, else rebuilt from its edits (one parse). */
-static int ensure_base(tune_ctx *t)
-{
-	if (t->book.pinned)
-		return 0;
-	const cJSON *v = cJSON_GetArrayItem(t->rs->lineage, t->best_id);
-	const char *h = str(v, "variant");
-	avo_buf b = AVO_BUF_INIT;
-	avo_candidate *c = NULL;
-	tune_lineage l;
-	int rc;
-	if (t->best_id == 0)
-		rc = avo_candidate_known(&c, t->unit->source, t->unit->source_len, NULL, 0, NULL, 0);
-	else if ((rc = lineage_build(&l, t->rs, is_objective_ms(t->spec))) == 0) {
-		const avo_agent_version *bv = &l.v[t->best_id];
-		if (t->cache && h && avo_cache_get(t->cache, "obj", h, &b) == 0)
-			rc = avo_candidate_known(&c, b.ptr ? b.ptr : "", b.size, bv->regions, bv->nregions, bv->knobs, bv->nknobs);
-		else
-			rc = avo_candidate_new(&c, NULL, t->unit, bv->regions, bv->nregions, bv->knobs, bv->nknobs);
-		lineage_free(&l);
-	}
-	avo_error_clear();
-	avo_buf_dispose(&b);
-	if (rc == 0)
-		avo_candidate_book_pin(&t->book, c);
-	return rc;
-}
-
-/* The commit gate and the attempt record for one evaluated candidate (er is borrowed;
- * `c` is taken: committed, it becomes the base, else it is freed). A candidate that could
- * win is confirmed against the best first (gate.h); its record follows its confirmation
- * records (numbered after them) and counts in the budget while they run. */
-static int gate(tune_ctx *t, avo_agent_eval *out, avo_candidate *c, const avo_eval_result *er)
-{
-	const char *eh = c->edit_hash;
-	int rc = 0, commit = 0;
-	double best_before = t->best_fitness;
-	const char *status;
-	avo_gate_verdict v = {0};
-	char *why = NULL;
-	if (!er->correct)
-		status = avo_eval_status_name(er->status);
-	else if (in_lineage(t, er->variant_hash))
-		status = "duplicate";
-	else if (!avo_gate_could_win(&t->gate, er->fitness, t->best_fitness))
-		status = "slower";
-	else if (t->budget_evals > 0 && t->budget_evals - t->attempts - 1 < 2 * (long)t->gate.rounds)
-		status = "unconfirmed", why = avo_strdup("no evaluation budget left to confirm it");
-	else if ((rc = ensure_base(t)) < 0 ||
-		 (t->pending = 1, rc = avo_gate_confirm(&v, &t->gate, t->spec, t->cache, &t->eopts, t->book.pinned->source,
-							 t->book.pinned->len, c->source, c->len, gate_observe, t)) < 0) {
-		t->pending = 0;
-		avo_candidate_free(c);
-		return rc;
-	} else {
-		t->pending = 0;
-		commit = v.commit;
-		status = commit ? "committed" : "unconfirmed";
-		why = avo_strdup(v.why);
-	}
-	cJSON *a = attempt_record(t, status, er->variant_hash, er->fitness, er, er->feedback, eh);
-	if (v.evaluations)
-		cJSON_AddItemToObject(a, "gate", avo_gate_verdict_json(&v, &t->gate));
-	else if (why)
-		cJSON_AddStringToObject(a, "gate_note", why);
-	rc = avo_runstate_add_attempt(t->rs, a);
-	if (rc == 0 && commit) {
-		char *change = change_note(t, c->regions, c->nregions, c->knobs, c->nknobs);
-		char *note = t->step_note ? avo_sprintf("%s (%s)", change, t->step_note) : NULL;
-		rc = commit_version(t, c, er, note ? note : change, &v);
-		c = NULL;
-		free(note);
-		free(change);
-	}
-	avo_candidate_free(c);
-	avo_gate_verdict_dispose(&v);
-	t->attempts++;
-	if (rc == 0)
-		rc = save_run(t, 0);
-
-	out->correct = er->correct;
-	out->committed = commit;
-	out->fitness = er->fitness;
-	out->scores = calloc(er->nconfigs + 1, sizeof(*out->scores));
-	for (size_t i = 0; out->scores && i < er->nconfigs; i++) {
-		out->scores[i].config = avo_strdup(er->configs[i].name);
-		out->scores[i].score = is_objective_ms(t->spec) ? er->configs[i].ms : er->configs[i].tflops;
-		out->nscores++;
-	}
-	if (!er->correct)
-		out->feedback = avo_strdup(er->feedback ? er->feedback : avo_eval_status_name(er->status));
-	else
-		out->feedback = avo_sprintf("%s: fitness %.6g (best before %.6g)%s%s%s", status, er->fitness,
-					    best_before, commit ? "" : " - not committed", why ? "; gate: " : "",
-					    why ? why : "");
-	free(why);
-	if (commit)
-		out->version_id = avo_sprintf("%d", t->best_id);
-	char what[128];
-	snprintf(what, sizeof(what), "attempt %d %s: %s %.4g", t->attempts, t->step_op ? t->step_op : "",
-		 status, er->fitness);
-	progress(t, what);
-	return rc;
-}
-
-/* ---- backends and batches (engine/backend.h, CLUSTER.md) ------------------------------ */
-
-/* One evaluation through the backend. *er NULL with 0 returned: no verdict (a lost Slurm
- * task, an interrupt); a lost one is logged as an "error" attempt, an interrupted one is
- * not an attempt at all (a resumed run proposes it again). */
-static int eval_one(tune_ctx *t, avo_eval_result **er, avo_agent_eval *out, const char *eh,
-		    const char *src, size_t len)
-{
-	char *why = NULL;
-	int rc = avo_backend_eval(t->backend, er, &why, &src, &len, 1);
-	if (*er) {
-		free(why);
-		return 0;
-	}
-	if (avo_backend_interrupted(t->backend)) {
-		t->stop = 1;
-		if (out)
-			out->feedback = avo_strdup("not evaluated: interrupted");
-		free(why);
-		return 0;
-	}
-	if (rc < 0 || !why) {
-		free(why);
-		return rc < 0 ? rc : avo_error_set(AVO_ERROR, "the %s backend gave no verdict", avo_backend_name(t->backend));
-	}
-	cJSON *a = attempt_record(t, "error", NULL, 0, NULL, why, eh);
-	rc = avo_runstate_add_attempt(t->rs, a);
-	t->attempts++;
-	if (rc == 0)
-		rc = save_run(t, 0);
-	if (out)
-		out->feedback = avo_sprintf("not evaluated: %s", why);
-	progress(t, "evaluation lost");
-	free(why);
-	return rc;
-}
-
-/* A candidate waiting for its batch, with the note its step gave. */
-struct tune_queued {
-	avo_candidate *cand;
-	char *note;              /* the operator's note (annotate) when it was queued */
-};
-
-static void queued_free(struct tune_queued *q)
-{
-	avo_candidate_free(q->cand);
-	free(q->note);
-}
-
-/* cb_evaluate in batch mode: keep the candidate (taking it) and tell the operator it is
- * pending. Its edit hash is already remembered, so seen() keeps the next proposals new. */
-static int batch_queue(tune_ctx *t, avo_agent_eval *out, avo_candidate *c)
-{
-	struct tune_queued *q = realloc(t->queue, (t->nqueue + 1) * sizeof(*q));
-	if (!q) {
-		avo_candidate_free(c);
-		return avo_error_set(AVO_ERROR, "out of memory");
-	}
-	t->queue = q;
-	q = &t->queue[t->nqueue++];
-	q->cand = c;
-	q->note = avo_strdup(t->step_note);
-	out->feedback = avo_strdup("pending: queued for a batch evaluation");
-	return 0;
-}
-
-/* Evaluate the queued candidates together, then run the commit gate on each in proposal
- * order: the same records and commits a serial run makes for the same proposals. */
-static int batch_flush(tune_ctx *t)
-{
-	size_t n = t->nqueue;
-	if (!n)
-		return 0;
-	const char **srcs = calloc(n, sizeof(*srcs));
-	size_t *lens = calloc(n, sizeof(*lens));
-	avo_eval_result **ers = calloc(n, sizeof(*ers));
-	char **why = calloc(n, sizeof(*why));
-	int rc = 0;
-	if (!srcs || !lens || !ers || !why) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
-		goto done;
-	}
-	for (size_t i = 0; i < n; i++) {
-		srcs[i] = t->queue[i].cand->source;
-		lens[i] = t->queue[i].cand->len;
-	}
-	rc = avo_backend_eval(t->backend, ers, why, srcs, lens, n);
-	int interrupted = avo_backend_interrupted(t->backend);
-	if (rc < 0 && !interrupted)
-		goto done; /* the environment failed: as in a serial run, the loop stops */
-	rc = 0;
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		struct tune_queued *q = &t->queue[i];
-		avo_agent_eval ev = {0};
-		free(t->step_note); /* the note its step gave, for its records */
-		t->step_note = q->note;
-		q->note = NULL;
-		if (ers[i]) {
-			rc = gate(t, &ev, q->cand, ers[i]);
-			q->cand = NULL;
-		} else if (!interrupted && why[i]) {
-			cJSON *a = attempt_record(t, "error", NULL, 0, NULL, why[i], q->cand->edit_hash);
-			rc = avo_runstate_add_attempt(t->rs, a);
-			t->attempts++;
-			if (rc == 0)
-				rc = save_run(t, 0);
-			progress(t, "evaluation lost");
-		}
-		avo_agent_eval_dispose(&ev);
-	}
-	if (interrupted)
-		t->stop = 1;
-done:
-	for (size_t i = 0; i < n; i++) {
-		if (ers)
-			avo_eval_result_free(ers[i]);
-		if (why)
-			free(why[i]);
-		queued_free(&t->queue[i]);
-	}
-	free(t->queue);
-	t->queue = NULL;
-	t->nqueue = 0;
-	free(srcs), free(lens), free(ers), free(why);
-	return rc;
-}
-
-/* One round of batch mode: up to `slots` proposals from a fresh knob operator, then one
- * batch evaluation. The operator is made anew each round (seed + attempts so far, so a
- * resumed run proposes the same) because its memory would otherwise hold the queued
- * points as failures: fresh, it learns the measured fitness from the lineage and skips
- * every point tried so far through seen(). Sets *exhausted when nothing new is left. */
-static int batch_round(tune_ctx *t, const cJSON *oopts, avo_agent_context *ctx, int *exhausted)
-{
-	size_t k = avo_backend_slots(t->backend);
-	if (t->budget_evals > 0 && (long)k > t->budget_evals - t->attempts)
-		k = t->budget_evals > t->attempts ? (size_t)(t->budget_evals - t->attempts) : 0;
-	cJSON *o = oopts ? cJSON_Duplicate(oopts, 1) : cJSON_CreateObject();
-	const cJSON *seed = cJSON_GetObjectItemCaseSensitive(o, "seed");
-	double s = (cJSON_IsNumber(seed) ? seed->valuedouble : 1) + t->attempts;
-	cJSON_DeleteItemFromObjectCaseSensitive(o, "seed");
-	cJSON_AddNumberToObject(o, "seed", s);
-	avo_agent_op *op = NULL;
-	int rc = avo_agent_op_new(&op, "knob", o);
-	cJSON_Delete(o);
-	t->batching = 1;
-	for (size_t j = 0; rc == 0 && j < k && !t->stop; j++) {
-		avo_agent_step_result res;
-		free(t->step_note);
-		t->step_note = NULL;
-		rc = avo_agent_step(op, ctx, &res);
-		if (rc == 0 && res.outcome == AVO_AGENT_EXHAUSTED)
-			*exhausted = 1;
-		avo_agent_step_result_dispose(&res);
-		if (*exhausted)
-			break;
-	}
-	t->batching = 0;
-	avo_agent_op_free(op);
-	int frc = batch_flush(t);
-	return rc < 0 ? rc : frc;
 }
 
 /* ---- the loop ---------------------------------------------------------------------- */
@@ -919,12 +205,12 @@ static int baseline(tune_ctx *t)
 		return rc;
 	}
 	t->best_fitness = 0;
-	cJSON *a = attempt_record(t, "committed", er->variant_hash, er->fitness, er, NULL, "");
+	cJSON *a = avo_tune__attempt_record(t, "committed", er->variant_hash, er->fitness, er, NULL, "");
 	cJSON_ReplaceItemInObjectCaseSensitive(a, "operator", cJSON_CreateString("baseline"));
 	avo_candidate *c = NULL;
 	if ((rc = avo_runstate_add_attempt(t->rs, a)) == 0 &&
 	    (rc = avo_candidate_known(&c, t->unit->source, t->unit->source_len, NULL, 0, NULL, 0)) == 0)
-		rc = commit_version(t, c, er, "the original kernel", NULL);
+		rc = avo_tune__commit_version(t, c, er, "the original kernel", NULL);
 	t->attempts++;
 	avo_eval_result_free(er);
 	return rc;
@@ -949,47 +235,8 @@ static void restore(tune_ctx *t)
 		t->tokens_in += (long long)num(v, "tokens_in", 0);
 		t->tokens_out += (long long)num(v, "tokens_out", 0);
 		t->cost += num(v, "cost_usd", 0);
-		remember_edit(t, str(v, "edit_hash"));
+		avo_tune__remember_edit(t, str(v, "edit_hash"));
 	}
-}
-
-static int final_observe(const avo_eval_result *r, int is_b, unsigned round, void *payload)
-{
-	(void)r, (void)is_b, (void)round;
-	progress(payload, "final measurement");
-	return tune__interrupted;
-}
-
-/* The final measurement: the best against the original, interleaved like a confirmation,
- * outside the budget. Its speedup (1 + gain) and interval are what status, the report,
- * export and the CMake line announce (run.json "final", the tune entry's "speedup"). */
-static int final_measure(tune_ctx *t)
-{
-	avo_gate_verdict v;
-	if (t->best_id == 0 || tune__interrupted || ensure_base(t) < 0)
-		return 0;
-	int rc = avo_gate_confirm(&v, &t->gate, t->spec, t->cache, &t->eopts, t->unit->source, t->unit->source_len,
-				  t->book.pinned->source, t->book.pinned->len, final_observe, t);
-	if (rc < 0)
-		return rc;
-	if (v.complete) {
-		cJSON *f = avo_gate_verdict_json(&v, &t->gate);
-		cJSON_DeleteItemFromObjectCaseSensitive(f, "confirmed");
-		cJSON_DeleteItemFromObjectCaseSensitive(f, "min_gain");
-		cJSON_DeleteItemFromObjectCaseSensitive(f, "why");
-		cJSON_AddNumberToObject(f, "speedup", 1 + v.gain.gain);
-		cJSON_AddNumberToObject(f, "speedup_lo", 1 + v.gain.lo);
-		cJSON_AddNumberToObject(f, "speedup_hi", 1 + v.gain.hi);
-		cJSON_AddNumberToObject(f, "best_id", t->best_id);
-		cJSON_AddStringToObject(f, "variant", t->book.pinned->hash);
-		cJSON_Delete(t->final);
-		t->final = f;
-		publish_best(t, cJSON_GetArrayItem(t->rs->lineage, t->best_id));
-	} else if (!t->opts->quiet) {
-		fprintf(stderr, "\navo: the final measurement did not complete: %s\n", v.why ? v.why : "?");
-	}
-	avo_gate_verdict_dispose(&v);
-	return 0;
 }
 
 static cJSON *op_options(const avo_spec *spec, const char *op)
@@ -1063,7 +310,7 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 			t.op_name, avo_backend_name(t.backend), run_dir, opts->resume && t.attempts ? " (resumed)" : "");
 	if (cJSON_GetArraySize(t.rs->lineage) == 0 && (rc = baseline(&t)) < 0)
 		goto done;
-	if ((rc = save_run(&t, 0)) < 0)
+	if ((rc = avo_tune__save_run(&t, 0)) < 0)
 		goto done;
 
 	oopts = op_options(spec, t.op_name);
@@ -1098,9 +345,9 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	sigaction(SIGTERM, &sa, &old_term);
 	tune__interrupted = 0;
 
-	while (!(t.stop_reason = budget_reached(&t)) && !t.stop) {
-		lineage_free(&lin);
-		if ((rc = lineage_build(&lin, t.rs, is_objective_ms(spec))) < 0)
+	while (!(t.stop_reason = avo_tune__budget_reached(&t)) && !t.stop) {
+		avo_tune__lineage_free(&lin);
+		if ((rc = avo_tune__lineage_build(&lin, t.rs, is_objective_ms(spec))) < 0)
 			break;
 		avo_agent_context ctx = {0};
 		ctx.kernel_name = avo_path_basename(spec->kernel);
@@ -1121,7 +368,7 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 		/* backend: several evaluations at once; knob proposals go in batches */
 		if (avo_backend_slots(t.backend) > 1 && !strcmp(op->name, "knob")) {
 			int exhausted = 0;
-			if ((rc = batch_round(&t, oopts, &ctx, &exhausted)) < 0)
+			if ((rc = avo_tune__batch_round(&t, oopts, &ctx, &exhausted)) < 0)
 				break;
 			if (exhausted && !t.stop) {
 				t.stop_reason = "search space exhausted";
@@ -1150,7 +397,7 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 		if (res.outcome == AVO_AGENT_FAILED || res.outcome == AVO_AGENT_BUDGET) {
 			/* A step that ended without an evaluation is still an attempt to log. */
 			if (t.attempts == attempts_before) {
-				cJSON *a = attempt_record(&t, "error", NULL, 0, NULL,
+				cJSON *a = avo_tune__attempt_record(&t, "error", NULL, 0, NULL,
 							  res.error ? res.error : avo_agent_outcome_name(res.outcome),
 							  res.edit_hash);
 				cJSON_AddNumberToObject(a, "tokens_in", (double)res.input_tokens);
@@ -1158,9 +405,9 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 				cJSON_AddNumberToObject(a, "cost_usd", res.cost_usd);
 				avo_runstate_add_attempt(t.rs, a);
 				t.attempts++;
-				save_run(&t, 0);
+				avo_tune__save_run(&t, 0);
 			}
-			progress(&t, res.error ? res.error : avo_agent_outcome_name(res.outcome));
+			avo_tune__progress(&t, res.error ? res.error : avo_agent_outcome_name(res.outcome));
 		}
 		free(last_feedback);
 		last_feedback = avo_strdup(res.eval.feedback ? res.eval.feedback : res.error);
@@ -1177,16 +424,16 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 		}
 	}
 	if (t.stop && !t.stop_reason)
-		t.stop_reason = budget_reached(&t);
+		t.stop_reason = avo_tune__budget_reached(&t);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	for (size_t i = 0; i < t.unit->nregions; i++)
 		free(rtexts[i]);
 	free(rtexts);
-	if (rc >= 0 && (rc = final_measure(&t)) < 0)
+	if (rc >= 0 && (rc = avo_tune__final_measure(&t)) < 0)
 		fprintf(stderr, "\navo: the final measurement failed: %s\n", avo_error_last());
 	if (rc >= 0) {
-		int srrc = save_run(&t, !tune__interrupted);
+		int srrc = avo_tune__save_run(&t, !avo_tune__interrupted());
 		rc = srrc < 0 ? srrc : 0;
 	}
 	if (t.progress && !opts->quiet)
@@ -1203,10 +450,10 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 				spec->name, num(t.final, "speedup", 0), num(t.final, "speedup_lo", 0),
 				num(t.final, "speedup_hi", 0), 100 * num(t.final, "confidence", 0));
 	}
-	if (rc >= 0 && tune__interrupted)
+	if (rc >= 0 && avo_tune__interrupted())
 		rc = AVO_TUNE_INTERRUPTED;
 done:
-	lineage_free(&lin);
+	avo_tune__lineage_free(&lin);
 	avo_agent_op_free(op);
 	avo_agent_supervisor_free(sup);
 	cJSON_Delete(oopts);
@@ -1225,3 +472,4 @@ done:
 	avo_astedit_unit_free(t.unit);
 	return rc;
 }
+

@@ -215,7 +215,8 @@ assert len(llm) == 1, llm
 if n == 3:
     assert llm[0]["status"] == "committed", llm[0]["status"]
 else:
-    assert llm[0]["status"] == "slower", llm[0]["status"]
+    # --evals 2 leaves the gate no room to confirm a better one: "unconfirmed"
+    assert llm[0]["status"] in ("slower", "unconfirmed"), llm[0]["status"]
     assert llm[0]["note"] == "unroll the inner loops by 4", llm[0].get("note")
 # The refusal of the broken edit went back to the model as a tool result.
 tool_results = json.dumps(reqs[2]["body"])
