@@ -9,7 +9,8 @@
 
 int avo_gate_could_win(const avo_gate_options *o, double fitness, double best)
 {
-	return fitness > 0 && fitness > best * (1 + o->min_gain / 2);
+	(void)o; /* any measured gain: the confirmation decides, the first look only filters */
+	return fitness > 0 && fitness > best;
 }
 
 void avo_gate_verdict_dispose(avo_gate_verdict *v)

@@ -1,7 +1,7 @@
 /* The confirming gate (DESIGN.md "The gate"; README "The gate").
  *
- * A candidate whose first measurement looks better than the best by more than half the
- * minimum gain "could win". Only such a candidate is confirmed: the best (A) and the
+ * A candidate whose first measurement is better than the best "could win". Only such a
+ * candidate is confirmed (the others cost nothing more): the best (A) and the
  * candidate (B) are measured again, interleaved on the same device - A B A B ..., `rounds`
  * pairs, each a fresh run that bypasses the evaluation cache (the compiled objects still
  * come from the "bin" cache). Their per-repetition samples (eval.h; `ms` is one sample

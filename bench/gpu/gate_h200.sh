@@ -68,18 +68,25 @@ for name in ("tune1", "tune2", "aa"):
         continue
     conf = sum(1 for a in att if a["status"] == "confirm")
     unc = sum(1 for a in att if a["status"] == "unconfirmed")
-    print("%s: %d attempts (%d confirmation runs, %d unconfirmed candidates), %d commits, min_gain %s"
-          % (name, len(att), conf, unc, len(lin) - 1, r.get("min_gain")))
+    print("%s: %d attempts (%d confirmation runs, %d unconfirmed candidates), %d commits"
+          % (name, len(att), conf, unc, len(lin) - 1))
     for v in lin[1:]:
-        g = v.get("gain", {})
-        print("  v%d (parent v%s): gain %+.2f%% [%+.2f%%, %+.2f%%] over %d samples; %s" % (
-            v["id"], v["parent"], 100 * g.get("gain", 0), 100 * g.get("lo", 0), 100 * g.get("hi", 0),
-            g.get("samples", 0), v.get("note", "")))
-    f = r.get("final")
+        g = v.get("gain") or {}
+        print("  v%d (parent v%s): gain %.4fx [%.4f, %.4f] over %s samples; %s" % (
+            v["id"], v["parent"], g.get("value", 0), g.get("lo", 0), g.get("hi", 0), g.get("samples"),
+            v.get("note", "")))
+    f = r.get("speedup")
     if f:
-        print("  final: best v%d vs original: %.4fx [%.4f, %.4f] (%d%%, %d samples); noise %s" % (
-            f["best_id"], f["speedup"], f["speedup_lo"], f["speedup_hi"], round(100 * f["confidence"]),
-            f["samples"], {k: round(v, 4) for k, v in f.get("noise", {}).items()}))
+        print("  final: best v%s vs original: %.4fx [%.4f, %.4f] (%s confidence, %s samples)" % (
+            r.get("best_id"), f["value"], f["lo"], f["hi"], f.get("confidence"), f.get("samples")))
     else:
         print("  final: none (nothing committed)")
+    noise = {}
+    for a in att:
+        for sc in a.get("scores") or []:
+            if sc.get("noise") is not None:
+                noise.setdefault(sc["config"], []).append(sc["noise"])
+    if noise:
+        print("  noise per config (median rel. sd of a run's samples): " + ", ".join(
+            "%s %.4f" % (k, sorted(v)[len(v) // 2]) for k, v in sorted(noise.items())))
 PY
