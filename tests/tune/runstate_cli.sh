@@ -82,7 +82,8 @@ store)
   "$AVO" tune "$W/avo.json" --run-dir "$RUN" --evals 1 --no-progress 2> "$W/t1.log" || { cat "$W/t1.log"; fail "baseline"; }
   # The object store breaks (a full disk reads the same to avo: the write fails).
   mv "$W/cache/obj" "$W/cache/obj.ok" && : > "$W/cache/obj"
-  rc=0; "$AVO" tune "$W/avo.json" --run-dir "$RUN" --resume --evals 12 --no-progress 2> "$W/t2.log" || rc=$?
+  # (The gate confirms a candidate before it commits: room for a few confirmations.)
+  rc=0; "$AVO" tune "$W/avo.json" --run-dir "$RUN" --resume --evals 40 --confirm 2 --no-progress 2> "$W/t2.log" || rc=$?
   [ $rc = 4 ] || { cat "$W/t2.log"; fail "a failed store: exit $rc, expected 4"; }
   grep -q "not committed: storing the committed variant" "$W/t2.log" || { cat "$W/t2.log"; fail "no cause on stderr"; }
   python3 - "$RUN" > "$W/failed_edit" <<'PY'
@@ -99,7 +100,9 @@ print(bad[0]["edit_hash"])
 PY
   # Fixed: the failed edit is tried again and committed.
   rm "$W/cache/obj" && mv "$W/cache/obj.ok" "$W/cache/obj"
-  "$AVO" tune "$W/avo.json" --run-dir "$RUN" --resume --evals 6 --no-progress 2> "$W/t3.log" || { cat "$W/t3.log"; fail "resume"; }
+  n=$(wc -l < "$RUN/attempts.jsonl")
+  "$AVO" tune "$W/avo.json" --run-dir "$RUN" --resume --evals $((n + 6)) --confirm 2 --no-progress 2> "$W/t3.log" ||
+    { cat "$W/t3.log"; fail "resume"; }
   python3 - "$RUN" "$(cat "$W/failed_edit")" <<'PY'
 import json, sys
 att = [json.loads(l) for l in open(sys.argv[1] + "/attempts.jsonl")]
