@@ -19,6 +19,7 @@ static const char *const known_fields[] = {
 	"defines", "arch", "configs", "tolerance", "objective", "timeout", "compile_timeout",
 	"operator", "budget", "shipped_dir", "knowledge", "knob", "llm", "command",
 	"backend", "local", "slurm", /* read by engine/backend.c (CLUSTER.md) */
+	"sandbox",
 	NULL,
 };
 
@@ -214,6 +215,10 @@ static int parse(const ctx *c, const cJSON *root)
 	    (rc = get_str(c, root, "operator", 0, &s->op)) < 0 ||
 	    (rc = get_path(c, root, "shipped_dir", 0, 0, &s->shipped_dir)) < 0)
 		return rc;
+	const cJSON *sb = cJSON_GetObjectItemCaseSensitive(root, "sandbox");
+	if (sb && !cJSON_IsBool(sb))
+		return field_err(c, "sandbox", "must be true or false (false runs candidates unsandboxed)");
+	s->sandbox = !cJSON_IsFalse(sb);
 	if (s->compiler && !s->compiler[0])
 		return field_err(c, "compiler", "must not be empty");
 	if (!s->compiler)

@@ -26,6 +26,8 @@
  *   "shipped_dir": "tuned",
  *   "knowledge": "kb",                    read by the tuner from `json`
  *   "knob": {...}, "llm": {...}, "command": {...}   operator settings (agent/), objects
+ *   "sandbox": true,                      false: run compiles and harnesses outside the
+ *                                         bubblewrap sandbox (explicit opt-out, recorded)
  * }
  *
  * Relative paths (kernel, harness, include_dirs, shipped_dir) resolve against the spec's
@@ -71,6 +73,7 @@ typedef struct {
 	double budget_seconds; long budget_evaluations; double budget_cost_usd;
 	char *shipped_dir;   /* resolved, or NULL */
 	char *json;          /* the raw JSON text (for operator-specific sections) */
+	int sandbox;         /* 1 (default): evaluations run in the sandbox; 0: opted out */
 } avo_spec;
 
 /* Errors name the spec file and the field: "avo.json: field \"configs\": must be a non-empty array". */
