@@ -219,6 +219,9 @@ static int parse(const ctx *c, const cJSON *root)
 	if (sb && !cJSON_IsBool(sb))
 		return field_err(c, "sandbox", "must be true or false (false runs candidates unsandboxed)");
 	s->sandbox = !cJSON_IsFalse(sb);
+	/* The name names the run dir <spec dir>/.avo/<name>: it may not lead out of it. */
+	if (!s->name[0] || strchr(s->name, '/') || strchr(s->name, '\\') || s->name[0] == '.')
+		return field_err(c, "name", "must be a plain name (no '/', not starting with '.'): it names the run dir");
 	if (s->compiler && !s->compiler[0])
 		return field_err(c, "compiler", "must not be empty");
 	if (!s->compiler)
