@@ -6,6 +6,7 @@
  * so two avo processes never time on one GPU together; C: after every compile is done, so
  * the compiles do not disturb the CPU timings). Cache calls are serialised by one mutex. */
 #include "eval.h"
+#include "evalbox.h"
 #include "avo_base.h"
 #include "buildid.h"
 
@@ -213,12 +214,16 @@ static int run_build_step(ectx *e, const avo_buildid_argv *c, avo_proc_result *r
 {
 	verbose_cmd(e, c->v);
 	avo_proc_options po = {0};
+	avo_evalbox box;
 	po.argv = c->v;
 	po.cwd = e->spec->dir;
 	po.scrub_secrets = 1;
 	po.timeout_s = e->spec->compile_timeout_s;
 	po.max_output = 1u << 20;
-	return avo_proc_run(r, &po);
+	po.sandbox = avo_evalbox_for_cmd(&box, e->spec, c->v); /* hostile source, contained */
+	int rc = avo_proc_run(r, &po);
+	avo_evalbox_dispose(&box);
+	return rc;
 }
 
 static int compile_tu(ectx *e, const char *src_path, const char *src, size_t len, const char *obj,
@@ -648,9 +653,12 @@ static int run_item(ectx *e, item *it)
 		po.rlimit_fsize_mb = 1024;
 		po.rlimit_nproc = 8192; /* stops a fork bomb; threads count too, so keep it roomy */
 		po.max_output = 1u << 20;
+		avo_evalbox box; /* writes only its run dir; reads its executable's dir */
+		po.sandbox = avo_evalbox_init(&box, s, cwd, it->dir);
 		int lock = s->is_cuda ? lock_gpu(e) : -1;
 		avo_proc_result r;
 		rc = avo_proc_run(&r, &po);
+		avo_evalbox_dispose(&box);
 		if (lock >= 0)
 			close(lock);
 		avo_buildid_argv_dispose(&a);
@@ -729,7 +737,8 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 	double t0 = avo_now();
 	char hhash[AVO_CACHE_HEX];
 
-	if ((rc = scratch_root(&e.root, opts)) < 0 || (rc = avo_buildid_init(&e.id, spec, opts->gpu, e.cache)) < 0)
+	if ((spec->sandbox && (rc = avo_sandbox_check()) < 0) ||
+	    (rc = scratch_root(&e.root, opts)) < 0 || (rc = avo_buildid_init(&e.id, spec, opts->gpu, e.cache)) < 0)
 		goto done;
 	if ((rc = avo_file_read(&hsrc, spec->harness)) < 0) {
 		rc = avo_error_wrap(AVO_EIO, "harness");
@@ -837,6 +846,7 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 		memcpy(r->variant_hash, it->hash, AVO_CACHE_HEX);
 		memcpy(r->eval_key, it->key, AVO_CACHE_HEX);
 		if (!r->from_cache) {
+			r->unsandboxed = !spec->sandbox;
 			finish(spec, r);
 			if (!opts->remeasure && (r->status == AVO_EVAL_OK || r->status == AVO_EVAL_INCORRECT)) {
 				char *j = avo_eval_result_json(r);
@@ -932,6 +942,8 @@ char *avo_eval_result_json(const avo_eval_result *r)
 	cJSON_AddStringToObject(o, "variant_hash", r->variant_hash);
 	cJSON_AddStringToObject(o, "eval_key", r->eval_key);
 	cJSON_AddBoolToObject(o, "from_cache", r->from_cache);
+	if (r->unsandboxed)
+		cJSON_AddTrueToObject(o, "unsandboxed");
 	add_num(o, "seconds", r->seconds);
 	add_str(o, "feedback", r->feedback);
 	cJSON *arr = cJSON_AddArrayToObject(o, "configs");
@@ -988,6 +1000,7 @@ int avo_eval_result_parse(avo_eval_result **out, const char *json, size_t len)
 	if (!isfinite(r->fitness))
 		r->fitness = 0;
 	r->from_cache = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "from_cache"));
+	r->unsandboxed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "unsandboxed"));
 	r->seconds = get_num_or_nan(o, "seconds");
 	r->feedback = get_str_or_null(o, "feedback");
 	char *h = get_str_or_null(o, "variant_hash"), *k = get_str_or_null(o, "eval_key");
