@@ -6,6 +6,7 @@
  * so two avo processes never time on one GPU together; C: after every compile is done, so
  * the compiles do not disturb the CPU timings). Cache calls are serialised by one mutex. */
 #include "eval.h"
+#include "evalbox.h"
 #include "avo_base.h"
 #include "buildid.h"
 
@@ -213,12 +214,16 @@ static int run_build_step(ectx *e, const avo_buildid_argv *c, avo_proc_result *r
 {
 	verbose_cmd(e, c->v);
 	avo_proc_options po = {0};
+	avo_evalbox box;
 	po.argv = c->v;
 	po.cwd = e->spec->dir;
 	po.scrub_secrets = 1;
 	po.timeout_s = e->spec->compile_timeout_s;
 	po.max_output = 1u << 20;
-	return avo_proc_run(r, &po);
+	po.sandbox = avo_evalbox_for_cmd(&box, e->spec, c->v); /* hostile source, contained */
+	int rc = avo_proc_run(r, &po);
+	avo_evalbox_dispose(&box);
+	return rc;
 }
 
 static int compile_tu(ectx *e, const char *src_path, const char *src, size_t len, const char *obj,
@@ -504,6 +509,19 @@ static void fail_config(avo_eval_config_result *c, avo_eval_status st, char *msg
 }
 
 /* Judge one harness run. */
+/* Per-repetition times (ms) from an optional "samples" array: finite positive numbers,
+ * at most 100000. Without it the gate takes `ms` as one sample. */
+static void read_samples(const cJSON *arr, avo_eval_config_result *c)
+{
+	const cJSON *x;
+	size_t n = cJSON_IsArray(arr) ? (size_t)cJSON_GetArraySize(arr) : 0;
+	if (!n || n > 100000 || !(c->samples = calloc(n, sizeof(double))))
+		return;
+	cJSON_ArrayForEach(x, arr)
+		if (cJSON_IsNumber(x) && isfinite(x->valuedouble) && x->valuedouble > 0)
+			c->samples[c->nsamples++] = x->valuedouble;
+}
+
 static void judge(const avo_spec *s, const avo_proc_result *r, avo_eval_config_result *c)
 {
 	char *how = avo_proc_describe(r, s->timeout_s);
@@ -566,6 +584,7 @@ static void judge(const avo_spec *s, const avo_proc_result *r, avo_eval_config_r
 							      c->ms <= 0 ? "ms" : "tflops"));
 		goto done;
 	}
+	read_samples(cJSON_GetObjectItemCaseSensitive(j, "samples"), c);
 	c->status = AVO_EVAL_OK;
 	c->correct = 1;
 done:
@@ -634,9 +653,12 @@ static int run_item(ectx *e, item *it)
 		po.rlimit_fsize_mb = 1024;
 		po.rlimit_nproc = 8192; /* stops a fork bomb; threads count too, so keep it roomy */
 		po.max_output = 1u << 20;
+		avo_evalbox box; /* writes only its run dir; reads its executable's dir */
+		po.sandbox = avo_evalbox_init(&box, s, cwd, it->dir);
 		int lock = s->is_cuda ? lock_gpu(e) : -1;
 		avo_proc_result r;
 		rc = avo_proc_run(&r, &po);
+		avo_evalbox_dispose(&box);
 		if (lock >= 0)
 			close(lock);
 		avo_buildid_argv_dispose(&a);
@@ -715,7 +737,8 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 	double t0 = avo_now();
 	char hhash[AVO_CACHE_HEX];
 
-	if ((rc = scratch_root(&e.root, opts)) < 0 || (rc = avo_buildid_init(&e.id, spec, opts->gpu, e.cache)) < 0)
+	if ((spec->sandbox && (rc = avo_sandbox_check()) < 0) ||
+	    (rc = scratch_root(&e.root, opts)) < 0 || (rc = avo_buildid_init(&e.id, spec, opts->gpu, e.cache)) < 0)
 		goto done;
 	if ((rc = avo_file_read(&hsrc, spec->harness)) < 0) {
 		rc = avo_error_wrap(AVO_EIO, "harness");
@@ -743,7 +766,7 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 		avo_buildid_eval_key(it->key, spec, &e.id, it->hash, hhash);
 		avo_buf hit = AVO_BUF_INIT;
 		avo_eval_result *cached = NULL;
-		if (cache_get(&e, "eval", it->key, &hit) == 0 &&
+		if (!opts->remeasure && cache_get(&e, "eval", it->key, &hit) == 0 &&
 		    avo_eval_result_parse(&cached, hit.ptr ? hit.ptr : "", hit.size) == 0 &&
 		    cached->nconfigs == spec->nconfigs) {
 			avo_eval_result_free(it->res);
@@ -823,18 +846,13 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 		memcpy(r->variant_hash, it->hash, AVO_CACHE_HEX);
 		memcpy(r->eval_key, it->key, AVO_CACHE_HEX);
 		if (!r->from_cache) {
+			r->unsandboxed = !spec->sandbox;
 			finish(spec, r);
-			if (r->status == AVO_EVAL_OK || r->status == AVO_EVAL_INCORRECT) {
+			if (!opts->remeasure && (r->status == AVO_EVAL_OK || r->status == AVO_EVAL_INCORRECT)) {
 				char *j = avo_eval_result_json(r);
 				if (j)
 					cache_put(&e, "eval", it->key, j, strlen(j));
 				free(j);
-			}
-			if (e.cache) {
-				char h[AVO_CACHE_HEX];
-				pthread_mutex_lock(&cache_lock);
-				avo_cache_put_object(e.cache, h, it->src, it->len);
-				pthread_mutex_unlock(&cache_lock);
 			}
 		}
 		r->seconds = avo_now() - (r->from_cache ? it->t0 : t0);
@@ -924,6 +942,8 @@ char *avo_eval_result_json(const avo_eval_result *r)
 	cJSON_AddStringToObject(o, "variant_hash", r->variant_hash);
 	cJSON_AddStringToObject(o, "eval_key", r->eval_key);
 	cJSON_AddBoolToObject(o, "from_cache", r->from_cache);
+	if (r->unsandboxed)
+		cJSON_AddTrueToObject(o, "unsandboxed");
 	add_num(o, "seconds", r->seconds);
 	add_str(o, "feedback", r->feedback);
 	cJSON *arr = cJSON_AddArrayToObject(o, "configs");
@@ -940,6 +960,8 @@ char *avo_eval_result_json(const avo_eval_result *r)
 		add_num(co, "ms", c->ms);
 		add_num(co, "tflops", c->tflops);
 		add_str(co, "feedback", c->feedback);
+		if (c->nsamples)
+			cJSON_AddItemToObject(co, "samples", cJSON_CreateDoubleArray(c->samples, (int)c->nsamples));
 		cJSON_AddItemToArray(arr, co);
 	}
 	char *s = cJSON_PrintUnformatted(o);
@@ -978,6 +1000,7 @@ int avo_eval_result_parse(avo_eval_result **out, const char *json, size_t len)
 	if (!isfinite(r->fitness))
 		r->fitness = 0;
 	r->from_cache = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "from_cache"));
+	r->unsandboxed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "unsandboxed"));
 	r->seconds = get_num_or_nan(o, "seconds");
 	r->feedback = get_str_or_null(o, "feedback");
 	char *h = get_str_or_null(o, "variant_hash"), *k = get_str_or_null(o, "eval_key");
@@ -1001,6 +1024,7 @@ int avo_eval_result_parse(avo_eval_result **out, const char *json, size_t len)
 		cr->ms = get_num_or_nan(c, "ms");
 		cr->tflops = get_num_or_nan(c, "tflops");
 		cr->feedback = get_str_or_null(c, "feedback");
+		read_samples(cJSON_GetObjectItemCaseSensitive(c, "samples"), cr);
 		if (!cr->name)
 			goto done;
 	}

@@ -19,6 +19,7 @@ static const char *const known_fields[] = {
 	"defines", "arch", "configs", "tolerance", "objective", "timeout", "compile_timeout",
 	"operator", "budget", "shipped_dir", "knowledge", "knob", "llm", "command",
 	"backend", "local", "slurm", /* read by engine/backend.c (CLUSTER.md) */
+	"sandbox",
 	"min_gain",
 	NULL,
 };
@@ -248,6 +249,10 @@ static int parse(const ctx *c, const cJSON *root)
 	    (rc = get_num(c, root, "min_gain", 0, &s->min_gain)) < 0 ||
 	    (rc = parse_sections(c, root)) < 0)
 		return rc;
+	const cJSON *sb = cJSON_GetObjectItemCaseSensitive(root, "sandbox");
+	if (sb && !cJSON_IsBool(sb))
+		return field_err(c, "sandbox", "must be true or false (false runs candidates unsandboxed)");
+	s->sandbox = !cJSON_IsFalse(sb);
 	/* The name names the run dir <spec dir>/.avo/<name>: it may not lead out of it. */
 	if (!s->name[0] || strchr(s->name, '/') || strchr(s->name, '\\') || s->name[0] == '.')
 		return field_err(c, "name", "must be a plain name (no '/', not starting with '.'): it names the run dir");

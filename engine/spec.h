@@ -28,6 +28,8 @@
  *   "min_gain": 0.01,                     the gate's minimum gain (engine/gate.h), >= 0
  *   "backend": "inline" | "local" | "slurm",   where evaluations run (engine/backend.h)
  *   "knob": {...}, "llm": {...}, "command": {...}   operator settings (agent/), objects
+ *   "sandbox": true,                      false: run compiles and harnesses outside the
+ *                                         bubblewrap sandbox (explicit opt-out, recorded)
  *   "local": {...}, "slurm": {...}        backend settings (engine/CLUSTER.md), objects
  *   "_key_roots": {"source": "/abs", ...} written by avo_tune(): roots for the keys
  * }
@@ -90,6 +92,7 @@ typedef struct {
 	 * "command") and the backends' ("local", "slurm"). Read them with avo_spec_section(). */
 	struct cJSON *sections;
 	char *json;          /* the raw JSON text (kept for tools that print the spec) */
+	int sandbox;         /* 1 (default): evaluations run in the sandbox; 0: opted out */
 } avo_spec;
 
 /* Errors name the spec file and the field: "avo.json: field \"configs\": must be a non-empty array". */

@@ -21,16 +21,18 @@ static void usage(FILE *f)
 		"...) over stdio: newline-delimited JSON-RPC 2.0 on stdin and stdout, logs on stderr.\n"
 		"The client reads the kernel, the lineage and the knowledge base, edits the marked\n"
 		"regions and knobs, and calls evaluate: avo compiles, checks and times the working copy\n"
-		"and commits it only when it is correct and at least as fast as the best, as 'avo tune'\n"
-		"does (operator \"mcp\" in the records). The run dir is shared with 'avo tune'; a new\n"
-		"session continues the run where the last one stopped. Once a budget is spent, evaluate\n"
-		"refuses and reads go on. The server stops when the client closes its end.\n\n"
+		"and commits it only when it is correct and the gate confirms it faster than the best,\n"
+		"as 'avo tune' does (operator \"mcp\" in the records). The run dir is shared with\n"
+		"'avo tune'; a new session continues the run where the last one stopped. Once a budget\n"
+		"is spent, evaluate refuses and reads go on. The server stops when the client leaves.\n\n"
 		"options:\n"
 		"  --run-dir DIR       where the run's state lives (default <spec dir>/.avo/<name>)\n"
 		"  --fresh-run         move an existing run aside and start over\n"
 		"  --budget DUR        wall-time budget of the run: 90s, 10m, 2h, 1d\n"
 		"  --evals N           evaluation budget of the run (attempts, the baseline included)\n"
 		"  --max-cost USD      cost budget of the run\n"
+		"  --min-gain G        the gain the gate must confirm (0.01 = 1%%; default the spec's)\n"
+		"  --confirm N         A B pairs per confirmation (default 3); they count as evaluations\n"
 		"  --jobs N            parallel compiles (default: all cores)\n"
 		"  --gpu N             run on GPU N (CUDA_VISIBLE_DEVICES)\n"
 		"  --backend B         where evaluations run: inline (default), local, slurm\n\n"
@@ -66,7 +68,7 @@ static int parse_args(avo_tune_options *o, const char **spec_path, int argc, cha
 			continue;
 		}
 		static const char *const with_value[] = {"--run-dir", "--budget", "--evals", "--max-cost",
-							 "--jobs", "--gpu", "--backend"};
+							 "--min-gain", "--confirm", "--jobs", "--gpu", "--backend"};
 		int known = 0;
 		for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++)
 			known |= !strcmp(a, with_value[k]);
@@ -95,6 +97,15 @@ static int parse_args(avo_tune_options *o, const char **spec_path, int argc, cha
 			o->budget_cost_usd = strtod(v, &end);
 			if (*end || o->budget_cost_usd <= 0)
 				return bad_value(a, v, "a positive number");
+		} else if (!strcmp(a, "--min-gain")) {
+			o->min_gain = strtod(v, &end);
+			if (*end || !(o->min_gain >= 0 && o->min_gain < 10))
+				return bad_value(a, v, "0 <= G < 10 (0.01 = 1%)");
+		} else if (!strcmp(a, "--confirm")) {
+			long n = strtol(v, &end, 10);
+			if (*end || n < 2 || n > 1000)
+				return bad_value(a, v, "2..1000");
+			o->confirm_rounds = (unsigned)n;
 		} else if (!strcmp(a, "--jobs")) {
 			o->jobs = (int)strtol(v, &end, 10);
 			if (*end || o->jobs < 0)

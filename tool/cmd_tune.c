@@ -15,7 +15,9 @@ static void usage(FILE *f)
 		"usage: avo tune SPEC [options]\n\n"
 		"Evolve the kernel of SPEC (the AVO loop): an operator proposes edits of the marked\n"
 		"regions and knobs, every candidate is compiled, checked and timed, and a version is\n"
-		"committed only when it is correct on every config and at least as fast as the best.\n"
+		"committed only when it is correct on every config and the gate confirms it faster\n"
+		"than the best: re-measured against it, interleaved, with a gain whose interval's\n"
+		"lower end clears the minimum gain (README \"The gate\").\n"
 		"State lives in the run dir (default <spec dir>/.avo/<name>); see engine/RUNS.md.\n\n"
 		"options:\n"
 		"  --operator OP       knob (default; no network), llm, command\n"
@@ -25,14 +27,18 @@ static void usage(FILE *f)
 		"  --resume            continue the run in the run dir (after a crash or a budget)\n"
 		"  --fresh-run         move an existing run aside and start over\n"
 		"  --run-dir DIR       where the run's state lives\n"
-		"  --epsilon E         commit when fitness >= best*(1-E) (default 0)\n"
+		"  --min-gain G        the gain the gate must confirm: 0.01 = 1%% (default: the\n"
+		"                      spec's \"min_gain\", else 0.01)\n"
+		"  --confirm N         A B pairs per confirmation (default 3, at least 2)\n"
 		"  --stall N           steer the operator after N steps without a commit (default 4)\n"
 		"  --jobs N            parallel compiles (default: all cores)\n"
 		"  --gpu N             run on GPU N (CUDA_VISIBLE_DEVICES)\n"
 		"  --backend B         where evaluations run: inline (default), local (every GPU),\n"
 		"                      slurm (job arrays; see engine/CLUSTER.md)\n"
 		"  --progress/--no-progress   live progress line (default: when stderr is a TTY)\n"
-		"  --quiet             no progress output\n\n"
+		"  --quiet             no progress output\n"
+		"  --no-sandbox        evaluate outside the bubblewrap sandbox (candidates run with\n"
+		"                      your rights; attempts record \"unsandboxed\")\n\n"
 		"Budgets default to the spec's \"budget\"; with none, the run stops after 100\n"
 		"evaluations or when the operator has nothing new to try.\n"
 		"Exit: 0 done, 1 the original kernel is incorrect, 2 usage, 3 bad spec or kernel,\n"
@@ -43,6 +49,7 @@ int avo_cmd_tune(int argc, char **argv)
 {
 	avo_tune_options o = AVO_TUNE_OPTIONS_INIT;
 	const char *spec_path = NULL;
+	int no_sandbox = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -75,14 +82,23 @@ int avo_cmd_tune(int argc, char **argv)
 				fprintf(stderr, "avo: tune: --max-cost '%s': expected a positive number\n", v);
 				return AVO_EXIT_USAGE;
 			}
-		} else if (!strcmp(a, "--epsilon")) {
+		} else if (!strcmp(a, "--min-gain")) {
 			NEED();
 			char *end;
-			o.epsilon = strtod(v, &end);
-			if (*end || o.epsilon < 0 || o.epsilon >= 1) {
-				fprintf(stderr, "avo: tune: --epsilon '%s': expected 0 <= E < 1\n", v);
+			o.min_gain = strtod(v, &end);
+			if (*end || !(o.min_gain >= 0 && o.min_gain < 10)) {
+				fprintf(stderr, "avo: tune: --min-gain '%s': expected 0 <= G < 10 (0.01 = 1%%)\n", v);
 				return AVO_EXIT_USAGE;
 			}
+		} else if (!strcmp(a, "--confirm")) {
+			NEED();
+			char *end;
+			long n = strtol(v, &end, 10);
+			if (*end || n < 2 || n > 1000) {
+				fprintf(stderr, "avo: tune: --confirm '%s': expected 2..1000\n", v);
+				return AVO_EXIT_USAGE;
+			}
+			o.confirm_rounds = (unsigned)n;
 		} else if (!strcmp(a, "--stall")) {
 			NEED();
 			o.stall_attempts = (unsigned)strtoul(v, NULL, 10);
@@ -108,6 +124,8 @@ int avo_cmd_tune(int argc, char **argv)
 			o.progress = 0;
 		} else if (!strcmp(a, "--quiet")) {
 			o.quiet = 1;
+		} else if (!strcmp(a, "--no-sandbox")) {
+			no_sandbox = 1;
 		} else if (a[0] == '-') {
 			fprintf(stderr, "avo: tune: unknown option '%s' (see 'avo tune --help')\n", a);
 			return AVO_EXIT_USAGE;
@@ -133,6 +151,8 @@ int avo_cmd_tune(int argc, char **argv)
 	int rc;
 	if ((rc = avo_spec_load(&spec, spec_path)) < 0)
 		return avo_cli_fail(rc);
+	if (no_sandbox)
+		spec->sandbox = 0;
 	if ((rc = avo_cache_open(&cache, &co)) < 0) {
 		avo_spec_free(spec);
 		return avo_cli_fail(rc);
