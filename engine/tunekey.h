@@ -11,6 +11,8 @@
 #include "avo_cache.h"
 #include "runrec.h"
 
+#include <math.h> /* NAN in AVO_TUNEKEY_BEST_INIT */
+
 /* The tuning key of `spec` as 32 hex digits (buildid.h: original kernel and harness, configs,
  * arch, compiler identity, flags, link flags, include dirs, defines, headers). */
 int avo_tunekey_compute(char out[AVO_CACHE_HEX], const avo_spec *spec, avo_cache *cache);
