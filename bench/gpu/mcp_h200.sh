@@ -7,5 +7,5 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source bench/gpu/env.sh || exit 4
-python3 bench/gpu/mcp_h200.py "$AVO" "$OUT" "${MCP_SECONDS:-330}" 2>&1 | tee "$OUT/mcp-h200.log"
+python3 bench/gpu/mcp_h200.py "$AVO" "$OUT" "${MCP_SECONDS:-150}" 2>&1 | tee "$OUT/mcp-h200.log"
 exit "${PIPESTATUS[0]}"
