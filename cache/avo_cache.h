@@ -11,8 +11,9 @@
  * payload, <len> its decimal length). The entry names itself: a read checks that <ns> and
  * <key> are the ones asked for, so an entry copied or renamed under another key is reported
  * and never served. The remote uses the same paths under its base URL and the same format.
- * Entries of the older "avo1 <hash> <len>" format are served only in "obj" (whose key is the
- * content hash); elsewhere they are reported and dropped.
+ * Entries of the older "avo1 <hash> <len>" format name no key: from a remote they are
+ * taken only in "obj" (whose key is the content hash); the local store still serves them,
+ * so a cache written by an older avo keeps working (`avo apply` re-checks what it writes).
  *
  * Authenticated remote: with a shared secret in $AVO_CACHE_HMAC_KEY (read once, kept out of
  * the environment), every entry written carries <mac> = HMAC-SHA256(secret, the header line

@@ -43,10 +43,12 @@ int avo_cache__header(char hdr[AVO_CACHE__HDR_MAX], const char *ns, const char *
 		      const void *data, size_t len, const char *mac_key);
 /* 0 and the payload range [*off, *off + *len), or AVO_ECORRUPT with a reason in *why.
  * mac_required: the entry must carry a MAC valid under mac_key. A MAC that is present is
- * checked whenever mac_key is set. "avo1" entries (no name inside) pass only in "obj",
- * whose key is the content hash. */
+ * checked whenever mac_key is set. "avo1" entries (no name inside) pass in "obj", whose key
+ * is the content hash, and elsewhere only with legacy_ok (the local store: caches written
+ * before avo2 keep working; a remote never gets that). */
 int avo_cache__parse(const char *buf, size_t size, const char *ns, const char *key,
-		     const char *mac_key, int mac_required, size_t *off, size_t *len, const char **why);
+		     const char *mac_key, int mac_required, int legacy_ok, size_t *off, size_t *len,
+		     const char **why);
 
 /* local.c. A read reports and removes a bad entry: AVO_ECORRUPT. */
 int avo_cache__read_local(avo_cache *c, const char *ns, const char *key, int touch, avo_buf *out);

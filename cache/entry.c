@@ -65,7 +65,8 @@ static int parse_len(const char *s, size_t n, uint64_t *out)
 #define BAD(reason) do { *why = (reason); return AVO_ECORRUPT; } while (0)
 
 int avo_cache__parse(const char *buf, size_t size, const char *ns, const char *key,
-		     const char *mac_key, int mac_required, size_t *off, size_t *len, const char **why)
+		     const char *mac_key, int mac_required, int legacy_ok, size_t *off, size_t *len,
+		     const char **why)
 {
 	if (size == 0)
 		BAD("empty file");
@@ -105,9 +106,8 @@ int avo_cache__parse(const char *buf, size_t size, const char *ns, const char *k
 	avo_cache_hash_hex(got, buf + hdr, (size_t)want);
 	if (memcmp(got, hash, 32))
 		BAD("content hash mismatch");
-	if (v1 && (strcmp(ns, "obj") || memcmp(got, key, 32)))
-		BAD(!strcmp(ns, "obj") ? "object content does not match its key"
-				       : "old format that does not name its key");
+	if (v1 && !legacy_ok && strcmp(ns, "obj"))
+		BAD("old format that does not name its key");
 	if (!strcmp(ns, "obj") && memcmp(got, key, 32))
 		BAD("object content does not match its key");
 	if ((mac_required || mac) && mac_key && *mac_key) {

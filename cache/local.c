@@ -126,7 +126,7 @@ int avo_cache__read_local(avo_cache *c, const char *ns, const char *key, int tou
 	if ((rc = read_fd(fd, b, (size_t)st.st_size)) < 0)
 		goto done;
 	size_t off, len;
-	if (avo_cache__parse(b->ptr ? b->ptr : "", b->size, ns, key, c->mac_key, 0, &off, &len, &why) < 0)
+	if (avo_cache__parse(b->ptr ? b->ptr : "", b->size, ns, key, c->mac_key, 0, 1, &off, &len, &why) < 0)
 		goto corrupt;
 	if (touch) {
 		struct timespec now;

@@ -152,7 +152,7 @@ int avo_cache__remote_get(avo_cache *c, const char *ns, const char *key, avo_buf
 	/* A remote is trusted no further than its entries check out: the name inside must be
 	 * this one, and with a shared secret the signature must be valid. */
 	if (avo_cache__parse(entry->ptr ? entry->ptr : "", entry->size, ns, key, c->mac_key,
-			     c->mac_key != NULL, off, len, &why) < 0) {
+			     c->mac_key != NULL, 0, off, len, &why) < 0) {
 		atomic_fetch_add(&c->corrupt, 1);
 		if (!c->quiet)
 			fprintf(stderr, "avo: warning: remote cache entry %s/%s/%.2s/%s is corrupt (%s); ignored\n",
