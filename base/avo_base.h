@@ -154,6 +154,25 @@ int avo_sandbox_argv(avo_strv *out, const avo_sandbox *sb, const char *cwd, cons
 void avo_secrets_hide(void);
 const char *avo_secret_get(const char *name);
 
+/* ---- signals ----------------------------------------------------------------------- */
+
+/* One handler for SIGINT, SIGTERM and SIGHUP, owned here. avo_signals_push(fn) installs it
+ * (a signal ignored on entry stays ignored) with `fn` on top of a stack; on a signal every
+ * fn runs, top first, and avo_signals_caught() returns the signal (0: none since the
+ * outermost push or avo_signals_clear()). avo_signals_pop() restores what the matching push
+ * replaced. fn runs in the handler: async-signal-safe calls only. NULL fn: just record. */
+typedef void (*avo_signal_fn)(int sig);
+int avo_signals_push(avo_signal_fn fn);
+void avo_signals_pop(void);
+int avo_signals_caught(void);
+void avo_signals_clear(void);
+/* SIGKILL the process groups of every child avo_proc_run has running (signal-safe). */
+void avo_signals_kill_children(void);
+/* A ready fn: kill those children, then die of `sig` (default action, re-raised). */
+void avo_signals_die(int sig);
+/* Semi-private: avo_proc_run registers (running = 1) and unregisters its children. */
+void avo_signals__child(pid_t pid, int running);
+
 /* ---- child processes ------------------------------------------------------------- */
 
 typedef struct {

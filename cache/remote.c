@@ -126,28 +126,38 @@ static int remote_request(avo_cache *c, const char *method, const char *ns, cons
 	return 0;
 }
 
+/* GET or HEAD under the lock: the HTTP status, or 0 when the remote is off or failed
+ * (then switched off, warned once). 200 and 404 are answers; anything else a failure. */
+static long fetch(avo_cache *c, const char *method, const char *ns, const char *key, avo_buf *down)
+{
+	if (!avo_cache__remote_usable(c))
+		return 0;
+	long status = 0;
+	pthread_mutex_lock(&c->lock);
+	int rc = remote_request(c, method, ns, key, NULL, 0, down, &status);
+	pthread_mutex_unlock(&c->lock);
+	if (rc < 0) {
+		avo_cache__remote_failed(c, avo_error_last());
+		return 0;
+	}
+	if (status != 200 && status != 404) {
+		char msg[64];
+		snprintf(msg, sizeof(msg), "%s answered HTTP %ld", method, status);
+		avo_cache__remote_failed(c, msg);
+		return 0;
+	}
+	return status;
+}
+
 /* Remote GET: 0 and the verified entry image in `entry`, AVO_ENOTFOUND, or another
  * negative code after remote_failed(). */
 int avo_cache__remote_get(avo_cache *c, const char *ns, const char *key, avo_buf *entry, size_t *off, size_t *len)
 {
-	if (!avo_cache__remote_usable(c))
-		return AVO_ENOTFOUND;
-	long status = 0;
-	pthread_mutex_lock(&c->lock);
-	int rc = remote_request(c, "GET", ns, key, NULL, 0, entry, &status);
-	pthread_mutex_unlock(&c->lock);
-	if (rc < 0) {
-		avo_cache__remote_failed(c, avo_error_last());
-		return AVO_ENOTFOUND;
-	}
+	long status = fetch(c, "GET", ns, key, entry);
 	if (status == 404)
 		return avo_error_set(AVO_ENOTFOUND, "%s/%s: not in cache", ns, key);
-	if (status != 200) {
-		char msg[64];
-		snprintf(msg, sizeof(msg), "GET answered HTTP %ld", status);
-		avo_cache__remote_failed(c, msg);
+	if (status != 200)
 		return AVO_ENOTFOUND;
-	}
 	const char *why = NULL;
 	/* A remote is trusted no further than its entries check out: the name inside must be
 	 * this one, and with a shared secret the signature must be valid. */
@@ -192,24 +202,7 @@ void avo_cache__remote_put(avo_cache *c, const char *ns, const char *key, const 
 
 int avo_cache__remote_has(avo_cache *c, const char *ns, const char *key)
 {
-	if (!avo_cache__remote_usable(c))
-		return 0;
-	long status = 0;
-	pthread_mutex_lock(&c->lock);
-	int rc = remote_request(c, "HEAD", ns, key, NULL, 0, NULL, &status);
-	pthread_mutex_unlock(&c->lock);
-	if (rc < 0) {
-		avo_cache__remote_failed(c, avo_error_last());
-		return 0;
-	}
-	if (status == 200)
-		return 1;
-	if (status != 404) {
-		char msg[64];
-		snprintf(msg, sizeof(msg), "HEAD answered HTTP %ld", status);
-		avo_cache__remote_failed(c, msg);
-	}
-	return 0;
+	return fetch(c, "HEAD", ns, key, NULL) == 200;
 }
 
 void avo_cache__remote_close(avo_cache *c)
