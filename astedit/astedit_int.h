@@ -47,4 +47,31 @@ int astedit__knob_literal(const char *v, long long *val);
 /* 32 hex chars + NUL. */
 void astedit__hash_hex(char out[33], const char *data, size_t len);
 
+/* A growable NULL-terminated string vector. */
+typedef struct {
+	char **v;
+	size_t n, a;
+} strv;
+
+int astedit__strv_add(strv *s, const char *x);
+void astedit__strv_dispose(strv *s);
+
+/* The extension of a path's base name, with its dot ("" if none). */
+const char *astedit__ext(const char *path);
+
+/* The full clang argument list for `path` (args.c). */
+int astedit__build_args(strv *args, const char *path, const avo_astedit_options *o);
+
+/* Where a parse failed (astedit.c), for apply's mapping of errors to regions. */
+typedef struct {
+	int has_loc;
+	size_t off;       /* in the parsed file, when has_loc */
+	unsigned line, col;
+	char *diagnostic; /* clang's text (parse errors) */
+} astedit__perr;
+
+/* Scan markers, parse `src` with `args`, check regions and knobs against the AST. */
+int astedit__parse_args(avo_astedit_unit **out, const char *path, const char *src, size_t len, char **args,
+			size_t nargs, astedit__perr *pe);
+
 #endif
