@@ -43,7 +43,23 @@ typedef struct {
 	const char *knob;
 	size_t nb;       /* where it starts in the new source */
 	size_t marker_back; /* regions: bytes from the marker to the region's text */
+	size_t nasm;     /* asm keywords in the text */
 } span_edit;
+
+/* Line (1-based, inside the text) and column of byte `off` of `t`. */
+static void text_pos(const char *t, size_t off, unsigned *rl, unsigned *col)
+{
+	*rl = 1;
+	*col = 1;
+	for (size_t q = 0; q < off; q++) {
+		if (t[q] == '\n') {
+			(*rl)++;
+			*col = 1;
+		} else {
+			(*col)++;
+		}
+	}
+}
 
 static int cmp_span(const void *a, const void *b)
 {
@@ -113,16 +129,20 @@ int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 		astedit__lex lx;
 		if ((rc = astedit__lex_run(&lx, t, tl, 1)) < 0)
 			goto done;
+		size_t nasm = 0, bad = 0;
+		char why[320];
+		if (!lx.problem && astedit__guard_text(orig, r, t, &lx, &nasm, &bad, why, sizeof(why))) {
+			unsigned rl, col;
+			text_pos(t, bad, &rl, &col);
+			avo_error_setloc(AVO_EINVALID, path, r->begin.line + rl - 1, col,
+					 "edit of region '%s' %s (line %u of the new text)", r->name, why, rl);
+			astedit__lex_dispose(&lx);
+			rc = edit_fail(err, AVO_ASTEDIT_ERR_ESCAPE, r->name, r->begin.line + rl - 1, col, rl, NULL);
+			goto done;
+		}
 		if (lx.problem) {
-			unsigned rl = 1, col = 1;
-			for (size_t q = 0; q < lx.problem_off; q++) {
-				if (t[q] == '\n') {
-					rl++;
-					col = 1;
-				} else {
-					col++;
-				}
-			}
+			unsigned rl, col;
+			text_pos(t, lx.problem_off, &rl, &col);
 			avo_error_setloc(AVO_EINVALID, path, r->begin.line + rl - 1, col,
 					 "edit of region '%s' would escape it: %s (line %u of the new text)", r->name, lx.problem_msg, rl);
 			astedit__lex_dispose(&lx);
@@ -130,7 +150,7 @@ int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 			goto done;
 		}
 		astedit__lex_dispose(&lx);
-		sp[i] = (span_edit){r->begin.offset, r->end.offset, t, tl, r->name, NULL, 0, r->begin.offset - r->marker.offset};
+		sp[i] = (span_edit){r->begin.offset, r->end.offset, t, tl, r->name, NULL, 0, r->begin.offset - r->marker.offset, nasm};
 	}
 	for (size_t i = 0; i < nkedits; i++) {
 		const avo_astedit_knob *k = avo_astedit_knob_find(orig, kedits[i].knob);
@@ -161,7 +181,7 @@ int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 			rc = edit_fail(err, AVO_ASTEDIT_ERR_VALUE, NULL, k->value_pos.line, k->value_pos.col, 0, NULL);
 			goto done;
 		}
-		sp[nredits + i] = (span_edit){k->value_pos.offset, k->value_pos.offset + k->value_len, v, strlen(v), NULL, k->name, 0, 0};
+		sp[nredits + i] = (span_edit){k->value_pos.offset, k->value_pos.offset + k->value_len, v, strlen(v), NULL, k->name, 0, 0, 0};
 	}
 	qsort(sp, n, sizeof(*sp), cmp_span);
 
@@ -179,6 +199,7 @@ int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 		goto done;
 
 	/* re-parse in memory with the same arguments */
+	pe.want_asms = 1;
 	rc = astedit__parse_args(&nu, path, nsrc.ptr ? nsrc.ptr : "", nsrc.size, orig->clang_args, orig->nclang_args, &pe);
 	if (rc < 0) {
 		const char *region = NULL;
@@ -200,6 +221,22 @@ int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 		}
 		rc = edit_fail(err, rc == AVO_EPARSE ? AVO_ASTEDIT_ERR_PARSE : AVO_ASTEDIT_ERR_MARKERS, region,
 			       pe.line, pe.col, rline, pe.diagnostic);
+		goto done;
+	}
+
+	/* inline asm the edits brought in sits in device-only functions */
+	for (size_t i = 0; i < n; i++) {
+		size_t bad = 0;
+		char why[320];
+		if (!sp[i].region || !sp[i].nasm ||
+		    !astedit__guard_asm(pe.asms, pe.nasms, sp[i].nb, sp[i].nb + sp[i].tlen, sp[i].nasm, &bad, why, sizeof(why)))
+			continue;
+		unsigned rl, col;
+		text_pos(sp[i].text, bad - sp[i].nb, &rl, &col);
+		const avo_astedit_region *r = avo_astedit_region_find(orig, sp[i].region);
+		avo_error_setloc(AVO_EINVALID, path, r->begin.line + rl - 1, col, "edit of region '%s' %s (line %u of the new text)",
+				 r->name, why, rl);
+		rc = edit_fail(err, AVO_ASTEDIT_ERR_ESCAPE, r->name, r->begin.line + rl - 1, col, rl, NULL);
 		goto done;
 	}
 
@@ -262,6 +299,7 @@ int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 done:
 	avo_astedit_unit_free(nu);
 	free(pe.diagnostic);
+	free(pe.asms);
 	avo_buf_dispose(&nsrc);
 	for (size_t i = 0; owned && i < n; i++)
 		free(owned[i]);

@@ -64,6 +64,8 @@ typedef struct {
 	vdecl *vars;
 	size_t nvars, avars;
 	strv names; /* owns the strings the arrays point to */
+	astedit__asm *asms; /* asm statements, for apply's device-code rule */
+	size_t nasms, aasms;
 	int oom;
 } walk;
 
@@ -73,6 +75,7 @@ typedef struct {
 	int container;
 	int comp;      /* children are statements of this compound, or -1 */
 	const char *func;
+	int device; /* inside a function that runs only on the device (__global__, or __device__ alone) */
 } frame;
 
 static int grow_arr(void **p, size_t *cap, size_t n, size_t elem)
@@ -162,6 +165,19 @@ static enum CXChildVisitResult linkage_visit(CXCursor c, CXCursor parent, CXClie
 	return CXChildVisit_Continue;
 }
 
+/* Bit 1: __global__ or __device__; bit 2: __host__. */
+static enum CXChildVisitResult cuda_attr_visit(CXCursor c, CXCursor parent, CXClientData data)
+{
+	(void)parent;
+	unsigned *a = data;
+	enum CXCursorKind k = clang_getCursorKind(c);
+	if (k == CXCursor_CUDAGlobalAttr || k == CXCursor_CUDADeviceAttr)
+		*a |= 1;
+	else if (k == CXCursor_CUDAHostAttr)
+		*a |= 2;
+	return CXChildVisit_Continue;
+}
+
 static enum CXChildVisitResult visit(CXCursor c, CXCursor parent, CXClientData data)
 {
 	(void)parent;
@@ -171,7 +187,7 @@ static enum CXChildVisitResult visit(CXCursor c, CXCursor parent, CXClientData d
 	if (w->oom || !extent(w, c, &r))
 		return CXChildVisit_Continue; /* outside the file: skip the whole subtree */
 	enum CXCursorKind k = clang_getCursorKind(c);
-	frame sub = {w, 0, -1, -1, fr->func};
+	frame sub = {w, 0, -1, -1, fr->func, fr->device};
 
 	/* statements end before their ';' in clang's extents; take it in, unless it is the
 	 * next statement (a null statement) */
@@ -225,6 +241,16 @@ static enum CXChildVisitResult visit(CXCursor c, CXCursor parent, CXClientData d
 		CXString sp = clang_getCursorSpelling(c);
 		sub.func = intern(w, clang_getCString(sp));
 		clang_disposeString(sp);
+		unsigned attrs = 0;
+		clang_visitChildren(c, cuda_attr_visit, &attrs);
+		sub.device = (attrs & 1) && !(attrs & 2);
+	}
+	if (k == CXCursor_AsmStmt || k == CXCursor_MSAsmStmt) {
+		if (grow_arr((void **)&w->asms, &w->aasms, w->nasms, sizeof(*w->asms)) < 0) {
+			w->oom = 1;
+			return CXChildVisit_Break;
+		}
+		w->asms[w->nasms++] = (astedit__asm){r.b, r.e, fr->device};
 	}
 	if (k == CXCursor_CompoundStmt) {
 		if (grow_arr((void **)&w->comp, &w->acomp, w->ncomp, sizeof(*w->comp)) < 0) {
@@ -266,6 +292,7 @@ static void walk_dispose(walk *w)
 	free(w->decls);
 	free(w->conts);
 	free(w->vars);
+	free(w->asms);
 	strv_dispose(&w->names);
 }
 
@@ -499,11 +526,16 @@ int astedit__parse_args(avo_astedit_unit **out, const char *path, const char *sr
 		rc = avo_error_set(AVO_EPARSE, "%s: libclang lost the file", path);
 		goto done;
 	}
-	frame top = {&w, 1, -1, -1, ""}; /* top-level declarations: container -1, the file */
+	frame top = {&w, 1, -1, -1, "", 0}; /* top-level declarations: container -1, the file */
 	clang_visitChildren(clang_getTranslationUnitCursor(tu), visit, &top);
 	if (w.oom) {
 		rc = avo_error_set(AVO_ERROR, "out of memory");
 		goto done;
+	}
+	if (pe->want_asms) {
+		pe->asms = w.asms;
+		pe->nasms = w.nasms;
+		w.asms = NULL;
 	}
 	for (size_t i = 0; i < u->nregions && rc == 0; i++)
 		rc = check_region(&ck, &w, &u->regions[i]);

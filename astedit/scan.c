@@ -75,19 +75,36 @@ static void problem(astedit__lex *lx, int check, size_t off, const char *msg)
 	snprintf(lx->problem_msg, sizeof(lx->problem_msg), "%s", msg);
 }
 
-static int add_comment(astedit__lex *lx, size_t start, size_t end)
+static int add_span(astedit__span **v, size_t *n, size_t *a, size_t start, size_t end)
 {
-	if (lx->ncomments == lx->acomments) {
-		size_t na = lx->acomments ? 2 * lx->acomments : 16;
-		astedit__span *p = realloc(lx->comments, na * sizeof(*p));
+	if (*n == *a) {
+		size_t na = *a ? 2 * *a : 16;
+		astedit__span *p = realloc(*v, na * sizeof(*p));
 		if (!p)
 			return avo_error_set(AVO_ERROR, "out of memory");
-		lx->comments = p;
-		lx->acomments = na;
+		*v = p;
+		*a = na;
 	}
-	lx->comments[lx->ncomments].start = start;
-	lx->comments[lx->ncomments].end = end;
-	lx->ncomments++;
+	(*v)[*n].start = start;
+	(*v)[*n].end = end;
+	(*n)++;
+	return 0;
+}
+
+static int add_comment(astedit__lex *lx, size_t start, size_t end)
+{
+	return add_span(&lx->comments, &lx->ncomments, &lx->acomments, start, end);
+}
+
+int astedit__watch_word(const char *w, size_t n)
+{
+	static const char *words[] = {"asm", "__asm", "__asm__", "_Pragma", "__pragma", "__attribute__", "__attribute",
+				      "__declspec", "section", "__section__", "constructor", "__constructor__",
+				      "destructor", "__destructor__", "init_priority", "__init_priority__", "alias",
+				      "__alias__", "ifunc", "__ifunc__", "weakref", "__weakref__", NULL};
+	for (size_t i = 0; words[i]; i++)
+		if (strlen(words[i]) == n && !memcmp(words[i], w, n))
+			return (int)i + 1;
 	return 0;
 }
 
@@ -164,8 +181,10 @@ int astedit__lex_run(astedit__lex *lx, const char *s, size_t len, int check)
 			i = (size_t)(e - s) + 2;
 			continue;
 		}
-		if (c == '#' && line_start) {
-			size_t j = i + 1;
+		if ((c == '#' || (c == '%' && i + 1 < len && s[i + 1] == ':')) && line_start) {
+			size_t j = i + (c == '#' ? 1 : 2);
+			if ((rc = add_span(&lx->directives, &lx->ndirectives, &lx->adirectives, i, line_comment_end(s, len, i))) < 0)
+				goto done;
 			while (j < len && (s[j] == ' ' || s[j] == '\t'))
 				j++;
 			size_t w = j;
@@ -217,6 +236,8 @@ int astedit__lex_run(astedit__lex *lx, const char *s, size_t len, int check)
 			}
 			if (!closed)
 				problem(lx, check, i, c == '"' ? "unterminated string literal" : "unterminated character literal");
+			else if (c == '"' && (rc = add_span(&lx->strings, &lx->nstrings, &lx->astrings, i + 1, j - 1)) < 0)
+				goto done;
 			if (!in_directive)
 				code(lx, i, j, len);
 			i = j;
@@ -269,6 +290,8 @@ int astedit__lex_run(astedit__lex *lx, const char *s, size_t len, int check)
 					}
 				if (!closed)
 					problem(lx, check, i, "unterminated raw string literal");
+				else if ((rc = add_span(&lx->strings, &lx->nstrings, &lx->astrings, k + 1, e - dl - 2)) < 0)
+					goto done;
 				if (!in_directive)
 					code(lx, i, e, len);
 				i = e;
@@ -276,6 +299,8 @@ int astedit__lex_run(astedit__lex *lx, const char *s, size_t len, int check)
 			}
 			if (!in_directive)
 				code(lx, i, j, len);
+			if (astedit__watch_word(s + i, wl) && (rc = add_span(&lx->words, &lx->nwords, &lx->awords, i, j)) < 0)
+				goto done;
 			i = j;
 			continue;
 		}
@@ -339,8 +364,10 @@ done:
 void astedit__lex_dispose(astedit__lex *lx)
 {
 	free(lx->comments);
-	lx->comments = NULL;
-	lx->ncomments = lx->acomments = 0;
+	free(lx->strings);
+	free(lx->directives);
+	free(lx->words);
+	memset(lx, 0, sizeof(*lx));
 }
 
 /* ---- knob values --------------------------------------------------------------------- */
