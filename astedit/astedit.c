@@ -46,6 +46,7 @@ typedef struct {
 typedef struct {
 	rng r;
 	char *name;
+	char *scope; /* "ns::Cls<64>::fn": where it is declared ("" at file scope) */
 	int integer;
 } vdecl;
 
@@ -165,6 +166,28 @@ static enum CXChildVisitResult linkage_visit(CXCursor c, CXCursor parent, CXClie
 	return CXChildVisit_Continue;
 }
 
+/* The scopes that declare `c`, outermost first, joined by "::"; class template
+ * specializations keep their arguments (`Cfg<64>`), so two of them differ. */
+static char *scope_name(CXCursor c)
+{
+	avo_buf b = AVO_BUF_INIT;
+	for (CXCursor p = clang_getCursorSemanticParent(c); !clang_Cursor_isNull(p); p = clang_getCursorSemanticParent(p)) {
+		enum CXCursorKind k = clang_getCursorKind(p);
+		if (k == CXCursor_TranslationUnit || clang_isInvalid(k))
+			break;
+		CXString sp = is_container_kind(k) || k == CXCursor_ClassTemplatePartialSpecialization
+				      ? clang_getCursorDisplayName(p) : clang_getCursorSpelling(p);
+		const char *n = clang_getCString(sp);
+		if (k != CXCursor_LinkageSpec) {
+			char *cur = avo_buf_detach(&b);
+			avo_buf_printf(&b, "%s%s%s", n && *n ? n : "(anonymous)", cur && *cur ? "::" : "", cur ? cur : "");
+			free(cur);
+		}
+		clang_disposeString(sp);
+	}
+	return avo_buf_detach(&b);
+}
+
 /* Bit 1: __global__ or __device__; bit 2: __host__. */
 static enum CXChildVisitResult cuda_attr_visit(CXCursor c, CXCursor parent, CXClientData data)
 {
@@ -280,6 +303,9 @@ static enum CXChildVisitResult visit(CXCursor c, CXCursor parent, CXClientData d
 		clang_disposeString(sp);
 		enum CXTypeKind t = clang_getCanonicalType(clang_getCursorType(c)).kind;
 		v->integer = t >= CXType_Bool && t <= CXType_Int128;
+		char *sc = scope_name(c);
+		v->scope = intern(w, sc ? sc : "");
+		free(sc);
 	}
 	clang_visitChildren(c, visit, &sub);
 	return CXChildVisit_Continue;
@@ -325,7 +351,7 @@ static int innermost_compound(walk *w, size_t b, size_t e)
 	return best;
 }
 
-static int check_region(checker *ck, walk *w, avo_astedit_region *reg)
+static int check_region_ast(checker *ck, walk *w, avo_astedit_region *reg)
 {
 	astedit__lex lx;
 	size_t rb = reg->begin.offset, re = reg->end.offset;
@@ -400,14 +426,39 @@ static int check_region(checker *ck, walk *w, avo_astedit_region *reg)
 	return reg->function ? 0 : AVO_ERROR;
 }
 
-static int check_knob(checker *ck, walk *w, avo_astedit_knob *k)
+/* After the AST checks (which give the sharper message), a lexical one: a region never
+ * straddles a block or a preprocessor branch, even where the AST has nothing to say (code
+ * the preprocessor skips in this parse). */
+static int check_region(checker *ck, walk *w, avo_astedit_region *reg)
 {
+	int rc = check_region_ast(ck, w, reg);
+	if (rc < 0)
+		return rc;
+	astedit__lex lx;
+	size_t rb = reg->begin.offset;
+	if ((rc = astedit__lex_run(&lx, ck->s + rb, reg->end.offset - rb, 1)) < 0)
+		return rc;
+	if (lx.problem) {
+		avo_astedit_pos p = astedit__pos(&ck->lines, rb + lx.problem_off);
+		char what[300];
+		snprintf(what, sizeof(what), "straddles a block or a preprocessor branch: %s at %u:%u; it must cover whole statements of one block",
+			 lx.problem_msg, p.line, p.col);
+		rc = region_fail(ck, reg, what);
+	}
+	astedit__lex_dispose(&lx);
+	return rc;
+}
+
+static int check_knob(checker *ck, walk *w, avo_astedit_knob *k, const char **scope)
+{
+	*scope = "";
 	if (k->kind != AVO_ASTEDIT_KNOB_VARIABLE)
 		return 0;
 	for (size_t i = 0; i < w->nvars; i++) {
 		vdecl *v = &w->vars[i];
 		if (strcmp(v->name, k->name) || v->r.b > k->value_pos.offset || v->r.e < k->value_pos.offset + k->value_len)
 			continue;
+		*scope = v->scope ? v->scope : "";
 		if (!v->integer) {
 			ck->err_off = k->marker.offset;
 			return avo_error_setloc(AVO_EINVALID, ck->path, k->marker.line, k->marker.col,
@@ -418,6 +469,41 @@ static int check_knob(checker *ck, walk *w, avo_astedit_knob *k)
 	ck->err_off = k->marker.offset;
 	return avo_error_setloc(AVO_EINVALID, ck->path, k->marker.line, k->marker.col,
 				"knob marker on something that is not a knob: no integer variable '%s' is declared here", k->name);
+}
+
+/* Knob variables that share a name get their scope in front (`Cfg<64>::stages`); two in
+ * the same scope are refused. */
+static int qualify_knobs(checker *ck, avo_astedit_unit *u, const char **scopes)
+{
+	char *dup = calloc(u->nknobs + 1, 1);
+	if (!dup)
+		return avo_error_set(AVO_ERROR, "out of memory");
+	for (size_t i = 0; i < u->nknobs; i++)
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(u->knobs[i].name, u->knobs[j].name)) {
+				if (!strcmp(scopes[i], scopes[j])) {
+					ck->err_off = u->knobs[i].marker.offset;
+					free(dup);
+					return avo_error_setloc(AVO_EINVALID, ck->path, u->knobs[i].marker.line, u->knobs[i].marker.col,
+								"duplicate knob name '%s' in the same scope '%s' (first at line %u)",
+								u->knobs[i].name, scopes[i], u->knobs[j].marker.line);
+				}
+				dup[i] = dup[j] = 1;
+			}
+	int rc = 0;
+	for (size_t i = 0; i < u->nknobs && rc == 0; i++) {
+		if (!dup[i])
+			continue;
+		char *q = avo_sprintf("%s%s%s", scopes[i], *scopes[i] ? "::" : "", u->knobs[i].name);
+		if (!q) {
+			rc = avo_error_set(AVO_ERROR, "out of memory");
+			break;
+		}
+		free(u->knobs[i].name);
+		u->knobs[i].name = q;
+	}
+	free(dup);
+	return rc;
 }
 
 /* ---- parsing ------------------------------------------------------------------------------- */
@@ -539,8 +625,14 @@ int astedit__parse_args(avo_astedit_unit **out, const char *path, const char *sr
 	}
 	for (size_t i = 0; i < u->nregions && rc == 0; i++)
 		rc = check_region(&ck, &w, &u->regions[i]);
+	const char **scopes = calloc(u->nknobs + 1, sizeof(*scopes));
+	if (!scopes && rc == 0)
+		rc = avo_error_set(AVO_ERROR, "out of memory");
 	for (size_t i = 0; i < u->nknobs && rc == 0; i++)
-		rc = check_knob(&ck, &w, &u->knobs[i]);
+		rc = check_knob(&ck, &w, &u->knobs[i], &scopes[i]);
+	if (rc == 0)
+		rc = qualify_knobs(&ck, u, scopes);
+	free(scopes);
 	if (rc < 0) {
 		avo_astedit_pos p = astedit__pos(&ck.lines, ck.err_off);
 		pe->has_loc = 1;

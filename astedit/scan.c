@@ -583,10 +583,17 @@ static int parse_knob_code(scan_state *st, avo_astedit_knob *k, size_t lb, size_
 		nb = i;
 		if (nb == ne || isdigit((unsigned char)s[nb]))
 			return fail_at(st, b, "knob marker on something that is not a knob (expected 'NAME = V;' or '#define NAME V' before it)%s%s", NULL, NULL);
-		while (vb < ve && isspace((unsigned char)s[vb]))
+		/* `= (3);`: the value is what the parentheses hold */
+		for (;;) {
+			while (vb < ve && isspace((unsigned char)s[vb]))
+				vb++;
+			while (ve > vb && isspace((unsigned char)s[ve - 1]))
+				ve--;
+			if (ve - vb < 2 || s[vb] != '(' || s[ve - 1] != ')')
+				break;
 			vb++;
-		while (ve > vb && isspace((unsigned char)s[ve - 1]))
 			ve--;
+		}
 		k->kind = AVO_ASTEDIT_KNOB_VARIABLE;
 	}
 	k->name = avo_strndup(s + nb, ne - nb);
@@ -789,8 +796,10 @@ int astedit__scan(avo_astedit_unit **out, const char *path, const char *source, 
 			if ((rc = parse_knob_code(&st, k, line_begin(st.s, cb), cb)) < 0 ||
 			    (rc = parse_knob_values(&st, k, cb, i, ce)) < 0)
 				goto done;
+			/* two variables may share a name in different scopes: the AST check qualifies them */
 			for (size_t j = 0; j + 1 < u->nknobs; j++)
-				if (!strcmp(u->knobs[j].name, k->name)) {
+				if (!strcmp(u->knobs[j].name, k->name) &&
+				    (k->kind == AVO_ASTEDIT_KNOB_DEFINE || u->knobs[j].kind == AVO_ASTEDIT_KNOB_DEFINE)) {
 					char msg[300];
 					snprintf(msg, sizeof(msg), "duplicate knob name '%s' (first at line %u)", k->name, u->knobs[j].marker.line);
 					rc = fail_at(&st, cb, "%s%s", msg, NULL);
