@@ -224,47 +224,16 @@ static char *nvcc_arch(const char *a, const char *next, int *used_next)
 	return n ? avo_sprintf("--cuda-gpu-arch=sm_%.*s", (int)n, d) : NULL;
 }
 
-/* Keep the flags that change what the file means (defines, include paths, language
- * standard, the GPU arch); drop the compiler, -c, -o, dependency-file, warning and
- * optimisation flags, nvcc's own flags, and the file. */
-static int db_args(strv *out, const char *db_dir, const char *path)
+/* Keep the flags of a compile command that change what the file means (defines, include
+ * paths, language standard, the GPU arch); drop the compiler, -c, -o, dependency-file,
+ * warning and optimisation flags, nvcc's own flags, and the file. Relative paths are made
+ * absolute against `dir` (when not NULL). */
+static int filter_flags(strv *out, const strv *raw, const char *dir)
 {
-	CXCompilationDatabase_Error err;
-	CXCompilationDatabase db = clang_CompilationDatabase_fromDirectory(db_dir, &err);
-	if (err != CXCompilationDatabase_NoError || !db)
-		return avo_error_set(AVO_ENOTFOUND, "%s: no readable compile_commands.json", db_dir);
-	char real[PATH_MAX];
-	const char *key = realpath(path, real) ? real : path;
-	CXCompileCommands cmds = clang_CompilationDatabase_getCompileCommands(db, key);
-	strv raw = {0};
-	char *dir = NULL;
 	int rc = 0, have_arch = 0;
-	if (!cmds || clang_CompileCommands_getSize(cmds) == 0) {
-		rc = avo_error_set(AVO_ENOTFOUND, "%s: no entry for %s in %s/compile_commands.json", path, key, db_dir);
-		goto done;
-	}
-	CXCompileCommand cmd = clang_CompileCommands_getCommand(cmds, 0);
-	CXString dirs = clang_CompileCommand_getDirectory(cmd);
-	dir = avo_strdup(clang_getCString(dirs));
-	clang_disposeString(dirs);
-	unsigned n = clang_CompileCommand_getNumArgs(cmd);
-	for (unsigned i = 1; i < n && rc == 0; i++) { /* argv[0] is the compiler */
-		CXString as = clang_CompileCommand_getArg(cmd, i);
-		const char *a = clang_getCString(as);
-		if ((!strcmp(a, "--options-file") || !strcmp(a, "-optf")) && i + 1 < n) {
-			CXString fs = clang_CompileCommand_getArg(cmd, ++i);
-			rc = split_file(&raw, clang_getCString(fs), dir);
-			clang_disposeString(fs);
-		} else if (a[0] == '@' && a[1]) {
-			rc = split_file(&raw, a + 1, dir);
-		} else {
-			rc = strv_add(&raw, a);
-		}
-		clang_disposeString(as);
-	}
 	static const char *with_value[] = {"-I", "-isystem", "-iquote", "-idirafter", "-include", "-imacros", NULL};
-	for (size_t i = 0; i < raw.n && rc == 0; i++) {
-		const char *a = raw.v[i], *next = i + 1 < raw.n ? raw.v[i + 1] : NULL;
+	for (size_t i = 0; i < raw->n && rc == 0; i++) {
+		const char *a = raw->v[i], *next = i + 1 < raw->n ? raw->v[i + 1] : NULL;
 		int handled = 0, used_next = 0;
 		for (size_t w = 0; with_value[w] && !handled; w++) {
 			size_t wl = strlen(with_value[w]);
@@ -309,6 +278,46 @@ static int db_args(strv *out, const char *db_dir, const char *path)
 			i++; /* and its value */
 		}
 	}
+	return rc;
+}
+
+/* compile_commands.json: the first entry's flags, through filter_flags(). */
+static int db_args(strv *out, const char *db_dir, const char *path)
+{
+	CXCompilationDatabase_Error err;
+	CXCompilationDatabase db = clang_CompilationDatabase_fromDirectory(db_dir, &err);
+	if (err != CXCompilationDatabase_NoError || !db)
+		return avo_error_set(AVO_ENOTFOUND, "%s: no readable compile_commands.json", db_dir);
+	char real[PATH_MAX];
+	const char *key = realpath(path, real) ? real : path;
+	CXCompileCommands cmds = clang_CompilationDatabase_getCompileCommands(db, key);
+	strv raw = {0};
+	char *dir = NULL;
+	int rc = 0;
+	if (!cmds || clang_CompileCommands_getSize(cmds) == 0) {
+		rc = avo_error_set(AVO_ENOTFOUND, "%s: no entry for %s in %s/compile_commands.json", path, key, db_dir);
+		goto done;
+	}
+	CXCompileCommand cmd = clang_CompileCommands_getCommand(cmds, 0);
+	CXString dirs = clang_CompileCommand_getDirectory(cmd);
+	dir = avo_strdup(clang_getCString(dirs));
+	clang_disposeString(dirs);
+	unsigned n = clang_CompileCommand_getNumArgs(cmd);
+	for (unsigned i = 1; i < n && rc == 0; i++) { /* argv[0] is the compiler */
+		CXString as = clang_CompileCommand_getArg(cmd, i);
+		const char *a = clang_getCString(as);
+		if ((!strcmp(a, "--options-file") || !strcmp(a, "-optf")) && i + 1 < n) {
+			CXString fs = clang_CompileCommand_getArg(cmd, ++i);
+			rc = split_file(&raw, clang_getCString(fs), dir);
+			clang_disposeString(fs);
+		} else if (a[0] == '@' && a[1]) {
+			rc = split_file(&raw, a + 1, dir);
+		} else {
+			rc = strv_add(&raw, a);
+		}
+		clang_disposeString(as);
+	}
+	rc = rc < 0 ? rc : filter_flags(out, &raw, dir);
 done:
 	free(dir);
 	strv_dispose(&raw);
@@ -333,11 +342,51 @@ int astedit__build_args(strv *args, const char *path, const avo_astedit_options 
 	strv extra = {0};
 	if (o && o->compile_db_dir && (rc = db_args(&extra, o->compile_db_dir, path)) < 0)
 		goto done;
-	for (size_t i = 0; o && i < o->nclang_args; i++)
-		if ((rc = strv_add(&extra, o->clang_args[i])) < 0)
+	if (o && o->ncompile_flags) {
+		strv raw = {0};
+		for (size_t i = 0; i < o->ncompile_flags && rc == 0; i++)
+			rc = strv_add(&raw, o->compile_flags[i]);
+		if (rc == 0)
+			rc = filter_flags(&extra, &raw, o->flags_dir);
+		strv_dispose(&raw);
+		if (rc < 0)
 			goto done;
-	const char *ext = astedit__ext(path);
-	int cuda = !strcmp(ext, ".cu") || !strcmp(ext, ".cuh");
+	}
+	/* the language: the option, else `-x LANG` among the arguments (taken out: avo sets up
+	 * CUDA itself), else the extension */
+	const char *ext = astedit__ext(path), *lang = o && o->language && *o->language ? o->language : NULL;
+	for (size_t i = 0; o && i < o->nclang_args; i++) {
+		const char *a = o->clang_args[i];
+		if (!strcmp(a, "-x") && i + 1 < o->nclang_args) {
+			lang = o->clang_args[++i];
+			continue;
+		}
+		if (has_prefix(a, "-x") && a[2]) {
+			lang = a + 2;
+			continue;
+		}
+		if ((rc = strv_add(&extra, a)) < 0)
+			goto done;
+	}
+	/* one GPU arch for the parse: the last named (the caller's, after the compile flags') */
+	for (size_t i = extra.n; i-- > 0;) {
+		if (!has_prefix(extra.v[i], "--cuda-gpu-arch") && !has_prefix(extra.v[i], "--offload-arch"))
+			continue;
+		for (size_t j = i; j-- > 0;)
+			if (has_prefix(extra.v[j], "--cuda-gpu-arch") || has_prefix(extra.v[j], "--offload-arch")) {
+				free(extra.v[j]);
+				memmove(extra.v + j, extra.v + j + 1, (extra.n - j) * sizeof(*extra.v));
+				extra.n--;
+			}
+		break;
+	}
+	if (lang && !strcmp(lang, "cu"))
+		lang = "cuda";
+	if (lang && strcmp(lang, "cuda") && strcmp(lang, "c") && strcmp(lang, "c++")) {
+		rc = avo_error_set(AVO_EINVALID, "%s: unknown language '%s' (want cuda, c or c++)", path, lang);
+		goto done;
+	}
+	int cuda = lang ? !strcmp(lang, "cuda") : !strcmp(ext, ".cu") || !strcmp(ext, ".cuh");
 	char *res = find_resource_dir();
 	if (res) {
 		rc = strv_add(args, "-resource-dir");
@@ -388,12 +437,9 @@ int astedit__build_args(strv *args, const char *path, const avo_astedit_options 
 		if (rc == 0 && !any_prefix(extra.v, extra.n, "--cuda-gpu-arch") &&
 		    !any_prefix(extra.v, extra.n, "--offload-arch"))
 			rc = strv_add(args, "--cuda-gpu-arch=sm_80");
-	} else if (!strcmp(ext, ".hpp")) {
+	} else if (lang || !strcmp(ext, ".hpp") || !strcmp(ext, ".h")) {
 		if ((rc = strv_add(args, "-x")) == 0)
-			rc = strv_add(args, "c++");
-	} else if (!strcmp(ext, ".h")) {
-		if ((rc = strv_add(args, "-x")) == 0)
-			rc = strv_add(args, "c");
+			rc = strv_add(args, lang ? lang : !strcmp(ext, ".hpp") ? "c++" : "c");
 	}
 	for (size_t i = 0; rc == 0 && i < extra.n; i++)
 		rc = strv_add(args, extra.v[i]);

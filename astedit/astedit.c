@@ -92,6 +92,19 @@ static int grow_arr(void **p, size_t *cap, size_t n, size_t elem)
 	return 0;
 }
 
+static enum CXChildVisitResult last_end_visit(CXCursor c, CXCursor parent, CXClientData data)
+{
+	(void)parent;
+	void **d = data;
+	walk *w = d[0];
+	unsigned *end = d[1], o;
+	CXFile f;
+	clang_getFileLocation(clang_getRangeEnd(clang_getCursorExtent(c)), &f, NULL, NULL, &o);
+	if (f && clang_File_isEqual(f, w->main) && o > *end)
+		*end = o;
+	return CXChildVisit_Continue;
+}
+
 static int extent(walk *w, CXCursor c, rng *out)
 {
 	CXSourceRange r = clang_getCursorExtent(c);
@@ -99,6 +112,17 @@ static int extent(walk *w, CXCursor c, rng *out)
 	unsigned o1, o2;
 	clang_getFileLocation(clang_getRangeStart(r), &f1, NULL, NULL, &o1);
 	clang_getFileLocation(clang_getRangeEnd(r), &f2, NULL, NULL, &o2);
+	if ((!f1 || !f2) && clang_getCursorKind(c) == CXCursor_FunctionTemplate) {
+		/* an abbreviated template (`void f(Real auto x)`) has no extent (its template
+		 * parameter list is invented): from the line of its name to its last child's end */
+		clang_getFileLocation(clang_getCursorLocation(c), &f1, NULL, NULL, &o1);
+		while (f1 && o1 > 0 && o1 <= w->len && w->s[o1 - 1] != '\n')
+			o1--;
+		void *d[2] = {w, &o2};
+		o2 = 0;
+		clang_visitChildren(c, last_end_visit, d);
+		f2 = o2 ? f1 : NULL;
+	}
 	if (!f1 || !f2 || !clang_File_isEqual(f1, w->main) || !clang_File_isEqual(f2, w->main) || o2 < o1 || o2 > w->len)
 		return 0;
 	out->b = o1;
@@ -672,8 +696,8 @@ int avo_astedit_parse(avo_astedit_unit **out, const char *path, const char *sour
 	size_t ki = 0;
 	while (known[ki] && strcmp(ext, known[ki]))
 		ki++;
-	if (!known[ki]) {
-		rc = avo_error_set(AVO_EINVALID, "%s: unknown kind of file (want .cu, .cuh, .c, .h, .cpp, .cc, .cxx or .hpp)", path);
+	if (!known[ki] && !(opts && opts->language && *opts->language)) {
+		rc = avo_error_set(AVO_EINVALID, "%s: unknown kind of file (want .cu, .cuh, .c, .h, .cpp, .cc, .cxx or .hpp, or name the language)", path);
 		goto done;
 	}
 	if ((rc = astedit__build_args(&args, path, opts)) < 0)

@@ -74,9 +74,16 @@ typedef struct {
 	const char *compile_db_dir;    /* directory with compile_commands.json, or NULL */
 	const char *cuda_path;         /* NULL: found like CMake's FindCUDAToolkit */
 	int cuda_host_side;            /* CUDA: 0 = --cuda-device-only (default), 1 = host only */
+	const char *const *compile_flags; /* a compiler's flags (nvcc or cc, e.g. the spec's
+	                                     "flags"): only those that change the meaning are kept,
+	                                     as from compile_commands.json */
+	size_t ncompile_flags;
+	const char *flags_dir;         /* relative paths in compile_flags resolve here (NULL: cwd) */
+	const char *language;          /* "cuda", "c", "c++", or NULL: `-x` in clang_args, else
+	                                  the extension (.cu/.cuh CUDA, .h C, .hpp C++) */
 } avo_astedit_options;
 
-#define AVO_ASTEDIT_OPTIONS_INIT {NULL, 0, NULL, NULL, 0}
+#define AVO_ASTEDIT_OPTIONS_INIT {NULL, 0, NULL, NULL, 0, NULL, 0, NULL, NULL}
 
 /* Parse `path`. When `source` is non-NULL it is used instead of the file's content (the
  * path still names the file in messages and picks the language by extension: .cu/.cuh as

@@ -11,6 +11,12 @@
  *   "link_flags": ["-lm"],                after the objects on the link line
  *   "include_dirs": ["."],                -I, after the kernel's own directory
  *   "defines": ["X=1"],                   -D
+ *   "parse_flags": ["-std=c++20"],        extra clang arguments for parsing the kernel (libclang
+ *                                         only, never the compile); the parse also keeps what
+ *                                         in "flags" changes the code's meaning (-std, -I,
+ *                                         -isystem, -include, -D, the arch)
+ *   "language": "cuda" | "c" | "c++",     the kernel's language when its extension does not
+ *                                         say it (a CUDA header kernel.h); default: by extension
  *   "arch": "sm_90a",                     nvcc only: sm_NN[a|f] -> -gencode=arch=compute_NN[a|f],
  *                                         code=sm_NN[a|f]; "native" -> -arch=native; "" or
  *                                         absent: nvcc's default. Must be "" for a C compiler.
@@ -61,6 +67,8 @@ typedef struct {
 	char **link_flags; size_t nlink_flags;
 	char **include_dirs; size_t ninclude_dirs; /* resolved */
 	char **defines; size_t ndefines;
+	char **parse_flags; size_t nparse_flags; /* clang only (astedit) */
+	char *language;      /* "cuda", "c", "c++", or "" (by extension) */
 	char *arch;
 	avo_spec_config *configs; size_t nconfigs;
 	double tolerance;

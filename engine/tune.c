@@ -775,8 +775,9 @@ char *avo_tune_default_run_dir(const avo_spec *spec)
 
 static int parse_kernel(avo_astedit_unit **out, const avo_spec *spec)
 {
-	/* The spec's include dirs and defines reach libclang so the kernel parses as it builds. */
-	size_t n = spec->ninclude_dirs + spec->ndefines + 1;
+	/* The spec's include dirs, defines, the meaningful part of its flags (-std, -isystem,
+	 * -include, ...) and its parse_flags reach libclang, so the kernel parses as it builds. */
+	size_t n = spec->ninclude_dirs + spec->ndefines + 1 + spec->nparse_flags;
 	char **args = calloc(n + 1, sizeof(*args));
 	if (!args)
 		return avo_error_set(AVO_ERROR, "out of memory");
@@ -788,9 +789,15 @@ static int parse_kernel(avo_astedit_unit **out, const avo_spec *spec)
 	/* Parse the device side for the arch we build for: sm_90a-only code is live then. */
 	if (spec->is_cuda && spec->arch && *spec->arch)
 		args[k++] = avo_sprintf("--cuda-gpu-arch=%s", spec->arch);
+	for (size_t i = 0; i < spec->nparse_flags; i++)
+		args[k++] = avo_strdup(spec->parse_flags[i]);
 	avo_astedit_options ao = AVO_ASTEDIT_OPTIONS_INIT;
 	ao.clang_args = (const char *const *)args;
 	ao.nclang_args = k;
+	ao.compile_flags = (const char *const *)spec->flags;
+	ao.ncompile_flags = spec->nflags;
+	ao.flags_dir = spec->dir;
+	ao.language = spec->language;
 	int rc = avo_astedit_parse(out, spec->kernel, NULL, 0, &ao);
 	for (size_t i = 0; i < k; i++)
 		free(args[i]);
