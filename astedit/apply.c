@@ -224,6 +224,17 @@ int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 		goto done;
 	}
 
+	/* no clang error the original did not have (errors outside the marks are warnings) */
+	size_t which = 0;
+	int nd = astedit__diagnostics_same(orig, nu, &which);
+	if (nd != 0) {
+		rc = nd < 0 ? avo_error_set(AVO_ERROR, "out of memory")
+			    : avo_error_set(AVO_EPARSE, "%s (brought in by the edit)", nu->warnings[which]);
+		if (nd > 0)
+			rc = edit_fail(err, AVO_ASTEDIT_ERR_PARSE, NULL, 0, 0, 0, nu->warnings[which]);
+		goto done;
+	}
+
 	/* inline asm the edits brought in sits in device-only functions */
 	for (size_t i = 0; i < n; i++) {
 		size_t bad = 0;

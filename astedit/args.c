@@ -285,6 +285,12 @@ static int filter_flags(strv *out, const strv *raw, const char *dir)
 static int db_args(strv *out, const char *db_dir, const char *path)
 {
 	CXCompilationDatabase_Error err;
+	/* libclang prints its own noise on a missing database: say it ourselves, first */
+	char *dbf = avo_path_join(db_dir, "compile_commands.json");
+	int have = dbf && avo_path_exists(dbf);
+	free(dbf);
+	if (!have)
+		return avo_error_set(AVO_ENOTFOUND, "%s: no compile_commands.json there (CMake writes one with -DCMAKE_EXPORT_COMPILE_COMMANDS=ON)", db_dir);
 	CXCompilationDatabase db = clang_CompilationDatabase_fromDirectory(db_dir, &err);
 	if (err != CXCompilationDatabase_NoError || !db)
 		return avo_error_set(AVO_ENOTFOUND, "%s: no readable compile_commands.json", db_dir);
@@ -419,12 +425,17 @@ int astedit__build_args(strv *args, const char *path, const avo_astedit_options 
 				rc = strv_add(args, cccl); /* CUDA 13 keeps cuda/std, cub, thrust here */
 			free(cccl);
 			char *tex = avo_sprintf("%s/include/texture_fetch_functions.h", cp);
-			if (rc == 0 && !avo_path_exists(tex)) {
-				char *stubs = find_cuda13_dir();
-				if (stubs && (rc = strv_add(args, "-idirafter")) == 0)
-					rc = strv_add(args, stubs);
-				free(stubs);
-			}
+			char *stubs = find_cuda13_dir();
+			if (rc == 0 && stubs && !avo_path_exists(tex) && (rc = strv_add(args, "-idirafter")) == 0)
+				rc = strv_add(args, stubs);
+			/* the prelude for known clang/nvcc differences (avo_cuda_compat.h says which) */
+			char *pre = stubs ? avo_sprintf("%s/avo_cuda_compat.h", stubs) : NULL;
+			if (rc == 0 && pre && avo_path_exists(pre) && (rc = strv_add(args, "-include")) == 0)
+				rc = strv_add(args, pre);
+			if (rc == 0)
+				rc = strv_add(args, "-Wno-c++11-narrowing");
+			free(pre);
+			free(stubs);
 			free(tex);
 		}
 		free(cp);

@@ -582,52 +582,8 @@ int astedit__parse_args(avo_astedit_unit **out, const char *path, const char *sr
 	if ((rc = astedit__lines_init(&ck.lines, u->source, len)) < 0)
 		goto done;
 
-	unsigned nd = clang_getNumDiagnostics(tu), nerr = 0;
-	CXDiagnostic first = NULL;
-	for (unsigned i = 0; i < nd; i++) {
-		CXDiagnostic d = clang_getDiagnostic(tu, i);
-		enum CXDiagnosticSeverity sev = clang_getDiagnosticSeverity(d);
-		CXSourceLocation loc = clang_getDiagnosticLocation(d);
-		CXFile f;
-		clang_getFileLocation(loc, &f, NULL, NULL, NULL);
-		if (sev >= CXDiagnostic_Error && (!f || !clang_Location_isInSystemHeader(loc))) {
-			if (!nerr++) {
-				first = d;
-				continue;
-			}
-		}
-		clang_disposeDiagnostic(d);
-	}
-	if (nerr) {
-		CXSourceLocation loc = clang_getDiagnosticLocation(first);
-		CXFile f;
-		unsigned l, col, off;
-		clang_getFileLocation(loc, &f, &l, &col, &off);
-		CXString sp = clang_getDiagnosticSpelling(first);
-		CXString full = clang_formatDiagnostic(first, CXDiagnostic_DisplaySourceLocation | CXDiagnostic_DisplayColumn);
-		pe->diagnostic = avo_strdup(clang_getCString(full));
-		char more[64] = "";
-		if (nerr > 1)
-			snprintf(more, sizeof(more), " (and %u more error%s)", nerr - 1, nerr > 2 ? "s" : "");
-		if (f && clang_Location_isFromMainFile(loc)) {
-			pe->has_loc = 1;
-			pe->off = off;
-			pe->line = l;
-			pe->col = col;
-			rc = avo_error_setloc(AVO_EPARSE, path, l, col, "error: %s%s", clang_getCString(sp), more);
-		} else if (f) {
-			CXString fn = clang_getFileName(f);
-			rc = avo_error_set(AVO_EPARSE, "%s:%u:%u: error: %s (in a header included by %s)%s",
-					   clang_getCString(fn), l, col, clang_getCString(sp), path, more);
-			clang_disposeString(fn);
-		} else {
-			rc = avo_error_set(AVO_EPARSE, "%s: clang: error: %s%s", path, clang_getCString(sp), more);
-		}
-		clang_disposeString(sp);
-		clang_disposeString(full);
-		clang_disposeDiagnostic(first);
+	if ((rc = astedit__diagnostics(tu, u, path, pe)) < 0)
 		goto done;
-	}
 
 	w.s = u->source;
 	w.len = len;
@@ -657,6 +613,12 @@ int astedit__parse_args(avo_astedit_unit **out, const char *path, const char *sr
 	if (rc == 0)
 		rc = qualify_knobs(&ck, u, scopes);
 	free(scopes);
+	if (rc < 0 && u->nwarnings && rc != AVO_ERROR) {
+		char *m = avo_strdup(avo_error_last());
+		avo_error_set(rc, "%s (clang also reported %zu error%s outside the marked code, the first: %s)", m ? m : "",
+			      u->nwarnings, u->nwarnings > 1 ? "s" : "", u->warnings[0]);
+		free(m);
+	}
 	if (rc < 0) {
 		avo_astedit_pos p = astedit__pos(&ck.lines, ck.err_off);
 		pe->has_loc = 1;
@@ -702,6 +664,7 @@ int avo_astedit_parse(avo_astedit_unit **out, const char *path, const char *sour
 	}
 	if ((rc = astedit__build_args(&args, path, opts)) < 0)
 		goto done;
+	pe.all_errors = opts && opts->all_errors;
 	rc = astedit__parse_args(out, path, source, len, args.v, args.n, &pe);
 done:
 	free(pe.diagnostic);

@@ -81,6 +81,7 @@ typedef struct {
  * want_asms is set, the asm statements found (the caller frees asms). */
 typedef struct {
 	int want_asms;
+	int all_errors;   /* a refusal lists every clang error */
 	astedit__asm *asms;
 	size_t nasms;
 	int has_loc;
@@ -92,6 +93,12 @@ typedef struct {
 /* Scan markers, parse `src` with `args`, check regions and knobs against the AST. */
 int astedit__parse_args(avo_astedit_unit **out, const char *path, const char *src, size_t len, char **args,
 			size_t nargs, astedit__perr *pe);
+
+/* diag.c: sort clang's errors into refusals and warnings on `u` (see there). */
+struct CXTranslationUnitImpl; /* CXTranslationUnit, without libclang's header (scan.c is fuzzed alone) */
+int astedit__diagnostics(struct CXTranslationUnitImpl *tu, avo_astedit_unit *u, const char *path, astedit__perr *pe);
+/* 1 when `nu` has an error warning that `orig` has not (*which: its index), 0 if none, -1 OOM. */
+int astedit__diagnostics_same(const avo_astedit_unit *orig, const avo_astedit_unit *nu, size_t *which);
 
 /* guard.c: what region text may hold. Each returns 0, or 1 with *bad_off (into the text
  * for guard_text, into the parsed file for guard_asm) and a reason in msg. guard_text also

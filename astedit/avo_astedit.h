@@ -66,6 +66,9 @@ typedef struct {
 	size_t nknobs;
 	char **clang_args;      /* the full argument list used (for re-parsing edits) */
 	size_t nclang_args;
+	char **warnings;        /* clang errors in code nobody marked, "file:line:col: error: ..."
+	                           (the parse is still used; an edit may add none) */
+	size_t nwarnings;
 } avo_astedit_unit;
 
 typedef struct {
@@ -81,14 +84,16 @@ typedef struct {
 	const char *flags_dir;         /* relative paths in compile_flags resolve here (NULL: cwd) */
 	const char *language;          /* "cuda", "c", "c++", or NULL: `-x` in clang_args, else
 	                                  the extension (.cu/.cuh CUDA, .h C, .hpp C++) */
+	int all_errors;                /* a refused parse lists every error (else the first) */
 } avo_astedit_options;
 
-#define AVO_ASTEDIT_OPTIONS_INIT {NULL, 0, NULL, NULL, 0, NULL, 0, NULL, NULL}
+#define AVO_ASTEDIT_OPTIONS_INIT {NULL, 0, NULL, NULL, 0, NULL, 0, NULL, NULL, 0}
 
 /* Parse `path`. When `source` is non-NULL it is used instead of the file's content (the
  * path still names the file in messages and picks the language by extension: .cu/.cuh as
- * CUDA, .c/.h as C). Fails with AVO_EPARSE on clang errors in the file or the author's own
- * headers (errors in system headers are ignored; see MARKERS.md), AVO_EINVALID on bad
+ * CUDA, .c/.h as C). Fails with AVO_EPARSE on clang errors in marked code (a region, a
+ * knob's line) or without a location; errors elsewhere in the file or the author's headers
+ * become u->warnings, errors in system headers are ignored (see MARKERS.md); AVO_EINVALID on bad
  * markers, AVO_ENOTFOUND on an unreadable file or missing compile_commands entry, AVO_ERROR
  * when no CUDA toolkit is found. `opts` may be NULL. Nothing is written to disk. */
 int avo_astedit_parse(avo_astedit_unit **out, const char *path, const char *source, size_t len,

@@ -508,6 +508,9 @@ void avo_astedit_unit_free(avo_astedit_unit *u)
 	for (size_t i = 0; i < u->nclang_args; i++)
 		free(u->clang_args[i]);
 	free(u->clang_args);
+	for (size_t i = 0; i < u->nwarnings; i++)
+		free(u->warnings[i]);
+	free(u->warnings);
 	free(u);
 }
 
