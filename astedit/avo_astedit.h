@@ -149,6 +149,13 @@ int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 		      const avo_astedit_region_edit *redits, size_t nredits,
 		      const avo_astedit_knob_edit *kedits, size_t nkedits, avo_astedit_error *err);
 
+/* Is `vsrc` (the file `vpath`) an edit of `orig`: the same markers, knob values its
+ * markers allow, region texts that pass avo_astedit_apply(), and every other byte the
+ * original's? 0 if so; else <0 (AVO_EINVALID, AVO_EPARSE) with "vpath:line:col: reason" and
+ * `err` filled (may be NULL; dispose it in either case). Nothing is written. */
+int avo_astedit_variant_check(const avo_astedit_unit *orig, const char *vpath, const char *vsrc, size_t vlen,
+			      avo_astedit_error *err);
+
 /* The marker scanner alone (no libclang): used by the fuzz target. Fills regions (name,
  * positions, hash; kind and function are not decided, function is "") and knobs (all
  * fields); nclang_args is 0. Returns 0 or AVO_EINVALID with "file:line:col: reason". */

@@ -799,7 +799,7 @@ char *avo_tune_default_run_dir(const avo_spec *spec)
 	return avo_sprintf("%s/.avo/%s", spec->dir, spec->name);
 }
 
-static int parse_kernel(avo_astedit_unit **out, const avo_spec *spec)
+int avo_tune_parse_kernel(avo_astedit_unit **out, const avo_spec *spec)
 {
 	/* The spec's include dirs, defines, the meaningful part of its flags (-std, -isystem,
 	 * -include, ...) and its parse_flags reach libclang, so the kernel parses as it builds. */
@@ -954,7 +954,7 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	bo.quiet = opts->quiet;
 	if ((rc = avo_backend_open(&t.backend, spec, cache, &t.eopts, &bo)) < 0)
 		goto done;
-	if ((rc = avo_tunekey_compute(t.tuning_key, spec, cache)) < 0 || (rc = parse_kernel(&t.unit, spec)) < 0)
+	if ((rc = avo_tunekey_compute(t.tuning_key, spec, cache)) < 0 || (rc = avo_tune_parse_kernel(&t.unit, spec)) < 0)
 		goto done;
 	if ((rc = avo_runstate_open(&t.rs, run_dir, opts->fresh_run ? AVO_RUNSTATE_FRESH
 					     : opts->resume ? AVO_RUNSTATE_RESUME : AVO_RUNSTATE_NEW)) < 0)
