@@ -97,16 +97,22 @@ static char *find_cuda(void)
 	return cuda_has("/usr/local/cuda");
 }
 
+static int clang_major(void)
+{
+	CXString v = clang_getClangVersion();
+	const char *vs = clang_getCString(v), *p = vs ? strstr(vs, "version ") : NULL;
+	int major = p ? atoi(p + 8) : 0;
+	clang_disposeString(v);
+	return major;
+}
+
 /* The resource dir of the libclang we are linked with: <libdir>/clang/<major>. */
 static char *find_resource_dir(void)
 {
 	const char *env = getenv("AVO_CLANG_RESOURCE_DIR");
 	if (env && *env)
 		return avo_strdup(env);
-	CXString v = clang_getClangVersion();
-	const char *vs = clang_getCString(v), *p = vs ? strstr(vs, "version ") : NULL;
-	int major = p ? atoi(p + 8) : 0;
-	clang_disposeString(v);
+	int major = clang_major();
 	Dl_info info;
 	char real[PATH_MAX];
 	if (major > 0 && dladdr((void *)clang_getClangVersion, &info) && info.dli_fname &&
@@ -385,6 +391,19 @@ int astedit__build_args(strv *args, const char *path, const avo_astedit_options 
 				extra.n--;
 			}
 		break;
+	}
+	/* clang 19 knows GPUs up to sm_90a: parse newer ones (sm_100, sm_120) as sm_90a, the
+	 * closest it can check, rather than fail */
+	for (size_t i = 0; i < extra.n; i++) {
+		const char *a = strstr(extra.v[i], "sm_");
+		if ((has_prefix(extra.v[i], "--cuda-gpu-arch=") || has_prefix(extra.v[i], "--offload-arch=")) && a &&
+		    atoi(a + 3) >= 100 && clang_major() < 20) {
+			free(extra.v[i]);
+			if (!(extra.v[i] = avo_strdup("--cuda-gpu-arch=sm_90a"))) {
+				rc = avo_error_set(AVO_ERROR, "out of memory");
+				goto done;
+			}
+		}
 	}
 	if (lang && !strcmp(lang, "cu"))
 		lang = "cuda";

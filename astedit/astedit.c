@@ -576,7 +576,14 @@ int astedit__parse_args(avo_astedit_unit **out, const char *path, const char *sr
 	checker ck = {path, u->source, len, {0}, 0};
 	walk w = {0};
 	if (ec != CXError_Success || !tu) {
-		rc = avo_error_set(AVO_EPARSE, "%s: libclang could not parse the file (error %d)", path, (int)ec);
+		/* clang says nothing more here; the usual cause is an argument it does not know */
+		avo_buf a = AVO_BUF_INIT;
+		for (size_t i = 0; i < nargs; i++)
+			avo_buf_printf(&a, "%s%s", i ? " " : "", args[i]);
+		rc = avo_error_set(AVO_EPARSE, "%s: libclang refused to parse the file (%s); check the clang arguments: %.1500s", path,
+				   ec == CXError_InvalidArguments ? "invalid arguments" : ec == CXError_ASTReadError ? "AST read error or bad arguments"
+				   : ec == CXError_Crashed ? "libclang crashed" : "failure", avo_buf_cstr(&a));
+		avo_buf_dispose(&a);
 		goto done;
 	}
 	if ((rc = astedit__lines_init(&ck.lines, u->source, len)) < 0)
