@@ -65,6 +65,8 @@ typedef struct {
 	vdecl *vars;
 	size_t nvars, avars;
 	strv names; /* owns the strings the arrays point to */
+	int has_main;       /* main() defined at file scope, at main_off */
+	size_t main_off;
 	astedit__asm *asms; /* asm statements, for apply's device-code rule */
 	size_t nasms, aasms;
 	int oom;
@@ -287,6 +289,11 @@ static enum CXChildVisitResult visit(CXCursor c, CXCursor parent, CXClientData d
 	if (is_function_kind(k)) {
 		CXString sp = clang_getCursorSpelling(c);
 		sub.func = intern(w, clang_getCString(sp));
+		if (fr->in_decls && fr->container < 0 && k == CXCursor_FunctionDecl && sub.func && !strcmp(sub.func, "main") &&
+		    clang_isCursorDefinition(c) && !w->has_main) {
+			w->has_main = 1;
+			w->main_off = r.b;
+		}
 		clang_disposeString(sp);
 		unsigned attrs = 0;
 		clang_visitChildren(c, cuda_attr_visit, &attrs);
@@ -605,6 +612,8 @@ int astedit__parse_args(avo_astedit_unit **out, const char *path, const char *sr
 		rc = avo_error_set(AVO_ERROR, "out of memory");
 		goto done;
 	}
+	if (w.has_main)
+		u->main_def = astedit__pos(&ck.lines, w.main_off);
 	if (pe->want_asms) {
 		pe->asms = w.asms;
 		pe->nasms = w.nasms;

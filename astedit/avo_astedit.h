@@ -66,6 +66,7 @@ typedef struct {
 	size_t nknobs;
 	char **clang_args;      /* the full argument list used (for re-parsing edits) */
 	size_t nclang_args;
+	avo_astedit_pos main_def; /* where the file defines main() at file scope; line 0: it does not */
 	char **warnings;        /* clang errors in code nobody marked, "file:line:col: error: ..."
 	                           (the parse is still used; an edit may add none) */
 	size_t nwarnings;

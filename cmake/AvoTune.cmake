@@ -63,9 +63,21 @@ installed or fetched avo) and is included by ``avoConfig.cmake`` and by avo's ow
     ``"name: args"`` (``"small: --n 64 --d 32"``) to name one. At least one is required.
 
   ``ARCH``
-    The GPU architecture for CUDA kernels (``sm_90a``). Default: the first entry of the
-    target's ``CUDA_ARCHITECTURES`` (``90a`` becomes ``sm_90a``). Empty for C kernels, whose
+    The GPU architecture for CUDA kernels (``sm_90a``). Default: of the target's
+    ``CUDA_ARCHITECTURES`` (``90a`` becomes ``sm_90a``), the local GPU's when it is listed,
+    else the highest; the choice is printed. Empty for C kernels, whose
     shipped files live under ``cpu/``.
+
+  ``PARSE_FLAGS``
+    Extra clang arguments for parsing the kernel (the spec's ``parse_flags``); the parse
+    already keeps ``-std``, ``-I``, ``-isystem``, ``-include`` and ``-D`` of the flags.
+
+  ``LANGUAGE``
+    ``CUDA``, ``C`` or ``CXX`` when the kernel's extension does not say it.
+
+  The spec's flags also hold ``CMAKE_<LANG>_FLAGS``, the target's ``COMPILE_OPTIONS`` as
+  the kernel's language sees them (``$<$<COMPILE_LANGUAGE:CUDA>:...>`` included) and the
+  ``-std`` its ``<LANG>_STANDARD`` or compile features (``cuda_std_17``) imply.
 
   ``OPERATOR``, ``BUDGET``, ``EVALUATIONS``, ``TOLERANCE``, ``OBJECTIVE``
     Written to the spec: the variation operator (default ``knob``), the tuning time

@@ -262,7 +262,8 @@ static int parse(const ctx *c, const cJSON *root)
 	if (s->compiler && !s->compiler[0])
 		return field_err(c, "compiler", "must not be empty");
 	if (!s->compiler)
-		s->compiler = avo_strdup(ends_with(s->kernel, ".cu") ? "nvcc" : "cc");
+		s->compiler = avo_strdup(ends_with(s->kernel, ".cu") || ends_with(s->kernel, ".cuh") ||
+					 (s->language && !strcmp(s->language, "cuda")) ? "nvcc" : "cc");
 	/* nvcc, or a path/name ending in nvcc, compiles CUDA; anything else is a C compiler. */
 	s->is_cuda = ends_with(avo_path_basename(s->compiler), "nvcc");
 	if (!s->arch)

@@ -2,7 +2,10 @@
  *
  * {
  *   "name": "attn",                       required, non-empty
- *   "kernel": "attention.cu",             required, must be readable
+ *   "kernel": "attention.cu",             required, must be readable; a header (.cuh .h
+ *                                         .hpp) is compiled through a wrapper TU that includes
+ *                                         it; a kernel with its own main() must guard it with
+ *                                         #ifndef AVO_KERNEL_ONLY and define that here
  *   "harness": "harness.cu",              required, must be readable
  *   "compiler": "nvcc" | "cc" | path,     default: nvcc for a .cu kernel, cc otherwise;
  *                                         a compiler whose name ends in "nvcc" compiles CUDA

@@ -810,6 +810,14 @@ int avo_tune_parse_kernel(avo_astedit_unit **out, const avo_spec *spec)
 		rc = avo_astedit_parse(out, spec->kernel, NULL, 0, &ao);
 	}
 	avo_buildid_argv_dispose(&a);
+	if (rc == 0 && (*out)->main_def.line) {
+		/* the variant links with the harness, which has its own main */
+		rc = avo_error_setloc(AVO_EINVALID, spec->kernel, (*out)->main_def.line, (*out)->main_def.col,
+				      "the kernel defines main(), which would clash with the harness's: wrap it in "
+				      "'#ifndef AVO_KERNEL_ONLY' ... '#endif' and add \"AVO_KERNEL_ONLY\" to the spec's \"defines\"");
+		avo_astedit_unit_free(*out);
+		*out = NULL;
+	}
 	return rc;
 }
 
