@@ -233,9 +233,11 @@ static enum CXChildVisitResult visit(CXCursor c, CXCursor parent, CXClientData d
 	frame *fr = data;
 	walk *w = fr->w;
 	rng r;
+	enum CXCursorKind k = clang_getCursorKind(c);
+	if (clang_isPreprocessing(k)) /* the preprocessing record (for skipped ranges) is no AST */
+		return CXChildVisit_Continue;
 	if (w->oom || !extent(w, c, &r))
 		return CXChildVisit_Continue; /* outside the file: skip the whole subtree */
-	enum CXCursorKind k = clang_getCursorKind(c);
 	frame sub = {w, 0, -1, -1, fr->func, fr->device};
 
 	/* statements end before their ';' in clang's extents; take it in, unless it is the
@@ -579,7 +581,8 @@ int astedit__parse_args(avo_astedit_unit **out, const char *path, const char *sr
 	struct CXUnsavedFile uf = {path, u->source, (unsigned long)len};
 	enum CXErrorCode ec = clang_parseTranslationUnit2(
 		idx, path, (const char *const *)args, (int)nargs, &uf, 1,
-		CXTranslationUnit_KeepGoing | CXTranslationUnit_IgnoreNonErrorsFromIncludedFiles, &tu);
+		CXTranslationUnit_KeepGoing | CXTranslationUnit_IgnoreNonErrorsFromIncludedFiles |
+			CXTranslationUnit_DetailedPreprocessingRecord, &tu);
 	checker ck = {path, u->source, len, {0}, 0};
 	walk w = {0};
 	if (ec != CXError_Success || !tu) {
@@ -596,7 +599,8 @@ int astedit__parse_args(avo_astedit_unit **out, const char *path, const char *sr
 	if ((rc = astedit__lines_init(&ck.lines, u->source, len)) < 0)
 		goto done;
 
-	if ((rc = astedit__diagnostics(tu, u, path, pe)) < 0)
+	if ((rc = astedit__diagnostics(tu, u, path, pe)) < 0 || (rc = astedit__knob_notes(tu, u, path, args, nargs)) < 0 ||
+	    (rc = astedit__header_notes(tu, u, path)) < 0)
 		goto done;
 
 	w.s = u->source;

@@ -97,6 +97,12 @@ int astedit__parse_args(avo_astedit_unit **out, const char *path, const char *sr
 /* diag.c: sort clang's errors into refusals and warnings on `u` (see there). */
 struct CXTranslationUnitImpl; /* CXTranslationUnit, without libclang's header (scan.c is fuzzed alone) */
 int astedit__diagnostics(struct CXTranslationUnitImpl *tu, avo_astedit_unit *u, const char *path, astedit__perr *pe);
+/* Append `w` (taken, may be NULL: out of memory) to u->warnings. */
+int astedit__add_warning(avo_astedit_unit *u, char *w);
+/* Notes on knobs that change nothing (skipped by the preprocessor, or overridden by -D). */
+int astedit__knob_notes(struct CXTranslationUnitImpl *tu, avo_astedit_unit *u, const char *path, char **args, size_t nargs);
+/* Notes on avo markers in the user's own headers (ignored: only the kernel is edited). */
+int astedit__header_notes(struct CXTranslationUnitImpl *tu, avo_astedit_unit *u, const char *path);
 /* 1 when `nu` has an error warning that `orig` has not (*which: its index), 0 if none, -1 OOM. */
 int astedit__diagnostics_same(const avo_astedit_unit *orig, const avo_astedit_unit *nu, size_t *which);
 

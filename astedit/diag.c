@@ -23,7 +23,7 @@ static int in_marked(const avo_astedit_unit *u, size_t off, unsigned line)
 	return 0;
 }
 
-static int add_warning(avo_astedit_unit *u, char *w)
+int astedit__add_warning(avo_astedit_unit *u, char *w)
 {
 	char **nw = w ? realloc(u->warnings, (u->nwarnings + 1) * sizeof(*nw)) : NULL;
 	if (!nw) {
@@ -86,7 +86,7 @@ int astedit__diagnostics(CXTranslationUnit tu, avo_astedit_unit *u, const char *
 		 * nothing to trust */
 		int fatal = clang_getDiagnosticSeverity(d) == CXDiagnostic_Fatal || strstr(m, "' file not found");
 		if (f && !fatal && !(in_main && in_marked(u, off, l))) {
-			rc = add_warning(u, m);
+			rc = astedit__add_warning(u, m);
 			clang_disposeDiagnostic(d);
 			continue;
 		}
@@ -131,6 +131,8 @@ int astedit__diagnostics_same(const avo_astedit_unit *orig, const avo_astedit_un
 	for (size_t i = 0; i < nu->nwarnings; i++) {
 		const char *a = strstr(nu->warnings[i], ": error: ");
 		int found = 0;
+		if (!a)
+			continue; /* avo's own notes (knobs), not clang's errors */
 		for (size_t j = 0; j < orig->nwarnings && !found && a; j++) {
 			const char *b = strstr(orig->warnings[j], ": error: ");
 			if (!used[j] && b && !strcmp(a, b))
@@ -144,4 +146,90 @@ int astedit__diagnostics_same(const avo_astedit_unit *orig, const avo_astedit_un
 	}
 	free(used);
 	return 0;
+}
+
+/* Knobs that change nothing: in code the preprocessor skips (#if 0, the other side of an
+ * #ifdef), or a #define the command line also defines (-DNAME wins over the file's). */
+int astedit__knob_notes(CXTranslationUnit tu, avo_astedit_unit *u, const char *path, char **args, size_t nargs)
+{
+	CXFile main = clang_getFile(tu, path);
+	CXSourceRangeList *sk = main ? clang_getSkippedRanges(tu, main) : NULL;
+	int rc = 0;
+	for (size_t i = 0; i < u->nknobs && rc == 0; i++) {
+		const avo_astedit_knob *k = &u->knobs[i];
+		int skipped = 0;
+		for (unsigned j = 0; sk && j < sk->count && !skipped; j++) {
+			unsigned b, e;
+			clang_getFileLocation(clang_getRangeStart(sk->ranges[j]), NULL, NULL, NULL, &b);
+			clang_getFileLocation(clang_getRangeEnd(sk->ranges[j]), NULL, NULL, NULL, &e);
+			skipped = k->marker.offset >= b && k->marker.offset < e;
+		}
+		if (skipped)
+			rc = astedit__add_warning(u, avo_sprintf("%s:%u:%u: knob '%s' is in code the preprocessor skips in this parse; its value may change nothing",
+								 path, k->marker.line, k->marker.col, k->name));
+		size_t nl = strlen(k->name);
+		for (size_t j = 0; rc == 0 && k->kind == AVO_ASTEDIT_KNOB_DEFINE && j < nargs; j++) {
+			const char *a = args[j];
+			if (!strcmp(a, "-D") && j + 1 < nargs)
+				a = args[++j];
+			else if (!strncmp(a, "-D", 2))
+				a += 2;
+			else
+				continue;
+			if (!strncmp(a, k->name, nl) && (a[nl] == '\0' || a[nl] == '=')) {
+				rc = astedit__add_warning(u, avo_sprintf("%s:%u:%u: knob '%s' is also defined on the command line (-D%s), which the file's #define then redefines",
+									 path, k->marker.line, k->marker.col, k->name, a));
+				break;
+			}
+		}
+	}
+	if (sk)
+		clang_disposeSourceRangeList(sk);
+	return rc;
+}
+
+typedef struct {
+	avo_astedit_unit *u;
+	CXTranslationUnit tu;
+	CXFile main;
+	int rc;
+} incl_ctx;
+
+static void inclusion(CXFile f, CXSourceLocation *stack, unsigned depth, CXClientData data)
+{
+	(void)stack;
+	incl_ctx *c = data;
+	if (c->rc < 0 || depth == 0 || !f || (c->main && clang_File_isEqual(f, c->main)) ||
+	    clang_Location_isInSystemHeader(clang_getLocationForOffset(c->tu, f, 0)))
+		return;
+	size_t n = 0;
+	const char *text = clang_getFileContents(c->tu, f, &n);
+	astedit__lex lx;
+	if (!text || astedit__lex_run(&lx, text, n, 0) < 0)
+		return;
+	for (size_t i = 0; i < lx.ncomments; i++) {
+		const char *b = text + lx.comments[i].start + 2;
+		size_t len = lx.comments[i].end - lx.comments[i].start - 2;
+		while (len && (*b == ' ' || *b == '\t'))
+			b++, len--;
+		if (len < 5 || strncmp(b, "avo:", 4))
+			continue;
+		unsigned line = 1;
+		for (const char *q = text; q < b; q++)
+			line += *q == '\n';
+		CXString fn = clang_getFileName(f);
+		c->rc = astedit__add_warning(c->u, avo_sprintf("%s:%u: an avo marker in a header the kernel includes: avo edits only the kernel file, so it is ignored (mark the kernel, or tune the header as the kernel)",
+								 clang_getCString(fn), line));
+		clang_disposeString(fn);
+		break;
+	}
+	astedit__lex_dispose(&lx);
+}
+
+/* Markers in the user's headers are not the kernel's: say so instead of ignoring them. */
+int astedit__header_notes(CXTranslationUnit tu, avo_astedit_unit *u, const char *path)
+{
+	incl_ctx c = {u, tu, clang_getFile(tu, path), 0};
+	clang_getInclusions(tu, inclusion, &c);
+	return c.rc;
 }

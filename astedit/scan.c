@@ -710,6 +710,12 @@ int astedit__scan(avo_astedit_unit **out, const char *path, const char *source, 
 		rc = fail_at(&st, (size_t)(nul - st.s), "the file contains a NUL byte%s%s", NULL, NULL);
 		goto done;
 	}
+	for (size_t i = 0; i < len; i++)
+		if (st.s[i] == '\r' && (i + 1 == len || st.s[i + 1] != '\n')) {
+			/* clang ends a line there, avo's markers would not: say it rather than misread */
+			rc = fail_at(&st, i, "a line ends with a lone CR (classic Mac line endings); convert the file to LF or CRLF%s%s", NULL, NULL);
+			goto done;
+		}
 	if ((rc = astedit__lex_run(&lx, st.s, len, 0)) < 0)
 		goto done;
 

@@ -198,7 +198,8 @@ int avo_cmd_regions(int argc, char **argv)
 		return code;
 	}
 	for (size_t i = 0; i < u->nwarnings; i++)
-		fprintf(stderr, "avo: warning: %s (outside the marked code; the parse is still used)\n", u->warnings[i]);
+		fprintf(stderr, "avo: warning: %s%s\n", u->warnings[i],
+			strstr(u->warnings[i], ": error: ") ? " (outside the marked code; the parse is still used)" : "");
 	rc = AVO_EXIT_OK;
 	if (json)
 		rc = print_json(u);

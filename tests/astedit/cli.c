@@ -184,6 +184,15 @@ static void warnings_and_errors(const char *good)
 	CHECK_CONTAINS(avo_buf_cstr(&r.err), "no compile_commands.json there");
 	CHECK(!strstr(avo_buf_cstr(&r.err), "LIBCLANG"));
 	avo_proc_result_dispose(&r);
+	/* knobs that change nothing, markers in a header: said, not silent */
+	char *notes = avo_path_join(dir, "notes/notes.cu");
+	const char *nt[] = {avo, "regions", notes, "--", "-DOVER=3", NULL};
+	CHECK(run(&r, nt) == 0);
+	CHECK_CONTAINS(avo_buf_cstr(&r.err), "notes.cu:4:16: knob 'DEAD' is in code the preprocessor skips");
+	CHECK_CONTAINS(avo_buf_cstr(&r.err), "notes.cu:6:16: knob 'OVER' is also defined on the command line (-DOVER=3)");
+	CHECK_CONTAINS(avo_buf_cstr(&r.err), "tile.h:1: an avo marker in a header the kernel includes");
+	avo_proc_result_dispose(&r);
+	free(notes);
 	free(warn);
 	free(bad);
 	free(dir);
