@@ -62,15 +62,10 @@ static void install_signal_handlers(void)
 static int check_variants(const avo_spec *spec, const char **vpaths, const char **srcs, const size_t *lens, size_t nv)
 {
 	avo_astedit_unit *orig = NULL;
-	int rc = avo_tune_parse_kernel(&orig, spec);
-	if (rc < 0) {
-		fprintf(stderr, "avo: %s\n", avo_error_last());
-		return avo_cli_exit_code(rc);
-	}
+	int rc = 0;
 	for (size_t i = 0; i < nv && rc == 0; i++) {
 		avo_astedit_unit *m = NULL;
-		if (avo_astedit_scan(&m, vpaths[i], srcs[i], lens[i]) == 0 && m->nregions == 0 && m->nknobs == 0 &&
-		    (orig->nregions || orig->nknobs)) {
+		if (avo_astedit_scan(&m, vpaths[i], srcs[i], lens[i]) == 0 && m->nregions == 0 && m->nknobs == 0) {
 			/* a file that claims to be no edit (a harness test's stand-in) is evaluated as is */
 			fprintf(stderr, "avo: note: %s has no avo markers: evaluated as a free-standing file, not as an edit of %s\n",
 				vpaths[i], spec->kernel);
@@ -78,11 +73,14 @@ static int check_variants(const avo_spec *spec, const char **vpaths, const char 
 			continue;
 		}
 		avo_astedit_unit_free(m);
+		if (!orig && (rc = avo_tune_parse_kernel(&orig, spec)) < 0)
+			break;
 		avo_astedit_error err;
-		if ((rc = avo_astedit_variant_check(orig, vpaths[i], srcs[i], lens[i], &err)) < 0)
-			fprintf(stderr, "avo: %s\n", avo_error_last());
+		rc = avo_astedit_variant_check(orig, vpaths[i], srcs[i], lens[i], &err);
 		avo_astedit_error_dispose(&err);
 	}
+	if (rc < 0)
+		fprintf(stderr, "avo: %s\n", avo_error_last());
 	avo_astedit_unit_free(orig);
 	return rc < 0 ? avo_cli_exit_code(rc) : AVO_EXIT_OK;
 }
