@@ -162,18 +162,30 @@ char *avo_tune_default_run_dir(const avo_spec *spec)
 	return avo_sprintf("%s/.avo/%s", spec->dir, spec->name);
 }
 
-static int parse_kernel(avo_astedit_unit **out, const avo_spec *spec)
+int avo_tune_parse_kernel(avo_astedit_unit **out, const avo_spec *spec)
 {
-	/* The kernel parses as it builds: the compiler's include dirs, defines and arch. */
+	/* The kernel parses as it builds: the compiler's include dirs, defines, meaningful
+	 * flags (-std, -include, ...) and arch; then the spec's parse_flags (clang only). */
 	avo_buildid_argv a = AVO_BUILDID_ARGV_INIT;
 	int rc = avo_buildid_clang_argv(&a, spec);
+	for (size_t i = 0; rc == 0 && i < spec->nparse_flags; i++)
+		rc = avo_buildid_argv_push(&a, spec->parse_flags[i]);
 	if (rc == 0) {
 		avo_astedit_options ao = AVO_ASTEDIT_OPTIONS_INIT;
 		ao.clang_args = a.v;
 		ao.nclang_args = a.n;
+		ao.language = spec->language;
 		rc = avo_astedit_parse(out, spec->kernel, NULL, 0, &ao);
 	}
 	avo_buildid_argv_dispose(&a);
+	if (rc == 0 && (*out)->main_def.line) {
+		/* the variant links with the harness, which has its own main */
+		rc = avo_error_setloc(AVO_EINVALID, spec->kernel, (*out)->main_def.line, (*out)->main_def.col,
+				      "the kernel defines main(), which would clash with the harness's: wrap it in "
+				      "'#ifndef AVO_KERNEL_ONLY' ... '#endif' and add \"AVO_KERNEL_ONLY\" to the spec's \"defines\"");
+		avo_astedit_unit_free(*out);
+		*out = NULL;
+	}
 	return rc;
 }
 
@@ -298,7 +310,7 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	bo.quiet = opts->quiet;
 	if ((rc = avo_backend_open(&t.backend, spec, cache, &t.eopts, &bo)) < 0)
 		goto done;
-	if ((rc = avo_tunekey_compute(t.tuning_key, spec, cache)) < 0 || (rc = parse_kernel(&t.unit, spec)) < 0)
+	if ((rc = avo_tunekey_compute(t.tuning_key, spec, cache)) < 0 || (rc = avo_tune_parse_kernel(&t.unit, spec)) < 0)
 		goto done;
 	if ((rc = avo_runstate_open(&t.rs, run_dir, opts->fresh_run ? AVO_RUNSTATE_FRESH
 					     : opts->resume ? AVO_RUNSTATE_RESUME : AVO_RUNSTATE_NEW)) < 0)

@@ -11,6 +11,7 @@
 #define AVO_TUNE_H
 
 #include "avo_cache.h"
+#include "avo_astedit.h"
 #include "spec.h"
 
 struct avo_agent_op;
@@ -42,6 +43,10 @@ typedef struct {
  * negative AVO_E* on errors, and AVO_TUNE_INTERRUPTED after SIGINT/SIGTERM (state saved). */
 #define AVO_TUNE_INTERRUPTED 1
 int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options *opts);
+
+/* Parse the spec's kernel as tuning does (its include dirs, defines, arch, flags,
+ * parse_flags, language); the caller frees *out with avo_astedit_unit_free(). */
+int avo_tune_parse_kernel(avo_astedit_unit **out, const avo_spec *spec);
 
 /* Default run directory of a spec (caller frees). */
 char *avo_tune_default_run_dir(const avo_spec *spec);

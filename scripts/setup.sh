@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install avo's Debian dependencies and build it twice: build/ (release) and build-asan/
 # (AddressSanitizer + UndefinedBehaviorSanitizer, clang, with the libFuzzer targets).
+# `setup.sh --check` only says whether anything is missing (exit 0: nothing; 1: something),
+# which scripts/main.sh and scripts/test.sh use to run the set-up on a fresh clone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -9,6 +11,11 @@ PKGS=(cmake ninja-build pkg-config gcc clang-19 libclang-19-dev libclang-rt-19-d
       chromium slurmctld slurmd slurm-client munge bubblewrap)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ "${1:-}" = --check ]; then
+  [ ${#missing[@]} -eq 0 ] && [ -f build/build.ninja ] && [ -f build-asan/build.ninja ] && exit 0
+  echo "setup: missing: ${missing[*]:-}$([ -f build/build.ninja ] || echo ' build/')$([ -f build-asan/build.ninja ] || echo ' build-asan/')"
+  exit 1
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   $SUDO apt-get update -qq
