@@ -1,35 +1,20 @@
 /* The evaluator: compile a variant and the harness as two translation units, link, run the
- * harness per config under a hard timeout, judge, and cache. See eval.h for the rules.
+ * harness per config under a hard timeout, judge, and cache. See eval.h for the rules and
+ * eval_int.h for how the files divide the work.
  *
- * Threads: avo_eval_many() compiles with `jobs` worker threads; the calling thread runs the
+ * Threads: avo_eval_many() compiles with `jobs` avo_eval__worker threads; the calling thread runs the
  * harnesses one at a time (CUDA: as soon as a variant is linked, under a per-GPU file lock
  * so two avo processes never time on one GPU together; C: after every compile is done, so
  * the compiles do not disturb the CPU timings). Cache calls are serialised by one mutex. */
-#include "eval.h"
-#include "avo_base.h"
+#include "eval_int.h"
 
-#include <cjson/cJSON.h>
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <unistd.h>
-
-#define PROTOCOL_VERSION "1"
-#define FEEDBACK_HEAD 6144 /* compiler output: the first errors matter most ... */
-#define FEEDBACK_TAIL 2048 /* ... and the summary at the end */
-#define RUN_STDERR_TAIL 4096
-
-static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
 const char *avo_eval_status_name(avo_eval_status s)
 {
@@ -44,476 +29,6 @@ const char *avo_eval_status_name(avo_eval_status s)
 	}
 	return "?";
 }
-
-static int status_from_name(const char *n, avo_eval_status *out)
-{
-	for (int s = AVO_EVAL_OK; s <= AVO_EVAL_SKIPPED; s++)
-		if (!strcmp(n, avo_eval_status_name((avo_eval_status)s))) {
-			*out = (avo_eval_status)s;
-			return 0;
-		}
-	return -1;
-}
-
-/* ---- process-wide memo: facts computed once per process ------------------------------ */
-
-typedef struct memo {
-	struct memo *next;
-	char *key;
-	char *val;
-	size_t len;
-} memo;
-
-static pthread_mutex_t memo_lock = PTHREAD_MUTEX_INITIALIZER;
-static memo *memos; /* lives until exit */
-
-/* Copy of the memoised value into *out (caller frees), or AVO_ENOTFOUND. */
-static int memo_get(const char *key, char **out, size_t *len)
-{
-	int rc = AVO_ENOTFOUND;
-	pthread_mutex_lock(&memo_lock);
-	for (memo *m = memos; m; m = m->next)
-		if (!strcmp(m->key, key)) {
-			if ((*out = malloc(m->len + 1))) {
-				memcpy(*out, m->val, m->len);
-				(*out)[m->len] = '\0';
-				if (len)
-					*len = m->len;
-				rc = 0;
-			}
-			break;
-		}
-	pthread_mutex_unlock(&memo_lock);
-	return rc;
-}
-
-static void memo_put(const char *key, const char *val, size_t len)
-{
-	memo *m = calloc(1, sizeof(*m));
-	if (!m || !(m->key = avo_strdup(key)) || !(m->val = malloc(len + 1))) {
-		if (m)
-			free(m->key);
-		free(m);
-		return;
-	}
-	memcpy(m->val, val, len);
-	m->val[len] = '\0';
-	m->len = len;
-	pthread_mutex_lock(&memo_lock);
-	m->next = memos;
-	memos = m;
-	pthread_mutex_unlock(&memo_lock);
-}
-
-/* ---- small helpers ------------------------------------------------------------------- */
-
-static char *join_argv(const char *const *argv)
-{
-	avo_buf b = AVO_BUF_INIT;
-	for (size_t i = 0; argv[i]; i++)
-		avo_buf_printf(&b, "%s%s", i ? " " : "", argv[i]);
-	return avo_buf_detach(&b);
-}
-
-/* A child was not started at all: avo_proc_run's child exits 127 with this message. */
-static int not_started(const avo_proc_result *r)
-{
-	return r->exited && r->exit_code == 127 && strstr(avo_buf_cstr(&r->err), "avo: cannot run ");
-}
-
-/* Replace every "<dir>/" by "" so messages name "attention.c:12:3", not the scratch path. */
-static void strip_dir(avo_buf *b, const char *dir)
-{
-	if (!dir || !b->ptr)
-		return;
-	char *pat = avo_sprintf("%s/", dir);
-	if (!pat)
-		return;
-	size_t pl = strlen(pat);
-	char *w = b->ptr;
-	for (const char *r = b->ptr; *r;) {
-		if (!strncmp(r, pat, pl))
-			r += pl;
-		else
-			*w++ = *r++;
-	}
-	*w = '\0';
-	b->size = (size_t)(w - b->ptr);
-	free(pat);
-}
-
-/* Head and tail of a long log with a marker between them. Caller frees. */
-static char *cap_text(const char *s, size_t head, size_t tail)
-{
-	size_t n = strlen(s);
-	if (n <= head + tail + 64)
-		return avo_strdup(s);
-	return avo_sprintf("%.*s\n[... %zu bytes cut ...]\n%s", (int)head, s, n - head - tail, s + n - tail);
-}
-
-static const char *tail_of(const char *s, size_t cap)
-{
-	size_t n = strlen(s);
-	if (n <= cap)
-		return s;
-	const char *t = s + n - cap;
-	const char *nl = strchr(t, '\n'); /* start on a line */
-	return nl && nl[1] ? nl + 1 : t;
-}
-
-static char *rel_to(const char *path, const char *dir)
-{
-	size_t dl = strlen(dir);
-	if (!strncmp(path, dir, dl) && path[dl] == '/')
-		return avo_strdup(path + dl + 1);
-	return avo_strdup(path);
-}
-
-/* ---- identities ---------------------------------------------------------------------- */
-
-/* Compiler name and its whole `--version` text (nvcc's first line says nothing about the
- * version, its last lines do). Memoised per process. Environment error when it won't run. */
-static int compiler_identity(char **out, const char *compiler)
-{
-	char *key = avo_sprintf("cc:%s", compiler);
-	if (!key)
-		return avo_error_set(AVO_ERROR, "out of memory");
-	if (memo_get(key, out, NULL) == 0) {
-		free(key);
-		return 0;
-	}
-	const char *argv[] = {compiler, "--version", NULL};
-	avo_proc_options po = {0};
-	po.argv = argv;
-	po.scrub_secrets = 1;
-	po.timeout_s = 60;
-	avo_proc_result r;
-	int rc = avo_proc_run(&r, &po);
-	if (rc == 0 && (not_started(&r) || !r.exited || r.exit_code != 0)) {
-		char *how = avo_proc_describe(&r, po.timeout_s);
-		rc = avo_error_set(AVO_EIO, "compiler \"%s\" %s (%s)", compiler,
-				   not_started(&r) ? "not found: is it installed and on PATH?"
-						   : "does not answer --version", how ? how : "?");
-		free(how);
-	}
-	if (rc == 0) {
-		*out = avo_sprintf("%s\n%s", compiler, avo_buf_cstr(&r.out));
-		if (*out)
-			memo_put(key, *out, strlen(*out));
-		else
-			rc = avo_error_set(AVO_ERROR, "out of memory");
-	}
-	avo_proc_result_dispose(&r);
-	free(key);
-	return rc;
-}
-
-static char *first_line(const char *s)
-{
-	return avo_strndup(s, strcspn(s, "\n"));
-}
-
-/* The GPU index whose identity counts: --gpu, else the first CUDA_VISIBLE_DEVICES entry. */
-static int effective_gpu(int gpu)
-{
-	if (gpu >= 0)
-		return gpu;
-	const char *v = getenv("CUDA_VISIBLE_DEVICES");
-	if (v && *v >= '0' && *v <= '9')
-		return atoi(v);
-	return 0;
-}
-
-/* "gpu <name>, <cc>, <driver>" from nvidia-smi; "cpu <machine> <model>" for C kernels. */
-static char *device_identity(int is_cuda, int gpu)
-{
-	char key[64];
-	char *out = NULL;
-	snprintf(key, sizeof(key), "dev:%d:%d", is_cuda, is_cuda ? effective_gpu(gpu) : 0);
-	if (memo_get(key, &out, NULL) == 0)
-		return out;
-	if (is_cuda) {
-		char idx[16];
-		snprintf(idx, sizeof(idx), "%d", effective_gpu(gpu));
-		const char *argv[] = {"nvidia-smi", "--query-gpu=name,compute_cap,driver_version",
-				      "--format=csv,noheader", "-i", idx, NULL};
-		avo_proc_options po = {0};
-		po.argv = argv;
-		po.scrub_secrets = 1;
-		po.timeout_s = 30;
-		avo_proc_result r;
-		if (avo_proc_run(&r, &po) == 0 && r.exited && r.exit_code == 0 && r.out.size) {
-			char *l = first_line(avo_buf_cstr(&r.out));
-			out = avo_sprintf("gpu %s", l ? l : "?");
-			free(l);
-		} else {
-			/* Without nvidia-smi, results stay with this machine rather than match any GPU. */
-			char host[256] = "?";
-			gethostname(host, sizeof(host) - 1);
-			out = avo_sprintf("gpu unknown on %s", host);
-		}
-		avo_proc_result_dispose(&r);
-	} else {
-		struct utsname u;
-		char model[256] = "unknown";
-		FILE *f = fopen("/proc/cpuinfo", "r");
-		char line[512];
-		while (f && fgets(line, sizeof(line), f)) {
-			if (!strncmp(line, "model name", 10)) {
-				const char *c = strchr(line, ':');
-				if (c) {
-					snprintf(model, sizeof(model), "%s", c + 1 + (c[1] == ' '));
-					model[strcspn(model, "\n")] = '\0';
-				}
-				break;
-			}
-		}
-		if (f)
-			fclose(f);
-		out = avo_sprintf("cpu %s %s", uname(&u) == 0 ? u.machine : "?", model);
-	}
-	if (out)
-		memo_put(key, out, strlen(out));
-	return out;
-}
-
-static int is_header(const char *name)
-{
-	static const char *const ext[] = {".h", ".hh", ".hpp", ".hxx", ".cuh", ".inc", ".inl", NULL};
-	const char *dot = strrchr(name, '.');
-	for (size_t i = 0; dot && ext[i]; i++)
-		if (!strcmp(dot, ext[i]))
-			return 1;
-	return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Digest of the headers the TUs most likely include: every header file directly in the
- * kernel's directory, the harness's and each include dir (not recursive; a header deeper
- * in a tree such as CUTLASS is taken as pinned). Memoised per process. */
-static int header_digest(char out[AVO_CACHE_HEX], const avo_spec *s)
-{
-	avo_buf dirs = AVO_BUF_INIT, mkey = AVO_BUF_INIT;
-	char *kd = avo_path_dirname(s->kernel), *hd = avo_path_dirname(s->harness);
-	char *cached = NULL;
-	int rc = 0;
-	avo_buf_printf(&mkey, "hdr:%s\n%s\n", kd, hd);
-	for (size_t i = 0; i < s->ninclude_dirs; i++)
-		avo_buf_printf(&mkey, "%s\n", s->include_dirs[i]);
-	if (memo_get(avo_buf_cstr(&mkey), &cached, NULL) == 0) {
-		snprintf(out, AVO_CACHE_HEX, "%s", cached);
-		goto done;
-	}
-	avo_cache_key *k;
-	if ((rc = avo_cache_key_new(&k, "headers")) < 0)
-		goto done;
-	const char *list[64];
-	size_t nl = 0;
-	list[nl++] = kd;
-	if (strcmp(hd, kd))
-		list[nl++] = hd;
-	for (size_t i = 0; i < s->ninclude_dirs && nl < 64; i++)
-		list[nl++] = s->include_dirs[i];
-	for (size_t d = 0; d < nl; d++) {
-		DIR *dir = opendir(list[d]);
-		if (!dir)
-			continue;
-		char **names = NULL;
-		size_t n = 0, cap = 0;
-		struct dirent *e;
-		while ((e = readdir(dir))) {
-			if (!is_header(e->d_name))
-				continue;
-			if (n == cap) {
-				cap = cap ? cap * 2 : 16;
-				char **nn = realloc(names, cap * sizeof(*names));
-				if (!nn)
-					break;
-				names = nn;
-			}
-			names[n++] = avo_strdup(e->d_name);
-		}
-		closedir(dir);
-		if (n)
-			qsort(names, n, sizeof(*names), cmp_str);
-		for (size_t i = 0; i < n; i++) {
-			char *p = avo_path_join(list[d], names[i]);
-			avo_buf content = AVO_BUF_INIT;
-			if (p && avo_file_read(&content, p) == 0) {
-				char *r = rel_to(p, s->dir);
-				avo_cache_key_adds(k, "path", r);
-				avo_cache_key_add(k, "content", content.ptr ? content.ptr : "", content.size);
-				free(r);
-			}
-			avo_buf_dispose(&content);
-			free(p);
-			free(names[i]);
-		}
-		free(names);
-	}
-	avo_cache_key_final(k, out);
-	memo_put(avo_buf_cstr(&mkey), out, strlen(out));
-done:
-	free(cached);
-	free(kd);
-	free(hd);
-	avo_buf_dispose(&dirs);
-	avo_buf_dispose(&mkey);
-	return rc;
-}
-
-/* ---- command lines ------------------------------------------------------------------- */
-
-typedef struct {
-	const char **v;
-	size_t n, cap;
-} argvec;
-
-static void av_push(argvec *a, const char *s)
-{
-	if (a->n + 2 > a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 32;
-		const char **nv = realloc(a->v, cap * sizeof(*nv));
-		if (!nv)
-			abort(); /* a few pointers: treat as fatal like any tiny allocation */
-		a->v = nv;
-		a->cap = cap;
-	}
-	a->v[a->n++] = s;
-	a->v[a->n] = NULL;
-}
-
-typedef struct {
-	argvec a;
-	char *owned[256]; /* strings built for this command line */
-	size_t nowned;
-} cmdline;
-
-static const char *cl_own(cmdline *c, char *s)
-{
-	if (s && c->nowned < 256)
-		c->owned[c->nowned++] = s;
-	else if (s) {
-		free(s);
-		return "";
-	}
-	return s ? s : "";
-}
-
-static void cl_dispose(cmdline *c)
-{
-	for (size_t i = 0; i < c->nowned; i++)
-		free(c->owned[i]);
-	free(c->a.v);
-	memset(c, 0, sizeof(*c));
-}
-
-/* "sm_90a" -> "-gencode=arch=compute_90a,code=sm_90a"; "native" -> "-arch=native". */
-static void add_arch(cmdline *c, const avo_spec *s)
-{
-	if (!s->is_cuda || !s->arch[0])
-		return;
-	if (!strcmp(s->arch, "native"))
-		av_push(&c->a, "-arch=native");
-	else
-		av_push(&c->a, cl_own(c, avo_sprintf("-gencode=arch=compute_%s,code=%s", s->arch + 3, s->arch)));
-}
-
-static int has_opt_level(const avo_spec *s)
-{
-	for (size_t i = 0; i < s->nflags; i++)
-		if (!strncmp(s->flags[i], "-O", 2))
-			return 1;
-	return 0;
-}
-
-/* Flags shared by compile and link: arch, -O3 unless the spec names a level, the spec's flags. */
-static void add_common(cmdline *c, const avo_spec *s)
-{
-	av_push(&c->a, s->compiler);
-	add_arch(c, s);
-	if (!has_opt_level(s))
-		av_push(&c->a, "-O3");
-	for (size_t i = 0; i < s->nflags; i++)
-		av_push(&c->a, s->flags[i]);
-}
-
-/* Compile `src` to `obj`. The kernel's own directory is searched first, since a variant is
- * compiled from a scratch copy and its quoted includes must still find their headers. */
-static void compile_cmd(cmdline *c, const avo_spec *s, const char *src, const char *obj)
-{
-	add_common(c, s);
-	char *kd = avo_path_dirname(s->kernel);
-	av_push(&c->a, cl_own(c, avo_sprintf("-I%s", kd ? kd : ".")));
-	free(kd);
-	for (size_t i = 0; i < s->ninclude_dirs; i++)
-		av_push(&c->a, cl_own(c, avo_sprintf("-I%s", s->include_dirs[i])));
-	for (size_t i = 0; i < s->ndefines; i++)
-		av_push(&c->a, cl_own(c, avo_sprintf("-D%s", s->defines[i])));
-	av_push(&c->a, "-c");
-	av_push(&c->a, src);
-	av_push(&c->a, "-o");
-	av_push(&c->a, obj);
-}
-
-static void link_cmd(cmdline *c, const avo_spec *s, const char *hobj, const char *vobj, const char *exe)
-{
-	add_common(c, s);
-	av_push(&c->a, hobj);
-	av_push(&c->a, vobj);
-	av_push(&c->a, "-o");
-	av_push(&c->a, exe);
-	for (size_t i = 0; i < s->nlink_flags; i++)
-		av_push(&c->a, s->link_flags[i]);
-}
-
-/* ---- the evaluation context ------------------------------------------------------------ */
-
-typedef enum { IT_PENDING, IT_COMPILING, IT_READY, IT_DONE } item_state;
-
-typedef struct {
-	const char *src;
-	size_t len;
-	char hash[AVO_CACHE_HEX];
-	char key[AVO_CACHE_HEX];
-	char *dir;    /* scratch dir (owned) */
-	char *exe;    /* linked harness (owned) */
-	item_state state;
-	avo_eval_result *res;
-	int env_rc;   /* < 0: the environment failed for this item */
-	char *env_msg;
-	double t0;
-} item;
-
-typedef struct {
-	const avo_spec *spec;
-	const avo_eval_options *opts;
-	avo_cache *cache;
-	char *root;        /* scratch root, owned */
-	char *cc_id;       /* compiler identity, owned */
-	char *dev_id;      /* device identity, owned */
-	char headers[AVO_CACHE_HEX];
-	char *harness_src; /* harness source text, owned */
-	size_t harness_len;
-
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	item *items;
-	size_t n;
-	size_t next_job;   /* job dispenser; job 0 is the harness when need_harness */
-	size_t compiled;   /* items past compilation */
-	size_t *todo;      /* indices of the items to build */
-	size_t ntodo;
-	int need_harness;
-	int harness_state; /* 0 pending, 1 ok, -1 failed */
-	char *harness_obj; /* object bytes, owned */
-	size_t harness_obj_len;
-	char *harness_feedback;
-} ectx;
 
 static avo_eval_result *new_result(const avo_spec *s)
 {
@@ -533,556 +48,6 @@ static avo_eval_result *new_result(const avo_spec *s)
 		c->max_rel_err = c->rel_l2_err = c->ms = c->tflops = NAN;
 	}
 	return r;
-}
-
-static void verbose_cmd(const ectx *e, const char *const *argv)
-{
-	if (!e->opts->verbose)
-		return;
-	char *s = join_argv(argv);
-	fprintf(stderr, "avo: $ %s\n", s ? s : "?");
-	free(s);
-}
-
-/* Eval cache key: everything that can change a verdict or a timing. Paths are taken
- * relative to the spec so equal setups on two machines share entries. */
-static void eval_key(ectx *e, item *it, const char *harness_hash)
-{
-	const avo_spec *s = e->spec;
-	avo_cache_key *k;
-	if (avo_cache_key_new(&k, "eval") < 0) {
-		it->key[0] = '\0';
-		return;
-	}
-	char tol[64];
-	snprintf(tol, sizeof(tol), "%.17g", s->tolerance);
-	avo_cache_key_adds(k, "protocol", PROTOCOL_VERSION);
-	avo_cache_key_adds(k, "variant", it->hash);
-	avo_cache_key_adds(k, "variant_name", avo_path_basename(s->kernel));
-	avo_cache_key_adds(k, "harness", harness_hash);
-	avo_cache_key_adds(k, "headers", e->headers);
-	avo_cache_key_adds(k, "compiler", e->cc_id);
-	avo_cache_key_adds(k, "arch", s->arch);
-	for (size_t i = 0; i < s->nflags; i++)
-		avo_cache_key_adds(k, "flag", s->flags[i]);
-	for (size_t i = 0; i < s->nlink_flags; i++)
-		avo_cache_key_adds(k, "link_flag", s->link_flags[i]);
-	for (size_t i = 0; i < s->ndefines; i++)
-		avo_cache_key_adds(k, "define", s->defines[i]);
-	for (size_t i = 0; i < s->ninclude_dirs; i++) {
-		char *r = rel_to(s->include_dirs[i], s->dir);
-		avo_cache_key_adds(k, "include_dir", r);
-		free(r);
-	}
-	avo_cache_key_adds(k, "device", e->dev_id);
-	for (size_t i = 0; i < s->nconfigs; i++) {
-		avo_cache_key_adds(k, "config", s->configs[i].name);
-		for (size_t j = 0; j < s->configs[i].nargs; j++)
-			avo_cache_key_adds(k, "arg", s->configs[i].args[j]);
-	}
-	avo_cache_key_adds(k, "tolerance", tol);
-	avo_cache_key_adds(k, "objective", s->objective);
-	avo_cache_key_final(k, it->key);
-}
-
-/* Key of a compiled object in ns "bin". */
-static void bin_key(ectx *e, char out[AVO_CACHE_HEX], const char *name, const char *src, size_t len)
-{
-	const avo_spec *s = e->spec;
-	avo_cache_key *k;
-	if (avo_cache_key_new(&k, "bin") < 0) {
-		out[0] = '\0';
-		return;
-	}
-	avo_cache_key_adds(k, "protocol", PROTOCOL_VERSION);
-	avo_cache_key_adds(k, "name", name);
-	avo_cache_key_add(k, "source", src, len);
-	avo_cache_key_adds(k, "headers", e->headers);
-	avo_cache_key_adds(k, "compiler", e->cc_id);
-	/* The command line less the scratch paths, which differ per run. */
-	cmdline c = {0};
-	compile_cmd(&c, s, "SRC", "OBJ");
-	int native = strstr(s->arch, "native") != NULL;
-	for (size_t i = 0; i < c.a.n; i++) {
-		avo_cache_key_adds(k, "arg", c.a.v[i]);
-		native |= strstr(c.a.v[i], "native") != NULL;
-	}
-	cl_dispose(&c);
-	/* -march=native / -arch=native code belongs to this machine only. */
-	if (native)
-		avo_cache_key_adds(k, "device", e->dev_id);
-	avo_cache_key_final(k, out);
-}
-
-static int cache_get(ectx *e, const char *ns, const char *key, avo_buf *out)
-{
-	if (!e->cache || !key[0])
-		return AVO_ENOTFOUND;
-	pthread_mutex_lock(&cache_lock);
-	int rc = avo_cache_get(e->cache, ns, key, out);
-	pthread_mutex_unlock(&cache_lock);
-	return rc;
-}
-
-static void cache_put(ectx *e, const char *ns, const char *key, const void *data, size_t len)
-{
-	if (!e->cache || !key[0])
-		return;
-	pthread_mutex_lock(&cache_lock);
-	if (avo_cache_put(e->cache, ns, key, data, len) < 0)
-		fprintf(stderr, "avo: warning: cache: %s\n", avo_error_last());
-	pthread_mutex_unlock(&cache_lock);
-}
-
-/* Compile `src_path` (content `src`) into `obj`, through the "bin" cache. Returns 0 when
- * compiled, 1 when the compiler rejected it (*feedback set, caller frees), < 0 when the
- * environment failed. `dir` is stripped from the messages. */
-/* Run one compile or link command the way every build step runs: from the spec's directory
- * (relative -I in its flags mean that directory), secrets scrubbed, under the compile
- * timeout, keeping the tail of the compiler's output. */
-static int run_build_step(ectx *e, const cmdline *c, avo_proc_result *r)
-{
-	verbose_cmd(e, c->a.v);
-	avo_proc_options po = {0};
-	po.argv = c->a.v;
-	po.cwd = e->spec->dir;
-	po.scrub_secrets = 1;
-	po.timeout_s = e->spec->compile_timeout_s;
-	po.max_output = 1u << 20;
-	return avo_proc_run(r, &po);
-}
-
-static int compile_tu(ectx *e, const char *src_path, const char *src, size_t len, const char *obj,
-		      const char *dir, char **feedback)
-{
-	const avo_spec *s = e->spec;
-	char key[AVO_CACHE_HEX];
-	avo_buf bytes = AVO_BUF_INIT;
-	int rc;
-	*feedback = NULL;
-	bin_key(e, key, avo_path_basename(src_path), src, len);
-	if (cache_get(e, "bin", key, &bytes) == 0) {
-		rc = avo_file_write_atomic(obj, bytes.ptr ? bytes.ptr : "", bytes.size, 0644);
-		avo_buf_dispose(&bytes);
-		return rc;
-	}
-	cmdline c = {0};
-	compile_cmd(&c, s, src_path, obj);
-	avo_proc_result r;
-	rc = run_build_step(e, &c, &r);
-	cl_dispose(&c);
-	if (rc < 0)
-		return rc;
-	if (not_started(&r)) {
-		rc = avo_error_set(AVO_EIO, "compiler \"%s\" could not be started", s->compiler);
-	} else if (r.timed_out || !r.exited || r.exit_code != 0) {
-		/* Some tools print diagnostics on stdout: keep both streams. */
-		if (r.out.size)
-			avo_buf_printf(&r.err, "%s%s", r.err.size ? "\n" : "", avo_buf_cstr(&r.out));
-		strip_dir(&r.err, dir);
-		char *how = avo_proc_describe(&r, s->compile_timeout_s);
-		char *log = cap_text(avo_buf_cstr(&r.err), FEEDBACK_HEAD, FEEDBACK_TAIL);
-		*feedback = avo_sprintf("%s: compiler %s:\n%s", avo_path_basename(src_path), how ? how : "failed",
-					log ? log : "");
-		free(how);
-		free(log);
-		rc = 1;
-	} else if (e->cache && avo_file_read(&bytes, obj) == 0) {
-		cache_put(e, "bin", key, bytes.ptr ? bytes.ptr : "", bytes.size);
-	}
-	avo_buf_dispose(&bytes);
-	avo_proc_result_dispose(&r);
-	return rc;
-}
-
-/* The harness object, compiled once per process (memo) and cached in "bin". */
-static int build_harness(ectx *e)
-{
-	char mkey[AVO_CACHE_HEX + 16], bkey[AVO_CACHE_HEX];
-	bin_key(e, bkey, avo_path_basename(e->spec->harness), e->harness_src, e->harness_len);
-	snprintf(mkey, sizeof(mkey), "harness:%s", bkey);
-	if (memo_get(mkey, &e->harness_obj, &e->harness_obj_len) == 0)
-		return 0;
-	char *dir = NULL, *obj = NULL, *fb = NULL;
-	int rc = avo_mkdtemp(&dir, e->root, "harness-");
-	if (rc < 0)
-		return rc;
-	obj = avo_path_join(dir, "harness.o");
-	rc = compile_tu(e, e->spec->harness, e->harness_src, e->harness_len, obj, NULL, &fb);
-	if (rc == 0) {
-		avo_buf b = AVO_BUF_INIT;
-		if ((rc = avo_file_read(&b, obj)) == 0) {
-			e->harness_obj_len = b.size;
-			e->harness_obj = avo_buf_detach(&b);
-			memo_put(mkey, e->harness_obj, e->harness_obj_len);
-		}
-		avo_buf_dispose(&b);
-	} else if (rc > 0) {
-		e->harness_feedback = avo_sprintf("the harness did not compile: %s", fb);
-	}
-	free(fb);
-	free(obj);
-	if (!e->opts->verbose)
-		avo_rm_rf(dir);
-	free(dir);
-	return rc;
-}
-
-static void set_compile_failure(item *it, const char *fb)
-{
-	it->res->status = AVO_EVAL_COMPILE;
-	free(it->res->feedback);
-	it->res->feedback = avo_strdup(fb ? fb : "compile failed");
-}
-
-/* Compile and link one variant (a worker thread). Leaves it IT_READY (exe set) or IT_DONE. */
-static void build_variant(ectx *e, item *it)
-{
-	const avo_spec *s = e->spec;
-	char *src = NULL, *obj = NULL, *fb = NULL, *hobj = NULL;
-	int rc;
-	if ((rc = avo_mkdtemp(&it->dir, e->root, "eval-")) < 0)
-		goto env_fail;
-	/* The variant keeps the kernel's file name, in the scratch dir, never over the user's file. */
-	src = avo_path_join(it->dir, avo_path_basename(s->kernel));
-	obj = avo_path_join(it->dir, "variant.o");
-	if ((rc = avo_file_write_atomic(src, it->src, it->len, 0644)) < 0)
-		goto env_fail;
-	rc = compile_tu(e, src, it->src, it->len, obj, it->dir, &fb);
-	if (rc < 0)
-		goto env_fail;
-	/* Wait for the harness (another worker may be compiling it). */
-	pthread_mutex_lock(&e->mu);
-	while (e->harness_state == 0)
-		pthread_cond_wait(&e->cv, &e->mu);
-	int hs = e->harness_state;
-	pthread_mutex_unlock(&e->mu);
-	if (hs < 0) {
-		set_compile_failure(it, e->harness_feedback);
-		goto done;
-	}
-	if (rc > 0) {
-		set_compile_failure(it, fb);
-		goto done;
-	}
-	hobj = avo_path_join(it->dir, "harness.o");
-	it->exe = avo_path_join(it->dir, "harness");
-	if ((rc = avo_file_write_atomic(hobj, e->harness_obj, e->harness_obj_len, 0644)) < 0)
-		goto env_fail;
-	cmdline c = {0};
-	link_cmd(&c, s, hobj, obj, it->exe);
-	avo_proc_result r;
-	rc = run_build_step(e, &c, &r);
-	cl_dispose(&c);
-	if (rc < 0)
-		goto env_fail;
-	if (r.timed_out || !r.exited || r.exit_code != 0) {
-		strip_dir(&r.err, it->dir);
-		char *how = avo_proc_describe(&r, s->compile_timeout_s);
-		char *log = cap_text(avo_buf_cstr(&r.err), FEEDBACK_HEAD, FEEDBACK_TAIL);
-		char *msg = avo_sprintf("link failed (%s):\n%s", how ? how : "?", log ? log : "");
-		set_compile_failure(it, msg);
-		free(msg);
-		free(how);
-		free(log);
-	}
-	avo_proc_result_dispose(&r);
-	goto done;
-env_fail:
-	it->env_rc = rc < 0 ? rc : AVO_ERROR;
-	it->env_msg = avo_strdup(avo_error_last());
-done:
-	pthread_mutex_lock(&e->mu);
-	it->state = it->res->status == AVO_EVAL_COMPILE || it->env_rc < 0 ? IT_DONE : IT_READY;
-	e->compiled++;
-	pthread_cond_broadcast(&e->cv);
-	pthread_mutex_unlock(&e->mu);
-	free(src);
-	free(obj);
-	free(fb);
-	free(hobj);
-}
-
-static void *worker(void *arg)
-{
-	ectx *e = arg;
-	for (;;) {
-		pthread_mutex_lock(&e->mu);
-		size_t job = e->next_job++;
-		pthread_mutex_unlock(&e->mu);
-		if (e->need_harness && job == 0) {
-			int rc = build_harness(e);
-			pthread_mutex_lock(&e->mu);
-			e->harness_state = rc == 0 ? 1 : -1;
-			if (rc < 0 && !e->harness_feedback)
-				e->harness_feedback = avo_sprintf("harness: %s", avo_error_last());
-			pthread_cond_broadcast(&e->cv);
-			pthread_mutex_unlock(&e->mu);
-			continue;
-		}
-		size_t idx = job - (size_t)e->need_harness;
-		if (idx >= e->ntodo)
-			return NULL;
-		build_variant(e, &e->items[e->todo[idx]]);
-	}
-}
-
-/* ---- running and judging ------------------------------------------------------------- */
-
-/* Rewrite bare nan/inf tokens (outside strings) as null, so "ms":nan still parses and is
- * judged as NaN rather than as a missing result. Caller frees. */
-static char *nan_to_null(const char *s, size_t n)
-{
-	avo_buf b = AVO_BUF_INIT;
-	int in_str = 0;
-	for (size_t i = 0; i < n;) {
-		char ch = s[i];
-		if (in_str) {
-			avo_buf_put(&b, &ch, 1);
-			if (ch == '\\' && i + 1 < n) {
-				avo_buf_put(&b, &s[i + 1], 1);
-				i += 2;
-				continue;
-			}
-			in_str = ch != '"';
-			i++;
-			continue;
-		}
-		if (ch == '"') {
-			in_str = 1;
-			avo_buf_put(&b, &ch, 1);
-			i++;
-			continue;
-		}
-		size_t j = i;
-		if ((s[j] == '-' || s[j] == '+') && j + 1 < n && isalpha((unsigned char)s[j + 1]))
-			j++;
-		size_t k = j;
-		while (k < n && isalpha((unsigned char)s[k]))
-			k++;
-		if (k > j && (k - j == 3 || k - j == 8) &&
-		    (!strncasecmp(s + j, "nan", k - j) || !strncasecmp(s + j, "inf", k - j) ||
-		     !strncasecmp(s + j, "infinity", k - j))) {
-			avo_buf_puts(&b, "null");
-			i = k;
-			continue;
-		}
-		if (k > i) {
-			avo_buf_put(&b, s + i, k - i);
-			i = k;
-			continue;
-		}
-		avo_buf_put(&b, &ch, 1);
-		i++;
-	}
-	return avo_buf_detach(&b);
-}
-
-/* The last stdout line that is a JSON object, or NULL. Caller cJSON_Deletes. */
-static cJSON *last_json_line(const char *out)
-{
-	size_t n = strlen(out);
-	while (n > 0) {
-		size_t end = n;
-		while (end > 0 && (out[end - 1] == '\n' || out[end - 1] == '\r' || out[end - 1] == ' '))
-			end--;
-		size_t start = end;
-		while (start > 0 && out[start - 1] != '\n')
-			start--;
-		size_t b = start;
-		while (b < end && (out[b] == ' ' || out[b] == '\t'))
-			b++;
-		if (b < end && out[b] == '{') {
-			cJSON *j = cJSON_ParseWithLength(out + b, end - b);
-			if (!j) {
-				char *fixed = nan_to_null(out + b, end - b);
-				if (fixed)
-					j = cJSON_Parse(fixed);
-				free(fixed);
-			}
-			if (j && cJSON_IsObject(j))
-				return j;
-			cJSON_Delete(j);
-		}
-		n = start;
-	}
-	return NULL;
-}
-
-/* A number field: 1 present (null reads as NaN), 0 absent, -1 wrong type. */
-static int num_field(const cJSON *o, const char *name, double *v)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
-	if (!it)
-		return 0;
-	if (cJSON_IsNull(it)) {
-		*v = NAN;
-		return 1;
-	}
-	if (!cJSON_IsNumber(it))
-		return -1;
-	*v = it->valuedouble;
-	return 1;
-}
-
-static void fail_config(avo_eval_config_result *c, avo_eval_status st, char *msg)
-{
-	c->status = st;
-	c->correct = 0;
-	free(c->feedback);
-	c->feedback = msg;
-}
-
-/* Judge one harness run. */
-static void judge(const avo_spec *s, const avo_proc_result *r, avo_eval_config_result *c)
-{
-	char *how = avo_proc_describe(r, s->timeout_s);
-	const char *err_tail = tail_of(avo_buf_cstr(&r->err), RUN_STDERR_TAIL);
-	const char *sep = *err_tail ? "; stderr:\n" : "";
-	cJSON *j = NULL;
-	c->correct = 0;
-	if (r->timed_out) {
-		fail_config(c, AVO_EVAL_TIMEOUT, avo_sprintf("%s: %s%s%s", c->name, how, sep, err_tail));
-		goto done;
-	}
-	if (!r->exited) {
-		fail_config(c, AVO_EVAL_CRASH, avo_sprintf("%s: %s%s%s", c->name, how, sep, err_tail));
-		goto done;
-	}
-	j = last_json_line(avo_buf_cstr(&r->out));
-	const cJSON *cor = j ? cJSON_GetObjectItemCaseSensitive(j, "correct") : NULL;
-	if (r->exit_code != 0 && !(cor && cJSON_IsFalse(cor))) {
-		fail_config(c, AVO_EVAL_CRASH, avo_sprintf("%s: %s%s%s", c->name, how, sep, err_tail));
-		goto done;
-	}
-	if (!j) {
-		fail_config(c, AVO_EVAL_PROTOCOL,
-			    avo_sprintf("%s: no JSON result line on stdout (%s)%s%s", c->name, how, sep, err_tail));
-		goto done;
-	}
-	int need_tflops = !strcmp(s->objective, "tflops");
-	int has_tf = num_field(j, "tflops", &c->tflops);
-	int has_l2 = num_field(j, "rel_l2_err", &c->rel_l2_err);
-	const char *missing = !cor || !cJSON_IsBool(cor) ? "a boolean \"correct\""
-			      : num_field(j, "max_rel_err", &c->max_rel_err) != 1 ? "a number \"max_rel_err\""
-			      : num_field(j, "ms", &c->ms) != 1 ? "a number \"ms\""
-			      : has_tf < 0 || (need_tflops && has_tf == 0) ? "a number \"tflops\""
-			      : has_l2 < 0 ? "a number \"rel_l2_err\"" : NULL;
-	if (missing) {
-		fail_config(c, AVO_EVAL_PROTOCOL, avo_sprintf("%s: the result line lacks %s", c->name, missing));
-		goto done;
-	}
-	if (cJSON_IsFalse(cor)) {
-		fail_config(c, AVO_EVAL_INCORRECT,
-			    avo_sprintf("%s: the harness reports incorrect output (max_rel_err %g, %s)%s%s",
-					c->name, c->max_rel_err, how, sep, err_tail));
-		goto done;
-	}
-	const char *bad = !isfinite(c->max_rel_err) ? "max_rel_err is NaN or Inf"
-			  : has_l2 && !isfinite(c->rel_l2_err) ? "rel_l2_err is NaN or Inf"
-			  : !isfinite(c->ms) ? "ms is NaN or Inf"
-			  : has_tf && !isfinite(c->tflops) ? "tflops is NaN or Inf" : NULL;
-	if (bad) {
-		fail_config(c, AVO_EVAL_INCORRECT, avo_sprintf("%s: %s", c->name, bad));
-		goto done;
-	}
-	if (c->max_rel_err > s->tolerance) {
-		fail_config(c, AVO_EVAL_INCORRECT, avo_sprintf("%s: max_rel_err %g exceeds the tolerance %g",
-							       c->name, c->max_rel_err, s->tolerance));
-		goto done;
-	}
-	if (c->ms <= 0 || (need_tflops && c->tflops <= 0)) {
-		fail_config(c, AVO_EVAL_PROTOCOL, avo_sprintf("%s: %s must be > 0", c->name,
-							      c->ms <= 0 ? "ms" : "tflops"));
-		goto done;
-	}
-	c->status = AVO_EVAL_OK;
-	c->correct = 1;
-done:
-	cJSON_Delete(j);
-	free(how);
-}
-
-/* One file lock per GPU index under the scratch root: two avo processes never time on
- * the same GPU at once. Returns the fd (or -1: run unlocked). */
-static int lock_gpu(const ectx *e)
-{
-	char name[64];
-	snprintf(name, sizeof(name), "gpu%d.lock", effective_gpu(e->opts->gpu));
-	char *p = avo_path_join(e->root, name);
-	int fd = p ? open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
-	free(p);
-	if (fd >= 0)
-		while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
-			;
-	return fd;
-}
-
-static int has_sanitizer(const avo_spec *s)
-{
-	for (size_t i = 0; i < s->nflags; i++)
-		if (strstr(s->flags[i], "-fsanitize"))
-			return 1;
-	for (size_t i = 0; i < s->nlink_flags; i++)
-		if (strstr(s->link_flags[i], "-fsanitize"))
-			return 1;
-	return 0;
-}
-
-/* Run every config of a built item, in order, stopping at the first failure. */
-static int run_item(ectx *e, item *it)
-{
-	const avo_spec *s = e->spec;
-	avo_eval_result *res = it->res;
-	char *cwd = avo_path_join(it->dir, "run");
-	char gpu_env[48];
-	const char *env_add[3] = {NULL, NULL, NULL};
-	int rc = cwd ? avo_mkdir_p(cwd, 0700) : avo_error_set(AVO_ERROR, "out of memory");
-	if (rc < 0)
-		goto done;
-	if (e->opts->gpu >= 0) {
-		snprintf(gpu_env, sizeof(gpu_env), "CUDA_VISIBLE_DEVICES=%d", e->opts->gpu);
-		env_add[0] = gpu_env;
-		/* Number GPUs as nvidia-smi does, so the identity we key on is the GPU we run on. */
-		env_add[1] = "CUDA_DEVICE_ORDER=PCI_BUS_ID";
-	}
-	for (size_t i = 0; i < s->nconfigs; i++) {
-		avo_eval_config_result *c = &res->configs[i];
-		argvec a = {0};
-		av_push(&a, it->exe);
-		for (size_t j = 0; j < s->configs[i].nargs; j++)
-			av_push(&a, s->configs[i].args[j]);
-		verbose_cmd(e, a.v);
-		avo_proc_options po = {0};
-		po.argv = a.v;
-		po.cwd = cwd;
-		po.env_add = env_add;
-		po.scrub_secrets = 1;
-		po.timeout_s = s->timeout_s;
-		/* CUDA maps a huge virtual address space, and so do sanitizers: no RLIMIT_AS there. */
-		po.rlimit_as_mb = s->is_cuda || has_sanitizer(s) ? 0 : 16384;
-		po.rlimit_fsize_mb = 1024;
-		po.rlimit_nproc = 8192; /* stops a fork bomb; threads count too, so keep it roomy */
-		po.max_output = 1u << 20;
-		int lock = s->is_cuda ? lock_gpu(e) : -1;
-		avo_proc_result r;
-		rc = avo_proc_run(&r, &po);
-		if (lock >= 0)
-			close(lock);
-		free(a.v);
-		if (rc < 0)
-			goto done;
-		judge(s, &r, c);
-		avo_proc_result_dispose(&r);
-		if (c->status != AVO_EVAL_OK) {
-			res->status = c->status;
-			res->feedback = avo_strdup(c->feedback);
-			break;
-		}
-	}
-done:
-	free(cwd);
-	return rc;
 }
 
 /* Fitness and the overall verdict once every config is judged. */
@@ -1121,6 +86,43 @@ static int scratch_root(char **out, const avo_eval_options *o)
 	return 0;
 }
 
+/* ---- the protocol --------------------------------------------------------------------- */
+
+/* The spec's harness protocol. The legacy one lets a variant forge its verdict, so it runs
+ * only when the user says so on the command line too. */
+static int choose_protocol(avo_eval__ctx *e)
+{
+	const char *name = e->spec->harness_protocol;
+	if (!strcmp(name, avo_eval__proto_legacy.name)) {
+		if (!e->opts->trust_harness)
+			return avo_error_set(AVO_EINVALID,
+					     "%s: \"harness_protocol\": \"%s\" lets a variant forge its own "
+					     "verdict; pass --trust-harness to accept that for this run",
+					     e->spec->path, name);
+		e->proto = &avo_eval__proto_legacy;
+		return 0;
+	}
+	e->proto = &avo_eval__proto_avoh;
+	if (!(e->libdir = avo_eval__find_libdir()))
+		return avo_error_set(AVO_EIO, "the harness library (avo_harness.h) is not installed: set "
+				     "AVO_HARNESS_DIR to its directory");
+	static const char *const files[] = {"avo_harness.h", "avo_harness_proto.h", "avo_harness.c",
+					    "avo_harness_cuda.cu", NULL};
+	avo_cache_key *k = NULL;
+	int rc = avo_cache_key_new(&k, "harness-library");
+	for (size_t i = 0; rc == 0 && files[i]; i++) {
+		char *p = avo_path_join(e->libdir, files[i]);
+		avo_buf b = AVO_BUF_INIT;
+		if ((rc = p ? avo_file_read(&b, p) : AVO_ERROR) == 0)
+			avo_cache_key_add(k, files[i], avo_buf_cstr(&b), b.size);
+		avo_buf_dispose(&b);
+		free(p);
+	}
+	if (k)
+		avo_cache_key_final(k, e->libhash);
+	return rc < 0 ? avo_error_wrap(rc, "the harness library in %s", e->libdir) : 0;
+}
+
 /* ---- the API -------------------------------------------------------------------------- */
 
 int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const *variants,
@@ -1131,7 +133,7 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 		opts = &defaults;
 	for (size_t i = 0; i < n; i++)
 		out[i] = NULL;
-	ectx e;
+	avo_eval__ctx e;
 	memset(&e, 0, sizeof(e));
 	e.spec = spec;
 	e.opts = opts;
@@ -1145,8 +147,8 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 	double t0 = avo_now();
 	char hhash[AVO_CACHE_HEX];
 
-	if ((rc = scratch_root(&e.root, opts)) < 0 || (rc = compiler_identity(&e.cc_id, spec->compiler)) < 0 ||
-	    (rc = header_digest(e.headers, spec)) < 0)
+	if ((rc = choose_protocol(&e)) < 0 || (rc = scratch_root(&e.root, opts)) < 0 || (rc = avo_eval__compiler_identity(&e.cc_id, spec->compiler)) < 0 ||
+	    (rc = avo_eval__header_digest(e.headers, spec)) < 0)
 		goto done;
 	if ((rc = avo_file_read(&hsrc, spec->harness)) < 0) {
 		rc = avo_error_wrap(AVO_EIO, "harness");
@@ -1154,7 +156,7 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 	}
 	e.harness_len = hsrc.size;
 	e.harness_src = avo_buf_detach(&hsrc);
-	if (!(e.dev_id = device_identity(spec->is_cuda, opts->gpu))) {
+	if (!(e.dev_id = avo_eval__device_identity(spec->is_cuda, opts->gpu))) {
 		rc = avo_error_set(AVO_ERROR, "out of memory");
 		goto done;
 	}
@@ -1166,7 +168,7 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 	e.n = n;
 	size_t to_build = 0;
 	for (size_t i = 0; i < n; i++) {
-		item *it = &e.items[i];
+		avo_eval__item *it = &e.items[i];
 		it->src = variants[i];
 		it->len = lens[i];
 		it->t0 = avo_now();
@@ -1175,10 +177,10 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 			goto done;
 		}
 		avo_cache_hash_hex(it->hash, it->src, it->len);
-		eval_key(&e, it, hhash);
+		avo_eval__key(&e, it, hhash);
 		avo_buf hit = AVO_BUF_INIT;
 		avo_eval_result *cached = NULL;
-		if (cache_get(&e, "eval", it->key, &hit) == 0 &&
+		if (avo_eval__cache_get(&e, "eval", it->key, &hit) == 0 &&
 		    avo_eval_result_parse(&cached, hit.ptr ? hit.ptr : "", hit.size) == 0 &&
 		    cached->nconfigs == spec->nconfigs) {
 			avo_eval_result_free(it->res);
@@ -1194,13 +196,7 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 		avo_buf_dispose(&hit);
 	}
 	if (to_build) {
-		char mkey[AVO_CACHE_HEX + 16], bkey[AVO_CACHE_HEX];
-		bin_key(&e, bkey, avo_path_basename(spec->harness), e.harness_src, e.harness_len);
-		snprintf(mkey, sizeof(mkey), "harness:%s", bkey);
-		if (memo_get(mkey, &e.harness_obj, &e.harness_obj_len) == 0)
-			e.harness_state = 1;
-		else
-			e.need_harness = 1;
+		e.need_harness = 1; /* job 0: the shared objects (memoised) and the reference */
 		long cores = sysconf(_SC_NPROCESSORS_ONLN);
 		size_t jobs = opts->jobs > 0 ? (size_t)opts->jobs : cores > 0 ? (size_t)cores : 1;
 		size_t njobs = to_build + (size_t)e.need_harness;
@@ -1211,7 +207,7 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 			goto done;
 		}
 		for (; nth < jobs; nth++)
-			if (pthread_create(&th[nth], NULL, worker, &e) != 0)
+			if (pthread_create(&th[nth], NULL, avo_eval__worker, &e) != 0)
 				break;
 		if (nth == 0) {
 			rc = avo_error_set(AVO_EIO, "cannot start compile threads");
@@ -1220,7 +216,7 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 		/* Runs, one at a time, on this thread. */
 		for (;;) {
 			pthread_mutex_lock(&e.mu);
-			item *ready = NULL;
+			avo_eval__item *ready = NULL;
 			for (;;) {
 				int all_built = e.compiled == to_build;
 				if (spec->is_cuda || all_built)
@@ -1236,7 +232,7 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 			pthread_mutex_unlock(&e.mu);
 			if (!ready)
 				break;
-			if (ready->env_rc == 0 && run_item(&e, ready) < 0) {
+			if (ready->env_rc == 0 && avo_eval__run_item(&e, ready) < 0) {
 				ready->env_rc = AVO_EIO;
 				ready->env_msg = avo_strdup(avo_error_last());
 			}
@@ -1246,31 +242,28 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 		nth = 0;
 	}
 	for (size_t i = 0; i < n; i++) {
-		item *it = &e.items[i];
+		avo_eval__item *it = &e.items[i];
 		if (it->env_rc < 0) {
 			rc = avo_error_set(it->env_rc, "%s", it->env_msg ? it->env_msg : "evaluation failed");
 			goto done;
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
-		item *it = &e.items[i];
+		avo_eval__item *it = &e.items[i];
 		avo_eval_result *r = it->res;
 		memcpy(r->variant_hash, it->hash, AVO_CACHE_HEX);
 		memcpy(r->eval_key, it->key, AVO_CACHE_HEX);
+		if (!r->from_cache)
+			snprintf(r->harness_protocol, sizeof(r->harness_protocol), "%s", e.proto->name);
 		if (!r->from_cache) {
 			finish(spec, r);
 			if (r->status == AVO_EVAL_OK || r->status == AVO_EVAL_INCORRECT) {
 				char *j = avo_eval_result_json(r);
 				if (j)
-					cache_put(&e, "eval", it->key, j, strlen(j));
+					avo_eval__cache_put(&e, "eval", it->key, j, strlen(j));
 				free(j);
 			}
-			if (e.cache) {
-				char h[AVO_CACHE_HEX];
-				pthread_mutex_lock(&cache_lock);
-				avo_cache_put_object(e.cache, h, it->src, it->len);
-				pthread_mutex_unlock(&cache_lock);
-			}
+			avo_eval__cache_put_object(&e, it->src, it->len);
 		}
 		r->seconds = avo_now() - (r->from_cache ? it->t0 : t0);
 		out[i] = r;
@@ -1282,7 +275,7 @@ done:
 		pthread_join(th[i], NULL);
 	free(th);
 	for (size_t i = 0; e.items && i < e.n; i++) {
-		item *it = &e.items[i];
+		avo_eval__item *it = &e.items[i];
 		avo_eval_result_free(it->res);
 		if (it->dir && !opts->verbose)
 			avo_rm_rf(it->dir);
@@ -1303,7 +296,13 @@ done:
 	free(e.cc_id);
 	free(e.dev_id);
 	free(e.harness_src);
-	free(e.harness_obj);
+	for (size_t i = 0; i < e.nhobj; i++)
+		free(e.hobj[i].bytes);
+	if (e.ref_dir && !opts->verbose)
+		avo_rm_rf(e.ref_dir);
+	free(e.ref_dir);
+	free(e.ref_exe);
+	free(e.libdir);
 	free(e.harness_feedback);
 	avo_buf_dispose(&hsrc);
 	pthread_mutex_destroy(&e.mu);
@@ -1331,122 +330,3 @@ void avo_eval_result_free(avo_eval_result *r)
 	free(r);
 }
 
-/* ---- JSON ----------------------------------------------------------------------------- */
-
-static void add_num(cJSON *o, const char *name, double v)
-{
-	if (isfinite(v))
-		cJSON_AddNumberToObject(o, name, v);
-	else
-		cJSON_AddNullToObject(o, name);
-}
-
-static void add_str(cJSON *o, const char *name, const char *v)
-{
-	if (v)
-		cJSON_AddStringToObject(o, name, v);
-	else
-		cJSON_AddNullToObject(o, name);
-}
-
-char *avo_eval_result_json(const avo_eval_result *r)
-{
-	cJSON *o = cJSON_CreateObject();
-	if (!o)
-		return NULL;
-	cJSON_AddStringToObject(o, "status", avo_eval_status_name(r->status));
-	cJSON_AddBoolToObject(o, "correct", r->correct);
-	add_num(o, "fitness", r->fitness);
-	cJSON_AddStringToObject(o, "variant_hash", r->variant_hash);
-	cJSON_AddStringToObject(o, "eval_key", r->eval_key);
-	cJSON_AddBoolToObject(o, "from_cache", r->from_cache);
-	add_num(o, "seconds", r->seconds);
-	add_str(o, "feedback", r->feedback);
-	cJSON *arr = cJSON_AddArrayToObject(o, "configs");
-	for (size_t i = 0; arr && i < r->nconfigs; i++) {
-		const avo_eval_config_result *c = &r->configs[i];
-		cJSON *co = cJSON_CreateObject();
-		if (!co)
-			break;
-		cJSON_AddStringToObject(co, "name", c->name ? c->name : "");
-		cJSON_AddStringToObject(co, "status", avo_eval_status_name(c->status));
-		cJSON_AddBoolToObject(co, "correct", c->correct);
-		add_num(co, "max_rel_err", c->max_rel_err);
-		add_num(co, "rel_l2_err", c->rel_l2_err);
-		add_num(co, "ms", c->ms);
-		add_num(co, "tflops", c->tflops);
-		add_str(co, "feedback", c->feedback);
-		cJSON_AddItemToArray(arr, co);
-	}
-	char *s = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	return s;
-}
-
-static double get_num_or_nan(const cJSON *o, const char *name)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
-	return cJSON_IsNumber(it) ? it->valuedouble : NAN;
-}
-
-static char *get_str_or_null(const cJSON *o, const char *name)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
-	return cJSON_IsString(it) ? avo_strdup(it->valuestring) : NULL;
-}
-
-int avo_eval_result_parse(avo_eval_result **out, const char *json, size_t len)
-{
-	*out = NULL;
-	cJSON *o = cJSON_ParseWithLength(json, len);
-	avo_eval_result *r = NULL;
-	int rc = avo_error_set(AVO_EPARSE, "not an evaluation result");
-	const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "status");
-	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, "configs");
-	if (!cJSON_IsObject(o) || !cJSON_IsString(st) || !cJSON_IsArray(arr))
-		goto done;
-	if (!(r = calloc(1, sizeof(*r))))
-		goto done;
-	if (status_from_name(st->valuestring, &r->status) < 0)
-		goto done;
-	r->correct = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "correct"));
-	r->fitness = get_num_or_nan(o, "fitness");
-	if (!isfinite(r->fitness))
-		r->fitness = 0;
-	r->from_cache = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "from_cache"));
-	r->seconds = get_num_or_nan(o, "seconds");
-	r->feedback = get_str_or_null(o, "feedback");
-	char *h = get_str_or_null(o, "variant_hash"), *k = get_str_or_null(o, "eval_key");
-	snprintf(r->variant_hash, sizeof(r->variant_hash), "%s", h ? h : "");
-	snprintf(r->eval_key, sizeof(r->eval_key), "%s", k ? k : "");
-	free(h);
-	free(k);
-	size_t n = (size_t)cJSON_GetArraySize(arr);
-	if (!(r->configs = calloc(n ? n : 1, sizeof(*r->configs))))
-		goto done;
-	const cJSON *c;
-	cJSON_ArrayForEach(c, arr) {
-		avo_eval_config_result *cr = &r->configs[r->nconfigs++];
-		const cJSON *cs = cJSON_GetObjectItemCaseSensitive(c, "status");
-		if (!cJSON_IsObject(c) || !cJSON_IsString(cs) || status_from_name(cs->valuestring, &cr->status) < 0)
-			goto done;
-		cr->name = get_str_or_null(c, "name");
-		cr->correct = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "correct"));
-		cr->max_rel_err = get_num_or_nan(c, "max_rel_err");
-		cr->rel_l2_err = get_num_or_nan(c, "rel_l2_err");
-		cr->ms = get_num_or_nan(c, "ms");
-		cr->tflops = get_num_or_nan(c, "tflops");
-		cr->feedback = get_str_or_null(c, "feedback");
-		if (!cr->name)
-			goto done;
-	}
-	rc = 0;
-	*out = r;
-	r = NULL;
-done:
-	avo_eval_result_free(r);
-	cJSON_Delete(o);
-	if (rc == 0)
-		avo_error_clear();
-	return rc;
-}

@@ -912,6 +912,7 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	t.eopts = (avo_eval_options)AVO_EVAL_OPTIONS_INIT;
 	t.eopts.jobs = opts->jobs;
 	t.eopts.gpu = opts->gpu;
+	t.eopts.trust_harness = opts->trust_harness;
 
 	run_dir = opts->run_dir ? avo_strdup(opts->run_dir) : avo_tune_default_run_dir(spec);
 	avo_backend_options bo = AVO_BACKEND_OPTIONS_INIT; /* backend: spec's or --backend */

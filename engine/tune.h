@@ -25,9 +25,10 @@ typedef struct {
 	int quiet;
 	int progress;            /* -1: auto (a TTY on stderr) */
 	const char *backend;     /* "inline" | "local" | "slurm"; NULL: the spec's (engine/backend.h) */
+	int trust_harness;       /* --trust-harness: accept "harness_protocol": "legacy-trusted" */
 } avo_tune_options;
 
-#define AVO_TUNE_OPTIONS_INIT {NULL, NULL, 0, 0, -1, -1, -1, 0.0, 4, 0, -1, 0, -1, NULL}
+#define AVO_TUNE_OPTIONS_INIT {NULL, NULL, 0, 0, -1, -1, -1, 0.0, 4, 0, -1, 0, -1, NULL, 0}
 
 /* Returns 0 when the run finished within its budget (or the space was exhausted), a
  * negative AVO_E* on errors, and AVO_TUNE_INTERRUPTED after SIGINT/SIGTERM (state saved). */

@@ -204,7 +204,7 @@ proto)
 	# The harness protocol and the judge, with variants that print the result line themselves.
 	p=$src/tests/eval/proto
 	expect() { # variant status
-		"$avo" eval "$p/avo.json" --no-cache --json --variant "$p/$1.c" >"$out" 2>"$err"
+		"$avo" eval "$p/avo.json" --no-cache --json --trust-harness --variant "$p/$1.c" >"$out" 2>"$err"
 		python3 - "$out" "$2" <<'PY' || fail "$1: expected status $2"
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -229,6 +229,18 @@ PY
 	expect bad_type protocol
 	expect exit_nonzero crash
 	has "$err" "teardown failed"
+	expect samples ok
+	python3 - "$out" <<'PY' || fail "samples not kept"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["harness_protocol"] == "legacy-trusted", r
+assert r["configs"][0]["samples"] == [2, 2.5, 1.5], r["configs"][0]
+PY
+	expect bad_samples protocol
+	has "$err" '"samples" must be an array'
+	# Without --trust-harness a legacy spec does not run at all.
+	run 3 eval "$p/avo.json" --no-cache
+	has "$err" "pass --trust-harness"
 	;;
 cli)
 	run 0 eval --help

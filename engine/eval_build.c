@@ -1,0 +1,513 @@
+/* The build step of an evaluation: command lines, compiles through the "bin" cache, links.
+ * Job 0 of the worker threads builds what every link shares: the harness object, the
+ * harness library's object (protocol avo-harness-1) and the reference executable (the
+ * harness linked with the original kernel). The other jobs compile and link variants. */
+#include "eval_int.h"
+#include "avo_harness_proto.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* ---- small helpers ------------------------------------------------------------------- */
+
+static char *join_argv(const char *const *argv)
+{
+	avo_buf b = AVO_BUF_INIT;
+	for (size_t i = 0; argv[i]; i++)
+		avo_buf_printf(&b, "%s%s", i ? " " : "", argv[i]);
+	return avo_buf_detach(&b);
+}
+
+
+/* Replace every "<dir>/" by "" so messages name "attention.c:12:3", not the scratch path. */
+static void strip_dir(avo_buf *b, const char *dir)
+{
+	if (!dir || !b->ptr)
+		return;
+	char *pat = avo_sprintf("%s/", dir);
+	if (!pat)
+		return;
+	size_t pl = strlen(pat);
+	char *w = b->ptr;
+	for (const char *r = b->ptr; *r;) {
+		if (!strncmp(r, pat, pl))
+			r += pl;
+		else
+			*w++ = *r++;
+	}
+	*w = '\0';
+	b->size = (size_t)(w - b->ptr);
+	free(pat);
+}
+
+/* Head and tail of a long log with a marker between them. Caller frees. */
+static char *cap_text(const char *s, size_t head, size_t tail)
+{
+	size_t n = strlen(s);
+	if (n <= head + tail + 64)
+		return avo_strdup(s);
+	return avo_sprintf("%.*s\n[... %zu bytes cut ...]\n%s", (int)head, s, n - head - tail, s + n - tail);
+}
+
+
+/* ---- command lines ------------------------------------------------------------------- */
+
+
+void avo_eval__av_push(avo_eval__argv *a, const char *s)
+{
+	if (a->n + 2 > a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 32;
+		const char **nv = realloc(a->v, cap * sizeof(*nv));
+		if (!nv)
+			abort(); /* a few pointers: treat as fatal like any tiny allocation */
+		a->v = nv;
+		a->cap = cap;
+	}
+	a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+}
+
+typedef struct {
+	avo_eval__argv a;
+	char *owned[256]; /* strings built for this command line */
+	size_t nowned;
+} cmdline;
+
+static const char *cl_own(cmdline *c, char *s)
+{
+	if (s && c->nowned < 256)
+		c->owned[c->nowned++] = s;
+	else if (s) {
+		free(s);
+		return "";
+	}
+	return s ? s : "";
+}
+
+static void cl_dispose(cmdline *c)
+{
+	for (size_t i = 0; i < c->nowned; i++)
+		free(c->owned[i]);
+	free(c->a.v);
+	memset(c, 0, sizeof(*c));
+}
+
+/* "sm_90a" -> "-gencode=arch=compute_90a,code=sm_90a"; "native" -> "-arch=native". */
+static void add_arch(cmdline *c, const avo_spec *s)
+{
+	if (!s->is_cuda || !s->arch[0])
+		return;
+	if (!strcmp(s->arch, "native"))
+		avo_eval__av_push(&c->a, "-arch=native");
+	else
+		avo_eval__av_push(&c->a, cl_own(c, avo_sprintf("-gencode=arch=compute_%s,code=%s", s->arch + 3, s->arch)));
+}
+
+static int has_opt_level(const avo_spec *s)
+{
+	for (size_t i = 0; i < s->nflags; i++)
+		if (!strncmp(s->flags[i], "-O", 2))
+			return 1;
+	return 0;
+}
+
+/* Flags shared by compile and link: arch, -O3 unless the spec names a level, the spec's flags. */
+static void add_common(cmdline *c, const avo_spec *s)
+{
+	avo_eval__av_push(&c->a, s->compiler);
+	add_arch(c, s);
+	if (!has_opt_level(s))
+		avo_eval__av_push(&c->a, "-O3");
+	for (size_t i = 0; i < s->nflags; i++)
+		avo_eval__av_push(&c->a, s->flags[i]);
+}
+
+/* Compile `src` to `obj`. The kernel's own directory is searched first, since a variant is
+ * compiled from a scratch copy and its quoted includes must still find their headers. */
+static void compile_cmd(cmdline *c, const avo_eval__ctx *e, const char *src, const char *obj)
+{
+	const avo_spec *s = e->spec;
+	add_common(c, s);
+	char *kd = avo_path_dirname(s->kernel);
+	avo_eval__av_push(&c->a, cl_own(c, avo_sprintf("-I%s", kd ? kd : ".")));
+	free(kd);
+	if (e->libdir) /* <avo_harness.h> */
+		avo_eval__av_push(&c->a, cl_own(c, avo_sprintf("-I%s", e->libdir)));
+	for (size_t i = 0; i < s->ninclude_dirs; i++)
+		avo_eval__av_push(&c->a, cl_own(c, avo_sprintf("-I%s", s->include_dirs[i])));
+	for (size_t i = 0; i < s->ndefines; i++)
+		avo_eval__av_push(&c->a, cl_own(c, avo_sprintf("-D%s", s->defines[i])));
+	avo_eval__av_push(&c->a, "-c");
+	avo_eval__av_push(&c->a, src);
+	avo_eval__av_push(&c->a, "-o");
+	avo_eval__av_push(&c->a, obj);
+}
+
+static void link_cmd(cmdline *c, const avo_spec *s, char *const *objs, size_t nobjs, const char *exe)
+{
+	add_common(c, s);
+	for (size_t i = 0; i < nobjs; i++)
+		avo_eval__av_push(&c->a, objs[i]);
+	avo_eval__av_push(&c->a, "-o");
+	avo_eval__av_push(&c->a, exe);
+	for (size_t i = 0; i < s->nlink_flags; i++)
+		avo_eval__av_push(&c->a, s->link_flags[i]);
+}
+
+void avo_eval__verbose_cmd(const avo_eval__ctx *e, const char *const *argv)
+{
+	if (!e->opts->verbose)
+		return;
+	char *s = join_argv(argv);
+	fprintf(stderr, "avo: $ %s\n", s ? s : "?");
+	free(s);
+}
+
+/* Key of a compiled object in ns "bin". */
+void avo_eval__bin_key(avo_eval__ctx *e, char out[AVO_CACHE_HEX], const char *name, const char *src, size_t len)
+{
+	const avo_spec *s = e->spec;
+	avo_cache_key *k;
+	if (avo_cache_key_new(&k, "bin") < 0) {
+		out[0] = '\0';
+		return;
+	}
+	avo_cache_key_adds(k, "protocol", AVO_EVAL_PROTOCOL_VERSION);
+	avo_cache_key_adds(k, "name", name);
+	avo_cache_key_add(k, "source", src, len);
+	avo_cache_key_adds(k, "headers", e->headers);
+	avo_cache_key_adds(k, "compiler", e->cc_id);
+	avo_cache_key_adds(k, "harness_library", e->libhash);
+	/* The command line less the scratch paths, which differ per run. */
+	cmdline c = {0};
+	compile_cmd(&c, e, "SRC", "OBJ");
+	int native = strstr(s->arch, "native") != NULL;
+	for (size_t i = 0; i < c.a.n; i++) {
+		avo_cache_key_adds(k, "arg", c.a.v[i]);
+		native |= strstr(c.a.v[i], "native") != NULL;
+	}
+	cl_dispose(&c);
+	/* -march=native / -arch=native code belongs to this machine only. */
+	if (native)
+		avo_cache_key_adds(k, "device", e->dev_id);
+	avo_cache_key_final(k, out);
+}
+
+int avo_eval__cache_get(avo_eval__ctx *e, const char *ns, const char *key, avo_buf *out)
+{
+	if (!e->cache || !key[0])
+		return AVO_ENOTFOUND;
+	pthread_mutex_lock(&cache_lock);
+	int rc = avo_cache_get(e->cache, ns, key, out);
+	pthread_mutex_unlock(&cache_lock);
+	return rc;
+}
+
+void avo_eval__cache_put(avo_eval__ctx *e, const char *ns, const char *key, const void *data, size_t len)
+{
+	if (!e->cache || !key[0])
+		return;
+	pthread_mutex_lock(&cache_lock);
+	if (avo_cache_put(e->cache, ns, key, data, len) < 0)
+		fprintf(stderr, "avo: warning: cache: %s\n", avo_error_last());
+	pthread_mutex_unlock(&cache_lock);
+}
+
+void avo_eval__cache_put_object(avo_eval__ctx *e, const char *src, size_t len)
+{
+	char h[AVO_CACHE_HEX];
+	if (!e->cache)
+		return;
+	pthread_mutex_lock(&cache_lock);
+	avo_cache_put_object(e->cache, h, src, len);
+	pthread_mutex_unlock(&cache_lock);
+}
+
+/* Run one compile or link command the way every build step runs: from the spec's directory
+ * (relative -I in its flags mean that directory), secrets scrubbed, under the compile
+ * timeout, keeping the tail of the compiler's output. */
+static int run_build_step(avo_eval__ctx *e, const cmdline *c, avo_proc_result *r)
+{
+	avo_eval__verbose_cmd(e, c->a.v);
+	avo_proc_options po = {0};
+	po.argv = c->a.v;
+	po.cwd = e->spec->dir;
+	po.scrub_secrets = 1;
+	po.timeout_s = e->spec->compile_timeout_s;
+	po.max_output = 1u << 20;
+	return avo_proc_run(r, &po);
+}
+
+/* Compile `src_path` (content `src`) into `obj`, through the "bin" cache. Returns 0 when
+ * compiled, 1 when the compiler rejected it (*feedback set, caller frees), < 0 when the
+ * environment failed. `dir` is stripped from the messages. */
+static int compile_tu(avo_eval__ctx *e, const char *src_path, const char *src, size_t len, const char *obj,
+		      const char *dir, char **feedback)
+{
+	const avo_spec *s = e->spec;
+	char key[AVO_CACHE_HEX];
+	avo_buf bytes = AVO_BUF_INIT;
+	int rc;
+	*feedback = NULL;
+	avo_eval__bin_key(e, key, avo_path_basename(src_path), src, len);
+	if (avo_eval__cache_get(e, "bin", key, &bytes) == 0) {
+		rc = avo_file_write_atomic(obj, bytes.ptr ? bytes.ptr : "", bytes.size, 0644);
+		avo_buf_dispose(&bytes);
+		return rc;
+	}
+	cmdline c = {0};
+	compile_cmd(&c, e, src_path, obj);
+	avo_proc_result r;
+	rc = run_build_step(e, &c, &r);
+	cl_dispose(&c);
+	if (rc < 0)
+		return rc;
+	if (avo_eval__not_started(&r)) {
+		rc = avo_error_set(AVO_EIO, "compiler \"%s\" could not be started", s->compiler);
+	} else if (r.timed_out || !r.exited || r.exit_code != 0) {
+		/* Some tools print diagnostics on stdout: keep both streams. */
+		if (r.out.size)
+			avo_buf_printf(&r.err, "%s%s", r.err.size ? "\n" : "", avo_buf_cstr(&r.out));
+		strip_dir(&r.err, dir);
+		char *how = avo_proc_describe(&r, s->compile_timeout_s);
+		char *log = cap_text(avo_buf_cstr(&r.err), AVO_EVAL_FEEDBACK_HEAD, AVO_EVAL_FEEDBACK_TAIL);
+		*feedback = avo_sprintf("%s: compiler %s:\n%s", avo_path_basename(src_path), how ? how : "failed",
+					log ? log : "");
+		free(how);
+		free(log);
+		rc = 1;
+	} else if (e->cache && avo_file_read(&bytes, obj) == 0) {
+		avo_eval__cache_put(e, "bin", key, bytes.ptr ? bytes.ptr : "", bytes.size);
+	}
+	avo_buf_dispose(&bytes);
+	avo_proc_result_dispose(&r);
+	return rc;
+}
+
+/* Link `objs` (the shared objects first, written into `dir`) into `exe`. Returns 0, 1 when
+ * the link failed (*feedback set, caller frees), < 0 when the environment failed. */
+static int link_exe(avo_eval__ctx *e, const char *dir, const char *own_obj, const char *exe, char **feedback)
+{
+	char *objs[4];
+	size_t n = 0;
+	int rc = 0;
+	*feedback = NULL;
+	for (size_t i = 0; i < e->nhobj && rc == 0; i++) {
+		objs[n] = avo_path_join(dir, e->hobj[i].name);
+		rc = objs[n] ? avo_file_write_atomic(objs[n], e->hobj[i].bytes, e->hobj[i].len, 0644)
+			     : avo_error_set(AVO_ERROR, "out of memory");
+		n++;
+	}
+	objs[n++] = (char *)own_obj;
+	cmdline c = {0};
+	avo_proc_result r = {0};
+	if (rc == 0) {
+		link_cmd(&c, e->spec, objs, n, exe);
+		rc = run_build_step(e, &c, &r);
+		cl_dispose(&c);
+	}
+	if (rc == 0 && (r.timed_out || !r.exited || r.exit_code != 0)) {
+		strip_dir(&r.err, dir);
+		char *how = avo_proc_describe(&r, e->spec->compile_timeout_s);
+		char *log = cap_text(avo_buf_cstr(&r.err), AVO_EVAL_FEEDBACK_HEAD, AVO_EVAL_FEEDBACK_TAIL);
+		*feedback = avo_sprintf("link failed (%s):\n%s", how ? how : "?", log ? log : "");
+		free(how);
+		free(log);
+		rc = 1;
+	}
+	avo_proc_result_dispose(&r);
+	for (size_t i = 0; i + 1 < n; i++)
+		free(objs[i]);
+	return rc;
+}
+
+/* One shared object (harness or library): from the process memo, else compiled. */
+static int build_shared(avo_eval__ctx *e, const char *path, const char *src, size_t len, const char *objname,
+			const char *dir)
+{
+	char mkey[AVO_CACHE_HEX + 16], bkey[AVO_CACHE_HEX];
+	avo_eval__obj *o = &e->hobj[e->nhobj];
+	char *obj = NULL, *fb = NULL;
+	avo_buf b = AVO_BUF_INIT;
+	o->name = objname;
+	avo_eval__bin_key(e, bkey, avo_path_basename(path), src, len);
+	snprintf(mkey, sizeof(mkey), "obj:%s", bkey);
+	if (avo_eval__memo_get(mkey, &o->bytes, &o->len) == 0) {
+		e->nhobj++;
+		return 0;
+	}
+	obj = avo_path_join(dir, objname);
+	int rc = compile_tu(e, path, src, len, obj, NULL, &fb);
+	if (rc == 0 && (rc = avo_file_read(&b, obj)) == 0) {
+		o->len = b.size;
+		o->bytes = avo_buf_detach(&b);
+		avo_eval__memo_put(mkey, o->bytes, o->len);
+		e->nhobj++;
+	} else if (rc > 0) {
+		e->harness_feedback = avo_sprintf("the harness%s did not compile: %s",
+						  e->nhobj ? " library" : "", fb);
+	}
+	avo_buf_dispose(&b);
+	free(fb);
+	free(obj);
+	return rc;
+}
+
+/* The reference executable: the harness and its library linked with the original kernel,
+ * which the reference process never calls (it only has to resolve the entry point). */
+static int build_reference(avo_eval__ctx *e, const char *dir)
+{
+	avo_buf ksrc = AVO_BUF_INIT;
+	char *kobj = NULL, *fb = NULL;
+	int rc = avo_file_read(&ksrc, e->spec->kernel);
+	if (rc < 0)
+		return avo_error_wrap(rc, "kernel");
+	kobj = avo_path_join(dir, "original.o");
+	e->ref_exe = avo_path_join(dir, "harness-reference");
+	rc = compile_tu(e, e->spec->kernel, avo_buf_cstr(&ksrc), ksrc.size, kobj, NULL, &fb);
+	if (rc == 0)
+		rc = link_exe(e, dir, kobj, e->ref_exe, &fb);
+	if (rc > 0)
+		e->harness_feedback = avo_sprintf("the reference (the harness with the original kernel) did "
+						  "not build: %s", fb);
+	free(fb);
+	free(kobj);
+	avo_buf_dispose(&ksrc);
+	return rc;
+}
+
+/* Job 0: the shared objects, and the reference executable when the protocol needs it. */
+static int build_harness(avo_eval__ctx *e)
+{
+	int rc = avo_mkdtemp(&e->ref_dir, e->root, "harness-");
+	if (rc < 0)
+		return rc;
+	rc = build_shared(e, e->spec->harness, e->harness_src, e->harness_len, "harness.o", e->ref_dir);
+	if (rc == 0 && e->proto->uses_library) {
+		const char *lib = e->spec->is_cuda ? "avo_harness_cuda.cu" : "avo_harness.c";
+		char *path = avo_path_join(e->libdir, lib);
+		avo_buf src = AVO_BUF_INIT;
+		if ((rc = avo_file_read(&src, path)) < 0)
+			rc = avo_error_wrap(rc, "the harness library");
+		else
+			rc = build_shared(e, path, avo_buf_cstr(&src), src.size, "avo_harness.o", e->ref_dir);
+		avo_buf_dispose(&src);
+		free(path);
+		if (rc == 0)
+			rc = build_reference(e, e->ref_dir);
+	}
+	return rc;
+}
+
+/* The directory of the harness library (see eval_int.h). */
+char *avo_eval__find_libdir(void)
+{
+	const char *env = getenv("AVO_HARNESS_DIR");
+	if (env && *env)
+		return avo_strdup(env);
+	char exe[PATH_MAX], real[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *bin = avo_path_dirname(exe);
+		char *cand = bin ? avo_sprintf("%s/../share/avo/harness", bin) : NULL;
+		free(bin);
+		if (cand && realpath(cand, real)) {
+			free(cand);
+			return avo_strdup(real);
+		}
+		free(cand);
+	}
+	struct stat st;
+	return stat(AVO_HARNESS_SRC_DIR, &st) == 0 ? avo_strdup(AVO_HARNESS_SRC_DIR) : NULL;
+}
+
+static void set_compile_failure(avo_eval__item *it, const char *fb)
+{
+	it->res->status = AVO_EVAL_COMPILE;
+	free(it->res->feedback);
+	it->res->feedback = avo_strdup(fb ? fb : "compile failed");
+}
+
+/* Compile and link one variant (a worker thread). Leaves it IT_READY (exe set) or IT_DONE. */
+static void build_variant(avo_eval__ctx *e, avo_eval__item *it)
+{
+	const avo_spec *s = e->spec;
+	char *src = NULL, *obj = NULL, *fb = NULL;
+	int rc;
+	if ((rc = avo_mkdtemp(&it->dir, e->root, "eval-")) < 0)
+		goto env_fail;
+	/* The variant keeps the kernel's file name, in the scratch dir, never over the user's file. */
+	src = avo_path_join(it->dir, avo_path_basename(s->kernel));
+	obj = avo_path_join(it->dir, "variant.o");
+	if ((rc = avo_file_write_atomic(src, it->src, it->len, 0644)) < 0)
+		goto env_fail;
+	rc = compile_tu(e, src, it->src, it->len, obj, it->dir, &fb);
+	if (rc < 0)
+		goto env_fail;
+	/* Wait for the harness (another worker may be compiling it). */
+	pthread_mutex_lock(&e->mu);
+	while (e->harness_state == 0)
+		pthread_cond_wait(&e->cv, &e->mu);
+	int hs = e->harness_state;
+	pthread_mutex_unlock(&e->mu);
+	if (hs < 0) {
+		set_compile_failure(it, e->harness_feedback);
+		goto done;
+	}
+	if (rc > 0) {
+		set_compile_failure(it, fb);
+		goto done;
+	}
+	it->exe = avo_path_join(it->dir, "harness");
+	free(fb);
+	fb = NULL;
+	if ((rc = link_exe(e, it->dir, obj, it->exe, &fb)) < 0)
+		goto env_fail;
+	if (rc > 0)
+		set_compile_failure(it, fb);
+	goto done;
+env_fail:
+	it->env_rc = rc < 0 ? rc : AVO_ERROR;
+	it->env_msg = avo_strdup(avo_error_last());
+done:
+	pthread_mutex_lock(&e->mu);
+	it->state = it->res->status == AVO_EVAL_COMPILE || it->env_rc < 0 ? IT_DONE : IT_READY;
+	e->compiled++;
+	pthread_cond_broadcast(&e->cv);
+	pthread_mutex_unlock(&e->mu);
+	free(src);
+	free(obj);
+	free(fb);
+}
+
+void *avo_eval__worker(void *arg)
+{
+	avo_eval__ctx *e = arg;
+	for (;;) {
+		pthread_mutex_lock(&e->mu);
+		size_t job = e->next_job++;
+		pthread_mutex_unlock(&e->mu);
+		if (e->need_harness && job == 0) {
+			int rc = build_harness(e);
+			pthread_mutex_lock(&e->mu);
+			e->harness_state = rc == 0 ? 1 : -1;
+			if (rc < 0 && !e->harness_feedback)
+				e->harness_feedback = avo_sprintf("harness: %s", avo_error_last());
+			pthread_cond_broadcast(&e->cv);
+			pthread_mutex_unlock(&e->mu);
+			continue;
+		}
+		size_t idx = job - (size_t)e->need_harness;
+		if (idx >= e->ntodo)
+			return NULL;
+		build_variant(e, &e->items[e->todo[idx]]);
+	}
+}
+
