@@ -2,6 +2,7 @@
  * OpenAI-compatible chat completions (tools / tool_calls) and Anthropic Messages
  * (tools / tool_use / tool_result). The model works on a private copy of the edits and
  * reaches the kernel only through the tools below. */
+#include "avo_agent_tools.h"
 #include "internal.h"
 
 #include <cjson/cJSON.h>
@@ -15,7 +16,6 @@
 
 #define MAX_BODY (32u << 20)    /* largest response body kept */
 #define MAX_NO_TOOL 3           /* replies without a tool call before the step fails */
-#define MAX_SOURCE (256u << 10) /* read_kernel shows at most this much */
 
 typedef enum { API_OPENAI, API_ANTHROPIC } api_kind;
 
@@ -35,6 +35,7 @@ typedef struct {
 	double timeout, retry_base, retry_cap;
 	long retries;
 	double price_in, price_out;
+	avo_agent_memory mem; /* the agent's attempts and notes, across steps */
 } llm_op;
 
 /* ---- HTTP --------------------------------------------------------------------------- */
@@ -204,439 +205,10 @@ static int post_retry(const llm_op *o, const char *url, const char *body, const 
 	}
 }
 
-/* ---- tools ---------------------------------------------------------------------------- */
-
-static const struct {
-	const char *name, *description, *schema;
-} tools[] = {
-	{"read_regions", "The current text of every editable region and every knob with its value and allowed values.",
-	 "{\"type\":\"object\",\"properties\":{}}"},
-	{"read_kernel", "The whole kernel source with your working edits applied. Only the regions and knobs can change.",
-	 "{\"type\":\"object\",\"properties\":{}}"},
-	{"read_lineage", "The committed versions so far: id, parent, operator, fitness, per-config scores, note, and what each changed.",
-	 "{\"type\":\"object\",\"properties\":{}}"},
-	{"read_knowledge", "Without a name: list the knowledge base notes. With a name: read one note.",
-	 "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\",\"description\":\"note file name, e.g. tiling.md\"}}}"},
-	{"read_feedback", "The feedback of the last evaluation: compiler errors, wrong results, timings.",
-	 "{\"type\":\"object\",\"properties\":{}}"},
-	{"edit_region", "Replace the whole text of one region in the working copy. The edit is validated at once.",
-	 "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"text\":{\"type\":\"string\",\"description\":\"the new region text, whole lines\"}},\"required\":[\"name\",\"text\"]}"},
-	{"set_knob", "Set one knob of the working copy to one of its allowed values.",
-	 "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"value\":{\"type\":\"string\"}},\"required\":[\"name\",\"value\"]}"},
-	{"evaluate", "Compile, check and time the working copy. A correct variant as fast as the best is committed and ends the step.",
-	 "{\"type\":\"object\",\"properties\":{}}"},
-	{"submit", "End the step with the working copy (evaluated first if needed).",
-	 "{\"type\":\"object\",\"properties\":{\"note\":{\"type\":\"string\",\"description\":\"what you changed and why\"}}}"},
-};
-#define NTOOLS (sizeof(tools) / sizeof(tools[0]))
-
-typedef struct {
-	const llm_op *o;
-	const avo_agent_context *ctx;
-	avo_agent_step_result *out;
-	agent_edits work;
-	char eval_hash[33];  /* hash of the last evaluated working copy */
-	char base_hash[33];  /* hash of the version the step started from */
-	int end;             /* 1: submitted, 2: committed, 3: the caller said stop */
-	int fatal;           /* <0: a callback failed, the step stops */
-} llm_step;
-
 static const char *arg_str(const cJSON *args, const char *name)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, name);
 	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static char *tool_read_regions(llm_step *s)
-{
-	avo_buf b = AVO_BUF_INIT;
-	const avo_agent_context *ctx = s->ctx;
-	if (ctx->nregions == 0)
-		avo_buf_puts(&b, "The kernel has no regions.\n");
-	for (size_t i = 0; i < ctx->nregions; i++) {
-		const char *t = edits_region(&s->work, ctx, ctx->regions[i].name);
-		avo_buf_printf(&b, "=== region %s ===\n%s", ctx->regions[i].name, t);
-		if (!*t || t[strlen(t) - 1] != '\n')
-			avo_buf_puts(&b, "\n");
-		avo_buf_puts(&b, "=== end ===\n\n");
-	}
-	if (ctx->nknobs)
-		avo_buf_puts(&b, "Knobs:\n");
-	for (size_t i = 0; i < ctx->nknobs; i++) {
-		const avo_agent_knob *k = &ctx->knobs[i];
-		avo_buf_printf(&b, "  %s = %s   allowed: ", k->name, edits_knob(&s->work, ctx, k->name));
-		if (k->is_range)
-			avo_buf_printf(&b, "%lld..%lld", k->lo, k->hi);
-		for (size_t j = 0; !k->is_range && j < k->nvalues; j++)
-			avo_buf_printf(&b, "%s%s", j ? " " : "", k->values[j]);
-		avo_buf_puts(&b, "\n");
-	}
-	return avo_buf_detach(&b);
-}
-
-/* Split into lines (each keeps its '\n'); pointers into s. */
-static size_t split_lines(const char *s, const char ***out, size_t **lens)
-{
-	size_t n = 0, cap = 16;
-	*out = malloc(cap * sizeof(**out));
-	*lens = malloc(cap * sizeof(**lens));
-	while (*out && *lens && *s) {
-		if (n == cap) {
-			cap *= 2;
-			const char **o = realloc(*out, cap * sizeof(**out));
-			size_t *l = o ? realloc(*lens, cap * sizeof(**lens)) : NULL;
-			if (o)
-				*out = o;
-			if (!l)
-				return 0;
-			*lens = l;
-		}
-		size_t len = strcspn(s, "\n");
-		len += s[len] == '\n';
-		(*out)[n] = s;
-		(*lens)[n++] = len;
-		s += len;
-	}
-	return n;
-}
-
-/* A line diff of a -> b (LCS), changed lines with one line of context around them. */
-static void line_diff(avo_buf *b, const char *a, const char *c)
-{
-	const char **la = NULL, **lc = NULL;
-	size_t *na = NULL, *nc = NULL;
-	size_t n = split_lines(a, &la, &na), m = split_lines(c, &lc, &nc);
-	unsigned *t = (n + 1) * (m + 1) <= 4000000 ? calloc((n + 1) * (m + 1), sizeof(*t)) : NULL;
-	if (!t) { /* too large to diff: show the new text */
-		avo_buf_puts(b, c);
-		goto done;
-	}
-#define T(i, j) t[(i) * (m + 1) + (j)]
-#define EQ(i, j) (na[i] == nc[j] && !memcmp(la[i], lc[j], na[i]))
-	for (size_t i = n; i-- > 0;)
-		for (size_t j = m; j-- > 0;)
-			T(i, j) = EQ(i, j) ? T(i + 1, j + 1) + 1 : (T(i + 1, j) > T(i, j + 1) ? T(i + 1, j) : T(i, j + 1));
-	/* ops: 0 same, 1 removed, 2 added; with the line each refers to */
-	size_t nops = 0, i = 0, j = 0;
-	char *op = malloc(n + m + 1);
-	const char **ln = malloc((n + m + 1) * sizeof(*ln));
-	size_t *ll = malloc((n + m + 1) * sizeof(*ll));
-	if (!op || !ln || !ll) {
-		free(op);
-		free(ln);
-		free(ll);
-		free(t);
-		avo_buf_puts(b, c);
-		goto done;
-	}
-	while (i < n || j < m) {
-		if (i < n && j < m && EQ(i, j)) {
-			op[nops] = 0, ln[nops] = la[i], ll[nops++] = na[i];
-			i++, j++;
-		} else if (j < m && (i == n || T(i, j + 1) >= T(i + 1, j))) {
-			op[nops] = 2, ln[nops] = lc[j], ll[nops++] = nc[j];
-			j++;
-		} else {
-			op[nops] = 1, ln[nops] = la[i], ll[nops++] = na[i];
-			i++;
-		}
-	}
-#undef T
-#undef EQ
-	int skipped = 0;
-	for (size_t k = 0; k < nops; k++) {
-		int near = op[k] || (k > 0 && op[k - 1]) || (k + 1 < nops && op[k + 1]);
-		if (!near) {
-			if (!skipped)
-				avo_buf_puts(b, "   ...\n");
-			skipped = 1;
-			continue;
-		}
-		skipped = 0;
-		avo_buf_puts(b, op[k] == 1 ? "  -" : op[k] == 2 ? "  +" : "   ");
-		avo_buf_put(b, ln[k], ll[k]);
-		if (ll[k] == 0 || ln[k][ll[k] - 1] != '\n')
-			avo_buf_puts(b, "\n");
-	}
-	free(op);
-	free(ln);
-	free(ll);
-	free(t);
-done:
-	free(la);
-	free(lc);
-	free(na);
-	free(nc);
-}
-
-static const char *version_region(const avo_agent_context *ctx, const avo_agent_version *v, const char *name)
-{
-	for (size_t i = 0; v && i < v->nregions; i++)
-		if (!strcmp(v->regions[i].region, name))
-			return v->regions[i].text;
-	const avo_agent_region *r = ctx_region(ctx, name);
-	return r ? r->text : "";
-}
-
-static const char *version_knob(const avo_agent_context *ctx, const avo_agent_version *v, const char *name)
-{
-	for (size_t i = 0; v && i < v->nknobs; i++)
-		if (!strcmp(v->knobs[i].knob, name))
-			return v->knobs[i].value;
-	const avo_agent_knob *k = ctx_knob(ctx, name);
-	return k && k->value ? k->value : "";
-}
-
-static char *tool_read_lineage(llm_step *s)
-{
-	const avo_agent_context *ctx = s->ctx;
-	avo_buf b = AVO_BUF_INIT;
-	if (ctx->nlineage == 0)
-		avo_buf_puts(&b, "No committed versions yet.\n");
-	for (size_t i = 0; i < ctx->nlineage; i++) {
-		const avo_agent_version *v = &ctx->lineage[i], *parent = NULL;
-		for (size_t j = 0; v->parent && j < ctx->nlineage; j++)
-			if (ctx->lineage[j].id && !strcmp(ctx->lineage[j].id, v->parent))
-				parent = &ctx->lineage[j];
-		/* Diffs for the newest few only: the conversation must stay small. */
-		int full = i + 6 >= ctx->nlineage;
-		avo_buf_printf(&b, "version %s (parent %s, by %s%s): fitness %.6g\n", v->id ? v->id : "?",
-			       v->parent ? v->parent : "none", v->op ? v->op : "?",
-			       v == ctx->base ? ", the version you start from" : "", v->fitness);
-		for (size_t j = 0; j < v->nscores; j++)
-			avo_buf_printf(&b, "  score %s: %.6g\n", v->scores[j].config ? v->scores[j].config : "?", v->scores[j].score);
-		if (v->note)
-			avo_buf_printf(&b, "  note: %s\n", v->note);
-		for (size_t j = 0; j < ctx->nknobs; j++) {
-			const char *a = version_knob(ctx, parent, ctx->knobs[j].name), *c = version_knob(ctx, v, ctx->knobs[j].name);
-			if (strcmp(a, c))
-				avo_buf_printf(&b, "  knob %s: %s -> %s\n", ctx->knobs[j].name, a, c);
-		}
-		for (size_t j = 0; j < ctx->nregions; j++) {
-			const char *a = version_region(ctx, parent, ctx->regions[j].name), *c = version_region(ctx, v, ctx->regions[j].name);
-			if (!strcmp(a, c))
-				continue;
-			avo_buf_printf(&b, "  region %s changed%s\n", ctx->regions[j].name,
-				       full ? (parent ? " (diff against the parent):" : " (diff against the original):") : "");
-			if (full)
-				line_diff(&b, a, c);
-		}
-	}
-	return avo_buf_detach(&b);
-}
-
-static char *tool_read_knowledge(llm_step *s, const cJSON *args, int *is_error)
-{
-	const char *dir = s->ctx->knowledge_dir, *name = arg_str(args, "name");
-	avo_buf b = AVO_BUF_INIT;
-	if (!dir) {
-		*is_error = 1;
-		return avo_strdup("There is no knowledge base for this kernel.");
-	}
-	if (name && *name) {
-		if (!knowledge_is_note(name)) {
-			*is_error = 1;
-			return avo_sprintf("\"%s\" is not a note name (a file name ending in .md, no directories)", name);
-		}
-		char *p = avo_path_join(dir, name);
-		if (!p || avo_file_read(&b, p) < 0) {
-			free(p);
-			avo_buf_dispose(&b);
-			*is_error = 1;
-			return avo_sprintf("no note named \"%s\"; call read_knowledge without a name for the list", name);
-		}
-		free(p);
-		result_add_knowledge(s->out, name);
-		return avo_buf_detach(&b);
-	}
-	char **names = NULL;
-	size_t n = 0;
-	if (knowledge_list(&names, &n, dir) < 0) {
-		*is_error = 1;
-		return avo_strdup("The knowledge base cannot be read.");
-	}
-	avo_buf_puts(&b, n ? "Notes (call read_knowledge with a name to read one):\n" : "The knowledge base is empty.\n");
-	for (size_t i = 0; i < n; i++) {
-		char *title = knowledge_title(dir, names[i]);
-		avo_buf_printf(&b, "  %s  %s\n", names[i], title);
-		free(title);
-	}
-	knowledge_list_free(names, n);
-	return avo_buf_detach(&b);
-}
-
-static char *tool_read_kernel(llm_step *s, int *is_error)
-{
-	char *src = NULL;
-	avo_agent_apply_error err;
-	memset(&err, 0, sizeof(err));
-	const agent_edits *e = &s->work;
-	int rc = s->ctx->cb.apply(&src, &err, e->r, e->nr, e->k, e->nk, s->ctx->cb.payload);
-	avo_agent_apply_error_dispose(&err);
-	if (rc < 0 || !src) {
-		free(src);
-		*is_error = 1;
-		return avo_strdup("the kernel source is not available; read_regions shows the editable parts");
-	}
-	if (strlen(src) > MAX_SOURCE) {
-		char *cut = avo_sprintf("%.*s\n[... cut at %u bytes]\n", (int)MAX_SOURCE, src, MAX_SOURCE);
-		free(src);
-		return cut;
-	}
-	return src;
-}
-
-static char *tool_read_feedback(llm_step *s)
-{
-	const avo_agent_eval *ev = &s->out->eval;
-	if (s->out->evaluations)
-		return eval_describe(ev);
-	if (s->ctx->feedback && *s->ctx->feedback)
-		return avo_sprintf("Feedback of the last evaluation before this step:\n%s", s->ctx->feedback);
-	return avo_strdup("No evaluation feedback yet.");
-}
-
-/* Try edits on a copy; keep them only when apply() accepts them. */
-static char *try_edits(llm_step *s, agent_edits *tentative, const char *what, int *is_error)
-{
-	char *msg = NULL;
-	if (step_apply(&msg, s->ctx, tentative) < 0) {
-		edits_free(tentative);
-		*is_error = 1;
-		char *r = avo_sprintf("edit refused, the working copy is unchanged: %s", msg ? msg : "invalid edit");
-		free(msg);
-		return r;
-	}
-	edits_free(&s->work);
-	s->work = *tentative;
-	return avo_sprintf("ok: %s. Call evaluate to measure the working copy.", what);
-}
-
-static char *tool_edit_region(llm_step *s, const cJSON *args, int *is_error)
-{
-	const char *name = arg_str(args, "name"), *text = arg_str(args, "text");
-	const avo_agent_context *ctx = s->ctx;
-	*is_error = 1;
-	if (!name || !text)
-		return avo_strdup("edit_region needs string arguments \"name\" and \"text\"");
-	if (!ctx_region(ctx, name)) {
-		avo_buf b = AVO_BUF_INIT;
-		avo_buf_printf(&b, "edit refused: there is no region named \"%s\"; only the marked regions can be edited. Regions:", name);
-		for (size_t i = 0; i < ctx->nregions; i++)
-			avo_buf_printf(&b, " %s", ctx->regions[i].name);
-		return avo_buf_detach(&b);
-	}
-	*is_error = 0;
-	size_t n = strlen(text);
-	char *t = (n && text[n - 1] == '\n') ? avo_strdup(text) : avo_sprintf("%s\n", text);
-	agent_edits tent;
-	if (!t || edits_copy(&tent, &s->work) < 0 || edits_set_region(&tent, ctx, name, t) < 0) {
-		if (t)
-			edits_free(&tent);
-		free(t);
-		*is_error = 1;
-		return avo_strdup("internal error: out of memory");
-	}
-	free(t);
-	char what[256];
-	snprintf(what, sizeof(what), "region %s replaced", name);
-	return try_edits(s, &tent, what, is_error);
-}
-
-static char *tool_set_knob(llm_step *s, const cJSON *args, int *is_error)
-{
-	const char *name = arg_str(args, "name");
-	const cJSON *jv = cJSON_GetObjectItemCaseSensitive(args, "value");
-	char num[64];
-	const char *value = cJSON_IsString(jv) ? jv->valuestring : NULL;
-	if (cJSON_IsNumber(jv)) {
-		snprintf(num, sizeof(num), "%.17g", jv->valuedouble);
-		value = num;
-	}
-	*is_error = 1;
-	if (!name || !value)
-		return avo_strdup("set_knob needs arguments \"name\" and \"value\"");
-	const avo_agent_knob *k = ctx_knob(s->ctx, name);
-	if (!k)
-		return avo_sprintf("there is no knob named \"%s\"; read_regions lists the knobs", name);
-	if (!knob_allows(k, value))
-		return avo_sprintf("knob %s does not allow \"%s\"; read_regions lists the allowed values", name, value);
-	*is_error = 0;
-	agent_edits tent;
-	if (edits_copy(&tent, &s->work) < 0 || edits_set_knob(&tent, s->ctx, name, value) < 0) {
-		*is_error = 1;
-		return avo_strdup("internal error: out of memory");
-	}
-	char what[256];
-	snprintf(what, sizeof(what), "knob %s = %s", name, value);
-	return try_edits(s, &tent, what, is_error);
-}
-
-static char *evaluate_work(llm_step *s, int *is_error)
-{
-	char h[33];
-	edits_hash(h, &s->work);
-	if (!strcmp(h, s->base_hash)) {
-		*is_error = 1;
-		return avo_strdup("not evaluated: the working copy is the version you started from, which is "
-				  "measured already; change a region or a knob first");
-	}
-	if (s->out->evaluations && !strcmp(h, s->eval_hash)) {
-		char *d = eval_describe(&s->out->eval), *r = avo_sprintf("unchanged since the last evaluation:\n%s", d ? d : "");
-		free(d);
-		return r;
-	}
-	int rc = step_evaluate(s->out, s->ctx, &s->work);
-	if (rc < 0) {
-		s->fatal = rc;
-		return NULL;
-	}
-	memcpy(s->eval_hash, h, sizeof(h));
-	if (s->out->eval.committed)
-		s->end = 2;
-	else if (s->out->eval.stop)
-		s->end = 3;
-	return eval_describe(&s->out->eval);
-}
-
-static char *run_tool(llm_step *s, const char *name, const cJSON *args, int *is_error)
-{
-	*is_error = 0;
-	if (!strcmp(name, "read_regions"))
-		return tool_read_regions(s);
-	if (!strcmp(name, "read_kernel"))
-		return tool_read_kernel(s, is_error);
-	if (!strcmp(name, "read_lineage"))
-		return tool_read_lineage(s);
-	if (!strcmp(name, "read_knowledge"))
-		return tool_read_knowledge(s, args, is_error);
-	if (!strcmp(name, "read_feedback"))
-		return tool_read_feedback(s);
-	if (!strcmp(name, "edit_region"))
-		return tool_edit_region(s, args, is_error);
-	if (!strcmp(name, "set_knob"))
-		return tool_set_knob(s, args, is_error);
-	if (!strcmp(name, "evaluate"))
-		return evaluate_work(s, is_error);
-	if (!strcmp(name, "submit")) {
-		const char *note = arg_str(args, "note");
-		free(s->out->note);
-		s->out->note = avo_strdup(note);
-		char h[33];
-		edits_hash(h, &s->work);
-		s->end = 1;
-		if (!strcmp(h, s->base_hash))
-			return avo_strdup("submitted without changes");
-		if (s->out->evaluations && !strcmp(h, s->eval_hash))
-			return avo_strdup("submitted");
-		return evaluate_work(s, is_error);
-	}
-	*is_error = 1;
-	avo_buf b = AVO_BUF_INIT;
-	avo_buf_printf(&b, "unknown tool \"%s\"; the tools are:", name);
-	for (size_t i = 0; i < NTOOLS; i++)
-		avo_buf_printf(&b, " %s", tools[i].name);
-	return avo_buf_detach(&b);
 }
 
 /* ---- wire formats ------------------------------------------------------------------- */
@@ -669,8 +241,10 @@ static void reply_dispose(reply *r)
 
 static cJSON *tools_json(api_kind api)
 {
+	size_t ntools;
+	const avo_agent_tool_def *tools = avo_agent_tools_list(&ntools);
 	cJSON *arr = cJSON_CreateArray();
-	for (size_t i = 0; arr && i < NTOOLS; i++) {
+	for (size_t i = 0; arr && i < ntools; i++) {
 		cJSON *t = cJSON_CreateObject(), *schema = cJSON_Parse(tools[i].schema);
 		if (!t || !schema) {
 			cJSON_Delete(t);
@@ -944,14 +518,33 @@ static int elide_oldest(cJSON *messages)
 	return 0;
 }
 
+/* Keep what this step tried and how it measured, for the next steps (read_attempts). */
+static void remember(llm_op *o, const avo_agent_step_result *r)
+{
+	avo_buf sum = AVO_BUF_INIT;
+	avo_buf_printf(&sum, "  outcome: %s; changed:", avo_agent_outcome_name(r->outcome));
+	for (size_t i = 0; i < r->nregions; i++)
+		avo_buf_printf(&sum, " region %s", r->regions[i].region);
+	for (size_t i = 0; i < r->nknobs; i++)
+		avo_buf_printf(&sum, " %s=%s", r->knobs[i].knob, r->knobs[i].value);
+	if (!r->nregions && !r->nknobs)
+		avo_buf_puts(&sum, " nothing");
+	if (r->note)
+		avo_buf_printf(&sum, "\n  note: %.500s", r->note);
+	char *ev = r->evaluations ? eval_describe(&r->eval) : avo_sprintf("not evaluated%s%.500s", r->error ? ": " : "",
+									  r->error ? r->error : "");
+	/* Feedback can be long (compiler output): the first part is what matters. */
+	if (ev && strlen(ev) > 1500)
+		strcpy(ev + 1480, "\n[... cut]");
+	avo_agent_memory_add(&o->mem, avo_buf_cstr(&sum), ev);
+	free(ev);
+	avo_buf_dispose(&sum);
+}
+
 static int llm_step_run(avo_agent_op *op, const avo_agent_context *ctx, avo_agent_step_result *out)
 {
 	llm_op *o = (llm_op *)op;
-	llm_step s;
-	memset(&s, 0, sizeof(s));
-	s.o = o;
-	s.ctx = ctx;
-	s.out = out;
+	avo_agent_tools *s = NULL;
 	const char *key = getenv(o->key_env);
 	char *url = o->api == API_OPENAI ? avo_sprintf("%s/chat/completions", o->base_url)
 					  : avo_sprintf("%s/v1/messages", o->base_url);
@@ -959,7 +552,7 @@ static int llm_step_run(avo_agent_op *op, const avo_agent_context *ctx, avo_agen
 	char *first = first_message(ctx);
 	http_resp resp = {0, AVO_BUF_INIT, -1, 0};
 	int rc = 0, no_tool = 0;
-	if (!url || !messages || !toolset || !first || edits_from_base(&s.work, ctx) < 0) {
+	if (!url || !messages || !toolset || !first || avo_agent_tools_new(&s, ctx, out, &o->mem) < 0) {
 		rc = avo_error_set(AVO_ERROR, "out of memory");
 		goto done;
 	}
@@ -970,7 +563,6 @@ static int llm_step_run(avo_agent_op *op, const avo_agent_context *ctx, avo_agen
 		cJSON_AddItemToArray(messages, sys);
 	}
 	cJSON_AddItemToArray(messages, user_message(first));
-	edits_hash(s.base_hash, &s.work);
 
 	for (;;) {
 		if ((long)out->turns >= o->max_turns || out->input_tokens + out->output_tokens >= o->max_tokens) {
@@ -1029,15 +621,15 @@ static int llm_step_run(avo_agent_op *op, const avo_agent_context *ctx, avo_agen
 		}
 		for (size_t i = 0; i < rp.ncalls; i++) {
 			tool_call *tc = &rp.calls[i];
-			if (s.end || s.fatal)
+			if (avo_agent_tools_ended(s) || avo_agent_tools_failed(s))
 				texts[i] = avo_strdup("not run: the step has ended");
 			else if (tc->args_error) {
 				errs[i] = 1;
 				texts[i] = avo_sprintf("error: %s; call the tool again with a JSON object of arguments", tc->args_error);
 			} else
-				texts[i] = run_tool(&s, tc->name, tc->args, &errs[i]);
+				texts[i] = avo_agent_tools_call(s, tc->name, tc->args, &errs[i]);
 			if (!texts[i])
-				texts[i] = avo_strdup(s.fatal ? "evaluation failed" : "internal error");
+				texts[i] = avo_strdup(avo_agent_tools_failed(s) ? "evaluation failed" : "internal error");
 		}
 		int ar = append_results(o, messages, &rp, texts, errs, rp.ncalls);
 		for (size_t i = 0; i < rp.ncalls; i++)
@@ -1045,34 +637,31 @@ static int llm_step_run(avo_agent_op *op, const avo_agent_context *ctx, avo_agen
 		free(texts);
 		free(errs);
 		reply_dispose(&rp);
-		if (s.fatal) {
-			rc = s.fatal;
+		if (avo_agent_tools_failed(s)) {
+			rc = avo_agent_tools_failed(s);
 			goto done;
 		}
 		if (ar < 0) {
 			rc = ar;
 			goto done;
 		}
-		if (s.end) {
-			out->outcome = s.end == 2 || out->committed ? AVO_AGENT_COMMITTED
-				       : s.end == 3		   ? AVO_AGENT_BUDGET
-								   : AVO_AGENT_SUBMITTED;
-			if (s.end == 3 && !out->committed)
+		int end = avo_agent_tools_ended(s);
+		if (end) {
+			out->outcome = end == AVO_AGENT_TOOLS_COMMITTED || out->committed ? AVO_AGENT_COMMITTED
+				       : end == AVO_AGENT_TOOLS_STOPPED			    ? AVO_AGENT_BUDGET
+												    : AVO_AGENT_SUBMITTED;
+			if (end == AVO_AGENT_TOOLS_STOPPED && !out->committed)
 				out->error = avo_sprintf("stopped by the caller: %s",
 							 out->eval.feedback ? out->eval.feedback : "budget spent");
 			break;
 		}
 	}
-	{
-		char h[33];
-		edits_hash(h, &s.work);
-		out->evaluated = out->evaluations > 0 && !strcmp(h, s.eval_hash);
-	}
-	edits_to_result(out, &s.work);
+	avo_agent_tools_finish(s);
+	remember(o, out);
 	redact(out->error, key);
 	redact(out->note, key);
 done:
-	edits_free(&s.work);
+	avo_agent_tools_free(s);
 	avo_buf_dispose(&resp.body);
 	cJSON_Delete(messages);
 	cJSON_Delete(toolset);
@@ -1133,16 +722,16 @@ int avo_agent__llm_fuzz(const unsigned char *data, size_t len)
 			continue;
 		avo_agent_step_result out;
 		memset(&out, 0, sizeof(out));
-		llm_step s;
-		memset(&s, 0, sizeof(s));
-		s.ctx = &ctx;
-		s.out = &out;
-		for (size_t i = 0; i < rp.ncalls && !s.end && !s.fatal; i++) {
-			int err = 0;
-			if (!rp.calls[i].args_error)
-				free(run_tool(&s, rp.calls[i].name, rp.calls[i].args, &err));
-		}
-		edits_free(&s.work);
+		avo_agent_memory mem = {0};
+		avo_agent_tools *s = NULL;
+		if (avo_agent_tools_new(&s, &ctx, &out, &mem) == 0)
+			for (size_t i = 0; i < rp.ncalls && !avo_agent_tools_ended(s) && !avo_agent_tools_failed(s); i++) {
+				int err = 0;
+				if (!rp.calls[i].args_error)
+					free(avo_agent_tools_call(s, rp.calls[i].name, rp.calls[i].args, &err));
+			}
+		avo_agent_tools_free(s);
+		avo_agent_memory_dispose(&mem);
 		avo_agent_step_result_dispose(&out);
 		reply_dispose(&rp);
 	}
@@ -1164,6 +753,7 @@ static void llm_free(avo_agent_op *op)
 	for (size_t i = 0; i < o->nheaders; i++)
 		free(o->headers[i]);
 	free(o->headers);
+	avo_agent_memory_dispose(&o->mem);
 	free(o);
 	curl_global_cleanup();
 }

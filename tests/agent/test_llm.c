@@ -2,45 +2,9 @@
  * the agent loop (read, edit, evaluate, repair, submit), refusals seen by the model,
  * garbage from the model, retries on 429/5xx with Retry-After, request timeouts, budgets,
  * token and cost accounting, and the API key: sent in the right header, written nowhere. */
-#include "mock.h"
+#include "llm_test.h"
 
 #include <math.h>
-
-#define KEY "sk-avo-test-SECRET-8c1f0e"
-#define KEY_ENV "AVO_TEST_LLM_KEY"
-
-static avo_agent_op *make_op(const mock *m, const char *api, const char *extra_json)
-{
-	cJSON *o = cJSON_Parse(extra_json ? extra_json : "{}");
-	char *url = mock_url(m, strcmp(api, "openai") ? "" : "/v1");
-	cJSON_AddStringToObject(o, "api", api);
-	cJSON_AddStringToObject(o, "base_url", url);
-	cJSON_AddStringToObject(o, "model", "mock-model");
-	if (!cJSON_GetObjectItem(o, "api_key_env"))
-		cJSON_AddStringToObject(o, "api_key_env", KEY_ENV);
-	if (!cJSON_GetObjectItem(o, "timeout"))
-		cJSON_AddNumberToObject(o, "timeout", 10);
-	avo_agent_op *op = NULL;
-	int rc = avo_agent_llm_new(&op, o);
-	if (rc < 0)
-		fprintf(stderr, "llm_new: %s\n", avo_error_last());
-	CHECK(rc == 0);
-	cJSON_Delete(o);
-	free(url);
-	return op;
-}
-
-static void all_auth(const cJSON *log, const char *want)
-{
-	for (int i = 0; i < cJSON_GetArraySize(log); i++) {
-		CHECK(!strcmp(req_str(log, i, "auth"), want));
-		CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(log, i), "other_auth_headers")) == 0);
-		const cJSON *v = cJSON_GetObjectItem(cJSON_GetArrayItem(log, i), "violation");
-		if (!cJSON_IsNull(v))
-			fprintf(stderr, "request %d: wire-format violation: %s\n", i, cJSON_IsString(v) ? v->valuestring : "?");
-		CHECK(cJSON_IsNull(v));
-	}
-}
 
 static const char repair_script[] =
 	"[{\"calls\":[{\"name\":\"read_regions\",\"args\":{}},{\"name\":\"read_knowledge\",\"args\":{}}],\"usage\":[100,20]},"
@@ -96,7 +60,7 @@ static void repair(const char *api, int commit)
 	/* what the model saw */
 	CHECK(req_has(log, 0, "HINT_TEXT_42"));                 /* the supervisor's hint */
 	CHECK(req_has(log, 0, "mock-model"));
-	CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(log, 0), "body"), "tools")) == 9);
+	CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(log, 0), "body"), "tools")) == 11);
 	CHECK(req_has(log, 1, "ORIGINAL"));                     /* read_regions */
 	CHECK(req_has(log, 1, "BLOCK = 64   allowed: 32 64 128"));
 	CHECK(req_has(log, 1, "tiling.md  Tiling for shared memory")); /* the note list */
@@ -199,7 +163,7 @@ static void test_bad_calls(void)
 	all_auth(log, "ok");
 	CHECK(req_has(log, 1, "not a JSON object"));
 	CHECK(req_has(log, 2, "unknown tool \\\"rm_rf\\\""));
-	CHECK(req_has(log, 2, "read_regions read_kernel read_lineage read_knowledge read_feedback edit_region set_knob evaluate submit"));
+	CHECK(req_has(log, 2, "read_regions read_kernel read_lineage read_knowledge read_feedback read_attempts write_note edit_region set_knob evaluate submit"));
 	CHECK(req_has(log, 3, "Answer with tool calls only"));
 	CHECK(req_has(log, 4, "ORIGINAL")); /* empty arguments are no arguments */
 	CHECK(secret_absent(&m, KEY));
@@ -602,10 +566,7 @@ static void test_options(void)
 
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		void (*fn)(void);
-	} tests[] = {
+	static const llm_test_case tests[] = {
 		{"openai_repair", test_openai_repair}, {"anthropic_commit", test_anthropic_commit},
 		{"refusals", test_refusals},           {"bad_calls", test_bad_calls},
 		{"garbage", test_garbage},             {"retry_429", test_retry_429},
@@ -614,18 +575,5 @@ int main(int argc, char **argv)
 		{"lineage", test_lineage},             {"garbage_corpus", test_garbage_corpus},
 		{"elide", test_elide},
 	};
-	setenv(KEY_ENV, KEY, 1);
-	setenv("MOCK_EXPECT_KEY", KEY, 1);
-	unsetenv("AVO_TEST_UNSET_VARIABLE");
-	int ran = 0;
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (argc < 2 || !strcmp(argv[1], tests[i].name)) {
-			tests[i].fn();
-			ran++;
-		}
-	if (!ran) {
-		fprintf(stderr, "no test named %s\n", argv[1]);
-		return 2;
-	}
-	return failures ? 1 : 0;
+	return llm_test_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
 }

@@ -1,0 +1,656 @@
+/* The agent tools (avo_agent_tools.h): one implementation behind the llm operator and an
+ * MCP server. Each tool takes a JSON object of arguments and answers with text. */
+#include "avo_agent_tools.h"
+#include "internal.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAGE_BYTES (48u << 10) /* the most one paged read returns */
+#define KERNEL_LINES 400        /* default page sizes, in lines */
+#define NOTE_LINES 200
+#define MAX_NOTES 32
+
+struct avo_agent_tools {
+	const avo_agent_context *ctx;
+	avo_agent_step_result *out;
+	avo_agent_memory *mem;
+	agent_edits work;
+	char eval_hash[33]; /* hash of the last evaluated working copy */
+	char base_hash[33]; /* hash of the version the session started from */
+	int end;            /* AVO_AGENT_TOOLS_* */
+	int fatal;          /* <0: a callback failed */
+};
+
+#define NOARGS "{\"type\":\"object\",\"properties\":{}}"
+#define PAGING "\"offset\":{\"type\":\"integer\",\"description\":\"first line to show, 1-based (default 1)\"}," \
+	       "\"limit\":{\"type\":\"integer\",\"description\":\"number of lines to show\"}"
+
+static const avo_agent_tool_def tools[] = {
+	{"read_regions", "The current text of every editable region and every knob with its value and allowed values.", NOARGS},
+	{"read_kernel", "The kernel source with your working edits applied, a page of lines at a time. Only the regions and knobs can change.",
+	 "{\"type\":\"object\",\"properties\":{" PAGING "}}"},
+	{"read_lineage", "The committed versions so far: id, parent, operator, fitness, per-config scores, note, and what each changed.", NOARGS},
+	{"read_knowledge", "Without a name: list the knowledge base notes. With a name: read one note, a page of lines at a time.",
+	 "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\",\"description\":\"note file name, e.g. tiling.md\"}," PAGING "}}"},
+	{"read_feedback", "The feedback of the last evaluation: compiler errors, wrong results, timings.", NOARGS},
+	{"read_attempts", "Your recent attempts in earlier steps (what changed, the evaluation, its feedback) and your notes.", NOARGS},
+	{"write_note", "Keep a short note for your later steps (what worked, what failed, ideas to try).",
+	 "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}},\"required\":[\"text\"]}"},
+	{"edit_region", "Replace the whole text of one region in the working copy. The edit is validated at once.",
+	 "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"text\":{\"type\":\"string\",\"description\":\"the new region text, whole lines\"}},\"required\":[\"name\",\"text\"]}"},
+	{"set_knob", "Set one knob of the working copy to one of its allowed values.",
+	 "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"value\":{\"type\":\"string\"}},\"required\":[\"name\",\"value\"]}"},
+	{"evaluate", "Compile, check and time the working copy. A correct variant as fast as the best is committed and ends the step.", NOARGS},
+	{"submit", "End the step with the working copy (evaluated first if needed).",
+	 "{\"type\":\"object\",\"properties\":{\"note\":{\"type\":\"string\",\"description\":\"what you changed and why\"}}}"},
+};
+#define NTOOLS (sizeof(tools) / sizeof(tools[0]))
+
+const avo_agent_tool_def *avo_agent_tools_list(size_t *n)
+{
+	*n = NTOOLS;
+	return tools;
+}
+
+static const char *arg_str(const cJSON *args, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, name);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* An integer argument >= lo, or `def` when absent; a number given as a string counts. */
+static long arg_long(const cJSON *args, const char *name, long def, long lo)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, name);
+	double d = cJSON_IsNumber(v) ? v->valuedouble : cJSON_IsString(v) ? strtod(v->valuestring, NULL) : (double)def;
+	if (!(d >= (double)lo))
+		return lo;
+	return d > 1e9 ? 1000000000L : (long)d;
+}
+
+/* Lines [offset, offset+limit) of `text` (1-based), at most PAGE_BYTES, with a header saying
+ * where the page lies and how to read on (`again` names the call). */
+static char *page_text(const char *text, long offset, long limit, const char *again)
+{
+	long total = 0;
+	for (const char *p = text; *p; p += strcspn(p, "\n") + (p[strcspn(p, "\n")] == '\n'))
+		total++;
+	const char *p = text;
+	for (long i = 1; i < offset && *p; i++)
+		p += strcspn(p, "\n") + (p[strcspn(p, "\n")] == '\n');
+	if (offset > total)
+		return avo_sprintf("[no line %ld: the text has %ld lines]\n", offset, total);
+	const char *start = p;
+	long last = offset - 1;
+	while (*p && last - offset + 1 < limit) {
+		size_t len = strcspn(p, "\n") + (p[strcspn(p, "\n")] == '\n');
+		if ((size_t)(p - start) + len > PAGE_BYTES) {
+			if (p == start) { /* one huge line: cut it */
+				p += PAGE_BYTES;
+				last++;
+			}
+			break;
+		}
+		p += len;
+		last++;
+	}
+	avo_buf b = AVO_BUF_INIT;
+	avo_buf_printf(&b, "[lines %ld-%ld of %ld]\n", offset, last, total);
+	avo_buf_put(&b, start, (size_t)(p - start));
+	if (p > start && p[-1] != '\n')
+		avo_buf_puts(&b, "\n");
+	if (last < total)
+		avo_buf_printf(&b, "[more: %s with offset %ld]\n", again, last + 1);
+	return avo_buf_detach(&b);
+}
+
+static char *tool_read_regions(avo_agent_tools *s)
+{
+	avo_buf b = AVO_BUF_INIT;
+	const avo_agent_context *ctx = s->ctx;
+	if (ctx->nregions == 0)
+		avo_buf_puts(&b, "The kernel has no regions.\n");
+	for (size_t i = 0; i < ctx->nregions; i++) {
+		const char *t = edits_region(&s->work, ctx, ctx->regions[i].name);
+		avo_buf_printf(&b, "=== region %s ===\n%s", ctx->regions[i].name, t);
+		if (!*t || t[strlen(t) - 1] != '\n')
+			avo_buf_puts(&b, "\n");
+		avo_buf_puts(&b, "=== end ===\n\n");
+	}
+	if (ctx->nknobs)
+		avo_buf_puts(&b, "Knobs:\n");
+	for (size_t i = 0; i < ctx->nknobs; i++) {
+		const avo_agent_knob *k = &ctx->knobs[i];
+		avo_buf_printf(&b, "  %s = %s   allowed: ", k->name, edits_knob(&s->work, ctx, k->name));
+		if (k->is_range)
+			avo_buf_printf(&b, "%lld..%lld", k->lo, k->hi);
+		for (size_t j = 0; !k->is_range && j < k->nvalues; j++)
+			avo_buf_printf(&b, "%s%s", j ? " " : "", k->values[j]);
+		avo_buf_puts(&b, "\n");
+	}
+	return avo_buf_detach(&b);
+}
+
+/* Split into lines (each keeps its '\n'); pointers into s. */
+static size_t split_lines(const char *s, const char ***out, size_t **lens)
+{
+	size_t n = 0, cap = 16;
+	*out = malloc(cap * sizeof(**out));
+	*lens = malloc(cap * sizeof(**lens));
+	while (*out && *lens && *s) {
+		if (n == cap) {
+			cap *= 2;
+			const char **o = realloc(*out, cap * sizeof(**out));
+			size_t *l = o ? realloc(*lens, cap * sizeof(**lens)) : NULL;
+			if (o)
+				*out = o;
+			if (!l)
+				return 0;
+			*lens = l;
+		}
+		size_t len = strcspn(s, "\n");
+		len += s[len] == '\n';
+		(*out)[n] = s;
+		(*lens)[n++] = len;
+		s += len;
+	}
+	return n;
+}
+
+/* A line diff of a -> b (LCS), changed lines with one line of context around them. */
+static void line_diff(avo_buf *b, const char *a, const char *c)
+{
+	const char **la = NULL, **lc = NULL;
+	size_t *na = NULL, *nc = NULL;
+	size_t n = split_lines(a, &la, &na), m = split_lines(c, &lc, &nc);
+	unsigned *t = (n + 1) * (m + 1) <= 4000000 ? calloc((n + 1) * (m + 1), sizeof(*t)) : NULL;
+	if (!t) { /* too large to diff: show the new text */
+		avo_buf_puts(b, c);
+		goto done;
+	}
+#define T(i, j) t[(i) * (m + 1) + (j)]
+#define EQ(i, j) (na[i] == nc[j] && !memcmp(la[i], lc[j], na[i]))
+	for (size_t i = n; i-- > 0;)
+		for (size_t j = m; j-- > 0;)
+			T(i, j) = EQ(i, j) ? T(i + 1, j + 1) + 1 : (T(i + 1, j) > T(i, j + 1) ? T(i + 1, j) : T(i, j + 1));
+	/* ops: 0 same, 1 removed, 2 added; with the line each refers to */
+	size_t nops = 0, i = 0, j = 0;
+	char *op = malloc(n + m + 1);
+	const char **ln = malloc((n + m + 1) * sizeof(*ln));
+	size_t *ll = malloc((n + m + 1) * sizeof(*ll));
+	if (!op || !ln || !ll) {
+		free(op);
+		free(ln);
+		free(ll);
+		free(t);
+		avo_buf_puts(b, c);
+		goto done;
+	}
+	while (i < n || j < m) {
+		if (i < n && j < m && EQ(i, j)) {
+			op[nops] = 0, ln[nops] = la[i], ll[nops++] = na[i];
+			i++, j++;
+		} else if (j < m && (i == n || T(i, j + 1) >= T(i + 1, j))) {
+			op[nops] = 2, ln[nops] = lc[j], ll[nops++] = nc[j];
+			j++;
+		} else {
+			op[nops] = 1, ln[nops] = la[i], ll[nops++] = na[i];
+			i++;
+		}
+	}
+#undef T
+#undef EQ
+	int skipped = 0;
+	for (size_t k = 0; k < nops; k++) {
+		int near = op[k] || (k > 0 && op[k - 1]) || (k + 1 < nops && op[k + 1]);
+		if (!near) {
+			if (!skipped)
+				avo_buf_puts(b, "   ...\n");
+			skipped = 1;
+			continue;
+		}
+		skipped = 0;
+		avo_buf_puts(b, op[k] == 1 ? "  -" : op[k] == 2 ? "  +" : "   ");
+		avo_buf_put(b, ln[k], ll[k]);
+		if (ll[k] == 0 || ln[k][ll[k] - 1] != '\n')
+			avo_buf_puts(b, "\n");
+	}
+	free(op);
+	free(ln);
+	free(ll);
+	free(t);
+done:
+	free(la);
+	free(lc);
+	free(na);
+	free(nc);
+}
+
+static const char *version_region(const avo_agent_context *ctx, const avo_agent_version *v, const char *name)
+{
+	for (size_t i = 0; v && i < v->nregions; i++)
+		if (!strcmp(v->regions[i].region, name))
+			return v->regions[i].text;
+	const avo_agent_region *r = ctx_region(ctx, name);
+	return r ? r->text : "";
+}
+
+static const char *version_knob(const avo_agent_context *ctx, const avo_agent_version *v, const char *name)
+{
+	for (size_t i = 0; v && i < v->nknobs; i++)
+		if (!strcmp(v->knobs[i].knob, name))
+			return v->knobs[i].value;
+	const avo_agent_knob *k = ctx_knob(ctx, name);
+	return k && k->value ? k->value : "";
+}
+
+static char *tool_read_lineage(avo_agent_tools *s)
+{
+	const avo_agent_context *ctx = s->ctx;
+	avo_buf b = AVO_BUF_INIT;
+	if (ctx->nlineage == 0)
+		avo_buf_puts(&b, "No committed versions yet.\n");
+	for (size_t i = 0; i < ctx->nlineage; i++) {
+		const avo_agent_version *v = &ctx->lineage[i], *parent = NULL;
+		for (size_t j = 0; v->parent && j < ctx->nlineage; j++)
+			if (ctx->lineage[j].id && !strcmp(ctx->lineage[j].id, v->parent))
+				parent = &ctx->lineage[j];
+		/* Diffs for the newest few only: the conversation must stay small. */
+		int full = i + 6 >= ctx->nlineage;
+		avo_buf_printf(&b, "version %s (parent %s, by %s%s): fitness %.6g\n", v->id ? v->id : "?",
+			       v->parent ? v->parent : "none", v->op ? v->op : "?",
+			       v == ctx->base ? ", the version you start from" : "", v->fitness);
+		for (size_t j = 0; j < v->nscores; j++)
+			avo_buf_printf(&b, "  score %s: %.6g\n", v->scores[j].config ? v->scores[j].config : "?", v->scores[j].score);
+		if (v->note)
+			avo_buf_printf(&b, "  note: %s\n", v->note);
+		for (size_t j = 0; j < ctx->nknobs; j++) {
+			const char *a = version_knob(ctx, parent, ctx->knobs[j].name), *c = version_knob(ctx, v, ctx->knobs[j].name);
+			if (strcmp(a, c))
+				avo_buf_printf(&b, "  knob %s: %s -> %s\n", ctx->knobs[j].name, a, c);
+		}
+		for (size_t j = 0; j < ctx->nregions; j++) {
+			const char *a = version_region(ctx, parent, ctx->regions[j].name), *c = version_region(ctx, v, ctx->regions[j].name);
+			if (!strcmp(a, c))
+				continue;
+			avo_buf_printf(&b, "  region %s changed%s\n", ctx->regions[j].name,
+				       full ? (parent ? " (diff against the parent):" : " (diff against the original):") : "");
+			if (full)
+				line_diff(&b, a, c);
+		}
+	}
+	return avo_buf_detach(&b);
+}
+
+static char *tool_read_knowledge(avo_agent_tools *s, const cJSON *args, int *is_error)
+{
+	const char *dir = s->ctx->knowledge_dir, *name = arg_str(args, "name");
+	avo_buf b = AVO_BUF_INIT;
+	if (!dir) {
+		*is_error = 1;
+		return avo_strdup("There is no knowledge base for this kernel.");
+	}
+	if (name && *name) {
+		if (!knowledge_is_note(name)) {
+			*is_error = 1;
+			return avo_sprintf("\"%s\" is not a note name (a file name ending in .md, no directories)", name);
+		}
+		char *p = avo_path_join(dir, name);
+		if (!p || avo_file_read(&b, p) < 0) {
+			free(p);
+			avo_buf_dispose(&b);
+			*is_error = 1;
+			return avo_sprintf("no note named \"%s\"; call read_knowledge without a name for the list", name);
+		}
+		free(p);
+		result_add_knowledge(s->out, name);
+		char again[300];
+		snprintf(again, sizeof(again), "read_knowledge name=\"%.200s\"", name);
+		char *page = page_text(avo_buf_cstr(&b), arg_long(args, "offset", 1, 1),
+				       arg_long(args, "limit", NOTE_LINES, 1), again);
+		avo_buf_dispose(&b);
+		return page;
+	}
+	char **names = NULL;
+	size_t n = 0;
+	if (knowledge_list(&names, &n, dir) < 0) {
+		*is_error = 1;
+		return avo_strdup("The knowledge base cannot be read.");
+	}
+	avo_buf_puts(&b, n ? "Notes (call read_knowledge with a name to read one):\n" : "The knowledge base is empty.\n");
+	for (size_t i = 0; i < n; i++) {
+		char *title = knowledge_title(dir, names[i]);
+		avo_buf_printf(&b, "  %s  %s\n", names[i], title);
+		free(title);
+	}
+	knowledge_list_free(names, n);
+	return avo_buf_detach(&b);
+}
+
+static char *tool_read_kernel(avo_agent_tools *s, const cJSON *args, int *is_error)
+{
+	char *src = NULL;
+	avo_agent_apply_error err;
+	memset(&err, 0, sizeof(err));
+	const agent_edits *e = &s->work;
+	int rc = s->ctx->cb.apply(&src, &err, e->r, e->nr, e->k, e->nk, s->ctx->cb.payload);
+	avo_agent_apply_error_dispose(&err);
+	if (rc < 0 || !src) {
+		free(src);
+		*is_error = 1;
+		return avo_strdup("the kernel source is not available; read_regions shows the editable parts");
+	}
+	char *page = page_text(src, arg_long(args, "offset", 1, 1), arg_long(args, "limit", KERNEL_LINES, 1), "read_kernel");
+	free(src);
+	return page;
+}
+
+static char *tool_read_feedback(avo_agent_tools *s)
+{
+	const avo_agent_eval *ev = &s->out->eval;
+	if (s->out->evaluations)
+		return eval_describe(ev);
+	if (s->ctx->feedback && *s->ctx->feedback)
+		return avo_sprintf("Feedback of the last evaluation before this step:\n%s", s->ctx->feedback);
+	return avo_strdup("No evaluation feedback yet.");
+}
+
+static char *tool_read_attempts(avo_agent_tools *s)
+{
+	const avo_agent_memory *m = s->mem;
+	if (!m || (!m->nattempts && !m->nnotes))
+		return avo_strdup("No attempts and no notes from earlier steps yet.");
+	avo_buf b = AVO_BUF_INIT;
+	for (size_t i = 0; i < m->nattempts; i++)
+		avo_buf_printf(&b, "attempt %zu of the last %zu:\n%s\n%s\n", i + 1, m->nattempts, m->attempts[i].summary,
+			       m->attempts[i].outcome);
+	if (m->nnotes)
+		avo_buf_puts(&b, "Your notes:\n");
+	for (size_t i = 0; i < m->nnotes; i++)
+		avo_buf_printf(&b, "- %s\n", m->notes[i]);
+	return avo_buf_detach(&b);
+}
+
+static char *tool_write_note(avo_agent_tools *s, const cJSON *args, int *is_error)
+{
+	const char *text = arg_str(args, "text");
+	*is_error = 1;
+	if (!s->mem)
+		return avo_strdup("notes are not kept in this session");
+	if (!text || !*text)
+		return avo_strdup("write_note needs a string argument \"text\"");
+	if (avo_agent_memory_note(s->mem, text) < 0)
+		return avo_strdup("internal error: out of memory");
+	*is_error = 0;
+	return avo_strdup("noted");
+}
+
+/* Try edits on a copy; keep them only when apply() accepts them. */
+static char *try_edits(avo_agent_tools *s, agent_edits *tentative, const char *what, int *is_error)
+{
+	char *msg = NULL;
+	if (step_apply(&msg, s->ctx, tentative) < 0) {
+		edits_free(tentative);
+		*is_error = 1;
+		char *r = avo_sprintf("edit refused, the working copy is unchanged: %s", msg ? msg : "invalid edit");
+		free(msg);
+		return r;
+	}
+	edits_free(&s->work);
+	s->work = *tentative;
+	return avo_sprintf("ok: %s. Call evaluate to measure the working copy.", what);
+}
+
+static char *tool_edit_region(avo_agent_tools *s, const cJSON *args, int *is_error)
+{
+	const char *name = arg_str(args, "name"), *text = arg_str(args, "text");
+	const avo_agent_context *ctx = s->ctx;
+	*is_error = 1;
+	if (!name || !text)
+		return avo_strdup("edit_region needs string arguments \"name\" and \"text\"");
+	if (!ctx_region(ctx, name)) {
+		avo_buf b = AVO_BUF_INIT;
+		avo_buf_printf(&b, "edit refused: there is no region named \"%s\"; only the marked regions can be edited. Regions:", name);
+		for (size_t i = 0; i < ctx->nregions; i++)
+			avo_buf_printf(&b, " %s", ctx->regions[i].name);
+		return avo_buf_detach(&b);
+	}
+	*is_error = 0;
+	size_t n = strlen(text);
+	char *t = (n && text[n - 1] == '\n') ? avo_strdup(text) : avo_sprintf("%s\n", text);
+	agent_edits tent;
+	if (!t || edits_copy(&tent, &s->work) < 0 || edits_set_region(&tent, ctx, name, t) < 0) {
+		if (t)
+			edits_free(&tent);
+		free(t);
+		*is_error = 1;
+		return avo_strdup("internal error: out of memory");
+	}
+	free(t);
+	char what[256];
+	snprintf(what, sizeof(what), "region %s replaced", name);
+	return try_edits(s, &tent, what, is_error);
+}
+
+static char *tool_set_knob(avo_agent_tools *s, const cJSON *args, int *is_error)
+{
+	const char *name = arg_str(args, "name");
+	const cJSON *jv = cJSON_GetObjectItemCaseSensitive(args, "value");
+	char num[64];
+	const char *value = cJSON_IsString(jv) ? jv->valuestring : NULL;
+	if (cJSON_IsNumber(jv)) {
+		snprintf(num, sizeof(num), "%.17g", jv->valuedouble);
+		value = num;
+	}
+	*is_error = 1;
+	if (!name || !value)
+		return avo_strdup("set_knob needs arguments \"name\" and \"value\"");
+	const avo_agent_knob *k = ctx_knob(s->ctx, name);
+	if (!k)
+		return avo_sprintf("there is no knob named \"%s\"; read_regions lists the knobs", name);
+	if (!knob_allows(k, value))
+		return avo_sprintf("knob %s does not allow \"%s\"; read_regions lists the allowed values", name, value);
+	*is_error = 0;
+	agent_edits tent;
+	if (edits_copy(&tent, &s->work) < 0 || edits_set_knob(&tent, s->ctx, name, value) < 0) {
+		*is_error = 1;
+		return avo_strdup("internal error: out of memory");
+	}
+	char what[256];
+	snprintf(what, sizeof(what), "knob %s = %s", name, value);
+	return try_edits(s, &tent, what, is_error);
+}
+
+static char *evaluate_work(avo_agent_tools *s, int *is_error)
+{
+	char h[33];
+	edits_hash(h, &s->work);
+	if (!strcmp(h, s->base_hash)) {
+		*is_error = 1;
+		return avo_strdup("not evaluated: the working copy is the version you started from, which is "
+				  "measured already; change a region or a knob first");
+	}
+	if (s->out->evaluations && !strcmp(h, s->eval_hash)) {
+		char *d = eval_describe(&s->out->eval), *r = avo_sprintf("unchanged since the last evaluation:\n%s", d ? d : "");
+		free(d);
+		return r;
+	}
+	int rc = step_evaluate(s->out, s->ctx, &s->work);
+	if (rc < 0) {
+		s->fatal = rc;
+		return NULL;
+	}
+	memcpy(s->eval_hash, h, sizeof(h));
+	if (s->out->eval.committed)
+		s->end = AVO_AGENT_TOOLS_COMMITTED;
+	else if (s->out->eval.stop)
+		s->end = AVO_AGENT_TOOLS_STOPPED;
+	return eval_describe(&s->out->eval);
+}
+
+static char *tool_submit(avo_agent_tools *s, const cJSON *args, int *is_error)
+{
+	const char *note = arg_str(args, "note");
+	free(s->out->note);
+	s->out->note = avo_strdup(note);
+	char h[33];
+	edits_hash(h, &s->work);
+	s->end = AVO_AGENT_TOOLS_SUBMITTED;
+	if (!strcmp(h, s->base_hash))
+		return avo_strdup("submitted without changes");
+	if (s->out->evaluations && !strcmp(h, s->eval_hash))
+		return avo_strdup("submitted");
+	return evaluate_work(s, is_error);
+}
+
+char *avo_agent_tools_call(avo_agent_tools *s, const char *name, const cJSON *args, int *is_error)
+{
+	*is_error = 0;
+	if (s->end || s->fatal) {
+		*is_error = 1;
+		return avo_strdup("not run: the step has ended");
+	}
+	if (!name)
+		name = "";
+	if (!strcmp(name, "read_regions"))
+		return tool_read_regions(s);
+	if (!strcmp(name, "read_kernel"))
+		return tool_read_kernel(s, args, is_error);
+	if (!strcmp(name, "read_lineage"))
+		return tool_read_lineage(s);
+	if (!strcmp(name, "read_knowledge"))
+		return tool_read_knowledge(s, args, is_error);
+	if (!strcmp(name, "read_feedback"))
+		return tool_read_feedback(s);
+	if (!strcmp(name, "read_attempts"))
+		return tool_read_attempts(s);
+	if (!strcmp(name, "write_note"))
+		return tool_write_note(s, args, is_error);
+	if (!strcmp(name, "edit_region"))
+		return tool_edit_region(s, args, is_error);
+	if (!strcmp(name, "set_knob"))
+		return tool_set_knob(s, args, is_error);
+	if (!strcmp(name, "evaluate"))
+		return evaluate_work(s, is_error);
+	if (!strcmp(name, "submit"))
+		return tool_submit(s, args, is_error);
+	*is_error = 1;
+	avo_buf b = AVO_BUF_INIT;
+	avo_buf_printf(&b, "unknown tool \"%s\"; the tools are:", name);
+	for (size_t i = 0; i < NTOOLS; i++)
+		avo_buf_printf(&b, " %s", tools[i].name);
+	return avo_buf_detach(&b);
+}
+
+/* ---- sessions ------------------------------------------------------------------------- */
+
+int avo_agent_tools_new(avo_agent_tools **out, const avo_agent_context *ctx, avo_agent_step_result *result,
+			avo_agent_memory *memory)
+{
+	*out = NULL;
+	avo_agent_tools *s = calloc(1, sizeof(*s));
+	if (!s)
+		return avo_error_set(AVO_ERROR, "out of memory");
+	s->ctx = ctx;
+	s->out = result;
+	s->mem = memory;
+	if (edits_from_base(&s->work, ctx) < 0) {
+		free(s);
+		return avo_error_set(AVO_ERROR, "out of memory");
+	}
+	edits_hash(s->base_hash, &s->work);
+	*out = s;
+	return 0;
+}
+
+void avo_agent_tools_set_context(avo_agent_tools *t, const avo_agent_context *ctx)
+{
+	t->ctx = ctx;
+}
+
+void avo_agent_tools_free(avo_agent_tools *t)
+{
+	if (!t)
+		return;
+	edits_free(&t->work);
+	free(t);
+}
+
+int avo_agent_tools_ended(const avo_agent_tools *t) { return t->end; }
+int avo_agent_tools_failed(const avo_agent_tools *t) { return t->fatal; }
+
+int avo_agent_tools_changed(const avo_agent_tools *t)
+{
+	char h[33];
+	edits_hash(h, &t->work);
+	return strcmp(h, t->base_hash) != 0;
+}
+
+void avo_agent_tools_finish(avo_agent_tools *t)
+{
+	char h[33];
+	edits_hash(h, &t->work);
+	t->out->evaluated = t->out->evaluations > 0 && !strcmp(h, t->eval_hash);
+	edits_to_result(t->out, &t->work);
+}
+
+/* ---- memory --------------------------------------------------------------------------- */
+
+int avo_agent_memory_add(avo_agent_memory *m, const char *summary, const char *outcome)
+{
+	size_t keep = m->keep ? m->keep : 8;
+	char *a = avo_strdup(summary ? summary : ""), *b = avo_strdup(outcome ? outcome : "");
+	avo_agent_memory_attempt *p = realloc(m->attempts, (m->nattempts + 1) * sizeof(*p));
+	if (!a || !b || !p) {
+		free(a);
+		free(b);
+		if (p)
+			m->attempts = p;
+		return avo_error_set(AVO_ERROR, "out of memory");
+	}
+	m->attempts = p;
+	p[m->nattempts++] = (avo_agent_memory_attempt){a, b};
+	while (m->nattempts > keep) {
+		free(p[0].summary);
+		free(p[0].outcome);
+		memmove(p, p + 1, --m->nattempts * sizeof(*p));
+	}
+	return 0;
+}
+
+int avo_agent_memory_note(avo_agent_memory *m, const char *note)
+{
+	char *n = avo_strndup(note, 2000);
+	char **p = realloc(m->notes, (m->nnotes + 1) * sizeof(*p));
+	if (!n || !p) {
+		free(n);
+		if (p)
+			m->notes = p;
+		return avo_error_set(AVO_ERROR, "out of memory");
+	}
+	m->notes = p;
+	p[m->nnotes++] = n;
+	while (m->nnotes > MAX_NOTES) {
+		free(p[0]);
+		memmove(p, p + 1, --m->nnotes * sizeof(*p));
+	}
+	return 0;
+}
+
+void avo_agent_memory_dispose(avo_agent_memory *m)
+{
+	for (size_t i = 0; i < m->nattempts; i++) {
+		free(m->attempts[i].summary);
+		free(m->attempts[i].outcome);
+	}
+	free(m->attempts);
+	for (size_t i = 0; i < m->nnotes; i++)
+		free(m->notes[i]);
+	free(m->notes);
+	size_t keep = m->keep;
+	memset(m, 0, sizeof(*m));
+	m->keep = keep;
+}
