@@ -59,17 +59,20 @@ float avo_harness_uniform(uint64_t *state)
 
 /* ---- records -------------------------------------------------------------------------- */
 
+/* The data channel is a SOCK_SEQPACKET socket: one write is one message, which the kernel
+ * stamps with the time it was sent; payloads go in chunks of at most 32 KiB. */
 static int write_all(int fd, const void *p, size_t n)
 {
 	const char *c = (const char *)p;
 	while (n) {
-		ssize_t w = write(fd, c, n);
+		size_t k = n < 32768 ? n : 32768;
+		ssize_t w = write(fd, c, k);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
+		if (w != (ssize_t)k)
 			return -1;
-		c += w;
-		n -= (size_t)w;
+		c += k;
+		n -= k;
 	}
 	return 0;
 }
@@ -145,9 +148,7 @@ static int one_call(run *r, uint64_t seed, long timed_rep, double *ms)
 		return fail(rc, "prepare");
 	dev_sync();
 	if (timed_rep != -1) {
-		char go;
-		if (timed_rep >= 0 && (send_rec(AVO_HREC_PRE, (uint32_t)timed_rep, 0, 0, 0, NULL) < 0 ||
-				       read_answer(&go, 1) < 0))
+		if (timed_rep >= 0 && send_rec(AVO_HREC_PRE, (uint32_t)timed_rep, 0, 0, 0, NULL) < 0)
 			return 2;
 		rc = timed_call(r->h, r->out, ms);
 	} else {
@@ -241,8 +242,10 @@ static int run_standalone(run *r)
 	}
 	for (size_t i = 0; i < n; i++) {
 		double o = avo_harness_to_float(r->host + i * dsz, (uint32_t)h->out_type);
-		max_diff = fmax(max_diff, isfinite(o) ? fabs(o - ref[i]) : INFINITY);
-		max_ref = fmax(max_ref, fabs(ref[i]));
+		/* no libm: a harness need not link it */
+		double d = isfinite(o) ? (o > ref[i] ? o - ref[i] : ref[i] - o) : INFINITY, a = ref[i] < 0 ? -ref[i] : ref[i];
+		max_diff = d > max_diff ? d : max_diff;
+		max_ref = a > max_ref ? a : max_ref;
 	}
 	for (int i = 0; i < 20 && rc == 0; i++)
 		rc = one_call(r, avo_harness_next(&r->seed), -2, &times[i]);

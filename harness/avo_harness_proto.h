@@ -1,14 +1,16 @@
 /* The records of avo's harness protocol ("avo-harness-1"): what the harness library writes
- * on fd 3 and what avo answers on fd 4. Shared by the library (harness/) and avo (engine/);
+ * on fd 3 (a SOCK_SEQPACKET socket: the kernel stamps every message with the time it was
+ * sent, so avo knows when PRE and CALL were written, however late it reads them) and what
+ * avo answers on fd 4. Shared by the library (harness/) and avo (engine/);
  * plain C, also valid C++; native byte order (both ends run on one machine).
  *
- * Every record is a 32-byte header followed by `n` payload bytes (only OUTPUT has some):
+ * Every record is a 32-byte header (one message) followed by `n` payload bytes (only
+ * OUTPUT has some; in messages of at most 32 KiB):
  *   HELLO   a = output dtype, b = protocol version, x = flops per call, n = output elements
  *   READY   a = phase (0 checked call, 1 warm-up, 2 timed), b = index in the phase;
  *           avo answers 8 bytes: the seed of this call's inputs (so no input is known
  *           before its call)
- *   PRE     a = r: timed call r is ready (inputs made, output poisoned); avo notes the time
- *           and answers one byte, after which the call starts
+ *   PRE     a = r: timed call r starts now (inputs made, output poisoned)
  *   CALL    a = r, x = its time in ms; avo answers one byte: 'D' (send this call's
  *           OUTPUT now) or 'S'
  *   OUTPUT  a = 0 for the checked call, r + 1 for timed call r; in the reference process the

@@ -242,6 +242,25 @@ PY
 	run 3 eval "$p/avo.json" --no-cache
 	has "$err" "pass --trust-harness"
 	;;
+liar)
+	# The harness protocol checks reported times against the kernel's stamps of the PRE and
+	# CALL records: a variant that replaces the library's clock (clock_gettime) is refused,
+	# whether its clock runs slow (calls look shorter) or fast (longer than they took).
+	l=$src/tests/eval/liar
+	run 0 eval "$l/avo.json" --no-cache --json --variant "$l/honest.c"
+	has "$out" '"harness_protocol":"avo-harness-1"'
+	python3 - "$out" <<'PY' || fail "honest samples"
+import json, sys
+c = json.load(open(sys.argv[1]))["configs"][0]
+assert len(c["samples"]) == 20 and all(1.9 < s < 50 for s in c["samples"]), c
+PY
+	run 1 eval "$l/avo.json" --no-cache --json --variant "$l/clock_slow.c"
+	has "$out" '"status":"protocol"'
+	has "$err" "report far less time than they took"
+	run 1 eval "$l/avo.json" --no-cache --json --variant "$l/clock_fast.c"
+	has "$out" '"status":"protocol"'
+	has "$err" "but took"
+	;;
 cli)
 	run 0 eval --help
 	has "$out" "usage: avo eval SPEC"
