@@ -602,6 +602,7 @@ static int write_job_dir(avo_backend *b, const char *dir, const char *const *v, 
 	cJSON_AddNumberToObject(j, "compile_timeout_s", b->spec->compile_timeout_s);
 	cJSON_AddNumberToObject(j, "jobs", b->eopts.jobs);
 	cJSON_AddBoolToObject(j, "verbose", b->eopts.verbose);
+	cJSON_AddBoolToObject(j, "trust_harness", b->eopts.trust_harness); /* --trust-harness */
 	cJSON_AddNumberToObject(j, "count", (double)n);
 	char *js = cJSON_Print(j);
 	cJSON_Delete(j);
@@ -1118,6 +1119,7 @@ int avo_backend_worker_main(int argc, char **argv)
 	if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(job, "jobs")))
 		eo.jobs = x->valueint;
 	eo.verbose = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(job, "verbose"));
+	eo.trust_harness = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(job, "trust_harness"));
 	const cJSON *cd = cJSON_GetObjectItemCaseSensitive(job, "cache_dir");
 	eo.use_cache = cJSON_IsString(cd);
 	if (eo.use_cache) {

@@ -2,7 +2,7 @@
  * harness per config under a hard timeout, judge, and cache. See eval.h for the rules and
  * eval_int.h for how the files divide the work.
  *
- * Threads: avo_eval_many() compiles with `jobs` avo_eval__worker threads; the calling thread runs the
+ * Threads: avo_eval_many() compiles with `jobs` worker threads; the calling thread runs the
  * harnesses one at a time (CUDA: as soon as a variant is linked, under a per-GPU file lock
  * so two avo processes never time on one GPU together; C: after every compile is done, so
  * the compiles do not disturb the CPU timings). Cache calls are serialised by one mutex. */

@@ -42,7 +42,7 @@ char *avo_eval_result_json(const avo_eval_result *r)
 	cJSON_AddBoolToObject(o, "correct", r->correct);
 	add_num(o, "fitness", r->fitness);
 	cJSON_AddStringToObject(o, "variant_hash", r->variant_hash);
-	cJSON_AddStringToObject(o, "avo_eval__key", r->eval_key);
+	cJSON_AddStringToObject(o, "eval_key", r->eval_key);
 	cJSON_AddBoolToObject(o, "from_cache", r->from_cache);
 	add_num(o, "seconds", r->seconds);
 	cJSON_AddStringToObject(o, "harness_protocol", r->harness_protocol);
@@ -106,7 +106,7 @@ int avo_eval_result_parse(avo_eval_result **out, const char *json, size_t len)
 	r->from_cache = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "from_cache"));
 	r->seconds = get_num_or_nan(o, "seconds");
 	r->feedback = get_str_or_null(o, "feedback");
-	char *h = get_str_or_null(o, "variant_hash"), *k = get_str_or_null(o, "avo_eval__key");
+	char *h = get_str_or_null(o, "variant_hash"), *k = get_str_or_null(o, "eval_key");
 	snprintf(r->variant_hash, sizeof(r->variant_hash), "%s", h ? h : "");
 	snprintf(r->eval_key, sizeof(r->eval_key), "%s", k ? k : "");
 	free(h);

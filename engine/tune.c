@@ -328,6 +328,14 @@ static void publish_best(tune_ctx *t, const avo_runrec_version *version)
 	avo_runrec_tune_dispose(&e);
 }
 
+/* How the evaluation was trusted (runrec.h): "library" when the verdict came from outside
+ * the candidate (protocol avo-harness-1), "harness" under --trust-harness. */
+static void guard_from_eval(avo_runrec_guard *g, const avo_eval_result *er)
+{
+	if (er && er->harness_protocol[0])
+		g->trust = avo_strdup(strcmp(er->harness_protocol, "legacy-trusted") ? "library" : "harness");
+}
+
 /* The record of an attempt (the caller appends it with avo_runstate_add_attempt). */
 static void attempt_record(avo_runrec_attempt *a, tune_ctx *t, const char *status, const char *variant,
 			   double fitness, const avo_eval_result *er, const char *feedback, const char *edit_hash)
@@ -350,6 +358,7 @@ static void attempt_record(avo_runrec_attempt *a, tune_ctx *t, const char *statu
 	a->edit_hash = avo_strdup(edit_hash ? edit_hash : "");
 	a->note = avo_strdup(t->step_note);
 	a->from_cache = er && er->from_cache;
+	guard_from_eval(&a->guard, er);
 }
 
 /* Is this variant already a version of the lineage? (Never commit it twice.) */
@@ -392,6 +401,7 @@ static int commit_version(tune_ctx *t, const char *variant, const char *src, siz
 	v.cost_usd = t->cost;
 	v.note = avo_strdup(note);
 	edits_pairs(&v, re, nre, ke, nke);
+	guard_from_eval(&v.guard, er);
 	int rc = avo_runstate_add_version(t->rs, &v);
 	if (rc < 0)
 		return rc;

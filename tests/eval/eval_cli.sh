@@ -252,7 +252,8 @@ liar)
 	python3 - "$out" <<'PY' || fail "honest samples"
 import json, sys
 c = json.load(open(sys.argv[1]))["configs"][0]
-assert len(c["samples"]) == 20 and all(1.9 < s < 50 for s in c["samples"]), c
+assert len(c["samples"]) == 20 and all(s > 1.9 for s in c["samples"]), c
+assert 1.9 < c["ms"] < 10, c  # the median; a loaded machine preempts a few calls
 PY
 	run 1 eval "$l/avo.json" --no-cache --json --variant "$l/clock_slow.c"
 	has "$out" '"status":"protocol"'
