@@ -326,12 +326,15 @@ static void feed(chan *c, const char *p, size_t n, double stamp)
 static void *reader(void *arg)
 {
 	chan *c = arg;
-	static __thread char buf[1 << 17];
+	enum { BUF = 1 << 17 };
+	char *buf = malloc(BUF);
 	union {
 		char b[CMSG_SPACE(sizeof(struct timespec))];
 		struct cmsghdr align;
 	} ctl;
-	for (;;) {
+	if (!buf)
+		violation(c, "out of memory");
+	for (; buf;) {
 		struct pollfd pf = {c->fd, POLLIN, 0};
 		int pr = poll(&pf, 1, 20);
 		if (pr < 0 && errno != EINTR)
@@ -341,7 +344,7 @@ static void *reader(void *arg)
 				break;
 			continue;
 		}
-		struct iovec iov = {buf, sizeof(buf)};
+		struct iovec iov = {buf, BUF};
 		struct msghdr m;
 		memset(&m, 0, sizeof(m));
 		m.msg_iov = &iov;
@@ -361,12 +364,13 @@ static void *reader(void *arg)
 				stamp = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 			}
 		if (m.msg_flags & MSG_TRUNC)
-			violation(c, "a message longer than %zu bytes", sizeof(buf));
+			violation(c, "a message longer than %d bytes", BUF);
 		else if (stamp < 0)
 			violation(c, "a message without the kernel's time stamp");
 		if (!c->err[0])
 			feed(c, buf, (size_t)n, stamp); /* after a violation: drain, so the writer never blocks */
 	}
+	free(buf);
 	return NULL;
 }
 
