@@ -5,7 +5,8 @@
  * sends the outputs of checked calls to avo, times the calls with a warm-up, and gives
  * every timed call fresh inputs. avo compares, in its own process, against the reference
  * that a separate process (the harness linked with the original kernel, which never calls
- * it) computed; nothing the harness prints counts. See harness/README.md.
+ * it) computed; nothing the harness prints counts. The protocol: README.md ("The harness")
+ * and avo_harness_proto.h.
  *
  *   static int inputs(void *u, uint64_t seed) { ... fill q, k, v from seed ... }
  *   static int reference(void *u, float *ref) { ... ref = exact result of the inputs ... }
