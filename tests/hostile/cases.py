@@ -73,7 +73,7 @@ CASES = {
                'char path[64], buf[65536]; snprintf(path, sizeof(path), "/proc/%d/environ", getppid());\n'
                "int fd = open(path, 0); long n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;\n"
                "for (long i = 0; i < n; i++) if (!buf[i]) buf[i] = ' ';\n"
-               'if (n > 0) { buf[n] = 0; if (strstr(buf, "HOSTILE_DB_PASSWD=")) return -9; } }\n',
+               'if (n > 0) { buf[n] = 0; if (strstr(buf, "HOSTILE_API_KEY=")) return -9; } }\n',
         expect=["never committed"], leak="the kernel returned -9"),
     "write_outside_scratch": dict(defence="sandbox", region="scores",
         prefix=FIRST + "{ extern int open(const char *, int, ...); extern long write(int, const void *, unsigned long);\n"

@@ -28,7 +28,7 @@ s["operator"] = "command"
 s["command"] = {"argv": ["python3", sys.argv[3]], "timeout": 30}
 json.dump(s, open(sys.argv[2], "w"), indent=1)
 PY
-HOSTILE_CASE=$W/case.json HOSTILE_DB_PASSWD=sekrit-db-password \
+HOSTILE_CASE=$W/case.json HOSTILE_API_KEY=sekrit-api-key \
 	"$AVO" tune "$W/k/avo.json" --run-dir "$RUN" --evals 2 --no-progress >"$W/out" 2>"$W/log" ||
 	fail "avo tune exited $?"
 
