@@ -7,6 +7,7 @@
  * so two avo processes never time on one GPU together; C: after every compile is done, so
  * the compiles do not disturb the CPU timings). Cache calls are serialised by one mutex. */
 #include "eval_int.h"
+#include "buildid.h"
 
 #include <errno.h>
 #include <math.h>
@@ -123,6 +124,20 @@ static int choose_protocol(avo_eval__ctx *e)
 	return rc < 0 ? avo_error_wrap(rc, "the harness library in %s", e->libdir) : 0;
 }
 
+/* The harness's part of the eval key: its bytes, the protocol and the library's sources. */
+static void harness_hash(const avo_eval__ctx *e, char out[AVO_CACHE_HEX])
+{
+	avo_cache_key *k;
+	if (avo_cache_key_new(&k, "harness") < 0) {
+		out[0] = '\0';
+		return;
+	}
+	avo_cache_key_add(k, "harness", e->harness_src, e->harness_len);
+	avo_cache_key_adds(k, "harness_protocol", e->proto->name);
+	avo_cache_key_adds(k, "harness_library", e->libhash);
+	avo_cache_key_final(k, out);
+}
+
 /* ---- the API -------------------------------------------------------------------------- */
 
 int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const *variants,
@@ -147,8 +162,8 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 	double t0 = avo_now();
 	char hhash[AVO_CACHE_HEX];
 
-	if ((rc = choose_protocol(&e)) < 0 || (rc = scratch_root(&e.root, opts)) < 0 || (rc = avo_eval__compiler_identity(&e.cc_id, spec->compiler)) < 0 ||
-	    (rc = avo_eval__header_digest(e.headers, spec)) < 0)
+	if ((rc = choose_protocol(&e)) < 0 || (spec->sandbox && (rc = avo_sandbox_check()) < 0) ||
+	    (rc = scratch_root(&e.root, opts)) < 0 || (rc = avo_buildid_init(&e.id, spec, opts->gpu, e.cache)) < 0)
 		goto done;
 	if ((rc = avo_file_read(&hsrc, spec->harness)) < 0) {
 		rc = avo_error_wrap(AVO_EIO, "harness");
@@ -156,11 +171,7 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 	}
 	e.harness_len = hsrc.size;
 	e.harness_src = avo_buf_detach(&hsrc);
-	if (!(e.dev_id = avo_eval__device_identity(spec->is_cuda, opts->gpu))) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
-		goto done;
-	}
-	avo_cache_hash_hex(hhash, e.harness_src, e.harness_len);
+	harness_hash(&e, hhash);
 	if (!(e.items = calloc(n ? n : 1, sizeof(*e.items))) || !(e.todo = calloc(n ? n : 1, sizeof(size_t)))) {
 		rc = avo_error_set(AVO_ERROR, "out of memory");
 		goto done;
@@ -177,7 +188,7 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 			goto done;
 		}
 		avo_cache_hash_hex(it->hash, it->src, it->len);
-		avo_eval__key(&e, it, hhash);
+		avo_buildid_eval_key(it->key, spec, &e.id, it->hash, hhash);
 		avo_buf hit = AVO_BUF_INIT;
 		avo_eval_result *cached = NULL;
 		if (avo_eval__cache_get(&e, "eval", it->key, &hit) == 0 &&
@@ -256,6 +267,7 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 		if (!r->from_cache)
 			snprintf(r->harness_protocol, sizeof(r->harness_protocol), "%s", e.proto->name);
 		if (!r->from_cache) {
+			r->unsandboxed = !spec->sandbox;
 			finish(spec, r);
 			if (r->status == AVO_EVAL_OK || r->status == AVO_EVAL_INCORRECT) {
 				char *j = avo_eval_result_json(r);
@@ -293,8 +305,7 @@ done:
 	free(e.items);
 	free(e.todo);
 	free(e.root);
-	free(e.cc_id);
-	free(e.dev_id);
+	avo_buildid_dispose(&e.id);
 	free(e.harness_src);
 	for (size_t i = 0; i < e.nhobj; i++)
 		free(e.hobj[i].bytes);

@@ -3,7 +3,7 @@
  * harness library's object (protocol avo-harness-1) and the reference executable (the
  * harness linked with the original kernel). The other jobs compile and link variants. */
 #include "eval_int.h"
-#include "avo_harness_proto.h"
+#include "evalbox.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -56,108 +56,39 @@ static char *cap_text(const char *s, size_t head, size_t tail)
 }
 
 
-/* ---- command lines ------------------------------------------------------------------- */
-
-
-void avo_eval__av_push(avo_eval__argv *a, const char *s)
+/* A child was not started at all: avo_proc_run's child exits 127 with this message. */
+static int not_started(const avo_proc_result *r)
 {
-	if (a->n + 2 > a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 32;
-		const char **nv = realloc(a->v, cap * sizeof(*nv));
-		if (!nv)
-			abort(); /* a few pointers: treat as fatal like any tiny allocation */
-		a->v = nv;
-		a->cap = cap;
+	return r->exited && r->exit_code == 127 && strstr(avo_buf_cstr(&r->err), "avo: cannot run ");
+}
+
+/* ---- command lines and keys (buildid.h), plus the harness library ----------------------- */
+
+/* The name a TU is keyed under: with the harness library, its sources are part of it. */
+static char *key_name(const avo_eval__ctx *e, const char *path)
+{
+	return e->libdir ? avo_sprintf("%s lib:%s", avo_path_basename(path), e->libhash)
+			 : avo_strdup(avo_path_basename(path));
+}
+
+static void bin_key(const avo_eval__ctx *e, char out[AVO_CACHE_HEX], const char *path, const char *src,
+		    size_t len)
+{
+	char *name = key_name(e, path);
+	avo_buildid_bin_key(out, e->spec, &e->id, name ? name : "?", src, len);
+	free(name);
+}
+
+/* The compile line, and -I<library dir> for <avo_harness.h> (after -o: order is free). */
+static int compile_argv(const avo_eval__ctx *e, avo_buildid_argv *c, const char *src, const char *obj, char **owned)
+{
+	int rc = avo_buildid_compile_argv(c, e->spec, src, obj);
+	if (rc == 0 && e->libdir) {
+		if (!(*owned = avo_sprintf("-I%s", e->libdir)))
+			return avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_buildid_argv_push(c, *owned);
 	}
-	a->v[a->n++] = s;
-	a->v[a->n] = NULL;
-}
-
-typedef struct {
-	avo_eval__argv a;
-	char *owned[256]; /* strings built for this command line */
-	size_t nowned;
-} cmdline;
-
-static const char *cl_own(cmdline *c, char *s)
-{
-	if (s && c->nowned < 256)
-		c->owned[c->nowned++] = s;
-	else if (s) {
-		free(s);
-		return "";
-	}
-	return s ? s : "";
-}
-
-static void cl_dispose(cmdline *c)
-{
-	for (size_t i = 0; i < c->nowned; i++)
-		free(c->owned[i]);
-	free(c->a.v);
-	memset(c, 0, sizeof(*c));
-}
-
-/* "sm_90a" -> "-gencode=arch=compute_90a,code=sm_90a"; "native" -> "-arch=native". */
-static void add_arch(cmdline *c, const avo_spec *s)
-{
-	if (!s->is_cuda || !s->arch[0])
-		return;
-	if (!strcmp(s->arch, "native"))
-		avo_eval__av_push(&c->a, "-arch=native");
-	else
-		avo_eval__av_push(&c->a, cl_own(c, avo_sprintf("-gencode=arch=compute_%s,code=%s", s->arch + 3, s->arch)));
-}
-
-static int has_opt_level(const avo_spec *s)
-{
-	for (size_t i = 0; i < s->nflags; i++)
-		if (!strncmp(s->flags[i], "-O", 2))
-			return 1;
-	return 0;
-}
-
-/* Flags shared by compile and link: arch, -O3 unless the spec names a level, the spec's flags. */
-static void add_common(cmdline *c, const avo_spec *s)
-{
-	avo_eval__av_push(&c->a, s->compiler);
-	add_arch(c, s);
-	if (!has_opt_level(s))
-		avo_eval__av_push(&c->a, "-O3");
-	for (size_t i = 0; i < s->nflags; i++)
-		avo_eval__av_push(&c->a, s->flags[i]);
-}
-
-/* Compile `src` to `obj`. The kernel's own directory is searched first, since a variant is
- * compiled from a scratch copy and its quoted includes must still find their headers. */
-static void compile_cmd(cmdline *c, const avo_eval__ctx *e, const char *src, const char *obj)
-{
-	const avo_spec *s = e->spec;
-	add_common(c, s);
-	char *kd = avo_path_dirname(s->kernel);
-	avo_eval__av_push(&c->a, cl_own(c, avo_sprintf("-I%s", kd ? kd : ".")));
-	free(kd);
-	if (e->libdir) /* <avo_harness.h> */
-		avo_eval__av_push(&c->a, cl_own(c, avo_sprintf("-I%s", e->libdir)));
-	for (size_t i = 0; i < s->ninclude_dirs; i++)
-		avo_eval__av_push(&c->a, cl_own(c, avo_sprintf("-I%s", s->include_dirs[i])));
-	for (size_t i = 0; i < s->ndefines; i++)
-		avo_eval__av_push(&c->a, cl_own(c, avo_sprintf("-D%s", s->defines[i])));
-	avo_eval__av_push(&c->a, "-c");
-	avo_eval__av_push(&c->a, src);
-	avo_eval__av_push(&c->a, "-o");
-	avo_eval__av_push(&c->a, obj);
-}
-
-static void link_cmd(cmdline *c, const avo_spec *s, char *const *objs, size_t nobjs, const char *exe)
-{
-	add_common(c, s);
-	for (size_t i = 0; i < nobjs; i++)
-		avo_eval__av_push(&c->a, objs[i]);
-	avo_eval__av_push(&c->a, "-o");
-	avo_eval__av_push(&c->a, exe);
-	for (size_t i = 0; i < s->nlink_flags; i++)
-		avo_eval__av_push(&c->a, s->link_flags[i]);
+	return rc;
 }
 
 void avo_eval__verbose_cmd(const avo_eval__ctx *e, const char *const *argv)
@@ -167,36 +98,6 @@ void avo_eval__verbose_cmd(const avo_eval__ctx *e, const char *const *argv)
 	char *s = join_argv(argv);
 	fprintf(stderr, "avo: $ %s\n", s ? s : "?");
 	free(s);
-}
-
-/* Key of a compiled object in ns "bin". */
-void avo_eval__bin_key(avo_eval__ctx *e, char out[AVO_CACHE_HEX], const char *name, const char *src, size_t len)
-{
-	const avo_spec *s = e->spec;
-	avo_cache_key *k;
-	if (avo_cache_key_new(&k, "bin") < 0) {
-		out[0] = '\0';
-		return;
-	}
-	avo_cache_key_adds(k, "protocol", AVO_EVAL_PROTOCOL_VERSION);
-	avo_cache_key_adds(k, "name", name);
-	avo_cache_key_add(k, "source", src, len);
-	avo_cache_key_adds(k, "headers", e->headers);
-	avo_cache_key_adds(k, "compiler", e->cc_id);
-	avo_cache_key_adds(k, "harness_library", e->libhash);
-	/* The command line less the scratch paths, which differ per run. */
-	cmdline c = {0};
-	compile_cmd(&c, e, "SRC", "OBJ");
-	int native = strstr(s->arch, "native") != NULL;
-	for (size_t i = 0; i < c.a.n; i++) {
-		avo_cache_key_adds(k, "arg", c.a.v[i]);
-		native |= strstr(c.a.v[i], "native") != NULL;
-	}
-	cl_dispose(&c);
-	/* -march=native / -arch=native code belongs to this machine only. */
-	if (native)
-		avo_cache_key_adds(k, "device", e->dev_id);
-	avo_cache_key_final(k, out);
 }
 
 int avo_eval__cache_get(avo_eval__ctx *e, const char *ns, const char *key, avo_buf *out)
@@ -232,16 +133,20 @@ void avo_eval__cache_put_object(avo_eval__ctx *e, const char *src, size_t len)
 /* Run one compile or link command the way every build step runs: from the spec's directory
  * (relative -I in its flags mean that directory), secrets scrubbed, under the compile
  * timeout, keeping the tail of the compiler's output. */
-static int run_build_step(avo_eval__ctx *e, const cmdline *c, avo_proc_result *r)
+static int run_build_step(avo_eval__ctx *e, const avo_buildid_argv *c, avo_proc_result *r)
 {
-	avo_eval__verbose_cmd(e, c->a.v);
+	avo_eval__verbose_cmd(e, c->v);
 	avo_proc_options po = {0};
-	po.argv = c->a.v;
+	avo_evalbox box;
+	po.argv = c->v;
 	po.cwd = e->spec->dir;
 	po.scrub_secrets = 1;
 	po.timeout_s = e->spec->compile_timeout_s;
 	po.max_output = 1u << 20;
-	return avo_proc_run(r, &po);
+	po.sandbox = avo_evalbox_for_cmd(&box, e->spec, c->v); /* hostile source, contained */
+	int rc = avo_proc_run(r, &po);
+	avo_evalbox_dispose(&box);
+	return rc;
 }
 
 /* Compile `src_path` (content `src`) into `obj`, through the "bin" cache. Returns 0 when
@@ -255,20 +160,24 @@ static int compile_tu(avo_eval__ctx *e, const char *src_path, const char *src, s
 	avo_buf bytes = AVO_BUF_INIT;
 	int rc;
 	*feedback = NULL;
-	avo_eval__bin_key(e, key, avo_path_basename(src_path), src, len);
+	bin_key(e, key, src_path, src, len);
 	if (avo_eval__cache_get(e, "bin", key, &bytes) == 0) {
 		rc = avo_file_write_atomic(obj, bytes.ptr ? bytes.ptr : "", bytes.size, 0644);
 		avo_buf_dispose(&bytes);
 		return rc;
 	}
-	cmdline c = {0};
-	compile_cmd(&c, e, src_path, obj);
-	avo_proc_result r;
-	rc = run_build_step(e, &c, &r);
-	cl_dispose(&c);
-	if (rc < 0)
+	avo_buildid_argv c = AVO_BUILDID_ARGV_INIT;
+	avo_proc_result r = {0};
+	char *inc = NULL;
+	if ((rc = compile_argv(e, &c, src_path, obj, &inc)) == 0)
+		rc = run_build_step(e, &c, &r);
+	avo_buildid_argv_dispose(&c);
+	free(inc);
+	if (rc < 0) {
+		avo_proc_result_dispose(&r);
 		return rc;
-	if (avo_eval__not_started(&r)) {
+	}
+	if (not_started(&r)) {
 		rc = avo_error_set(AVO_EIO, "compiler \"%s\" could not be started", s->compiler);
 	} else if (r.timed_out || !r.exited || r.exit_code != 0) {
 		/* Some tools print diagnostics on stdout: keep both streams. */
@@ -305,13 +214,17 @@ static int link_exe(avo_eval__ctx *e, const char *dir, const char *own_obj, cons
 		n++;
 	}
 	objs[n++] = (char *)own_obj;
-	cmdline c = {0};
+	avo_buildid_argv c = AVO_BUILDID_ARGV_INIT;
 	avo_proc_result r = {0};
-	if (rc == 0) {
-		link_cmd(&c, e->spec, objs, n, exe);
-		rc = run_build_step(e, &c, &r);
-		cl_dispose(&c);
+	/* buildid's link line takes two objects (the harness, then ours); the library's object
+	 * goes at the end, after the link flags, which it does not need. */
+	if (rc == 0 && (rc = avo_buildid_link_argv(&c, e->spec, objs[0], objs[n - 1], exe)) == 0) {
+		for (size_t i = 1; rc == 0 && i + 1 < n; i++)
+			rc = avo_buildid_argv_push(&c, objs[i]);
+		if (rc == 0)
+			rc = run_build_step(e, &c, &r);
 	}
+	avo_buildid_argv_dispose(&c);
 	if (rc == 0 && (r.timed_out || !r.exited || r.exit_code != 0)) {
 		strip_dir(&r.err, dir);
 		char *how = avo_proc_describe(&r, e->spec->compile_timeout_s);
@@ -336,9 +249,9 @@ static int build_shared(avo_eval__ctx *e, const char *path, const char *src, siz
 	char *obj = NULL, *fb = NULL;
 	avo_buf b = AVO_BUF_INIT;
 	o->name = objname;
-	avo_eval__bin_key(e, bkey, avo_path_basename(path), src, len);
+	bin_key(e, bkey, path, src, len);
 	snprintf(mkey, sizeof(mkey), "obj:%s", bkey);
-	if (avo_eval__memo_get(mkey, &o->bytes, &o->len) == 0) {
+	if (avo_buildid_memo_get(mkey, &o->bytes, &o->len) == 0) {
 		e->nhobj++;
 		return 0;
 	}
@@ -347,7 +260,7 @@ static int build_shared(avo_eval__ctx *e, const char *path, const char *src, siz
 	if (rc == 0 && (rc = avo_file_read(&b, obj)) == 0) {
 		o->len = b.size;
 		o->bytes = avo_buf_detach(&b);
-		avo_eval__memo_put(mkey, o->bytes, o->len);
+		avo_buildid_memo_put(mkey, o->bytes, o->len);
 		e->nhobj++;
 	} else if (rc > 0) {
 		e->harness_feedback = avo_sprintf("the harness%s did not compile: %s",

@@ -1,7 +1,7 @@
 /* Internals of the evaluator, shared by its files (not installed, not for other modules):
  *   eval.c         the API: avo_eval_many's scheduling, verdicts, fitness, the cache
- *   eval_ident.c   facts computed once per process: compiler, device, headers; the eval key
- *   eval_build.c   the build step: command lines, compiles, links, the harness objects
+ *   eval_build.c   the build step: compiles (buildid.h gives the command lines and keys),
+ *                  links, the harness objects and the reference executable
  *   eval_run.c     the run step: one spawn function, the per-GPU lock, the config loop
  *   eval_json.c    the result's JSON
  *   proto_*.c      the harness protocols, one file each behind avo_eval_proto
@@ -11,22 +11,13 @@
 
 #include "eval.h"
 #include "avo_base.h"
+#include "buildid.h"
 
 #include <pthread.h>
 
-#define AVO_EVAL_PROTOCOL_VERSION "2"
 #define AVO_EVAL_FEEDBACK_HEAD 6144 /* compiler output: the first errors matter most ... */
 #define AVO_EVAL_FEEDBACK_TAIL 2048 /* ... and the summary at the end */
 #define AVO_EVAL_STDERR_TAIL 4096
-
-/* ---- command lines -------------------------------------------------------------------- */
-
-typedef struct {
-	const char **v;
-	size_t n, cap;
-} avo_eval__argv;
-
-void avo_eval__av_push(avo_eval__argv *a, const char *s);
 
 /* ---- the evaluation context ----------------------------------------------------------- */
 
@@ -61,9 +52,7 @@ typedef struct {
 	const avo_eval_proto *proto;
 	avo_cache *cache;
 	char *root;        /* scratch root, owned */
-	char *cc_id;       /* compiler identity, owned */
-	char *dev_id;      /* device identity, owned */
-	char headers[AVO_CACHE_HEX];
+	avo_buildid id;    /* compiler, device, headers (buildid.h) */
 	char libhash[AVO_CACHE_HEX]; /* the harness library's sources; "" for legacy */
 	char *libdir;      /* the harness library's directory, owned; NULL for legacy */
 	char *harness_src; /* harness source text, owned */
@@ -102,24 +91,11 @@ extern const avo_eval_proto avo_eval__proto_legacy; /* proto_legacy.c */
 
 /* ---- shared helpers ------------------------------------------------------------------- */
 
-/* eval_ident.c */
-int avo_eval__not_started(const avo_proc_result *r); /* exec failed: exit 127 "avo: cannot run" */
-int avo_eval__memo_get(const char *key, char **out, size_t *len);
-void avo_eval__memo_put(const char *key, const char *val, size_t len);
-int avo_eval__compiler_identity(char **out, const char *compiler);
-char *avo_eval__device_identity(int is_cuda, int gpu);
-int avo_eval__effective_gpu(int gpu);
-int avo_eval__header_digest(char out[AVO_CACHE_HEX], const avo_spec *s);
-void avo_eval__key(avo_eval__ctx *e, avo_eval__item *it, const char *harness_hash);
-char *avo_eval__rel_to(const char *path, const char *dir);
-
 /* eval_build.c */
 void avo_eval__verbose_cmd(const avo_eval__ctx *e, const char *const *argv);
 int avo_eval__cache_get(avo_eval__ctx *e, const char *ns, const char *key, avo_buf *out);
 void avo_eval__cache_put(avo_eval__ctx *e, const char *ns, const char *key, const void *data, size_t len);
 void avo_eval__cache_put_object(avo_eval__ctx *e, const char *src, size_t len);
-void avo_eval__bin_key(avo_eval__ctx *e, char out[AVO_CACHE_HEX], const char *name, const char *src,
-		       size_t len);
 void *avo_eval__worker(void *ctx);
 /* The harness library's directory: $AVO_HARNESS_DIR, <prefix>/share/avo/harness next to the
  * binary, else the source tree. Caller frees; NULL when none is found. */

@@ -44,6 +44,8 @@ char *avo_eval_result_json(const avo_eval_result *r)
 	cJSON_AddStringToObject(o, "variant_hash", r->variant_hash);
 	cJSON_AddStringToObject(o, "eval_key", r->eval_key);
 	cJSON_AddBoolToObject(o, "from_cache", r->from_cache);
+	if (r->unsandboxed)
+		cJSON_AddTrueToObject(o, "unsandboxed");
 	add_num(o, "seconds", r->seconds);
 	cJSON_AddStringToObject(o, "harness_protocol", r->harness_protocol);
 	add_str(o, "feedback", r->feedback);
@@ -104,6 +106,7 @@ int avo_eval_result_parse(avo_eval_result **out, const char *json, size_t len)
 	if (!isfinite(r->fitness))
 		r->fitness = 0;
 	r->from_cache = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "from_cache"));
+	r->unsandboxed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "unsandboxed"));
 	r->seconds = get_num_or_nan(o, "seconds");
 	r->feedback = get_str_or_null(o, "feedback");
 	char *h = get_str_or_null(o, "variant_hash"), *k = get_str_or_null(o, "eval_key");

@@ -1,6 +1,8 @@
 /* The run step of an evaluation: the one function that starts a harness process, the
  * per-GPU lock, and the loop over configs that hands each to the spec's protocol. */
 #include "eval_int.h"
+#include "evalbox.h"
+#include "buildid.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +17,7 @@
 static int lock_gpu(const avo_eval__ctx *e)
 {
 	char name[64];
-	snprintf(name, sizeof(name), "gpu%d.lock", avo_eval__effective_gpu(e->opts->gpu));
+	snprintf(name, sizeof(name), "gpu%d.lock", avo_buildid_gpu_index(e->opts->gpu));
 	char *p = avo_path_join(e->root, name);
 	int fd = p ? open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
 	free(p);
@@ -65,7 +67,14 @@ int avo_eval__spawn(avo_eval__ctx *e, const char *const *argv, const char *cwd,
 	po.rlimit_fsize_mb = 1024;
 	po.rlimit_nproc = 8192; /* stops a fork bomb; threads count too, so keep it roomy */
 	po.max_output = 1u << 20;
-	return avo_proc_run(r, &po);
+	/* Writes only its run dir (cwd); reads its executable's dir. */
+	avo_evalbox box;
+	char *exe_dir = avo_path_dirname(argv[0]);
+	po.sandbox = avo_evalbox_init(&box, s, cwd, exe_dir);
+	int rc = avo_proc_run(r, &po);
+	avo_evalbox_dispose(&box);
+	free(exe_dir);
+	return rc;
 }
 
 const char *avo_eval__tail_of(const char *s, size_t cap)

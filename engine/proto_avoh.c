@@ -386,7 +386,7 @@ static int run_one(avo_eval__ctx *e, chan *c, const char *exe, const avo_spec_co
 		   const char *const *env, avo_proc_result *r)
 {
 	int data[2] = {-1, -1}, ctl[2] = {-1, -1}, rc;
-	avo_eval__argv a = {0};
+	avo_buildid_argv a = AVO_BUILDID_ARGV_INIT;
 	pthread_t th;
 	int on = 1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, data) < 0 ||
@@ -398,9 +398,9 @@ static int run_one(avo_eval__ctx *e, chan *c, const char *exe, const avo_spec_co
 	c->fd = data[0];
 	c->ctl = ctl[0];
 	int pass[3] = {data[1], c->is_ref ? -1 : ctl[1], -1};
-	avo_eval__av_push(&a, exe);
+	avo_buildid_argv_push(&a, exe);
 	for (size_t j = 0; j < cfg->nargs; j++)
-		avo_eval__av_push(&a, cfg->args[j]);
+		avo_buildid_argv_push(&a, cfg->args[j]);
 	if (pthread_create(&th, NULL, reader, c) != 0) {
 		rc = avo_error_set(AVO_EIO, "cannot start a reader thread");
 		goto done;
@@ -420,7 +420,7 @@ done:
 		if (ctl[i] >= 0)
 			close(ctl[i]);
 	}
-	free(a.v);
+	avo_buildid_argv_dispose(&a);
 	return rc;
 }
 

@@ -209,13 +209,13 @@ static int run_config(avo_eval__ctx *e, avo_eval__item *it, size_t i, const char
 		      avo_eval_config_result *c)
 {
 	const avo_spec_config *cfg = &e->spec->configs[i];
-	avo_eval__argv a = {0};
-	avo_eval__av_push(&a, it->exe);
+	avo_buildid_argv a = AVO_BUILDID_ARGV_INIT;
+	avo_buildid_argv_push(&a, it->exe);
 	for (size_t j = 0; j < cfg->nargs; j++)
-		avo_eval__av_push(&a, cfg->args[j]);
+		avo_buildid_argv_push(&a, cfg->args[j]);
 	avo_proc_result r;
 	int rc = avo_eval__spawn(e, a.v, cwd, NULL, NULL, &r);
-	free(a.v);
+	avo_buildid_argv_dispose(&a);
 	if (rc < 0)
 		return rc;
 	judge(e->spec, &r, c);
