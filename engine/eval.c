@@ -191,7 +191,7 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 		avo_buildid_eval_key(it->key, spec, &e.id, it->hash, hhash);
 		avo_buf hit = AVO_BUF_INIT;
 		avo_eval_result *cached = NULL;
-		if (avo_eval__cache_get(&e, "eval", it->key, &hit) == 0 &&
+		if (!opts->remeasure && avo_eval__cache_get(&e, "eval", it->key, &hit) == 0 &&
 		    avo_eval_result_parse(&cached, hit.ptr ? hit.ptr : "", hit.size) == 0 &&
 		    cached->nconfigs == spec->nconfigs) {
 			avo_eval_result_free(it->res);
@@ -269,13 +269,12 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 		if (!r->from_cache) {
 			r->unsandboxed = !spec->sandbox;
 			finish(spec, r);
-			if (r->status == AVO_EVAL_OK || r->status == AVO_EVAL_INCORRECT) {
+			if (!opts->remeasure && (r->status == AVO_EVAL_OK || r->status == AVO_EVAL_INCORRECT)) {
 				char *j = avo_eval_result_json(r);
 				if (j)
 					avo_eval__cache_put(&e, "eval", it->key, j, strlen(j));
 				free(j);
 			}
-			avo_eval__cache_put_object(&e, it->src, it->len);
 		}
 		r->seconds = avo_now() - (r->from_cache ? it->t0 : t0);
 		out[i] = r;

@@ -10,7 +10,8 @@
  *     the tolerance and checks the reported times against its own clock. stdout is ignored.
  *   "legacy-trusted" (proto_legacy.c): `harness <config args>` prints one JSON object as
  *     its last stdout line, {"correct":true,"max_rel_err":1.2e-3,"ms":0.83,"tflops":612.4},
- *     optionally with "samples" (ms per repetition) and "rel_l2_err". A variant can forge
+ *     optionally with "samples" (ms per repetition; the gate, gate.h, takes `ms` as one
+ *     sample without them) and "rel_l2_err". A variant can forge
  *     it, so it runs only with opts->trust_harness (--trust-harness); otherwise
  *     avo_eval_many() fails with AVO_EINVALID. The result records the protocol.
  * Non-zero exit, a signal, a timeout or a broken protocol is a failed evaluation.
@@ -21,18 +22,18 @@
  * (the rest are AVO_EVAL_SKIPPED). Fitness = geometric mean over configs of tflops
  * (objective "tflops") or of 1/ms (objective "ms"); 0 unless every config passed.
  *
- * Caching (when a cache is given): compiled objects go in ns "bin" (key: source, the
- * headers next to the kernel/harness and in include_dirs, compiler identity and version,
- * flags, arch); evaluations in ns "eval" (key: variant and harness inputs, compiler,
- * flags, device identity, configs, tolerance, objective, the harness protocol and the
- * harness library's sources, protocol version). Results that
- * are "ok" or "incorrect" are cached; compile failures, crashes, timeouts and protocol
- * failures are not (they may be flaky or depend on the machine's state), so they are
- * re-evaluated next time. A NULL cache evaluates everything afresh.
+ * Caching (when a cache is given): compiled objects go in ns "bin", evaluations in ns
+ * "eval", under the keys of buildid.h (one field list: source or variant, harness, every
+ * included header, compiler identity, flags, device, configs, tolerance, objective,
+ * protocol; the harness protocol and the harness library's sources through the harness's
+ * part). Results that are "ok" or "incorrect" are cached; compile failures, crashes,
+ * timeouts and protocol failures are not (they may be flaky or depend on the machine's
+ * state), so they are re-evaluated next time. A NULL cache evaluates everything afresh.
+ * The evaluator stores no variant in ns "obj": the tune loop stores a candidate once, when
+ * it commits it (engine/candidate.h).
  *
- * Per process, computed once: the compiler identity (`<compiler> --version`), the device
- * identity (nvidia-smi name, compute capability, driver; "cpu <machine> <model>" for C),
- * the header digest and the harness object. A header edited during a long `avo tune` is
+ * Per process, computed once (buildid.h): the compiler identity, the device identity, the
+ * header digest; and the harness object. A header edited during a long `avo tune` is
  * therefore seen by the next process, not the running one.
  *
  * Sandbox: every compile, link and harness run goes through bubblewrap (avo_sandbox in
@@ -99,9 +100,11 @@ typedef struct {
 	int verbose;                 /* print commands on stderr and keep the scratch dirs */
 	const char *scratch_dir;     /* NULL: $TMPDIR/avo-<uid> (/tmp when TMPDIR is unset) */
 	int trust_harness;           /* accept "harness_protocol": "legacy-trusted" (--trust-harness) */
+	int remeasure;               /* run again: neither read nor write ns "eval" ("bin" still
+				      * serves the compiled objects); the gate's confirmations */
 } avo_eval_options;
 
-#define AVO_EVAL_OPTIONS_INIT {0, -1, 1, 0, NULL, 0}
+#define AVO_EVAL_OPTIONS_INIT {0, -1, 1, 0, NULL, 0, 0}
 
 /* Evaluate `variant` (the full kernel source text). Returns 0 whenever a verdict was
  * reached (whatever it is: see out->status) and a negative AVO_E* code only when the

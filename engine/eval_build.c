@@ -120,16 +120,6 @@ void avo_eval__cache_put(avo_eval__ctx *e, const char *ns, const char *key, cons
 	pthread_mutex_unlock(&cache_lock);
 }
 
-void avo_eval__cache_put_object(avo_eval__ctx *e, const char *src, size_t len)
-{
-	char h[AVO_CACHE_HEX];
-	if (!e->cache)
-		return;
-	pthread_mutex_lock(&cache_lock);
-	avo_cache_put_object(e->cache, h, src, len);
-	pthread_mutex_unlock(&cache_lock);
-}
-
 /* Run one compile or link command the way every build step runs: from the spec's directory
  * (relative -I in its flags mean that directory), secrets scrubbed, under the compile
  * timeout, keeping the tail of the compiler's output. */

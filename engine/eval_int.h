@@ -95,7 +95,6 @@ extern const avo_eval_proto avo_eval__proto_legacy; /* proto_legacy.c */
 void avo_eval__verbose_cmd(const avo_eval__ctx *e, const char *const *argv);
 int avo_eval__cache_get(avo_eval__ctx *e, const char *ns, const char *key, avo_buf *out);
 void avo_eval__cache_put(avo_eval__ctx *e, const char *ns, const char *key, const void *data, size_t len);
-void avo_eval__cache_put_object(avo_eval__ctx *e, const char *src, size_t len);
 void *avo_eval__worker(void *ctx);
 /* The harness library's directory: $AVO_HARNESS_DIR, <prefix>/share/avo/harness next to the
  * binary, else the source tree. Caller frees; NULL when none is found. */
