@@ -133,7 +133,8 @@ static int run_build_step(avo_eval__ctx *e, const avo_buildid_argv *c, avo_proc_
 	po.scrub_secrets = 1;
 	po.timeout_s = e->spec->compile_timeout_s;
 	po.max_output = 1u << 20;
-	po.sandbox = avo_evalbox_for_cmd(&box, e->spec, c->v); /* hostile source, contained */
+	/* hostile source, contained; it may read the harness library (under /tmp, say) */
+	po.sandbox = avo_evalbox_for_cmd(&box, e->spec, c->v, e->libdir);
 	int rc = avo_proc_run(r, &po);
 	avo_evalbox_dispose(&box);
 	return rc;
