@@ -187,6 +187,8 @@ typedef struct {
 	size_t max_output;        /* cap per stream (bytes kept, the tail); 0: 4 MiB */
 	const char *stdin_data;   /* NULL: /dev/null */
 	size_t stdin_len;
+	const int *pass_fds;      /* -1-terminated fds the child gets as 3, 4, ... (they may be
+	                             O_CLOEXEC here: the child's copies are not); NULL: none */
 	const avo_sandbox *sandbox; /* NULL: none; else run inside it (see avo_sandbox) */
 } avo_proc_options;
 

@@ -201,6 +201,15 @@ static int proc_run(avo_proc_result *out, const avo_proc_options *o)
 		dup2(pin[0] >= 0 ? pin[0] : devnull, 0);
 		dup2(pout[1], 1);
 		dup2(perr[1], 2);
+		/* Up out of the way first, so a pass fd that is already 3 or 4 is not clobbered. */
+		int high[8], np = 0;
+		for (; o->pass_fds && o->pass_fds[np] >= 0 && np < 8; np++)
+			high[np] = fcntl(o->pass_fds[np], F_DUPFD, 64);
+		for (int i = 0; i < np; i++)
+			if (high[i] < 0 || dup2(high[i], 3 + i) < 0)
+				_exit(127);
+		for (int i = 0; i < np; i++)
+			close(high[i]);
 		if (o->cwd && chdir(o->cwd) < 0) {
 			dprintf(2, "avo: cannot enter %s: %s\n", o->cwd, strerror(errno));
 			_exit(127);

@@ -275,6 +275,7 @@ static int write_job_dir(avo_backend *b, const char *dir, const char *const *v, 
 	cJSON_AddNumberToObject(j, "compile_timeout_s", b->spec->compile_timeout_s);
 	cJSON_AddNumberToObject(j, "jobs", b->eopts.jobs);
 	cJSON_AddBoolToObject(j, "verbose", b->eopts.verbose);
+	cJSON_AddBoolToObject(j, "trust_harness", b->eopts.trust_harness); /* --trust-harness */
 	cJSON_AddNumberToObject(j, "count", (double)n);
 	char *js = cJSON_Print(j);
 	cJSON_Delete(j);

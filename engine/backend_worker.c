@@ -70,6 +70,7 @@ int avo_backend_worker_main(int argc, char **argv)
 	if (cJSON_IsNumber(x = cJSON_GetObjectItemCaseSensitive(job, "jobs")))
 		eo.jobs = x->valueint;
 	eo.verbose = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(job, "verbose"));
+	eo.trust_harness = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(job, "trust_harness"));
 	const cJSON *cd = cJSON_GetObjectItemCaseSensitive(job, "cache_dir");
 	eo.use_cache = cJSON_IsString(cd);
 	if (eo.use_cache) {

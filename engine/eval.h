@@ -1,23 +1,32 @@
 /* The evaluator: compile a variant with the spec's harness, run every config under a hard
  * timeout, judge correctness, time, and store the evaluation in the cache.
  *
- * Harness protocol: `harness <config args>` prints one JSON object as its last stdout line:
- *   {"correct":true,"max_rel_err":1.2e-3,"ms":0.83,"tflops":612.4,"samples":[0.83,0.84]}
- * "samples" (optional) are the per-repetition times in ms, for the gate (gate.h); without
- * them `ms` counts as one sample.
- * Non-zero exit, a signal, a timeout or no JSON is a failed evaluation. "rel_l2_err" is
- * optional; "tflops" is required when the objective is "tflops". A number the harness could
- * not print as JSON (nan, inf) is read as NaN and fails the variant.
+ * Harness protocols, one file each behind a table (eval_int.h):
+ *   "avo-harness-1" (default, proto_avoh.c): the harness uses harness/avo_harness.h. A
+ *     reference process (the harness linked with the original kernel, never calling it)
+ *     computes the outputs for seeds avo draws; the candidate process gets each call's seed
+ *     from avo, poisons, calls, times, and sends the outputs avo asks for (the checked call
+ *     and two timed calls avo picks in secret). avo compares them with the reference under
+ *     the tolerance and checks the reported times against its own clock. stdout is ignored.
+ *   "legacy-trusted" (proto_legacy.c): `harness <config args>` prints one JSON object as
+ *     its last stdout line, {"correct":true,"max_rel_err":1.2e-3,"ms":0.83,"tflops":612.4},
+ *     optionally with "samples" (ms per repetition; the gate, gate.h, takes `ms` as one
+ *     sample without them) and "rel_l2_err". A variant can forge
+ *     it, so it runs only with opts->trust_harness (--trust-harness); otherwise
+ *     avo_eval_many() fails with AVO_EINVALID. The result records the protocol.
+ * Non-zero exit, a signal, a timeout or a broken protocol is a failed evaluation.
  *
- * Judging: a config passes when its run exited 0, correct is true, max_rel_err <= the spec's
- * tolerance and no number is NaN/Inf. Configs run in order and stop at the first failure
+ * Judging: a config passes when its run exited 0, every checked output is within the
+ * tolerance (max |out-ref| / max |ref|), no element is unwritten or NaN/Inf, and the times
+ * are plausible. Configs run in order and stop at the first failure
  * (the rest are AVO_EVAL_SKIPPED). Fitness = geometric mean over configs of tflops
  * (objective "tflops") or of 1/ms (objective "ms"); 0 unless every config passed.
  *
  * Caching (when a cache is given): compiled objects go in ns "bin", evaluations in ns
  * "eval", under the keys of buildid.h (one field list: source or variant, harness, every
  * included header, compiler identity, flags, device, configs, tolerance, objective,
- * protocol). Results that are "ok" or "incorrect" are cached; compile failures, crashes,
+ * protocol; the harness protocol and the harness library's sources through the harness's
+ * part). Results that are "ok" or "incorrect" are cached; compile failures, crashes,
  * timeouts and protocol failures are not (they may be flaky or depend on the machine's
  * state), so they are re-evaluated next time. A NULL cache evaluates everything afresh.
  * The evaluator stores no variant in ns "obj": the tune loop stores a candidate once, when
@@ -80,6 +89,7 @@ typedef struct {
 	int from_cache;              /* 1 when the whole evaluation came from the cache */
 	int unsandboxed;             /* 1 when it ran outside the sandbox (spec "sandbox": false
 				      * or --no-sandbox); JSON "unsandboxed": true */
+	char harness_protocol[32];   /* "avo-harness-1", or "legacy-trusted" (--trust-harness) */
 	double seconds;              /* wall time spent */
 } avo_eval_result;
 
@@ -89,11 +99,12 @@ typedef struct {
 	int use_cache;               /* read and write the eval cache */
 	int verbose;                 /* print commands on stderr and keep the scratch dirs */
 	const char *scratch_dir;     /* NULL: $TMPDIR/avo-<uid> (/tmp when TMPDIR is unset) */
+	int trust_harness;           /* accept "harness_protocol": "legacy-trusted" (--trust-harness) */
 	int remeasure;               /* run again: neither read nor write ns "eval" ("bin" still
 				      * serves the compiled objects); the gate's confirmations */
 } avo_eval_options;
 
-#define AVO_EVAL_OPTIONS_INIT {0, -1, 1, 0, NULL, 0}
+#define AVO_EVAL_OPTIONS_INIT {0, -1, 1, 0, NULL, 0, 0}
 
 /* Evaluate `variant` (the full kernel source text). Returns 0 whenever a verdict was
  * reached (whatever it is: see out->status) and a negative AVO_E* code only when the

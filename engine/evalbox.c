@@ -32,14 +32,15 @@ const avo_sandbox *avo_evalbox_init(avo_evalbox *box, const avo_spec *s, const c
 	return &box->sb;
 }
 
-const avo_sandbox *avo_evalbox_for_cmd(avo_evalbox *box, const avo_spec *s, const char *const *argv)
+const avo_sandbox *avo_evalbox_for_cmd(avo_evalbox *box, const avo_spec *s, const char *const *argv,
+				       const char *extra_read)
 {
 	const char *obj = NULL;
 	for (size_t i = 0; argv[i] && argv[i + 1]; i++)
 		if (!strcmp(argv[i], "-o"))
 			obj = argv[i + 1];
 	char *d = obj ? avo_path_dirname(obj) : NULL;
-	const avo_sandbox *sb = avo_evalbox_init(box, s, d ? d : "/nonexistent", NULL);
+	const avo_sandbox *sb = avo_evalbox_init(box, s, d ? d : "/nonexistent", extra_read);
 	free(d);
 	return sb;
 }

@@ -22,8 +22,10 @@ typedef struct {
  * `extra_read` (NULL: nothing more); NULL when the spec opted out ("sandbox": false). */
 const avo_sandbox *avo_evalbox_init(avo_evalbox *box, const avo_spec *s, const char *write_dir,
 				    const char *extra_read);
-/* Same for a compile or link command line: it writes the directory of its "-o" output. */
-const avo_sandbox *avo_evalbox_for_cmd(avo_evalbox *box, const avo_spec *s, const char *const *argv);
+/* Same for a compile or link command line: it writes the directory of its "-o" output and
+ * also reads `extra_read` (NULL: nothing more; e.g. the harness library's directory). */
+const avo_sandbox *avo_evalbox_for_cmd(avo_evalbox *box, const avo_spec *s, const char *const *argv,
+				       const char *extra_read);
 void avo_evalbox_dispose(avo_evalbox *box);
 
 #endif

@@ -17,6 +17,7 @@
 static const char *const known_fields[] = {
 	"name", "kernel", "harness", "compiler", "flags", "link_flags", "include_dirs",
 	"defines", "arch", "configs", "tolerance", "objective", "timeout", "compile_timeout",
+	"harness_protocol",
 	"operator", "budget", "shipped_dir", "knowledge", "knob", "llm", "command",
 	"parse_flags", "language",
 	"backend", "local", "slurm", /* read by engine/backend.c (CLUSTER.md) */
@@ -243,6 +244,7 @@ static int parse(const ctx *c, const cJSON *root)
 	    (rc = parse_configs(c, root)) < 0 ||
 	    (rc = get_num(c, root, "tolerance", 0, &s->tolerance)) < 0 ||
 	    (rc = get_str(c, root, "objective", 0, &s->objective)) < 0 ||
+	    (rc = get_str(c, root, "harness_protocol", 0, &s->harness_protocol)) < 0 ||
 	    (rc = get_num(c, root, "timeout", 1e-3, &s->timeout_s)) < 0 ||
 	    (rc = get_num(c, root, "compile_timeout", 1e-3, &s->compile_timeout_s)) < 0 ||
 	    (rc = get_str(c, root, "operator", 0, &s->op)) < 0 ||
@@ -278,6 +280,10 @@ static int parse(const ctx *c, const cJSON *root)
 		return field_err(c, "language", "must be \"cuda\", \"c\" or \"c++\"");
 	if (!s->objective)
 		s->objective = avo_strdup("ms");
+	if (!s->harness_protocol)
+		s->harness_protocol = avo_strdup("avo-harness-1");
+	if (strcmp(s->harness_protocol, "avo-harness-1") && strcmp(s->harness_protocol, "legacy-trusted"))
+		return field_err(c, "harness_protocol", "must be \"avo-harness-1\" or \"legacy-trusted\"");
 	if (strcmp(s->objective, "ms") && strcmp(s->objective, "tflops"))
 		return field_err(c, "objective", "must be \"ms\" or \"tflops\"");
 	if (s->op && strcmp(s->op, "knob") && strcmp(s->op, "llm") && strcmp(s->op, "command"))
@@ -409,6 +415,7 @@ void avo_spec_free(avo_spec *s)
 	}
 	free(s->configs);
 	free(s->objective);
+	free(s->harness_protocol);
 	free(s->op);
 	free(s->shipped_dir);
 	free(s->knowledge);

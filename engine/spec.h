@@ -27,6 +27,10 @@
  *                                         unique; args are strings or numbers (4096 -> "4096")
  *   "tolerance": 2e-2,                    max_rel_err allowed, >= 0, default 1e-2
  *   "objective": "tflops" | "ms",         default "ms" (fitness = geomean(1/ms) or geomean(tflops))
+ *   "harness_protocol": "avo-harness-1",  default; the harness uses harness/avo_harness.h.
+ *                                         "legacy-trusted": one binary that prints its own
+ *                                         verdict, which a variant can forge; runs only with
+ *                                         --trust-harness (see eval.h)
  *   "timeout": 60,                        seconds per harness run, > 0, default 120
  *   "compile_timeout": 300,               seconds per compile or link, default 300
  *   "operator": "knob" | "llm" | "command",   default "knob"
@@ -90,6 +94,7 @@ typedef struct {
 	avo_spec_config *configs; size_t nconfigs;
 	double tolerance;
 	char *objective;     /* "ms" or "tflops" */
+	char *harness_protocol; /* "avo-harness-1" or "legacy-trusted" */
 	double timeout_s;
 	double compile_timeout_s;
 	char *op;            /* operator name */

@@ -299,6 +299,7 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	t.eopts = (avo_eval_options)AVO_EVAL_OPTIONS_INIT;
 	t.eopts.jobs = opts->jobs;
 	t.eopts.gpu = opts->gpu;
+	t.eopts.trust_harness = opts->trust_harness;
 
 	t.gate = (avo_gate_options)AVO_GATE_OPTIONS_INIT;
 	t.gate.min_gain = opts->min_gain >= 0 ? opts->min_gain : spec->min_gain >= 0 ? spec->min_gain : t.gate.min_gain;

@@ -35,9 +35,10 @@ typedef struct {
 	unsigned confirm_rounds; /* A B pairs per confirmation; 0: 3 */
 	struct avo_agent_op *op_instance; /* an operator the caller made (borrowed; `op` is then
 				   * ignored), e.g. avo mcp's server; NULL: made from `op` */
+	int trust_harness;       /* --trust-harness: accept "harness_protocol": "legacy-trusted" */
 } avo_tune_options;
 
-#define AVO_TUNE_OPTIONS_INIT {NULL, NULL, 0, 0, -1, -1, -1, 0.0, 4, 0, -1, 0, -1, NULL, -1, 0, NULL}
+#define AVO_TUNE_OPTIONS_INIT {NULL, NULL, 0, 0, -1, -1, -1, 0.0, 4, 0, -1, 0, -1, NULL, -1, 0, NULL, 0}
 
 /* Returns 0 when the run finished within its budget (or the space was exhausted), a
  * negative AVO_E* on errors, and AVO_TUNE_INTERRUPTED after SIGINT/SIGTERM (state saved). */

@@ -256,6 +256,14 @@ void avo_tune__publish_best(tune_ctx *t, const avo_runrec_version *version)
 	avo_runrec_tune_dispose(&e);
 }
 
+/* How the evaluation was trusted (runrec.h): "library" when the verdict came from outside
+ * the candidate (protocol avo-harness-1), "harness" under --trust-harness. */
+static void guard_from_eval(avo_runrec_guard *g, const avo_eval_result *er)
+{
+	if (er && er->harness_protocol[0])
+		g->trust = avo_strdup(strcmp(er->harness_protocol, "legacy-trusted") ? "library" : "harness");
+}
+
 /* The record of an attempt (the caller appends it with avo_runstate_add_attempt). */
 void avo_tune__attempt_record(avo_runrec_attempt *a, tune_ctx *t, const char *status, const char *variant,
 			   double fitness, const avo_eval_result *er, const char *feedback, const char *edit_hash)
@@ -278,6 +286,7 @@ void avo_tune__attempt_record(avo_runrec_attempt *a, tune_ctx *t, const char *st
 	a->edit_hash = avo_strdup(edit_hash ? edit_hash : "");
 	a->note = avo_strdup(t->step_note);
 	a->from_cache = er && er->from_cache;
+	guard_from_eval(&a->guard, er);
 }
 
 /* Is this variant already a version of the lineage? (Never commit it twice.) */
@@ -338,6 +347,7 @@ int avo_tune__commit_version(tune_ctx *t, avo_candidate *c, const avo_eval_resul
 	v.note = avo_strdup(note);
 	edits_pairs(&v, c->regions, c->nregions, c->knobs, c->nknobs);
 	v.gain = avo_tune__gate_interval(gv); /* the gain over the parent, with its interval */
+	guard_from_eval(&v.guard, er);
 	int rc = avo_runstate_add_version(t->rs, &v);
 	if (rc < 0) {
 		avo_candidate_free(c);

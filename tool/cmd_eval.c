@@ -89,7 +89,8 @@ static void help(FILE *f)
 {
 	fprintf(f,
 		"usage: avo eval SPEC [--variant FILE]... [--json] [--jobs N] [--gpu N]\n"
-		"                     [--no-cache] [--no-sandbox] [--timeout S] [--verbose]\n\n"
+		"                     [--no-cache] [--no-sandbox] [--timeout S] [--trust-harness]\n"
+		"                     [--verbose]\n\n"
 		"Compile the kernel named by SPEC (avo.json) with its harness, run every config,\n"
 		"check the results against the reference and time them. With --variant, evaluate\n"
 		"FILE in place of the kernel (the user's kernel file is never written); several\n"
@@ -108,6 +109,8 @@ static void help(FILE *f)
 		"  --no-sandbox    run compiles and harnesses outside the bubblewrap sandbox\n"
 		"                  (they then run with your rights; the result says \"unsandboxed\")\n"
 		"  --timeout S     seconds per harness run (overrides the spec's \"timeout\")\n"
+		"  --trust-harness run a spec whose \"harness_protocol\" is \"legacy-trusted\": its\n"
+		"                  harness prints its own verdict, which a variant can forge\n"
 		"  --backend B     where to evaluate: inline (default), local (every GPU, or CPU\n"
 		"                  workers), slurm (a job array; see engine/CLUSTER.md)\n"
 		"  -v, --verbose   print every command and keep the scratch directories\n\n"
@@ -163,7 +166,7 @@ int avo_cmd_eval(int argc, char **argv)
 	char **why = NULL;
 	const char **vpaths = calloc((size_t)argc + 1, sizeof(char *));
 	size_t nv = 0;
-	int json = 0, no_cache = 0, verbose = 0, no_edit_check = 0, no_sandbox = 0;
+	int json = 0, no_cache = 0, verbose = 0, no_edit_check = 0, no_sandbox = 0, trust = 0;
 	long jobs = 0, gpu = -1;
 	double timeout = 0;
 	int code = AVO_EXIT_USAGE;
@@ -193,6 +196,8 @@ int avo_cmd_eval(int argc, char **argv)
 			no_edit_check = 1;
 		} else if (!strcmp(a, "--no-sandbox")) {
 			no_sandbox = 1;
+		} else if (!strcmp(a, "--trust-harness")) {
+			trust = 1;
 		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
 			verbose = 1;
 		} else if (!strcmp(a, "--variant") && val) {
@@ -281,6 +286,7 @@ int avo_cmd_eval(int argc, char **argv)
 	eo.gpu = (int)gpu;
 	eo.use_cache = cache != NULL;
 	eo.verbose = verbose;
+	eo.trust_harness = trust;
 	/* backend (engine/backend.h): inline is avo_eval_many itself */
 	avo_backend_options bo = AVO_BACKEND_OPTIONS_INIT;
 	bo.kind = backend_kind;
@@ -290,7 +296,9 @@ int avo_cmd_eval(int argc, char **argv)
 	}
 	if ((rc = avo_backend_eval(backend, res, why, srcs, lens, nv)) < 0) {
 		fprintf(stderr, "avo: %s\n", avo_error_last());
-		code = avo_backend_interrupted(backend) ? AVO_EXIT_INTERRUPT : AVO_EXIT_ENV;
+		/* EINVALID: the spec asks for what the command line did not allow (--trust-harness) */
+		code = avo_backend_interrupted(backend) ? AVO_EXIT_INTERRUPT
+		       : rc == AVO_EINVALID ? avo_cli_exit_code(rc) : AVO_EXIT_ENV;
 		goto done;
 	}
 	code = AVO_EXIT_OK;

@@ -35,6 +35,8 @@ static void usage(FILE *f)
 		"  --gpu N             run on GPU N (CUDA_VISIBLE_DEVICES)\n"
 		"  --backend B         where evaluations run: inline (default), local (every GPU),\n"
 		"                      slurm (job arrays; see engine/CLUSTER.md)\n"
+		"  --trust-harness     accept a spec whose \"harness_protocol\" is \"legacy-trusted\"\n"
+		"                      (its harness prints its own verdict, which a variant can forge)\n"
 		"  --progress/--no-progress   live progress line (default: when stderr is a TTY)\n"
 		"  --quiet             no progress output\n"
 		"  --no-sandbox        evaluate outside the bubblewrap sandbox (candidates run with\n"
@@ -118,6 +120,8 @@ int avo_cmd_tune(int argc, char **argv)
 			o.resume = 1;
 		} else if (!strcmp(a, "--fresh-run")) {
 			o.fresh_run = 1;
+		} else if (!strcmp(a, "--trust-harness")) {
+			o.trust_harness = 1;
 		} else if (!strcmp(a, "--progress")) {
 			o.progress = 1;
 		} else if (!strcmp(a, "--no-progress")) {

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Compile check for CI (no GPU needed): builds each attention variant with the
-# harness for sm_80 and sm_90a. Usage: check_compile.sh [OUTDIR]
+# harness and avo's CUDA harness library for sm_80 and sm_90a, and the legacy
+# single-binary harness (harness_legacy.cu) for sm_90a. Usage: check_compile.sh [OUTDIR]
 # Exit 0 on success, 77 (ctest skip) when nvcc is missing, 1 on a compile error.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,15 +13,18 @@ if [ -z "$nvcc" ]; then
 fi
 out=${1:-$(mktemp -d)}
 mkdir -p "$out"
-flags="-O3 -std=c++17 -Werror all-warnings"
+lib=$(cd "$here/../../harness" && pwd)
+flags="-O3 -std=c++17 -Werror all-warnings -I$lib"
 # sm_80 path: the mma.sync kernel.
 "$nvcc" $flags -gencode=arch=compute_80,code=sm_80 \
-    "$here/attention.cu" "$here/harness.cu" -o "$out/harness_sm80" || exit 1
+    "$here/attention.cu" "$here/harness.cu" "$lib/avo_harness_cuda.cu" -o "$out/harness_sm80" || exit 1
 # Hopper: the same kernel and, when present, the wgmma kernel.
 "$nvcc" $flags -gencode=arch=compute_90a,code=sm_90a \
-    "$here/attention.cu" "$here/harness.cu" -o "$out/harness_sm90a" || exit 1
+    "$here/attention.cu" "$here/harness.cu" "$lib/avo_harness_cuda.cu" -o "$out/harness_sm90a" || exit 1
 if [ -f "$here/attention_sm90.cu" ]; then
     "$nvcc" $flags -gencode=arch=compute_90a,code=sm_90a \
-        "$here/attention_sm90.cu" "$here/harness.cu" -o "$out/harness_wgmma" || exit 1
+        "$here/attention_sm90.cu" "$here/harness.cu" "$lib/avo_harness_cuda.cu" -o "$out/harness_wgmma" || exit 1
+    "$nvcc" $flags -gencode=arch=compute_90a,code=sm_90a \
+        "$here/attention_sm90.cu" "$here/harness_legacy.cu" -o "$out/harness_legacy" || exit 1
 fi
 echo "check_compile: ok ($out)"

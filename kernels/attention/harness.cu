@@ -1,13 +1,13 @@
-// avo attention harness: checks a variant of avo_attention_forward against an
-// fp32 GPU reference on fresh random inputs and times it.
+// avo attention harness, on avo's harness library (harness/avo_harness.h): it says how
+// to make the inputs from a seed, the fp32 GPU reference and how to call the variant;
+// the library poisons the output before every call, hands checked outputs to avo (which
+// compares them with the reference, computed in a process that never runs the variant)
+// and times the calls.
 //
-//   harness --b B --hq H --hkv K --s S --d D --causal 0|1 [--iters N] [--tol T]
+//   harness --b B --hq H --hkv K --s S --d D --causal 0|1
 //
-// Every query row of the output is checked (no sampling): the reference kernel
-// recomputes each row in fp32 from the same bf16 inputs. The output is poisoned
-// with NaN first, so an element the variant never wrote fails the check. After
-// timing, the last output must equal the first bit for bit (a race shows up
-// as a difference). Last stdout line: one JSON object (the avo harness protocol).
+// Before every call the L2 cache is flushed, so each call starts with its inputs out of
+// L2. The reference recomputes every query row in fp32 from the same bf16 inputs.
 #include <cuda_runtime.h>
 #include <cuda_bf16.h>
 #include <stdint.h>
@@ -15,24 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
-#include <time.h>
-#include <unistd.h>
 #include <algorithm>
-#include <vector>
 
 #include "attention.h"
-
-#define CHECK(call)                                                                          \
-    do {                                                                                     \
-        cudaError_t err_ = (call);                                                           \
-        if (err_ != cudaSuccess) {                                                           \
-            fprintf(stderr, "harness: %s:%d: %s: %s\n", __FILE__, __LINE__, #call,          \
-                    cudaGetErrorString(err_));                                               \
-            exit(2);                                                                         \
-        }                                                                                    \
-    } while (0)
-
-#define CHECK_LAUNCH() CHECK(cudaGetLastError())
+#include "avo_harness.h"
 
 namespace {
 
@@ -58,28 +44,21 @@ __global__ void fill_normal(__nv_bfloat16 *x, size_t n, uint64_t seed)
     }
 }
 
-struct ErrStats {
-    double sum_sq_diff, sum_sq_ref;
-    unsigned int max_diff_bits, max_ref_bits; // non-negative floats order as ints
-    unsigned long long bad;                   // non-finite outputs
-};
-
 constexpr int kRefRows = 16, kRefKeys = 32, kRefThreads = 256;
 
-// fp32 reference for kRefRows query rows of one (b, h); compares with out as it
-// goes, so the reference tensor is never stored. Each warp owns rows w and w+8;
-// lane c scores key c of the tile, so row reductions are warp shuffles.
+// fp32 reference for kRefRows query rows of one (b, h), written to ref. Each warp
+// owns rows w and w+8; lane c scores key c of the tile, so row reductions are warp
+// shuffles.
 template <int D>
-__global__ void __launch_bounds__(kRefThreads) reference_check(
-    const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v,
-    const __nv_bfloat16 *out, int s, int hq, int hkv, int causal, ErrStats *stats)
+__global__ void __launch_bounds__(kRefThreads) reference_kernel(
+    const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, float *ref,
+    int s, int hq, int hkv, int causal)
 {
     __shared__ float s_q[kRefRows][D];
     __shared__ float s_k[kRefKeys][D + 1];
     __shared__ float s_v[kRefKeys][D];
     __shared__ float s_p[kRefRows][kRefKeys];
     __shared__ float s_alpha[kRefRows], s_l[kRefRows];
-    __shared__ double s_red[2][kRefThreads / 32];
 
     const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
     const int h = blockIdx.y, b = blockIdx.z, r0 = blockIdx.x * kRefRows;
@@ -87,7 +66,7 @@ __global__ void __launch_bounds__(kRefThreads) reference_check(
     const __nv_bfloat16 *qg = q + (size_t)(b * hq + h) * s * D;
     const __nv_bfloat16 *kg = k + (size_t)(b * hkv + hk) * s * D;
     const __nv_bfloat16 *vg = v + (size_t)(b * hkv + hk) * s * D;
-    const __nv_bfloat16 *og = out + (size_t)(b * hq + h) * s * D;
+    float *rg = ref + (size_t)(b * hq + h) * s * D;
     const float scale = 1.f / sqrtf((float)D);
 
     for (int i = tid; i < kRefRows * D; i += kRefThreads) {
@@ -145,66 +124,68 @@ __global__ void __launch_bounds__(kRefThreads) reference_check(
         s_l[warp + 8] = l[1];
     }
     __syncthreads();
-    double sq_diff = 0, sq_ref = 0;
-    float max_diff = 0.f, max_ref = 0.f;
-    unsigned long long bad = 0;
 #pragma unroll
     for (int i = 0; i < kRowsPerThread; ++i) {
         const int r = my_r + i * (kRefThreads / D), row = r0 + r;
-        if (row >= s) continue;
-        const float ref = acc[i] / s_l[r];
-        const float got = __bfloat162float(og[(size_t)row * D + my_d]);
-        if (!isfinite(got)) {
-            ++bad;
-            continue;
-        }
-        const float diff = fabsf(got - ref);
-        sq_diff += (double)diff * diff;
-        sq_ref += (double)ref * ref;
-        max_diff = fmaxf(max_diff, diff);
-        max_ref = fmaxf(max_ref, fabsf(ref));
-    }
-    for (int off = 16; off; off >>= 1) {
-        sq_diff += __shfl_xor_sync(0xffffffffu, sq_diff, off);
-        sq_ref += __shfl_xor_sync(0xffffffffu, sq_ref, off);
-        max_diff = fmaxf(max_diff, __shfl_xor_sync(0xffffffffu, max_diff, off));
-        max_ref = fmaxf(max_ref, __shfl_xor_sync(0xffffffffu, max_ref, off));
-        bad += __shfl_xor_sync(0xffffffffu, bad, off);
-    }
-    if (lane == 0) {
-        s_red[0][warp] = sq_diff;
-        s_red[1][warp] = sq_ref;
-        atomicMax(&stats->max_diff_bits, __float_as_uint(max_diff));
-        atomicMax(&stats->max_ref_bits, __float_as_uint(max_ref));
-        if (bad) atomicAdd(&stats->bad, bad);
-    }
-    __syncthreads();
-    if (tid == 0) {
-        double a = 0, c = 0;
-        for (int w = 0; w < kRefThreads / 32; ++w) {
-            a += s_red[0][w];
-            c += s_red[1][w];
-        }
-        atomicAdd(&stats->sum_sq_diff, a);
-        atomicAdd(&stats->sum_sq_ref, c);
+        if (row < s)
+            rg[(size_t)row * D + my_d] = acc[i] / s_l[r];
     }
 }
 
-// Counts elements (as 16-bit words) that differ between a and b.
-__global__ void count_diff(const uint16_t *a, const uint16_t *b, size_t n, unsigned long long *out)
+struct Attn {
+    avo_attention_params p;
+    __nv_bfloat16 *q, *k, *v;
+    size_t nq, nkv;
+    void *flush;
+    size_t flush_bytes;
+    unsigned flush_round;
+};
+
+bool cuda_ok(cudaError_t e, const char *what)
 {
-    unsigned long long c = 0;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x)
-        c += a[i] != b[i];
-    for (int off = 16; off; off >>= 1) c += __shfl_xor_sync(0xffffffffu, c, off);
-    if ((threadIdx.x & 31) == 0 && c) atomicAdd(out, c);
+    if (e == cudaSuccess)
+        return true;
+    fprintf(stderr, "harness: %s: %s\n", what, cudaGetErrorString(e));
+    return false;
 }
 
-void usage()
+int make_inputs(void *u, uint64_t seed)
 {
-    fprintf(stderr, "usage: harness --b B --hq H --hkv K --s S --d D --causal 0|1 "
-                    "[--iters N] [--tol T]\n");
+    Attn *a = static_cast<Attn *>(u);
+    fill_normal<<<1024, 256>>>(a->q, a->nq, seed * 3 + 1);
+    fill_normal<<<1024, 256>>>(a->k, a->nkv, seed * 3 + 2);
+    fill_normal<<<1024, 256>>>(a->v, a->nkv, seed * 3 + 3);
+    return cuda_ok(cudaGetLastError(), "fill_normal") ? 0 : -1;
+}
+
+int reference(void *u, float *ref)
+{
+    const Attn *a = static_cast<const Attn *>(u);
+    const avo_attention_params &p = a->p;
+    const dim3 grid((unsigned)((p.s + kRefRows - 1) / kRefRows), (unsigned)p.hq, (unsigned)p.b);
+    if (p.d == 128)
+        reference_kernel<128><<<grid, kRefThreads>>>(a->q, a->k, a->v, ref, p.s, p.hq, p.hkv, p.causal);
+    else
+        reference_kernel<64><<<grid, kRefThreads>>>(a->q, a->k, a->v, ref, p.s, p.hq, p.hkv, p.causal);
+    return cuda_ok(cudaGetLastError(), "reference") ? 0 : -1;
+}
+
+int prepare(void *u)
+{
+    Attn *a = static_cast<Attn *>(u);
+    return cuda_ok(cudaMemsetAsync(a->flush, (int)(a->flush_round++ & 0xff), a->flush_bytes, 0), "L2 flush")
+               ? 0 : -1;
+}
+
+int call(void *u, void *out)
+{
+    Attn *a = static_cast<Attn *>(u);
+    a->p.o = out;
+    const int rc = avo_attention_forward(&a->p, 0);
+    if (rc != 0)
+        fprintf(stderr, "harness: avo_attention_forward (%s) returned %d: %s\n", avo_attention_variant(), rc,
+                rc == AVO_ATTENTION_EINVAL ? "unsupported arguments" : cudaGetErrorString(cudaGetLastError()));
+    return rc;
 }
 
 long parse_int(const char *name, const char *v)
@@ -218,21 +199,20 @@ long parse_int(const char *name, const char *v)
     return x;
 }
 
+int usage()
+{
+    fprintf(stderr, "usage: harness --b B --hq H --hkv K --s S --d D --causal 0|1\n");
+    return 2;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
-    long b = -1, hq = -1, hkv = -1, s = -1, d = -1, causal = -1, iters = 30;
-    double tol = 2e-2;
+    long b = -1, hq = -1, hkv = -1, s = -1, d = -1, causal = -1;
     for (int i = 1; i < argc; ++i) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage();
-            return 0;
-        }
-        if (i + 1 >= argc) {
-            usage();
-            return 2;
-        }
+        if (i + 1 >= argc)
+            return usage();
         const char *a = argv[i], *v = argv[++i];
         if (!strcmp(a, "--b")) b = parse_int(a, v);
         else if (!strcmp(a, "--hq")) hq = parse_int(a, v);
@@ -240,151 +220,52 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--s")) s = parse_int(a, v);
         else if (!strcmp(a, "--d")) d = parse_int(a, v);
         else if (!strcmp(a, "--causal")) causal = parse_int(a, v);
-        else if (!strcmp(a, "--iters")) iters = parse_int(a, v);
-        else if (!strcmp(a, "--tol")) tol = atof(v);
         else {
             fprintf(stderr, "harness: unknown option '%s'\n", a);
-            usage();
-            return 2;
+            return usage();
         }
     }
     if (b < 1 || hq < 1 || hkv < 1 || s < 1 || (d != 64 && d != 128) || causal < 0 || causal > 1 ||
-        hq % hkv != 0 || iters < 20 || !(tol > 0)) {
-        fprintf(stderr, "harness: need b,hq,hkv,s >= 1, hq %% hkv == 0, d 64|128, causal 0|1, "
-                        "iters >= 20, tol > 0\n");
+        hq % hkv != 0) {
+        fprintf(stderr, "harness: need b,hq,hkv,s >= 1, hq %% hkv == 0, d 64|128, causal 0|1\n");
         return 2;
     }
-
+    Attn a;
+    memset(&a, 0, sizeof a);
+    a.nq = (size_t)b * hq * s * d;
+    a.nkv = (size_t)b * hkv * s * d;
     int dev = 0;
     cudaDeviceProp prop;
-    CHECK(cudaGetDevice(&dev));
-    CHECK(cudaGetDeviceProperties(&prop, dev));
-    const size_t nq = (size_t)b * hq * s * d, nkv = (size_t)b * hkv * s * d;
-    __nv_bfloat16 *q, *k, *v, *o, *o_first;
-    CHECK(cudaMalloc(&q, nq * 2));
-    CHECK(cudaMalloc(&k, nkv * 2));
-    CHECK(cudaMalloc(&v, nkv * 2));
-    CHECK(cudaMalloc(&o, nq * 2));
-    CHECK(cudaMalloc(&o_first, nq * 2));
-    // Written between timed runs so each run starts with inputs out of L2.
-    const size_t flush_bytes = std::max<size_t>(2 * (size_t)prop.l2CacheSize, 256u << 20);
-    void *flush;
-    CHECK(cudaMalloc(&flush, flush_bytes));
-    ErrStats *stats;
-    unsigned long long *ndiff;
-    CHECK(cudaMalloc(&stats, sizeof(ErrStats)));
-    CHECK(cudaMalloc(&ndiff, sizeof(*ndiff)));
+    if (!cuda_ok(cudaGetDevice(&dev), "device") || !cuda_ok(cudaGetDeviceProperties(&prop, dev), "device"))
+        return 2;
+    a.flush_bytes = std::max<size_t>(2 * (size_t)prop.l2CacheSize, 256u << 20);
+    if (!cuda_ok(cudaMalloc(&a.q, a.nq * 2), "cudaMalloc") || !cuda_ok(cudaMalloc(&a.k, a.nkv * 2), "cudaMalloc") ||
+        !cuda_ok(cudaMalloc(&a.v, a.nkv * 2), "cudaMalloc") ||
+        !cuda_ok(cudaMalloc(&a.flush, a.flush_bytes), "cudaMalloc"))
+        return 2;
+    a.p.q = a.q;
+    a.p.k = a.k;
+    a.p.v = a.v;
+    a.p.b = (int)b;
+    a.p.hq = (int)hq;
+    a.p.hkv = (int)hkv;
+    a.p.s = (int)s;
+    a.p.d = (int)d;
+    a.p.causal = (int)causal;
 
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    const uint64_t seed = ((uint64_t)ts.tv_sec * 1000000007ull) ^ (uint64_t)ts.tv_nsec ^
-                          ((uint64_t)getpid() << 32);
-    fill_normal<<<1024, 256>>>(q, nq, seed * 3 + 1);
-    CHECK_LAUNCH();
-    fill_normal<<<1024, 256>>>(k, nkv, seed * 3 + 2);
-    CHECK_LAUNCH();
-    fill_normal<<<1024, 256>>>(v, nkv, seed * 3 + 3);
-    CHECK_LAUNCH();
-    CHECK(cudaMemset(o, 0xff, nq * 2)); // 0xffff is a bf16 NaN
-    CHECK(cudaMemset(stats, 0, sizeof(ErrStats)));
-    CHECK(cudaMemset(ndiff, 0, sizeof(*ndiff)));
-
-    avo_attention_params p;
-    memset(&p, 0, sizeof p);
-    p.q = q;
-    p.k = k;
-    p.v = v;
-    p.o = o;
-    p.b = (int)b;
-    p.hq = (int)hq;
-    p.hkv = (int)hkv;
-    p.s = (int)s;
-    p.d = (int)d;
-    p.causal = (int)causal;
-    int rc = avo_attention_forward(&p, 0);
-    if (rc != 0) {
-        fprintf(stderr, "harness: avo_attention_forward (%s) returned %d: %s\n",
-                avo_attention_variant(), rc,
-                rc == AVO_ATTENTION_EINVAL ? "unsupported arguments"
-                                           : cudaGetErrorString(cudaGetLastError()));
-        return 1;
-    }
-    CHECK_LAUNCH();
-    CHECK(cudaDeviceSynchronize());
-    CHECK(cudaMemcpy(o_first, o, nq * 2, cudaMemcpyDeviceToDevice));
-
-    const dim3 rgrid((unsigned)((s + kRefRows - 1) / kRefRows), (unsigned)hq, (unsigned)b);
-    if (d == 128)
-        reference_check<128><<<rgrid, kRefThreads>>>(q, k, v, o, (int)s, (int)hq, (int)hkv,
-                                                      (int)causal, stats);
-    else
-        reference_check<64><<<rgrid, kRefThreads>>>(q, k, v, o, (int)s, (int)hq, (int)hkv,
-                                                     (int)causal, stats);
-    CHECK_LAUNCH();
-    ErrStats st;
-    CHECK(cudaMemcpy(&st, stats, sizeof st, cudaMemcpyDeviceToHost));
-
-    // Timing: warm-up, then each run after an L2 flush, between events.
-    cudaEvent_t e0, e1;
-    CHECK(cudaEventCreate(&e0));
-    CHECK(cudaEventCreate(&e1));
-    for (int i = 0; i < 3; ++i) {
-        if (avo_attention_forward(&p, 0) != 0) {
-            fprintf(stderr, "harness: warm-up launch failed\n");
-            return 1;
-        }
-        CHECK_LAUNCH();
-    }
-    CHECK(cudaDeviceSynchronize());
-    std::vector<float> times;
-    for (long i = 0; i < iters; ++i) {
-        CHECK(cudaMemsetAsync(flush, (int)(i & 0xff), flush_bytes, 0));
-        CHECK(cudaEventRecord(e0, 0));
-        if (avo_attention_forward(&p, 0) != 0) {
-            fprintf(stderr, "harness: timed launch failed\n");
-            return 1;
-        }
-        CHECK_LAUNCH();
-        CHECK(cudaEventRecord(e1, 0));
-        CHECK(cudaEventSynchronize(e1));
-        float ms = 0;
-        CHECK(cudaEventElapsedTime(&ms, e0, e1));
-        times.push_back(ms);
-    }
-    std::sort(times.begin(), times.end());
-    const double ms = times[times.size() / 2];
-
-    count_diff<<<1024, 256>>>(reinterpret_cast<const uint16_t *>(o),
-                              reinterpret_cast<const uint16_t *>(o_first), nq, ndiff);
-    CHECK_LAUNCH();
-    unsigned long long changed = 0;
-    CHECK(cudaMemcpy(&changed, ndiff, sizeof changed, cudaMemcpyDeviceToHost));
-
-    float max_diff, max_ref;
-    memcpy(&max_diff, &st.max_diff_bits, 4);
-    memcpy(&max_ref, &st.max_ref_bits, 4);
-    const double max_rel = max_ref > 0 ? max_diff / max_ref : INFINITY;
-    const double rel_l2 = st.sum_sq_ref > 0 ? sqrt(st.sum_sq_diff / st.sum_sq_ref) : INFINITY;
-    const bool correct = st.bad == 0 && changed == 0 && max_rel <= tol && rel_l2 <= tol;
-    const double flops = 4.0 * b * hq * (double)s * s * d / (causal ? 2 : 1);
-    const double tflops = flops / (ms * 1e-3) / 1e12;
-    if (!correct)
-        fprintf(stderr,
-                "harness: %s FAILED: %llu non-finite outputs, %llu changed between runs, "
-                "max_rel_err %.3e, rel_l2_err %.3e, tol %.1e\n",
-                avo_attention_variant(), st.bad, changed, max_rel, rel_l2, tol);
-    printf("{\"correct\":%s,\"max_rel_err\":%.4e,\"rel_l2_err\":%.4e,\"ms\":%.4f,"
-           "\"tflops\":%.1f,\"nonfinite\":%llu,\"nondeterministic\":%llu,\"seed\":%llu,"
-           "\"variant\":\"%s\",\"gpu\":\"%s\"}\n",
-           correct ? "true" : "false", max_rel, rel_l2, ms, tflops, st.bad, changed,
-           (unsigned long long)seed, avo_attention_variant(), prop.name);
-    CHECK(cudaFree(q));
-    CHECK(cudaFree(k));
-    CHECK(cudaFree(v));
-    CHECK(cudaFree(o));
-    CHECK(cudaFree(o_first));
-    CHECK(cudaFree(flush));
-    CHECK(cudaFree(stats));
-    CHECK(cudaFree(ndiff));
-    return correct ? 0 : 1;
+    avo_harness h = AVO_HARNESS_INIT;
+    h.user = &a;
+    h.out_count = a.nq;
+    h.out_type = AVO_HARNESS_BF16;
+    h.flops = 4.0 * b * hq * (double)s * s * d / (causal ? 2 : 1);
+    h.inputs = make_inputs;
+    h.reference = reference;
+    h.call = call;
+    h.prepare = prepare;
+    const int rc = avo_harness_main(&h);
+    cudaFree(a.q);
+    cudaFree(a.k);
+    cudaFree(a.v);
+    cudaFree(a.flush);
+    return rc;
 }

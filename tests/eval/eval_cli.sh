@@ -204,7 +204,7 @@ proto)
 	# The harness protocol and the judge, with variants that print the result line themselves.
 	p=$src/tests/eval/proto
 	expect() { # variant status
-		"$avo" eval "$p/avo.json" --no-cache --json --variant "$p/$1.c" >"$out" 2>"$err"
+		"$avo" eval "$p/avo.json" --no-cache --json --trust-harness --variant "$p/$1.c" >"$out" 2>"$err"
 		python3 - "$out" "$2" <<'PY' || fail "$1: expected status $2"
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -229,6 +229,38 @@ PY
 	expect bad_type protocol
 	expect exit_nonzero crash
 	has "$err" "teardown failed"
+	expect samples ok
+	python3 - "$out" <<'PY' || fail "samples not kept"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["harness_protocol"] == "legacy-trusted", r
+assert r["configs"][0]["samples"] == [2, 2.5, 1.5], r["configs"][0]
+PY
+	expect bad_samples protocol
+	has "$err" '"samples" must be an array'
+	# Without --trust-harness a legacy spec does not run at all.
+	run 3 eval "$p/avo.json" --no-cache
+	has "$err" "pass --trust-harness"
+	;;
+liar)
+	# The harness protocol checks reported times against the kernel's stamps of the PRE and
+	# CALL records: a variant that replaces the library's clock (clock_gettime) is refused,
+	# whether its clock runs slow (calls look shorter) or fast (longer than they took).
+	l=$src/tests/eval/liar
+	run 0 eval "$l/avo.json" --no-cache --json --variant "$l/honest.c"
+	has "$out" '"harness_protocol":"avo-harness-1"'
+	python3 - "$out" <<'PY' || fail "honest samples"
+import json, sys
+c = json.load(open(sys.argv[1]))["configs"][0]
+assert len(c["samples"]) == 20 and all(s > 1.9 for s in c["samples"]), c
+assert 1.9 < c["ms"] < 10, c  # the median; a loaded machine preempts a few calls
+PY
+	run 1 eval "$l/avo.json" --no-cache --json --variant "$l/clock_slow.c"
+	has "$out" '"status":"protocol"'
+	has "$err" "report far less time than they took"
+	run 1 eval "$l/avo.json" --no-cache --json --variant "$l/clock_fast.c"
+	has "$out" '"status":"protocol"'
+	has "$err" "but took"
 	;;
 cli)
 	run 0 eval --help

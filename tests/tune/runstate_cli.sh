@@ -101,14 +101,15 @@ PY
   # Fixed: the failed edit is tried again.
   rm "$W/cache/obj" && mv "$W/cache/obj.ok" "$W/cache/obj"
   n=$(wc -l < "$RUN/attempts.jsonl")
-  "$AVO" tune "$W/avo.json" --run-dir "$RUN" --resume --evals $((n + 12)) --confirm 2 --no-progress 2> "$W/t3.log" ||
+  "$AVO" tune "$W/avo.json" --run-dir "$RUN" --resume --evals $((n + 24)) --confirm 2 --no-progress 2> "$W/t3.log" ||
     { cat "$W/t3.log"; fail "resume"; }
   python3 - "$RUN" "$(cat "$W/failed_edit")" <<'PY'
 import json, sys
 att = [json.loads(l) for l in open(sys.argv[1] + "/attempts.jsonl")]
 lin = [json.loads(l) for l in open(sys.argv[1] + "/lineage.jsonl")]
 again = [a for a in att if a["edit_hash"] == sys.argv[2]]
-# Tried again; the gate then judges it anew (on a loaded CPU it may stay unconfirmed).
+# Tried again (the knob search proposes it anew at random: room for it among the
+# confirmations); the gate then judges it anew (on a loaded CPU it may stay unconfirmed).
 assert len(again) == 2 and again[1]["status"] in ("committed", "unconfirmed"), [a["status"] for a in again]
 assert again[1]["status"] != "committed" or again[1]["variant"] in {v["variant"] for v in lin}
 PY

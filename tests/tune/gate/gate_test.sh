@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The confirming gate on a synthetic kernel whose true speed is known and whose timing noise
 # is injected and seeded (synth.c, synth_aa.c, harness.c: 10 samples per run, 3% noise).
+# The harness prints its own samples (the legacy protocol), so the runs use --trust-harness.
 # usage: gate_test.sh CASE AVO SRC_DIR WORK_DIR
 #   aa       an A/A run of 200 attempts (200 variants, all equally fast) commits nothing
 #   gain5    a candidate truly 5% faster is committed in at least 19 of 20 seeded trials
@@ -26,6 +27,7 @@ spec() {
   cat > "$d/avo.json" <<JSON
 {"name": "synth", "kernel": "synth.c", "harness": "harness.c", "compiler": "cc",
  "flags": ["-O1"], "link_flags": ["-lm"], "objective": "ms", "timeout": 20,
+ "harness_protocol": "legacy-trusted",
  "configs": [$cfg]$extra}
 JSON
 }
@@ -50,7 +52,7 @@ case $case_ in
 aa)
   d=$W/aa
   spec "$d" synth_aa.c 7 ', "knob": {"seed": 7}'
-  "$AVO" tune "$d/avo.json" --run-dir "$d/run" --evals 200 --confirm 2 --no-progress 2> "$d/log" ||
+  "$AVO" tune "$d/avo.json" --run-dir "$d/run" --evals 200 --confirm 2 --trust-harness --no-progress 2> "$d/log" ||
     { cat "$d/log"; fail "tune failed"; }
   n=$(commits "$d/run")
   att=$(wc -l < "$d/run/attempts.jsonl")
@@ -70,7 +72,7 @@ gain5|gain05)
   for t in $(seq 1 $trials); do
     d=$W/t$t
     spec "$d" synth.c "$t" ", \"operator\": \"command\", \"command\": {\"argv\": [\"$W/agent.sh\"]}"
-    "$AVO" tune "$d/avo.json" --run-dir "$d/run" --evals 6 --confirm 2 --no-progress 2> "$d/log" &
+    "$AVO" tune "$d/avo.json" --run-dir "$d/run" --evals 6 --confirm 2 --trust-harness --no-progress 2> "$d/log" &
     [ $((t % 2)) = 0 ] && wait
   done
   wait

@@ -1,0 +1,96 @@
+/* The records of avo's harness protocol ("avo-harness-1"): what the harness library writes
+ * on fd 3 (a SOCK_SEQPACKET socket: the kernel stamps every message with the time it was
+ * sent, so avo knows when PRE and CALL were written, however late it reads them) and what
+ * avo answers on fd 4. Shared by the library (harness/) and avo (engine/);
+ * plain C, also valid C++; native byte order (both ends run on one machine).
+ *
+ * Every record is a 32-byte header (one message) followed by `n` payload bytes (only
+ * OUTPUT has some; in messages of at most 32 KiB):
+ *   HELLO   a = output dtype, b = protocol version, x = flops per call, n = output elements
+ *   READY   a = phase (0 checked call, 1 warm-up, 2 timed), b = index in the phase;
+ *           avo answers 8 bytes: the seed of this call's inputs (so no input is known
+ *           before its call)
+ *   PRE     a = r: timed call r starts now (inputs made, output poisoned)
+ *   CALL    a = r, x = its time in ms; avo answers one byte: 'D' (send this call's
+ *           OUTPUT now) or 'S'
+ *   OUTPUT  a = 0 for the checked call, r + 1 for timed call r; in the reference process the
+ *           position of the seed in AVO_HARNESS_SEEDS. Payload: the output (candidate: its
+ *           dtype; reference: float32)
+ *   END     the run is complete
+ *   FAIL    a = the value a harness callback returned
+ */
+#ifndef AVO_HARNESS_PROTO_H
+#define AVO_HARNESS_PROTO_H
+
+#include <stdint.h>
+#include <string.h>
+
+#define AVO_HARNESS_MAGIC 0x484f5641u /* "AVOH" */
+#define AVO_HARNESS_VERSION 1u
+#define AVO_HARNESS_DATA_FD 3
+#define AVO_HARNESS_CTL_FD 4
+#define AVO_HARNESS_DUMP 'D'
+#define AVO_HARNESS_SKIP 'S'
+
+enum {
+	AVO_HREC_HELLO = 1,
+	AVO_HREC_READY = 2,
+	AVO_HREC_PRE = 3,
+	AVO_HREC_CALL = 4,
+	AVO_HREC_OUTPUT = 5,
+	AVO_HREC_END = 6,
+	AVO_HREC_FAIL = 7,
+};
+
+typedef struct {
+	uint32_t magic, type;
+	uint32_t a, b;
+	double x;
+	uint64_t n; /* payload bytes (OUTPUT) or output elements (HELLO) */
+} avo_harness_rec;
+
+enum { AVO_HPHASE_CHECK = 0, AVO_HPHASE_WARMUP = 1, AVO_HPHASE_TIMED = 2 };
+
+static inline unsigned avo_harness_dtype_size(uint32_t dtype)
+{
+	return dtype == 1 ? 4 : dtype == 2 ? 8 : dtype == 3 || dtype == 4 ? 2 : 0;
+}
+
+/* One output element as float: f32, f64, bf16, f16 (f16 subnormals read as 0). */
+static inline float avo_harness_to_float(const void *src, uint32_t dtype)
+{
+	const unsigned char *p = (const unsigned char *)src;
+	uint32_t u;
+	float f;
+	if (dtype == 2) {
+		double d;
+		memcpy(&d, p, 8);
+		return (float)d;
+	}
+	if (dtype == 1) {
+		memcpy(&f, p, 4);
+		return f;
+	}
+	uint16_t v;
+	memcpy(&v, p, 2);
+	if (dtype == 3) {
+		u = (uint32_t)v << 16;
+	} else {
+		uint32_t s = (uint32_t)(v >> 15) << 31, e = (v >> 10) & 31u, m = v & 1023u;
+		u = e == 31 ? (s | 0x7f800000u | m << 13) : e == 0 ? s : (s | (e + 112) << 23 | m << 13);
+	}
+	memcpy(&f, &u, 4);
+	return f;
+}
+
+/* Poison: every byte 0xff, a NaN no arithmetic produces, in every dtype. */
+static inline int avo_harness_is_poison(const void *src, unsigned size)
+{
+	const unsigned char *p = (const unsigned char *)src;
+	for (unsigned i = 0; i < size; i++)
+		if (p[i] != 0xff)
+			return 0;
+	return 1;
+}
+
+#endif

@@ -1,0 +1,390 @@
+// avo attention harness: checks a variant of avo_attention_forward against an
+// fp32 GPU reference on fresh random inputs and times it.
+//
+//   harness --b B --hq H --hkv K --s S --d D --causal 0|1 [--iters N] [--tol T]
+//
+// Every query row of the output is checked (no sampling): the reference kernel
+// recomputes each row in fp32 from the same bf16 inputs. The output is poisoned
+// with NaN first, so an element the variant never wrote fails the check. After
+// timing, the last output must equal the first bit for bit (a race shows up
+// as a difference). Last stdout line: one JSON object (the avo harness protocol).
+#include <cuda_runtime.h>
+#include <cuda_bf16.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <time.h>
+#include <unistd.h>
+#include <algorithm>
+#include <vector>
+
+#include "attention.h"
+
+#define CHECK(call)                                                                          \
+    do {                                                                                     \
+        cudaError_t err_ = (call);                                                           \
+        if (err_ != cudaSuccess) {                                                           \
+            fprintf(stderr, "harness: %s:%d: %s: %s\n", __FILE__, __LINE__, #call,          \
+                    cudaGetErrorString(err_));                                               \
+            exit(2);                                                                         \
+        }                                                                                    \
+    } while (0)
+
+#define CHECK_LAUNCH() CHECK(cudaGetLastError())
+
+namespace {
+
+__device__ __forceinline__ uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+}
+
+// Standard normal values (Box-Muller on a counter hash), like torch.randn.
+__global__ void fill_normal(__nv_bfloat16 *x, size_t n, uint64_t seed)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x) {
+        const uint64_t r = mix64(seed ^ mix64(i + 0x9e3779b97f4a7c15ull));
+        const float u1 = ((r >> 40) + 1) * (1.0f / 16777217.0f); // (0, 1]
+        const float u2 = ((r >> 16) & 0xffffff) * (1.0f / 16777216.0f);
+        x[i] = __float2bfloat16(sqrtf(-2.f * logf(u1)) * cospif(2.f * u2));
+    }
+}
+
+struct ErrStats {
+    double sum_sq_diff, sum_sq_ref;
+    unsigned int max_diff_bits, max_ref_bits; // non-negative floats order as ints
+    unsigned long long bad;                   // non-finite outputs
+};
+
+constexpr int kRefRows = 16, kRefKeys = 32, kRefThreads = 256;
+
+// fp32 reference for kRefRows query rows of one (b, h); compares with out as it
+// goes, so the reference tensor is never stored. Each warp owns rows w and w+8;
+// lane c scores key c of the tile, so row reductions are warp shuffles.
+template <int D>
+__global__ void __launch_bounds__(kRefThreads) reference_check(
+    const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v,
+    const __nv_bfloat16 *out, int s, int hq, int hkv, int causal, ErrStats *stats)
+{
+    __shared__ float s_q[kRefRows][D];
+    __shared__ float s_k[kRefKeys][D + 1];
+    __shared__ float s_v[kRefKeys][D];
+    __shared__ float s_p[kRefRows][kRefKeys];
+    __shared__ float s_alpha[kRefRows], s_l[kRefRows];
+    __shared__ double s_red[2][kRefThreads / 32];
+
+    const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+    const int h = blockIdx.y, b = blockIdx.z, r0 = blockIdx.x * kRefRows;
+    const int hk = h / (hq / hkv);
+    const __nv_bfloat16 *qg = q + (size_t)(b * hq + h) * s * D;
+    const __nv_bfloat16 *kg = k + (size_t)(b * hkv + hk) * s * D;
+    const __nv_bfloat16 *vg = v + (size_t)(b * hkv + hk) * s * D;
+    const __nv_bfloat16 *og = out + (size_t)(b * hq + h) * s * D;
+    const float scale = 1.f / sqrtf((float)D);
+
+    for (int i = tid; i < kRefRows * D; i += kRefThreads) {
+        const int r = i / D, c = i % D;
+        s_q[r][c] = r0 + r < s ? __bfloat162float(qg[(size_t)(r0 + r) * D + c]) : 0.f;
+    }
+    constexpr int kRowsPerThread = kRefRows * D / kRefThreads;
+    const int my_d = tid % D, my_r = tid / D;          // rows my_r + i * (kRefThreads / D)
+    float acc[kRowsPerThread];
+#pragma unroll
+    for (int i = 0; i < kRowsPerThread; ++i) acc[i] = 0.f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+
+    const int last_row = min(s, r0 + kRefRows) - 1;
+    const int n_keys = causal ? last_row + 1 : s;
+    for (int k0 = 0; k0 < n_keys; k0 += kRefKeys) {
+        __syncthreads();
+        for (int i = tid; i < kRefKeys * D; i += kRefThreads) {
+            const int r = i / D, c = i % D;
+            const bool in = k0 + r < s;
+            s_k[r][c] = in ? __bfloat162float(kg[(size_t)(k0 + r) * D + c]) : 0.f;
+            s_v[r][c] = in ? __bfloat162float(vg[(size_t)(k0 + r) * D + c]) : 0.f;
+        }
+        __syncthreads();
+        for (int rr = 0; rr < 2; ++rr) {
+            const int r = warp + 8 * rr, row = r0 + r, key = k0 + lane;
+            float dot = 0.f;
+            for (int c = 0; c < D; ++c) dot = fmaf(s_q[r][c], s_k[lane][c], dot);
+            float sc = dot * scale;
+            if (key >= s || (causal && key > row)) sc = -INFINITY;
+            float mx = sc;
+            for (int off = 16; off; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+            const float m_new = fmaxf(m[rr], mx);
+            // A row past the end of seq, or with no key yet, keeps m = -inf.
+            const float p = m_new == -INFINITY ? 0.f : expf(sc - m_new);
+            const float alpha = m_new == -INFINITY ? 1.f : expf(m[rr] - m_new);
+            float sum = p;
+            for (int off = 16; off; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+            m[rr] = m_new;
+            l[rr] = l[rr] * alpha + sum;
+            s_p[r][lane] = p;
+            if (lane == 0) s_alpha[r] = alpha;
+        }
+        __syncthreads();
+#pragma unroll
+        for (int i = 0; i < kRowsPerThread; ++i) {
+            const int r = my_r + i * (kRefThreads / D);
+            float a = acc[i] * s_alpha[r];
+            for (int c = 0; c < kRefKeys; ++c) a = fmaf(s_p[r][c], s_v[c][my_d], a);
+            acc[i] = a;
+        }
+    }
+    if (lane == 0) {
+        s_l[warp] = l[0];
+        s_l[warp + 8] = l[1];
+    }
+    __syncthreads();
+    double sq_diff = 0, sq_ref = 0;
+    float max_diff = 0.f, max_ref = 0.f;
+    unsigned long long bad = 0;
+#pragma unroll
+    for (int i = 0; i < kRowsPerThread; ++i) {
+        const int r = my_r + i * (kRefThreads / D), row = r0 + r;
+        if (row >= s) continue;
+        const float ref = acc[i] / s_l[r];
+        const float got = __bfloat162float(og[(size_t)row * D + my_d]);
+        if (!isfinite(got)) {
+            ++bad;
+            continue;
+        }
+        const float diff = fabsf(got - ref);
+        sq_diff += (double)diff * diff;
+        sq_ref += (double)ref * ref;
+        max_diff = fmaxf(max_diff, diff);
+        max_ref = fmaxf(max_ref, fabsf(ref));
+    }
+    for (int off = 16; off; off >>= 1) {
+        sq_diff += __shfl_xor_sync(0xffffffffu, sq_diff, off);
+        sq_ref += __shfl_xor_sync(0xffffffffu, sq_ref, off);
+        max_diff = fmaxf(max_diff, __shfl_xor_sync(0xffffffffu, max_diff, off));
+        max_ref = fmaxf(max_ref, __shfl_xor_sync(0xffffffffu, max_ref, off));
+        bad += __shfl_xor_sync(0xffffffffu, bad, off);
+    }
+    if (lane == 0) {
+        s_red[0][warp] = sq_diff;
+        s_red[1][warp] = sq_ref;
+        atomicMax(&stats->max_diff_bits, __float_as_uint(max_diff));
+        atomicMax(&stats->max_ref_bits, __float_as_uint(max_ref));
+        if (bad) atomicAdd(&stats->bad, bad);
+    }
+    __syncthreads();
+    if (tid == 0) {
+        double a = 0, c = 0;
+        for (int w = 0; w < kRefThreads / 32; ++w) {
+            a += s_red[0][w];
+            c += s_red[1][w];
+        }
+        atomicAdd(&stats->sum_sq_diff, a);
+        atomicAdd(&stats->sum_sq_ref, c);
+    }
+}
+
+// Counts elements (as 16-bit words) that differ between a and b.
+__global__ void count_diff(const uint16_t *a, const uint16_t *b, size_t n, unsigned long long *out)
+{
+    unsigned long long c = 0;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        c += a[i] != b[i];
+    for (int off = 16; off; off >>= 1) c += __shfl_xor_sync(0xffffffffu, c, off);
+    if ((threadIdx.x & 31) == 0 && c) atomicAdd(out, c);
+}
+
+void usage()
+{
+    fprintf(stderr, "usage: harness --b B --hq H --hkv K --s S --d D --causal 0|1 "
+                    "[--iters N] [--tol T]\n");
+}
+
+long parse_int(const char *name, const char *v)
+{
+    char *end = nullptr;
+    const long x = strtol(v, &end, 10);
+    if (!*v || *end || x < 0 || x > (1l << 30)) {
+        fprintf(stderr, "harness: bad value for %s: '%s'\n", name, v);
+        exit(2);
+    }
+    return x;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    long b = -1, hq = -1, hkv = -1, s = -1, d = -1, causal = -1, iters = 30;
+    double tol = 2e-2;
+    for (int i = 1; i < argc; ++i) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage();
+            return 0;
+        }
+        if (i + 1 >= argc) {
+            usage();
+            return 2;
+        }
+        const char *a = argv[i], *v = argv[++i];
+        if (!strcmp(a, "--b")) b = parse_int(a, v);
+        else if (!strcmp(a, "--hq")) hq = parse_int(a, v);
+        else if (!strcmp(a, "--hkv")) hkv = parse_int(a, v);
+        else if (!strcmp(a, "--s")) s = parse_int(a, v);
+        else if (!strcmp(a, "--d")) d = parse_int(a, v);
+        else if (!strcmp(a, "--causal")) causal = parse_int(a, v);
+        else if (!strcmp(a, "--iters")) iters = parse_int(a, v);
+        else if (!strcmp(a, "--tol")) tol = atof(v);
+        else {
+            fprintf(stderr, "harness: unknown option '%s'\n", a);
+            usage();
+            return 2;
+        }
+    }
+    if (b < 1 || hq < 1 || hkv < 1 || s < 1 || (d != 64 && d != 128) || causal < 0 || causal > 1 ||
+        hq % hkv != 0 || iters < 20 || !(tol > 0)) {
+        fprintf(stderr, "harness: need b,hq,hkv,s >= 1, hq %% hkv == 0, d 64|128, causal 0|1, "
+                        "iters >= 20, tol > 0\n");
+        return 2;
+    }
+
+    int dev = 0;
+    cudaDeviceProp prop;
+    CHECK(cudaGetDevice(&dev));
+    CHECK(cudaGetDeviceProperties(&prop, dev));
+    const size_t nq = (size_t)b * hq * s * d, nkv = (size_t)b * hkv * s * d;
+    __nv_bfloat16 *q, *k, *v, *o, *o_first;
+    CHECK(cudaMalloc(&q, nq * 2));
+    CHECK(cudaMalloc(&k, nkv * 2));
+    CHECK(cudaMalloc(&v, nkv * 2));
+    CHECK(cudaMalloc(&o, nq * 2));
+    CHECK(cudaMalloc(&o_first, nq * 2));
+    // Written between timed runs so each run starts with inputs out of L2.
+    const size_t flush_bytes = std::max<size_t>(2 * (size_t)prop.l2CacheSize, 256u << 20);
+    void *flush;
+    CHECK(cudaMalloc(&flush, flush_bytes));
+    ErrStats *stats;
+    unsigned long long *ndiff;
+    CHECK(cudaMalloc(&stats, sizeof(ErrStats)));
+    CHECK(cudaMalloc(&ndiff, sizeof(*ndiff)));
+
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    const uint64_t seed = ((uint64_t)ts.tv_sec * 1000000007ull) ^ (uint64_t)ts.tv_nsec ^
+                          ((uint64_t)getpid() << 32);
+    fill_normal<<<1024, 256>>>(q, nq, seed * 3 + 1);
+    CHECK_LAUNCH();
+    fill_normal<<<1024, 256>>>(k, nkv, seed * 3 + 2);
+    CHECK_LAUNCH();
+    fill_normal<<<1024, 256>>>(v, nkv, seed * 3 + 3);
+    CHECK_LAUNCH();
+    CHECK(cudaMemset(o, 0xff, nq * 2)); // 0xffff is a bf16 NaN
+    CHECK(cudaMemset(stats, 0, sizeof(ErrStats)));
+    CHECK(cudaMemset(ndiff, 0, sizeof(*ndiff)));
+
+    avo_attention_params p;
+    memset(&p, 0, sizeof p);
+    p.q = q;
+    p.k = k;
+    p.v = v;
+    p.o = o;
+    p.b = (int)b;
+    p.hq = (int)hq;
+    p.hkv = (int)hkv;
+    p.s = (int)s;
+    p.d = (int)d;
+    p.causal = (int)causal;
+    int rc = avo_attention_forward(&p, 0);
+    if (rc != 0) {
+        fprintf(stderr, "harness: avo_attention_forward (%s) returned %d: %s\n",
+                avo_attention_variant(), rc,
+                rc == AVO_ATTENTION_EINVAL ? "unsupported arguments"
+                                           : cudaGetErrorString(cudaGetLastError()));
+        return 1;
+    }
+    CHECK_LAUNCH();
+    CHECK(cudaDeviceSynchronize());
+    CHECK(cudaMemcpy(o_first, o, nq * 2, cudaMemcpyDeviceToDevice));
+
+    const dim3 rgrid((unsigned)((s + kRefRows - 1) / kRefRows), (unsigned)hq, (unsigned)b);
+    if (d == 128)
+        reference_check<128><<<rgrid, kRefThreads>>>(q, k, v, o, (int)s, (int)hq, (int)hkv,
+                                                      (int)causal, stats);
+    else
+        reference_check<64><<<rgrid, kRefThreads>>>(q, k, v, o, (int)s, (int)hq, (int)hkv,
+                                                     (int)causal, stats);
+    CHECK_LAUNCH();
+    ErrStats st;
+    CHECK(cudaMemcpy(&st, stats, sizeof st, cudaMemcpyDeviceToHost));
+
+    // Timing: warm-up, then each run after an L2 flush, between events.
+    cudaEvent_t e0, e1;
+    CHECK(cudaEventCreate(&e0));
+    CHECK(cudaEventCreate(&e1));
+    for (int i = 0; i < 3; ++i) {
+        if (avo_attention_forward(&p, 0) != 0) {
+            fprintf(stderr, "harness: warm-up launch failed\n");
+            return 1;
+        }
+        CHECK_LAUNCH();
+    }
+    CHECK(cudaDeviceSynchronize());
+    std::vector<float> times;
+    for (long i = 0; i < iters; ++i) {
+        CHECK(cudaMemsetAsync(flush, (int)(i & 0xff), flush_bytes, 0));
+        CHECK(cudaEventRecord(e0, 0));
+        if (avo_attention_forward(&p, 0) != 0) {
+            fprintf(stderr, "harness: timed launch failed\n");
+            return 1;
+        }
+        CHECK_LAUNCH();
+        CHECK(cudaEventRecord(e1, 0));
+        CHECK(cudaEventSynchronize(e1));
+        float ms = 0;
+        CHECK(cudaEventElapsedTime(&ms, e0, e1));
+        times.push_back(ms);
+    }
+    std::sort(times.begin(), times.end());
+    const double ms = times[times.size() / 2];
+
+    count_diff<<<1024, 256>>>(reinterpret_cast<const uint16_t *>(o),
+                              reinterpret_cast<const uint16_t *>(o_first), nq, ndiff);
+    CHECK_LAUNCH();
+    unsigned long long changed = 0;
+    CHECK(cudaMemcpy(&changed, ndiff, sizeof changed, cudaMemcpyDeviceToHost));
+
+    float max_diff, max_ref;
+    memcpy(&max_diff, &st.max_diff_bits, 4);
+    memcpy(&max_ref, &st.max_ref_bits, 4);
+    const double max_rel = max_ref > 0 ? max_diff / max_ref : INFINITY;
+    const double rel_l2 = st.sum_sq_ref > 0 ? sqrt(st.sum_sq_diff / st.sum_sq_ref) : INFINITY;
+    const bool correct = st.bad == 0 && changed == 0 && max_rel <= tol && rel_l2 <= tol;
+    const double flops = 4.0 * b * hq * (double)s * s * d / (causal ? 2 : 1);
+    const double tflops = flops / (ms * 1e-3) / 1e12;
+    if (!correct)
+        fprintf(stderr,
+                "harness: %s FAILED: %llu non-finite outputs, %llu changed between runs, "
+                "max_rel_err %.3e, rel_l2_err %.3e, tol %.1e\n",
+                avo_attention_variant(), st.bad, changed, max_rel, rel_l2, tol);
+    printf("{\"correct\":%s,\"max_rel_err\":%.4e,\"rel_l2_err\":%.4e,\"ms\":%.4f,"
+           "\"tflops\":%.1f,\"nonfinite\":%llu,\"nondeterministic\":%llu,\"seed\":%llu,"
+           "\"variant\":\"%s\",\"gpu\":\"%s\"}\n",
+           correct ? "true" : "false", max_rel, rel_l2, ms, tflops, st.bad, changed,
+           (unsigned long long)seed, avo_attention_variant(), prop.name);
+    CHECK(cudaFree(q));
+    CHECK(cudaFree(k));
+    CHECK(cudaFree(v));
+    CHECK(cudaFree(o));
+    CHECK(cudaFree(o_first));
+    CHECK(cudaFree(flush));
+    CHECK(cudaFree(stats));
+    CHECK(cudaFree(ndiff));
+    return correct ? 0 : 1;
+}
