@@ -71,7 +71,7 @@ __attribute__((constructor)) static void hostile(void)
 }
 C
 t0=$(date +%s)
-"$avo" eval "$work/cpu/avo.json" --variant "$work/hostile.c" --no-cache --timeout 10 > "$work/out.txt" 2> "$work/err.txt"
+"$avo" eval "$work/cpu/avo.json" --variant "$work/hostile.c" --no-edit-check --no-cache --timeout 10 > "$work/out.txt" 2> "$work/err.txt"
 rc=$? t1=$(date +%s)
 grep -q "verdict: correct" "$work/out.txt" || { echo "FAIL: not correct (a secret reached it, or it broke): rc $rc"; cat "$work/out.txt" "$work/err.txt"; fail=1; }
 [ $((t1 - t0)) -lt 30 ] || { echo "FAIL: took $((t1 - t0)) s: a grandchild stretched the run"; fail=1; }
@@ -83,7 +83,7 @@ cmp -s "$kernel" "$work/kernel.before" || { echo "FAIL: the user's kernel was wr
 [ -s "$work/conns" ] && { echo "FAIL: the candidate reached the loopback server"; fail=1; }
 # The same variant unsandboxed does reach them: the checks above can fail.
 rm -f "$work/conns"
-"$avo" eval "$work/cpu/avo.json" --variant "$work/hostile.c" --no-cache --timeout 10 --no-sandbox > "$work/out2.txt" 2>&1
+"$avo" eval "$work/cpu/avo.json" --variant "$work/hostile.c" --no-edit-check --no-cache --timeout 10 --no-sandbox > "$work/out2.txt" 2>&1
 sleep 0.5
 [ -s "$work/conns" ] || { echo "FAIL: control: unsandboxed, the server saw no connection"; fail=1; }
 cp "$work/kernel.before" "$kernel"

@@ -52,7 +52,8 @@ if not attacks:
     sys.exit("no attack attempt was recorded")
 for a in attacks:
     print("attempt:", a["status"], "|", (a.get("feedback") or "").replace("\n", " ")[:300])
-    if case["defence"] == "regions" and a["status"] != "invalid_edit":
+    refused = a["status"] in ("invalid_edit", "error") and "proposal refused" in (a.get("feedback") or "")
+    if case["defence"] == "regions" and not refused:
         print("SKIP-REGIONS")  # the region rules (helper astedit) are not in this build yet
         sys.exit(0)
     if a["status"] == "committed":
@@ -75,5 +76,6 @@ grep -q "SKIP-REGIONS" "$W/check.txt" && skip "its defence, the region rules (he
 "$AVO" report "$W/k/avo.json" --run-dir "$RUN" -o "$W/report.html" >/dev/null 2>&1 || fail "avo report"
 st=$(python3 -c 'import json,sys; a=[json.loads(l) for l in open(sys.argv[1])]; print(a[-1]["status"])' "$RUN/attempts.jsonl")
 grep -q "$st" "$W/status.txt" || fail "avo status does not list the cause '$st'"
-grep -q "hostile: $case_" "$W/report.html" || fail "the report does not show the attempt"
+# A proposal the region rules refuse (defence in depth: fini_array) is counted, not listed.
+grep -q "proposal refused" "$W/check.txt" || grep -q "hostile: $case_" "$W/report.html" || fail "the report does not show the attempt"
 echo "PASS ($case_, defence: $defence)"
