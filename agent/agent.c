@@ -14,6 +14,7 @@ const char *avo_agent_outcome_name(avo_agent_outcome o)
 	case AVO_AGENT_EXHAUSTED: return "exhausted";
 	case AVO_AGENT_BUDGET: return "budget";
 	case AVO_AGENT_FAILED: return "failed";
+	case AVO_AGENT_ENDED: return "ended";
 	}
 	return "unknown";
 }
@@ -88,6 +89,8 @@ int avo_agent_op_new(avo_agent_op **out, const char *name, const struct cJSON *o
 		return avo_agent_llm_new(out, options);
 	if (!strcmp(name, "command"))
 		return avo_agent_command_new(out, options);
+	if (!strcmp(name, "mcp"))
+		return avo_error_set(AVO_EINVALID, "the mcp operator serves an MCP client: run 'avo mcp SPEC' from the client");
 	return avo_error_set(AVO_EINVALID, "unknown operator \"%s\" (knob, llm, command)", name);
 }
 

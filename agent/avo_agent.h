@@ -63,6 +63,24 @@ typedef struct {
 	const char *note;                /* what the operator said it did; may be NULL */
 } avo_agent_version;
 
+/* One attempt of the run (any operator, any session), as the caller recorded it. Strings
+ * may be NULL. */
+typedef struct {
+	long n;                          /* 1-based */
+	const char *op;
+	const char *status;              /* committed, slower, compile, incorrect, invalid_edit, ... */
+	double fitness, best_before;
+	const char *note;
+	const char *feedback;            /* compiler errors, first failure, refusal, ... */
+} avo_agent_attempt;
+
+/* What the run has used of its budget; a max of 0 means no limit. */
+typedef struct {
+	long evaluations, max_evaluations;
+	double seconds, max_seconds;
+	double cost_usd, max_cost_usd;
+} avo_agent_budget;
+
 /* The result of one evaluate() call. The callback fills it with heap memory (malloc); the
  * operator releases it with avo_agent_eval_dispose(). */
 typedef struct {
@@ -109,6 +127,9 @@ typedef struct {
 	 * record it with the attempt. Called before evaluate() when the note is known; may be
 	 * NULL. */
 	void (*annotate)(const char *note, void *payload);
+	/* 1 once the caller is stopping (SIGINT/SIGTERM): an operator that waits on something
+	 * else than evaluate() (a client) ends its step. May be NULL. */
+	int (*stopping)(void *payload);
 } avo_agent_callbacks;
 
 typedef struct {
@@ -123,6 +144,9 @@ typedef struct {
 	const char *knowledge_dir;       /* *.md notes; NULL: none */
 	const char *feedback;            /* the last evaluation's feedback; may be NULL */
 	const char *hint;                /* the supervisor's steering text; may be NULL */
+	const avo_agent_attempt *attempts; /* every attempt of the run so far, oldest first */
+	size_t nattempts;
+	avo_agent_budget budget;         /* the run's budget and its use when the step starts */
 	avo_agent_callbacks cb;
 } avo_agent_context;
 
@@ -134,6 +158,7 @@ typedef enum {
 	AVO_AGENT_EXHAUSTED,     /* nothing new left to propose (knob space covered) */
 	AVO_AGENT_BUDGET,        /* turns or tokens of the step ran out before a submission */
 	AVO_AGENT_FAILED,        /* the operator failed cleanly; `error` says why */
+	AVO_AGENT_ENDED,         /* an interactive operator's client left (`error` says how): stop */
 } avo_agent_outcome;
 
 const char *avo_agent_outcome_name(avo_agent_outcome o); /* "submitted", "committed", ... */
@@ -165,7 +190,10 @@ void avo_agent_step_result_dispose(avo_agent_step_result *r);
 
 typedef struct avo_agent_op avo_agent_op;
 struct avo_agent_op {
-	const char *name;                /* "knob", "llm", "command" */
+	const char *name;                /* "knob", "llm", "command", "mcp" */
+	/* Serves a client (mcp): the loop keeps calling step() after the budget is spent (then
+	 * evaluate() refuses, and the client may still read) until it reports AVO_AGENT_ENDED. */
+	int interactive;
 	int (*step)(avo_agent_op *op, const avo_agent_context *ctx, avo_agent_step_result *out);
 	void (*free)(avo_agent_op *op);
 };
@@ -211,7 +239,20 @@ int avo_agent_llm_new(avo_agent_op **out, const struct cJSON *options);
  * directory) when the operator is created; a bare name is looked up in PATH. */
 int avo_agent_command_new(avo_agent_op **out, const struct cJSON *options);
 
-/* By name ("knob", "llm", "command"). */
+/* A Model Context Protocol server over two file descriptors (the stdio transport:
+ * newline-delimited JSON-RPC 2.0) that lends the llm operator's tools to an MCP client, plus
+ * status, list_attempts, read_version and checkout. It answers initialize, ping and
+ * tools/list from a thread of its own from the moment it is made; each step serves tools/call
+ * until one evaluation (through the caller's evaluate()) has run. Interactive: see
+ * avo_agent_op. The descriptors stay the caller's. `avo mcp` is its command. */
+typedef struct {
+	int in_fd;                       /* requests and notifications from the client */
+	int out_fd;                      /* responses; nothing else is written there */
+} avo_agent_mcp_options;
+
+int avo_agent_mcp_new(avo_agent_op **out, const avo_agent_mcp_options *options);
+
+/* By name ("knob", "llm", "command"; "mcp" needs avo_agent_mcp_new). */
 int avo_agent_op_new(avo_agent_op **out, const char *name, const struct cJSON *options);
 
 /* ---- the supervisor ---------------------------------------------------------------- */

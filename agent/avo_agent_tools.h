@@ -67,6 +67,13 @@ void avo_agent_tools_free(avo_agent_tools *t);
  * evaluate() callback failed (avo_agent_tools_failed() then holds its code) or on OOM. */
 char *avo_agent_tools_call(avo_agent_tools *t, const char *name, const struct cJSON *args, int *is_error);
 
+/* 1 when `name` is one of the tools. */
+int avo_agent_tools_has(const char *name);
+/* Replace the working copy with these edits (the full set relative to the original, e.g. a
+ * lineage version's, or a copy kept from an earlier session); not validated again. */
+int avo_agent_tools_set_work(avo_agent_tools *t, const avo_astedit_region_edit *redits, size_t nredits,
+			     const avo_astedit_knob_edit *kedits, size_t nkedits);
+
 /* AVO_AGENT_TOOLS_OPEN while the agent may go on; else why the work ended. */
 int avo_agent_tools_ended(const avo_agent_tools *t);
 /* <0: an evaluate() callback failed with that code; else 0. */

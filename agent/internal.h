@@ -54,6 +54,12 @@ int knowledge_list(char ***out, size_t *n, const char *dir);
 void knowledge_list_free(char **names, size_t n);
 char *knowledge_title(const char *dir, const char *name);
 
+/* tools.c: lines [offset, offset+limit) of text (1-based) with a header saying where the
+ * page lies and, when more follows, how to read on (`again` names the call); caller frees.
+ * An integer argument >= lo, or `def` when absent. */
+char *tools_page_text(const char *text, long offset, long limit, const char *again);
+long tools_arg_long(const struct cJSON *args, const char *name, long def, long lo);
+
 int avo_agent__llm_fuzz(const unsigned char *data, size_t len);
 
 /* The embedded agent/prompts/system.md. */

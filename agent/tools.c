@@ -62,7 +62,7 @@ static const char *arg_str(const cJSON *args, const char *name)
 }
 
 /* An integer argument >= lo, or `def` when absent; a number given as a string counts. */
-static long arg_long(const cJSON *args, const char *name, long def, long lo)
+long tools_arg_long(const cJSON *args, const char *name, long def, long lo)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, name);
 	double d = cJSON_IsNumber(v) ? v->valuedouble : cJSON_IsString(v) ? strtod(v->valuestring, NULL) : (double)def;
@@ -73,7 +73,7 @@ static long arg_long(const cJSON *args, const char *name, long def, long lo)
 
 /* Lines [offset, offset+limit) of `text` (1-based), at most PAGE_BYTES, with a header saying
  * where the page lies and how to read on (`again` names the call). */
-static char *page_text(const char *text, long offset, long limit, const char *again)
+char *tools_page_text(const char *text, long offset, long limit, const char *again)
 {
 	long total = 0;
 	for (const char *p = text; *p; p += strcspn(p, "\n") + (p[strcspn(p, "\n")] == '\n'))
@@ -309,8 +309,8 @@ static char *tool_read_knowledge(avo_agent_tools *s, const cJSON *args, int *is_
 		result_add_knowledge(s->out, name);
 		char again[300];
 		snprintf(again, sizeof(again), "read_knowledge name=\"%.200s\"", name);
-		char *page = page_text(avo_buf_cstr(&b), arg_long(args, "offset", 1, 1),
-				       arg_long(args, "limit", NOTE_LINES, 1), again);
+		char *page = tools_page_text(avo_buf_cstr(&b), tools_arg_long(args, "offset", 1, 1),
+					     tools_arg_long(args, "limit", NOTE_LINES, 1), again);
 		avo_buf_dispose(&b);
 		return page;
 	}
@@ -343,7 +343,7 @@ static char *tool_read_kernel(avo_agent_tools *s, const cJSON *args, int *is_err
 		*is_error = 1;
 		return avo_strdup("the kernel source is not available; read_regions shows the editable parts");
 	}
-	char *page = page_text(src, arg_long(args, "offset", 1, 1), arg_long(args, "limit", KERNEL_LINES, 1), "read_kernel");
+	char *page = tools_page_text(src, tools_arg_long(args, "offset", 1, 1), tools_arg_long(args, "limit", KERNEL_LINES, 1), "read_kernel");
 	free(src);
 	return page;
 }
@@ -563,6 +563,33 @@ int avo_agent_tools_new(avo_agent_tools **out, const avo_agent_context *ctx, avo
 	}
 	edits_hash(s->base_hash, &s->work);
 	*out = s;
+	return 0;
+}
+
+int avo_agent_tools_has(const char *name)
+{
+	for (size_t i = 0; name && i < NTOOLS; i++)
+		if (!strcmp(tools[i].name, name))
+			return 1;
+	return 0;
+}
+
+int avo_agent_tools_set_work(avo_agent_tools *t, const avo_astedit_region_edit *redits, size_t nredits,
+			     const avo_astedit_knob_edit *kedits, size_t nkedits)
+{
+	agent_edits e;
+	memset(&e, 0, sizeof(e));
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < nredits; i++)
+		rc = edits_set_region(&e, t->ctx, redits[i].region, redits[i].text);
+	for (size_t i = 0; rc == 0 && i < nkedits; i++)
+		rc = edits_set_knob(&e, t->ctx, kedits[i].knob, kedits[i].value);
+	if (rc < 0) {
+		edits_free(&e);
+		return rc;
+	}
+	edits_free(&t->work);
+	t->work = e;
 	return 0;
 }
 

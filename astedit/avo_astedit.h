@@ -66,6 +66,10 @@ typedef struct {
 	size_t nknobs;
 	char **clang_args;      /* the full argument list used (for re-parsing edits) */
 	size_t nclang_args;
+	avo_astedit_pos main_def; /* where the file defines main() at file scope; line 0: it does not */
+	char **warnings;        /* clang errors in code nobody marked, "file:line:col: error: ..."
+	                           (the parse is still used; an edit may add none) */
+	size_t nwarnings;
 } avo_astedit_unit;
 
 typedef struct {
@@ -74,14 +78,23 @@ typedef struct {
 	const char *compile_db_dir;    /* directory with compile_commands.json, or NULL */
 	const char *cuda_path;         /* NULL: found like CMake's FindCUDAToolkit */
 	int cuda_host_side;            /* CUDA: 0 = --cuda-device-only (default), 1 = host only */
+	const char *const *compile_flags; /* a compiler's flags (nvcc or cc, e.g. the spec's
+	                                     "flags"): only those that change the meaning are kept,
+	                                     as from compile_commands.json */
+	size_t ncompile_flags;
+	const char *flags_dir;         /* relative paths in compile_flags resolve here (NULL: cwd) */
+	const char *language;          /* "cuda", "c", "c++", or NULL: `-x` in clang_args, else
+	                                  the extension (.cu/.cuh CUDA, .h C, .hpp C++) */
+	int all_errors;                /* a refused parse lists every error (else the first) */
 } avo_astedit_options;
 
-#define AVO_ASTEDIT_OPTIONS_INIT {NULL, 0, NULL, NULL, 0}
+#define AVO_ASTEDIT_OPTIONS_INIT {NULL, 0, NULL, NULL, 0, NULL, 0, NULL, NULL, 0}
 
 /* Parse `path`. When `source` is non-NULL it is used instead of the file's content (the
  * path still names the file in messages and picks the language by extension: .cu/.cuh as
- * CUDA, .c/.h as C). Fails with AVO_EPARSE on clang errors in the file or the author's own
- * headers (errors in system headers are ignored; see MARKERS.md), AVO_EINVALID on bad
+ * CUDA, .c/.h as C). Fails with AVO_EPARSE on clang errors in marked code (a region, a
+ * knob's line) or without a location; errors elsewhere in the file or the author's headers
+ * become u->warnings, errors in system headers are ignored (see MARKERS.md); AVO_EINVALID on bad
  * markers, AVO_ENOTFOUND on an unreadable file or missing compile_commands entry, AVO_ERROR
  * when no CUDA toolkit is found. `opts` may be NULL. Nothing is written to disk. */
 int avo_astedit_parse(avo_astedit_unit **out, const char *path, const char *source, size_t len,
@@ -136,6 +149,13 @@ void avo_astedit_error_dispose(avo_astedit_error *e);
 int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 		      const avo_astedit_region_edit *redits, size_t nredits,
 		      const avo_astedit_knob_edit *kedits, size_t nkedits, avo_astedit_error *err);
+
+/* Is `vsrc` (the file `vpath`) an edit of `orig`: the same markers, knob values its
+ * markers allow, region texts that pass avo_astedit_apply(), and every other byte the
+ * original's? 0 if so; else <0 (AVO_EINVALID, AVO_EPARSE) with "vpath:line:col: reason" and
+ * `err` filled (may be NULL; dispose it in either case). Nothing is written. */
+int avo_astedit_variant_check(const avo_astedit_unit *orig, const char *vpath, const char *vsrc, size_t vlen,
+			      avo_astedit_error *err);
 
 /* The marker scanner alone (no libclang): used by the fuzz target. Fills regions (name,
  * positions, hash; kind and function are not decided, function is "") and knobs (all

@@ -75,19 +75,36 @@ static void problem(astedit__lex *lx, int check, size_t off, const char *msg)
 	snprintf(lx->problem_msg, sizeof(lx->problem_msg), "%s", msg);
 }
 
-static int add_comment(astedit__lex *lx, size_t start, size_t end)
+static int add_span(astedit__span **v, size_t *n, size_t *a, size_t start, size_t end)
 {
-	if (lx->ncomments == lx->acomments) {
-		size_t na = lx->acomments ? 2 * lx->acomments : 16;
-		astedit__span *p = realloc(lx->comments, na * sizeof(*p));
+	if (*n == *a) {
+		size_t na = *a ? 2 * *a : 16;
+		astedit__span *p = realloc(*v, na * sizeof(*p));
 		if (!p)
 			return avo_error_set(AVO_ERROR, "out of memory");
-		lx->comments = p;
-		lx->acomments = na;
+		*v = p;
+		*a = na;
 	}
-	lx->comments[lx->ncomments].start = start;
-	lx->comments[lx->ncomments].end = end;
-	lx->ncomments++;
+	(*v)[*n].start = start;
+	(*v)[*n].end = end;
+	(*n)++;
+	return 0;
+}
+
+static int add_comment(astedit__lex *lx, size_t start, size_t end)
+{
+	return add_span(&lx->comments, &lx->ncomments, &lx->acomments, start, end);
+}
+
+int astedit__watch_word(const char *w, size_t n)
+{
+	static const char *words[] = {"asm", "__asm", "__asm__", "_Pragma", "__pragma", "__attribute__", "__attribute",
+				      "__declspec", "section", "__section__", "constructor", "__constructor__",
+				      "destructor", "__destructor__", "init_priority", "__init_priority__", "alias",
+				      "__alias__", "ifunc", "__ifunc__", "weakref", "__weakref__", NULL};
+	for (size_t i = 0; words[i]; i++)
+		if (strlen(words[i]) == n && !memcmp(words[i], w, n))
+			return (int)i + 1;
 	return 0;
 }
 
@@ -164,8 +181,10 @@ int astedit__lex_run(astedit__lex *lx, const char *s, size_t len, int check)
 			i = (size_t)(e - s) + 2;
 			continue;
 		}
-		if (c == '#' && line_start) {
-			size_t j = i + 1;
+		if ((c == '#' || (c == '%' && i + 1 < len && s[i + 1] == ':')) && line_start) {
+			size_t j = i + (c == '#' ? 1 : 2);
+			if ((rc = add_span(&lx->directives, &lx->ndirectives, &lx->adirectives, i, line_comment_end(s, len, i))) < 0)
+				goto done;
 			while (j < len && (s[j] == ' ' || s[j] == '\t'))
 				j++;
 			size_t w = j;
@@ -217,6 +236,8 @@ int astedit__lex_run(astedit__lex *lx, const char *s, size_t len, int check)
 			}
 			if (!closed)
 				problem(lx, check, i, c == '"' ? "unterminated string literal" : "unterminated character literal");
+			else if (c == '"' && (rc = add_span(&lx->strings, &lx->nstrings, &lx->astrings, i + 1, j - 1)) < 0)
+				goto done;
 			if (!in_directive)
 				code(lx, i, j, len);
 			i = j;
@@ -269,6 +290,8 @@ int astedit__lex_run(astedit__lex *lx, const char *s, size_t len, int check)
 					}
 				if (!closed)
 					problem(lx, check, i, "unterminated raw string literal");
+				else if ((rc = add_span(&lx->strings, &lx->nstrings, &lx->astrings, k + 1, e - dl - 2)) < 0)
+					goto done;
 				if (!in_directive)
 					code(lx, i, e, len);
 				i = e;
@@ -276,6 +299,8 @@ int astedit__lex_run(astedit__lex *lx, const char *s, size_t len, int check)
 			}
 			if (!in_directive)
 				code(lx, i, j, len);
+			if (astedit__watch_word(s + i, wl) && (rc = add_span(&lx->words, &lx->nwords, &lx->awords, i, j)) < 0)
+				goto done;
 			i = j;
 			continue;
 		}
@@ -339,8 +364,10 @@ done:
 void astedit__lex_dispose(astedit__lex *lx)
 {
 	free(lx->comments);
-	lx->comments = NULL;
-	lx->ncomments = lx->acomments = 0;
+	free(lx->strings);
+	free(lx->directives);
+	free(lx->words);
+	memset(lx, 0, sizeof(*lx));
 }
 
 /* ---- knob values --------------------------------------------------------------------- */
@@ -481,6 +508,9 @@ void avo_astedit_unit_free(avo_astedit_unit *u)
 	for (size_t i = 0; i < u->nclang_args; i++)
 		free(u->clang_args[i]);
 	free(u->clang_args);
+	for (size_t i = 0; i < u->nwarnings; i++)
+		free(u->warnings[i]);
+	free(u->warnings);
 	free(u);
 }
 
@@ -556,10 +586,17 @@ static int parse_knob_code(scan_state *st, avo_astedit_knob *k, size_t lb, size_
 		nb = i;
 		if (nb == ne || isdigit((unsigned char)s[nb]))
 			return fail_at(st, b, "knob marker on something that is not a knob (expected 'NAME = V;' or '#define NAME V' before it)%s%s", NULL, NULL);
-		while (vb < ve && isspace((unsigned char)s[vb]))
+		/* `= (3);`: the value is what the parentheses hold */
+		for (;;) {
+			while (vb < ve && isspace((unsigned char)s[vb]))
+				vb++;
+			while (ve > vb && isspace((unsigned char)s[ve - 1]))
+				ve--;
+			if (ve - vb < 2 || s[vb] != '(' || s[ve - 1] != ')')
+				break;
 			vb++;
-		while (ve > vb && isspace((unsigned char)s[ve - 1]))
 			ve--;
+		}
 		k->kind = AVO_ASTEDIT_KNOB_VARIABLE;
 	}
 	k->name = avo_strndup(s + nb, ne - nb);
@@ -673,6 +710,12 @@ int astedit__scan(avo_astedit_unit **out, const char *path, const char *source, 
 		rc = fail_at(&st, (size_t)(nul - st.s), "the file contains a NUL byte%s%s", NULL, NULL);
 		goto done;
 	}
+	for (size_t i = 0; i < len; i++)
+		if (st.s[i] == '\r' && (i + 1 == len || st.s[i + 1] != '\n')) {
+			/* clang ends a line there, avo's markers would not: say it rather than misread */
+			rc = fail_at(&st, i, "a line ends with a lone CR (classic Mac line endings); convert the file to LF or CRLF%s%s", NULL, NULL);
+			goto done;
+		}
 	if ((rc = astedit__lex_run(&lx, st.s, len, 0)) < 0)
 		goto done;
 
@@ -762,8 +805,10 @@ int astedit__scan(avo_astedit_unit **out, const char *path, const char *source, 
 			if ((rc = parse_knob_code(&st, k, line_begin(st.s, cb), cb)) < 0 ||
 			    (rc = parse_knob_values(&st, k, cb, i, ce)) < 0)
 				goto done;
+			/* two variables may share a name in different scopes: the AST check qualifies them */
 			for (size_t j = 0; j + 1 < u->nknobs; j++)
-				if (!strcmp(u->knobs[j].name, k->name)) {
+				if (!strcmp(u->knobs[j].name, k->name) &&
+				    (k->kind == AVO_ASTEDIT_KNOB_DEFINE || u->knobs[j].kind == AVO_ASTEDIT_KNOB_DEFINE)) {
 					char msg[300];
 					snprintf(msg, sizeof(msg), "duplicate knob name '%s' (first at line %u)", k->name, u->knobs[j].marker.line);
 					rc = fail_at(&st, cb, "%s%s", msg, NULL);

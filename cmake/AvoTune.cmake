@@ -26,6 +26,8 @@ installed or fetched avo) and is included by ``avoConfig.cmake`` and by avo's ow
              [NAME <name>]
              [OBJECTIVE <ms|tflops>]
              [FLAGS <flag>...]
+             [PARSE_FLAGS <flag>...]
+             [LANGUAGE <CUDA|C|CXX>]
              [LINK_FLAGS <flag>...])
 
   ``<target>`` must already list ``KERNEL`` among its sources, and ``avo_tune()`` must be
@@ -61,9 +63,21 @@ installed or fetched avo) and is included by ``avoConfig.cmake`` and by avo's ow
     ``"name: args"`` (``"small: --n 64 --d 32"``) to name one. At least one is required.
 
   ``ARCH``
-    The GPU architecture for CUDA kernels (``sm_90a``). Default: the first entry of the
-    target's ``CUDA_ARCHITECTURES`` (``90a`` becomes ``sm_90a``). Empty for C kernels, whose
+    The GPU architecture for CUDA kernels (``sm_90a``). Default: of the target's
+    ``CUDA_ARCHITECTURES`` (``90a`` becomes ``sm_90a``), the local GPU's when it is listed,
+    else the highest; the choice is printed. Empty for C kernels, whose
     shipped files live under ``cpu/``.
+
+  ``PARSE_FLAGS``
+    Extra clang arguments for parsing the kernel (the spec's ``parse_flags``); the parse
+    already keeps ``-std``, ``-I``, ``-isystem``, ``-include`` and ``-D`` of the flags.
+
+  ``LANGUAGE``
+    ``CUDA``, ``C`` or ``CXX`` when the kernel's extension does not say it.
+
+  The spec's flags also hold ``CMAKE_<LANG>_FLAGS``, the target's ``COMPILE_OPTIONS`` as
+  the kernel's language sees them (``$<$<COMPILE_LANGUAGE:CUDA>:...>`` included) and the
+  ``-std`` its ``<LANG>_STANDARD`` or compile features (``cuda_std_17``) imply.
 
   ``OPERATOR``, ``BUDGET``, ``EVALUATIONS``, ``TOLERANCE``, ``OBJECTIVE``
     Written to the spec: the variation operator (default ``knob``), the tuning time
@@ -180,9 +194,55 @@ function(_avo_require_tool out)
   endif()
 endfunction()
 
+# The arch to tune for when ARCH is not given: of the target's CUDA_ARCHITECTURES, the one
+# of the local GPU (nvidia-smi) when it is listed, else the highest; the choice is printed.
+function(_avo_pick_arch out target)
+  get_target_property(cuda_archs ${target} CUDA_ARCHITECTURES)
+  if(NOT cuda_archs)
+    set(cuda_archs "${CMAKE_CUDA_ARCHITECTURES}")
+  endif()
+  if(cuda_archs MATCHES "^(native|all|all-major)$" OR NOT cuda_archs)
+    set(${out} "native" PARENT_SCOPE)
+    message(STATUS "avo_tune(${target}): tuning for the local GPU (arch \"native\"; CUDA_ARCHITECTURES is \"${cuda_archs}\"; pass ARCH to choose)")
+    return()
+  endif()
+  set(best "")
+  set(best_num -1)
+  set(listed "")
+  foreach(a IN LISTS cuda_archs)
+    if(NOT a MATCHES "^([0-9]+)([a-z]?)(-real|-virtual)?$")
+      message(FATAL_ERROR "avo_tune(${target}): pass ARCH (e.g. sm_90a); CUDA_ARCHITECTURES holds \"${a}\"")
+    endif()
+    list(APPEND listed "${CMAKE_MATCH_1}${CMAKE_MATCH_2}")
+    if(CMAKE_MATCH_1 GREATER best_num)
+      set(best_num ${CMAKE_MATCH_1})
+      set(best "${CMAKE_MATCH_1}${CMAKE_MATCH_2}")
+    endif()
+  endforeach()
+  set(why "the highest of \"${cuda_archs}\"")
+  find_program(AVO_NVIDIA_SMI nvidia-smi)
+  mark_as_advanced(AVO_NVIDIA_SMI)
+  if(AVO_NVIDIA_SMI)
+    execute_process(COMMAND "${AVO_NVIDIA_SMI}" --query-gpu=compute_cap --format=csv,noheader
+      OUTPUT_VARIABLE caps RESULT_VARIABLE smi_rc ERROR_QUIET OUTPUT_STRIP_TRAILING_WHITESPACE TIMEOUT 10)
+    if(smi_rc EQUAL 0 AND caps MATCHES "^([0-9]+)\\.([0-9]+)")
+      set(local "${CMAKE_MATCH_1}${CMAKE_MATCH_2}")
+      foreach(a IN LISTS listed)
+        if(a MATCHES "^${local}[a-z]?$")
+          set(best "${a}")
+          set(why "the local GPU's, listed in \"${cuda_archs}\"")
+          break()
+        endif()
+      endforeach()
+    endif()
+  endif()
+  set(${out} "sm_${best}" PARENT_SCOPE)
+  message(STATUS "avo_tune(${target}): tuning for sm_${best} (${why}; pass ARCH to choose)")
+endfunction()
+
 function(avo_tune target)
-  set(one KERNEL HARNESS ARCH OPERATOR BUDGET EVALUATIONS TOLERANCE SHIPPED_DIR NAME OBJECTIVE)
-  set(multi CONFIGS FLAGS LINK_FLAGS)
+  set(one KERNEL HARNESS ARCH OPERATOR BUDGET EVALUATIONS TOLERANCE SHIPPED_DIR NAME OBJECTIVE LANGUAGE)
+  set(multi CONFIGS FLAGS LINK_FLAGS PARSE_FLAGS)
   cmake_parse_arguments(PARSE_ARGV 1 arg "" "${one}" "${multi}")
   if(arg_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "avo_tune(${target}): unknown arguments: ${arg_UNPARSED_ARGUMENTS}")
@@ -226,8 +286,17 @@ function(avo_tune target)
   get_filename_component(kernel_dir "${kernel}" DIRECTORY)
   get_filename_component(ext "${kernel}" LAST_EXT)
 
-  # The language decides the compiler and whether an arch applies.
-  if(ext STREQUAL ".cu")
+  # The language decides the compiler and whether an arch applies; a header (.cuh, .h,
+  # .hpp) names it with LANGUAGE.
+  set(spec_language "")
+  if(arg_LANGUAGE)
+    if(NOT arg_LANGUAGE MATCHES "^(CUDA|C|CXX)$")
+      message(FATAL_ERROR "avo_tune(${target}): LANGUAGE must be CUDA, C or CXX")
+    endif()
+    set(lang ${arg_LANGUAGE})
+    string(TOLOWER "${lang}" spec_language)
+    string(REPLACE "cxx" "c++" spec_language "${spec_language}")
+  elseif(ext STREQUAL ".cu")
     set(lang CUDA)
   elseif(ext STREQUAL ".c")
     set(lang C)
@@ -244,13 +313,7 @@ function(avo_tune target)
   if(lang STREQUAL "CUDA")
     set(arch "${arg_ARCH}")
     if(NOT arch)
-      get_target_property(cuda_archs ${target} CUDA_ARCHITECTURES)
-      list(GET cuda_archs 0 first_arch)
-      if(first_arch MATCHES "^([0-9]+[a-z]?)(-real|-virtual)?$")
-        set(arch "sm_${CMAKE_MATCH_1}")
-      else()
-        message(FATAL_ERROR "avo_tune(${target}): pass ARCH (e.g. sm_90a); CUDA_ARCHITECTURES is \"${cuda_archs}\"")
-      endif()
+      _avo_pick_arch(arch ${target})
     endif()
   elseif(arg_ARCH)
     message(FATAL_ERROR "avo_tune(${target}): ARCH applies to CUDA kernels only")
@@ -315,8 +378,10 @@ function(avo_tune target)
     LANGUAGE ${lang}
     INCLUDE_DIRECTORIES "${kernel_dir}")
 
-  # Scalars of the spec, known now.
-  set(flags ${arg_FLAGS})
+  # Scalars of the spec, known now. CMAKE_<LANG>_FLAGS is what the build compiles with too.
+  separate_arguments(lang_flags UNIX_COMMAND "${CMAKE_${lang}_FLAGS}")
+  set(flags ${lang_flags} ${arg_FLAGS})
+  set(parse_flags ${arg_PARSE_FLAGS})
   set(tolerance "")
   if(DEFINED arg_TOLERANCE)
     set(tolerance "\n  \"tolerance\": ${arg_TOLERANCE},")
@@ -361,7 +426,7 @@ function(avo_tune target)
     set(id "${target}/${arg_NAME}")
   endif()
   foreach(v name kernel harness compiler arch flags configs_json tolerance objective operator
-            budget shipped spec spec_dir kernel_dir)
+            budget shipped spec spec_dir kernel_dir lang parse_flags spec_language)
     set_property(GLOBAL PROPERTY "_AVO_${id}_${v}" "${${v}}")
   endforeach()
   set_property(GLOBAL PROPERTY "_AVO_${id}_target" "${target}")
@@ -427,7 +492,7 @@ endfunction()
 # final include dirs, defines and options, and so the file changes only with its content.
 function(_avo_tune_write_spec id)
   foreach(v target name kernel harness compiler arch flags configs_json tolerance objective
-            operator budget shipped spec spec_dir kernel_dir link_flags)
+            operator budget shipped spec spec_dir kernel_dir link_flags lang parse_flags spec_language)
     get_property(${v} GLOBAL PROPERTY "_AVO_${id}_${v}")
   endforeach()
 
@@ -462,6 +527,8 @@ function(_avo_tune_write_spec id)
   # generate time and cannot be escaped there: say so rather than write a broken spec.
   _avo_json_escape_list(flags ${flags})
   _avo_json_escape_list(link_flags ${link_flags})
+  _avo_json_escape_list(parse_flags ${parse_flags})
+  _avo_json_quote(q_language "${spec_language}")
   foreach(prop COMPILE_OPTIONS COMPILE_DEFINITIONS INCLUDE_DIRECTORIES)
     get_target_property(val ${target} ${prop})
     if(val AND val MATCHES "[\"\\]")
@@ -472,7 +539,27 @@ function(_avo_tune_write_spec id)
   _avo_json_quote(q_build "${CMAKE_BINARY_DIR}")
   _avo_json_quote(q_psource "${PROJECT_SOURCE_DIR}")
   _avo_json_quote(q_pbuild "${PROJECT_BINARY_DIR}")
-  _avo_json_genex_array(j_flags "${flags};$<TARGET_PROPERTY:${target},COMPILE_OPTIONS>")
+  # The -std that the target's standard or compile features imply for the kernel's language.
+  set(std_flag "")
+  if(lang STREQUAL "C")
+    set(std_prefix "-std=c")
+  else()
+    set(std_prefix "-std=c++")
+  endif()
+  string(TOLOWER "${lang}" lang_lower)
+  set(feat "$<TARGET_PROPERTY:${target},COMPILE_FEATURES>")
+  foreach(n 99 03 11 14 17 20 23 26)
+    if(lang STREQUAL "C" AND NOT n MATCHES "^(99|11|17|23)$")
+      continue()
+    elseif(NOT lang STREQUAL "C" AND n STREQUAL "99")
+      continue()
+    endif()
+    set(std_flag "$<IF:$<IN_LIST:${lang_lower}_std_${n},${feat}>,${std_prefix}${n},${std_flag}>")
+  endforeach()
+  set(std_prop "$<TARGET_PROPERTY:${target},${lang}_STANDARD>")
+  set(std_flag "$<IF:$<BOOL:${std_prop}>,${std_prefix}${std_prop},${std_flag}>")
+  _avo_json_genex_array(j_flags "${flags};$<TARGET_PROPERTY:${target},COMPILE_OPTIONS>;${std_flag}")
+  _avo_json_genex_array(j_parse "${parse_flags}")
   _avo_json_genex_array(j_incs "$<TARGET_PROPERTY:${target},INCLUDE_DIRECTORIES>")
   _avo_json_genex_array(j_defs "$<TARGET_PROPERTY:${target},COMPILE_DEFINITIONS>")
   _avo_json_genex_array(j_links "${link_flags}")
@@ -487,6 +574,8 @@ function(_avo_tune_write_spec id)
   \"include_dirs\": ${j_incs},
   \"defines\": ${j_defs},
   \"link_flags\": ${j_links},
+  \"parse_flags\": ${j_parse},
+  \"language\": ${q_language},
   \"configs\": [
     ${configs_json}
   ],${tolerance}${budget}${shipped}
@@ -494,7 +583,7 @@ function(_avo_tune_write_spec id)
   \"operator\": ${q_operator},
   \"_key_roots\": {\"source\": ${q_source}, \"build\": ${q_build}, \"project_source\": ${q_psource}, \"project_build\": ${q_pbuild}}
 }
-" TARGET ${target})
+" TARGET ${target} CONDITION $<COMPILE_LANGUAGE:${lang}>)
 endfunction()
 
 cmake_policy(POP)

@@ -310,11 +310,33 @@ static void set_compile_failure(item *it, const char *fb)
 	it->res->feedback = avo_strdup(fb ? fb : "compile failed");
 }
 
+/* A kernel given as a header (.cuh, .h, .hpp: nvcc and cc refuse to compile one) goes
+ * through `avo_kernel_tu.{cu,c,cpp}` beside it in the scratch dir, holding only
+ * `#include "<kernel>"`; *tu is that file (caller frees), or NULL for a source kernel. */
+static int header_wrapper(const avo_spec *s, const char *dir, char **tu)
+{
+	const char *base = avo_path_basename(s->kernel), *dot = strrchr(base, '.'), *ext = NULL;
+	*tu = NULL;
+	if (!dot || (strcmp(dot, ".cuh") && strcmp(dot, ".h") && strcmp(dot, ".hpp")))
+		return 0;
+	if (s->is_cuda || !strcmp(s->language, "cuda"))
+		ext = "cu";
+	else if (!strcmp(dot, ".hpp") || !strcmp(s->language, "c++"))
+		ext = "cpp";
+	else
+		ext = "c";
+	char *text = avo_sprintf("#include \"%s\"\n", base);
+	*tu = avo_sprintf("%s/avo_kernel_tu.%s", dir, ext);
+	int rc = text && *tu ? avo_file_write_atomic(*tu, text, strlen(text), 0644) : avo_error_set(AVO_ERROR, "out of memory");
+	free(text);
+	return rc;
+}
+
 /* Compile and link one variant (a worker thread). Leaves it IT_READY (exe set) or IT_DONE. */
 static void build_variant(ectx *e, item *it)
 {
 	const avo_spec *s = e->spec;
-	char *src = NULL, *obj = NULL, *fb = NULL, *hobj = NULL;
+	char *src = NULL, *obj = NULL, *fb = NULL, *hobj = NULL, *tu = NULL;
 	int rc;
 	if ((rc = avo_mkdtemp(&it->dir, e->root, "eval-")) < 0)
 		goto env_fail;
@@ -323,7 +345,10 @@ static void build_variant(ectx *e, item *it)
 	obj = avo_path_join(it->dir, "variant.o");
 	if ((rc = avo_file_write_atomic(src, it->src, it->len, 0644)) < 0)
 		goto env_fail;
-	rc = compile_tu(e, src, it->src, it->len, obj, it->dir, &fb);
+	/* A kernel given as a header is compiled through a one-line wrapper that includes it. */
+	if ((rc = header_wrapper(s, it->dir, &tu)) < 0)
+		goto env_fail;
+	rc = compile_tu(e, tu ? tu : src, it->src, it->len, obj, it->dir, &fb);
 	if (rc < 0)
 		goto env_fail;
 	/* Wait for the harness (another worker may be compiling it). */
@@ -373,6 +398,7 @@ done:
 	pthread_cond_broadcast(&e->cv);
 	pthread_mutex_unlock(&e->mu);
 	free(src);
+	free(tu);
 	free(obj);
 	free(fb);
 	free(hobj);

@@ -18,6 +18,7 @@ static const char *const known_fields[] = {
 	"name", "kernel", "harness", "compiler", "flags", "link_flags", "include_dirs",
 	"defines", "arch", "configs", "tolerance", "objective", "timeout", "compile_timeout",
 	"operator", "budget", "shipped_dir", "knowledge", "knob", "llm", "command",
+	"parse_flags", "language",
 	"backend", "local", "slurm", /* read by engine/backend.c (CLUSTER.md) */
 	"sandbox",
 	"min_gain",
@@ -236,6 +237,8 @@ static int parse(const ctx *c, const cJSON *root)
 	    (rc = get_str_array(c, root, "link_flags", NULL, 0, &s->link_flags, &s->nlink_flags)) < 0 ||
 	    (rc = get_str_array(c, root, "include_dirs", NULL, 0, &s->include_dirs, &s->ninclude_dirs)) < 0 ||
 	    (rc = get_str_array(c, root, "defines", NULL, 0, &s->defines, &s->ndefines)) < 0 ||
+	    (rc = get_str_array(c, root, "parse_flags", NULL, 0, &s->parse_flags, &s->nparse_flags)) < 0 ||
+	    (rc = get_str(c, root, "language", 0, &s->language)) < 0 ||
 	    (rc = get_str(c, root, "arch", 0, &s->arch)) < 0 ||
 	    (rc = parse_configs(c, root)) < 0 ||
 	    (rc = get_num(c, root, "tolerance", 0, &s->tolerance)) < 0 ||
@@ -259,7 +262,8 @@ static int parse(const ctx *c, const cJSON *root)
 	if (s->compiler && !s->compiler[0])
 		return field_err(c, "compiler", "must not be empty");
 	if (!s->compiler)
-		s->compiler = avo_strdup(ends_with(s->kernel, ".cu") ? "nvcc" : "cc");
+		s->compiler = avo_strdup(ends_with(s->kernel, ".cu") || ends_with(s->kernel, ".cuh") ||
+					 (s->language && !strcmp(s->language, "cuda")) ? "nvcc" : "cc");
 	/* nvcc, or a path/name ending in nvcc, compiles CUDA; anything else is a C compiler. */
 	s->is_cuda = ends_with(avo_path_basename(s->compiler), "nvcc");
 	if (!s->arch)
@@ -268,6 +272,10 @@ static int parse(const ctx *c, const cJSON *root)
 		return field_err(c, "arch", "must look like \"sm_90\", \"sm_90a\", \"sm_100f\", \"native\" or \"\"");
 	if (!s->is_cuda && s->arch[0])
 		return field_err(c, "arch", "only meaningful for nvcc; use \"\" (or leave it out) for a C compiler");
+	if (!s->language)
+		s->language = avo_strdup("");
+	if (s->language[0] && strcmp(s->language, "cuda") && strcmp(s->language, "c") && strcmp(s->language, "c++"))
+		return field_err(c, "language", "must be \"cuda\", \"c\" or \"c++\"");
 	if (!s->objective)
 		s->objective = avo_strdup("ms");
 	if (strcmp(s->objective, "ms") && strcmp(s->objective, "tflops"))
@@ -389,6 +397,8 @@ void avo_spec_free(avo_spec *s)
 	free(s->harness);
 	free(s->compiler);
 	free_strv(s->flags, s->nflags);
+	free_strv(s->parse_flags, s->nparse_flags);
+	free(s->language);
 	free_strv(s->link_flags, s->nlink_flags);
 	free_strv(s->include_dirs, s->ninclude_dirs);
 	free_strv(s->defines, s->ndefines);

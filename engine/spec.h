@@ -2,7 +2,10 @@
  *
  * {
  *   "name": "attn",                       required, non-empty
- *   "kernel": "attention.cu",             required, must be readable
+ *   "kernel": "attention.cu",             required, must be readable; a header (.cuh .h
+ *                                         .hpp) is compiled through a wrapper TU that includes
+ *                                         it; a kernel with its own main() must guard it with
+ *                                         #ifndef AVO_KERNEL_ONLY and define that here
  *   "harness": "harness.cu",              required, must be readable
  *   "compiler": "nvcc" | "cc" | path,     default: nvcc for a .cu kernel, cc otherwise;
  *                                         a compiler whose name ends in "nvcc" compiles CUDA
@@ -11,6 +14,12 @@
  *   "link_flags": ["-lm"],                after the objects on the link line
  *   "include_dirs": ["."],                -I, after the kernel's own directory
  *   "defines": ["X=1"],                   -D
+ *   "parse_flags": ["-std=c++20"],        extra clang arguments for parsing the kernel (libclang
+ *                                         only, never the compile); the parse also keeps what
+ *                                         in "flags" changes the code's meaning (-std, -I,
+ *                                         -isystem, -include, -D, the arch)
+ *   "language": "cuda" | "c" | "c++",     the kernel's language when its extension does not
+ *                                         say it (a CUDA header kernel.h); default: by extension
  *   "arch": "sm_90a",                     nvcc only: sm_NN[a|f] -> -gencode=arch=compute_NN[a|f],
  *                                         code=sm_NN[a|f]; "native" -> -arch=native; "" or
  *                                         absent: nvcc's default. Must be "" for a C compiler.
@@ -75,6 +84,8 @@ typedef struct {
 	char **link_flags; size_t nlink_flags;
 	char **include_dirs; size_t ninclude_dirs; /* resolved */
 	char **defines; size_t ndefines;
+	char **parse_flags; size_t nparse_flags; /* clang only (astedit) */
+	char *language;      /* "cuda", "c", "c++", or "" (by extension) */
 	char *arch;
 	avo_spec_config *configs; size_t nconfigs;
 	double tolerance;

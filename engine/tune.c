@@ -93,6 +93,12 @@ static void cb_annotate(const char *note, void *payload)
 	t->step_note = avo_strdup(note);
 }
 
+static int cb_stopping(void *payload)
+{
+	(void)payload;
+	return tune__interrupted != 0;
+}
+
 static int cb_seen(const avo_astedit_region_edit *re, size_t nre, const avo_astedit_knob_edit *ke,
 		   size_t nke, void *payload)
 {
@@ -151,18 +157,30 @@ char *avo_tune_default_run_dir(const avo_spec *spec)
 	return avo_sprintf("%s/.avo/%s", spec->dir, spec->name);
 }
 
-static int parse_kernel(avo_astedit_unit **out, const avo_spec *spec)
+int avo_tune_parse_kernel(avo_astedit_unit **out, const avo_spec *spec)
 {
-	/* The kernel parses as it builds: the compiler's include dirs, defines and arch. */
+	/* The kernel parses as it builds: the compiler's include dirs, defines, meaningful
+	 * flags (-std, -include, ...) and arch; then the spec's parse_flags (clang only). */
 	avo_buildid_argv a = AVO_BUILDID_ARGV_INIT;
 	int rc = avo_buildid_clang_argv(&a, spec);
+	for (size_t i = 0; rc == 0 && i < spec->nparse_flags; i++)
+		rc = avo_buildid_argv_push(&a, spec->parse_flags[i]);
 	if (rc == 0) {
 		avo_astedit_options ao = AVO_ASTEDIT_OPTIONS_INIT;
 		ao.clang_args = a.v;
 		ao.nclang_args = a.n;
+		ao.language = spec->language;
 		rc = avo_astedit_parse(out, spec->kernel, NULL, 0, &ao);
 	}
 	avo_buildid_argv_dispose(&a);
+	if (rc == 0 && (*out)->main_def.line) {
+		/* the variant links with the harness, which has its own main */
+		rc = avo_error_setloc(AVO_EINVALID, spec->kernel, (*out)->main_def.line, (*out)->main_def.col,
+				      "the kernel defines main(), which would clash with the harness's: wrap it in "
+				      "'#ifndef AVO_KERNEL_ONLY' ... '#endif' and add \"AVO_KERNEL_ONLY\" to the spec's \"defines\"");
+		avo_astedit_unit_free(*out);
+		*out = NULL;
+	}
 	return rc;
 }
 
@@ -269,7 +287,7 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	t.cache = cache;
 	t.opts = opts;
 	t.interrupted = &tune__interrupted;
-	t.op_name = opts->op ? opts->op : (spec->op ? spec->op : "knob");
+	t.op_name = opts->op_instance ? opts->op_instance->name : opts->op ? opts->op : (spec->op ? spec->op : "knob");
 	t.budget_seconds = opts->budget_seconds >= 0 ? opts->budget_seconds : spec->budget_seconds;
 	t.budget_evals = opts->budget_evaluations >= 0 ? opts->budget_evaluations : spec->budget_evaluations;
 	t.budget_cost = opts->budget_cost_usd >= 0 ? opts->budget_cost_usd : spec->budget_cost_usd;
@@ -288,7 +306,7 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	bo.quiet = opts->quiet;
 	if ((rc = avo_backend_open(&t.backend, spec, cache, &t.eopts, &bo)) < 0)
 		goto done;
-	if ((rc = avo_tunekey_compute(t.tuning_key, spec, cache)) < 0 || (rc = parse_kernel(&t.unit, spec)) < 0)
+	if ((rc = avo_tunekey_compute(t.tuning_key, spec, cache)) < 0 || (rc = avo_tune_parse_kernel(&t.unit, spec)) < 0)
 		goto done;
 	if ((rc = avo_runstate_open(&t.rs, run_dir, opts->fresh_run ? AVO_RUNSTATE_FRESH
 					     : opts->resume ? AVO_RUNSTATE_RESUME : AVO_RUNSTATE_NEW)) < 0)
@@ -316,7 +334,9 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	if (!strcmp(t.op_name, "command") && cJSON_IsObject(oopts) &&
 	    !cJSON_GetObjectItemCaseSensitive(oopts, "base_dir"))
 		cJSON_AddStringToObject(oopts, "base_dir", spec->dir);
-	if ((rc = avo_agent_op_new(&op, t.op_name, oopts)) < 0)
+	if (opts->op_instance)
+		op = opts->op_instance;
+	else if ((rc = avo_agent_op_new(&op, t.op_name, oopts)) < 0)
 		goto done;
 	avo_agent_supervisor_options so = AVO_AGENT_SUPERVISOR_OPTIONS_INIT;
 	if (opts->stall_attempts)
@@ -344,7 +364,11 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	sigaction(SIGTERM, &sa, &old_term);
 	tune__interrupted = 0;
 
-	while (!(t.stop_reason = avo_tune__budget_reached(&t)) && !t.stop) {
+	/* An interactive operator (mcp) is still called once the budget is spent: its client
+	 * may read on, evaluate() refuses, and the step ends when the client leaves. */
+	while (!t.stop) {
+		if ((t.stop_reason = avo_tune__budget_reached(&t)) && (!op->interactive || tune__interrupted))
+			break;
 		avo_tune__lineage_free(&lin);
 		if ((rc = avo_tune__lineage_build(&lin, t.rs, is_objective_ms(spec))) < 0)
 			break;
@@ -360,7 +384,12 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 		ctx.knowledge_dir = kdir;
 		ctx.feedback = last_feedback;
 		ctx.hint = hint;
-		ctx.cb = (avo_agent_callbacks){cb_apply, cb_evaluate, cb_seen, &t, cb_annotate};
+		ctx.attempts = lin.attempts;
+		ctx.nattempts = lin.nattempts;
+		ctx.budget = (avo_agent_budget){t.attempts, t.budget_evals > 0 ? t.budget_evals : 0,
+						avo_runstate_elapsed(t.rs), t.budget_seconds > 0 ? t.budget_seconds : 0,
+						t.cost, t.budget_cost > 0 ? t.budget_cost : 0};
+		ctx.cb = (avo_agent_callbacks){cb_apply, cb_evaluate, cb_seen, &t, cb_annotate, cb_stopping};
 		t.step_op = op->name;
 		free(t.step_note);
 		t.step_note = NULL;
@@ -416,6 +445,12 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 		if (avo_agent_supervisor_stalled(sup))
 			avo_agent_supervisor_hint(&hint, sup, &ctx);
 		int exhausted = res.outcome == AVO_AGENT_EXHAUSTED;
+		if (res.outcome == AVO_AGENT_ENDED) {
+			if (!t.stop_reason)
+				t.stop_reason = "the operator's client left";
+			avo_agent_step_result_dispose(&res);
+			break;
+		}
 		avo_agent_step_result_dispose(&res);
 		if (exhausted) {
 			t.stop_reason = "search space exhausted";
@@ -429,7 +464,9 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	for (size_t i = 0; i < t.unit->nregions; i++)
 		free(rtexts[i]);
 	free(rtexts);
-	if (rc >= 0 && (rc = avo_tune__final_measure(&t)) < 0)
+	/* An interactive operator's client has left: it stops the server a moment after (the MCP
+	 * SDK's close() sends SIGTERM after 2 s), too soon for a final measurement. */
+	if (rc >= 0 && !op->interactive && (rc = avo_tune__final_measure(&t)) < 0)
 		fprintf(stderr, "\navo: the final measurement failed: %s\n", avo_error_last());
 	if (rc >= 0) {
 		int srrc = avo_tune__save_run(&t, !tune__interrupted);
@@ -454,7 +491,8 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 		rc = AVO_TUNE_INTERRUPTED;
 done:
 	avo_tune__lineage_free(&lin);
-	avo_agent_op_free(op);
+	if (op != opts->op_instance)
+		avo_agent_op_free(op);
 	avo_agent_supervisor_free(sup);
 	cJSON_Delete(oopts);
 	free(regions);

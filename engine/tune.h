@@ -11,7 +11,10 @@
 #define AVO_TUNE_H
 
 #include "avo_cache.h"
+#include "avo_astedit.h"
 #include "spec.h"
+
+struct avo_agent_op;
 
 typedef struct {
 	const char *op;          /* operator name; NULL: spec's, else "knob" */
@@ -30,14 +33,20 @@ typedef struct {
 	const char *backend;     /* "inline" | "local" | "slurm"; NULL: the spec's (engine/backend.h) */
 	double min_gain;         /* the gate's minimum gain; <0: the spec's, else 0.01 */
 	unsigned confirm_rounds; /* A B pairs per confirmation; 0: 3 */
+	struct avo_agent_op *op_instance; /* an operator the caller made (borrowed; `op` is then
+				   * ignored), e.g. avo mcp's server; NULL: made from `op` */
 } avo_tune_options;
 
-#define AVO_TUNE_OPTIONS_INIT {NULL, NULL, 0, 0, -1, -1, -1, 0.0, 4, 0, -1, 0, -1, NULL, -1, 0}
+#define AVO_TUNE_OPTIONS_INIT {NULL, NULL, 0, 0, -1, -1, -1, 0.0, 4, 0, -1, 0, -1, NULL, -1, 0, NULL}
 
 /* Returns 0 when the run finished within its budget (or the space was exhausted), a
  * negative AVO_E* on errors, and AVO_TUNE_INTERRUPTED after SIGINT/SIGTERM (state saved). */
 #define AVO_TUNE_INTERRUPTED 1
 int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options *opts);
+
+/* Parse the spec's kernel as tuning does (its include dirs, defines, arch, flags,
+ * parse_flags, language); the caller frees *out with avo_astedit_unit_free(). */
+int avo_tune_parse_kernel(avo_astedit_unit **out, const avo_spec *spec);
 
 /* Default run directory of a spec (caller frees). */
 char *avo_tune_default_run_dir(const avo_spec *spec);

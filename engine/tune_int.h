@@ -31,6 +31,8 @@ typedef struct {
 	avo_agent_score **scores;
 	avo_astedit_region_edit **regions;
 	avo_astedit_knob_edit **knobs;
+	avo_agent_attempt *attempts;     /* the run's attempts, for operators with a memory (mcp) */
+	size_t nattempts;
 } tune_lineage;
 
 typedef struct {

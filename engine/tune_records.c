@@ -131,6 +131,7 @@ void avo_tune__lineage_free(tune_lineage *l)
 		free(l->knobs[i]);
 	}
 	free(l->v), free(l->ids), free(l->parents), free(l->scores), free(l->regions), free(l->knobs);
+	free(l->attempts);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -175,6 +176,13 @@ int avo_tune__lineage_build(tune_lineage *l, const avo_runstate *rs, int objecti
 		v->scores = l->scores[i];
 		v->regions = l->regions[i];
 		v->knobs = l->knobs[i];
+	}
+	if (!(l->attempts = calloc(rs->log.nattempts + 1, sizeof(*l->attempts))))
+		return avo_error_set(AVO_ERROR, "out of memory");
+	for (size_t i = 0; i < rs->log.nattempts; i++) {
+		const avo_runrec_attempt *a = &rs->log.attempts[i];
+		l->attempts[l->nattempts++] = (avo_agent_attempt){a->n >= 0 ? a->n : (long)i + 1, a->op, a->status,
+			isfinite(a->fitness) ? a->fitness : 0, isfinite(a->best_before) ? a->best_before : 0, a->note, a->feedback};
 	}
 	return 0;
 }

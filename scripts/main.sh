@@ -3,6 +3,9 @@
 # GPU, no network), then show the result in the terminal and as an HTML report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# On a fresh clone (or with packages missing) run the set-up first; else bring build/ up to date.
+bash scripts/setup.sh --check || bash scripts/setup.sh
+cmake --build build -j "$(nproc)"
 AVO=./build/avo
 RUN=build/runs/cpu
 mkdir -p build/runs

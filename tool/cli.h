@@ -23,11 +23,14 @@ int avo_cmd_cache(int argc, char **argv);
 int avo_cmd_report(int argc, char **argv);
 int avo_cmd_status(int argc, char **argv);
 int avo_cmd_export(int argc, char **argv);
+int avo_cmd_mcp(int argc, char **argv);
 
 /* Print "avo: <avo_error_last()>" to stderr and map an AVO_E* code to an exit code. */
 int avo_cli_fail(int code);
 /* Map AVO_E* to an exit code. */
 int avo_cli_exit_code(int code);
+/* "90s", "10m", "2h", "1d", "45" (plain: seconds): seconds, or -1. */
+double avo_cli_parse_duration(const char *s);
 /* Is argv[i] "-h" or "--help"? */
 int avo_cli_is_help(const char *arg);
 

@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "backend.h"
 #include "eval.h"
+#include "tune.h"
 #include "avo_base.h"
 #include "avo_cache.h"
 
@@ -58,6 +59,32 @@ static void install_signal_handlers(void)
 	}
 }
 
+static int check_variants(const avo_spec *spec, const char **vpaths, const char **srcs, const size_t *lens, size_t nv)
+{
+	avo_astedit_unit *orig = NULL;
+	int rc = 0;
+	for (size_t i = 0; i < nv && rc == 0; i++) {
+		avo_astedit_unit *m = NULL;
+		if (avo_astedit_scan(&m, vpaths[i], srcs[i], lens[i]) == 0 && m->nregions == 0 && m->nknobs == 0) {
+			/* a file that claims to be no edit (a harness test's stand-in) is evaluated as is */
+			fprintf(stderr, "avo: note: %s has no avo markers: evaluated as a free-standing file, not as an edit of %s\n",
+				vpaths[i], spec->kernel);
+			avo_astedit_unit_free(m);
+			continue;
+		}
+		avo_astedit_unit_free(m);
+		if (!orig && (rc = avo_tune_parse_kernel(&orig, spec)) < 0)
+			break;
+		avo_astedit_error err;
+		rc = avo_astedit_variant_check(orig, vpaths[i], srcs[i], lens[i], &err);
+		avo_astedit_error_dispose(&err);
+	}
+	if (rc < 0)
+		fprintf(stderr, "avo: %s\n", avo_error_last());
+	avo_astedit_unit_free(orig);
+	return rc < 0 ? avo_cli_exit_code(rc) : AVO_EXIT_OK;
+}
+
 static void help(FILE *f)
 {
 	fprintf(f,
@@ -66,13 +93,18 @@ static void help(FILE *f)
 		"Compile the kernel named by SPEC (avo.json) with its harness, run every config,\n"
 		"check the results against the reference and time them. With --variant, evaluate\n"
 		"FILE in place of the kernel (the user's kernel file is never written); several\n"
-		"--variant options are compiled in parallel and run one at a time.\n\n"
+		"--variant options are compiled in parallel and run one at a time. A variant must\n"
+		"be an edit of the kernel: the same markers, knob values their markers allow, and\n"
+		"every byte outside the regions unchanged; else exit 3 naming the file and line.\n"
+		"A FILE without any avo marker is evaluated as it is (with a note).\n\n"
 		"options:\n"
 		"  --variant FILE  evaluate FILE instead of the spec's kernel (repeatable)\n"
 		"  --json          print the result as JSON on stdout (an array for several variants)\n"
 		"  --jobs N        parallel compiles (default: all cores)\n"
 		"  --gpu N         run on GPU N (sets CUDA_VISIBLE_DEVICES for the harness)\n"
 		"  --no-cache      neither read nor write the cache\n"
+		"  --no-edit-check evaluate each FILE as given, not checked as an edit of the kernel\n"
+		"                  (harness development: deliberately wrong variants)\n"
 		"  --no-sandbox    run compiles and harnesses outside the bubblewrap sandbox\n"
 		"                  (they then run with your rights; the result says \"unsandboxed\")\n"
 		"  --timeout S     seconds per harness run (overrides the spec's \"timeout\")\n"
@@ -131,7 +163,7 @@ int avo_cmd_eval(int argc, char **argv)
 	char **why = NULL;
 	const char **vpaths = calloc((size_t)argc + 1, sizeof(char *));
 	size_t nv = 0;
-	int json = 0, no_cache = 0, verbose = 0, no_sandbox = 0;
+	int json = 0, no_cache = 0, verbose = 0, no_edit_check = 0, no_sandbox = 0;
 	long jobs = 0, gpu = -1;
 	double timeout = 0;
 	int code = AVO_EXIT_USAGE;
@@ -157,6 +189,8 @@ int avo_cmd_eval(int argc, char **argv)
 			json = 1;
 		} else if (!strcmp(a, "--no-cache")) {
 			no_cache = 1;
+		} else if (!strcmp(a, "--no-edit-check")) {
+			no_edit_check = 1;
 		} else if (!strcmp(a, "--no-sandbox")) {
 			no_sandbox = 1;
 		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
@@ -230,6 +264,10 @@ int avo_cmd_eval(int argc, char **argv)
 		srcs[i] = avo_buf_cstr(&texts[i]);
 		lens[i] = texts[i].size;
 	}
+	/* a --variant must be an edit of the spec's kernel: same markers, allowed knob values,
+	 * nothing changed outside the regions (astedit/MARKERS.md) */
+	if (vpaths[0] != spec->kernel && !no_edit_check && (code = check_variants(spec, vpaths, srcs, lens, nv)) != AVO_EXIT_OK)
+		goto done;
 	if (!no_cache) {
 		avo_cache_options co = AVO_CACHE_OPTIONS_INIT;
 		if (avo_cache_open(&cache, &co) < 0) {

@@ -12,9 +12,12 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: avo regions FILE [--json] [-p DIR | --compile-commands DIR] [--host]\n"
-		"                   [--cuda-path DIR] [-- CLANG_ARGS...]\n\n"
+		"                   [--cuda-path DIR] [--language L] [--all-errors] [-- CLANG_ARGS...]\n\n"
 		"Parse FILE (.cu .cuh as CUDA; .c .h as C; .cpp .cc .cxx .hpp as C++) with libclang\nand list its regions and knobs.\n\n"
-		"  --json                   print one JSON object {file, regions, knobs, clang_args}\n"
+		"  --json                   print one JSON object {file, regions, knobs, clang_args,\n"
+		"                           warnings}; on failure {file, error, exit_code}\n"
+		"  --language L             cuda, c or c++ (a CUDA header kernel.h); default: by extension\n"
+		"  --all-errors             when the file does not parse, list every error\n"
 		"  -p, --compile-commands DIR\n"
 		"                           take -D/-I/-std flags from DIR/compile_commands.json\n"
 		"  --host                   CUDA: parse the host side (default: --cuda-device-only)\n"
@@ -25,7 +28,8 @@ static void usage(FILE *f)
 		"  // avo:region NAME ... // avo:end    whole statements of one block, or whole\n"
 		"                                       function definitions\n"
 		"  #define NAME V // avo:knob V1 V2 ... (or LO..HI); also 'constexpr int NAME = V;'\n\n"
-		"Errors are printed as 'avo: file:line:col: reason'.\n"
+		"Errors are printed as 'avo: file:line:col: reason'. Clang errors in code nobody\n"
+		"marked (outside regions and knob lines) are warnings: the parse is still used.\n"
 		"Exit codes: 0 ok, 2 bad command line, 3 bad markers or the file does not parse,\n"
 		"4 environment (no CUDA toolkit, unreadable file).\n"
 		"Environment: AVO_CLANG_RESOURCE_DIR overrides clang's resource directory.\n");
@@ -85,6 +89,9 @@ static int print_json(const avo_astedit_unit *u)
 	}
 	for (size_t i = 0; i < u->nclang_args; i++)
 		cJSON_AddItemToArray(args, cJSON_CreateString(u->clang_args[i]));
+	cJSON *warn = cJSON_AddArrayToObject(root, "warnings");
+	for (size_t i = 0; i < u->nwarnings; i++)
+		cJSON_AddItemToArray(warn, cJSON_CreateString(u->warnings[i]));
 	char *s = cJSON_Print(root);
 	cJSON_Delete(root);
 	if (!s)
@@ -140,6 +147,10 @@ int avo_cmd_regions(int argc, char **argv)
 			json = 1;
 		} else if (!strcmp(a, "--host")) {
 			opts.cuda_host_side = 1;
+		} else if (!strcmp(a, "--all-errors")) {
+			opts.all_errors = 1;
+		} else if (!strcmp(a, "--language") && i + 1 < argc) {
+			opts.language = argv[++i];
 		} else if ((!strcmp(a, "-p") || !strcmp(a, "--compile-commands") || !strcmp(a, "--cuda-path")) && i + 1 < argc) {
 			if (!strcmp(a, "--cuda-path"))
 				opts.cuda_path = argv[++i];
@@ -172,8 +183,23 @@ int avo_cmd_regions(int argc, char **argv)
 		if (rc == AVO_EIO)
 			return avo_cli_fail(rc);
 		fprintf(stderr, "avo: %s\n", avo_error_last());
-		return rc == AVO_ENOTFOUND && !avo_path_exists(file) ? AVO_EXIT_ENV : avo_cli_exit_code(rc);
+		int code = rc == AVO_ENOTFOUND && !avo_path_exists(file) ? AVO_EXIT_ENV : avo_cli_exit_code(rc);
+		if (json) { /* a script reading stdout still gets one object */
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "file", file);
+			cJSON_AddStringToObject(o, "error", avo_error_last());
+			cJSON_AddNumberToObject(o, "exit_code", code);
+			char *t = cJSON_PrintUnformatted(o);
+			if (t)
+				printf("%s\n", t);
+			free(t);
+			cJSON_Delete(o);
+		}
+		return code;
 	}
+	for (size_t i = 0; i < u->nwarnings; i++)
+		fprintf(stderr, "avo: warning: %s%s\n", u->warnings[i],
+			strstr(u->warnings[i], ": error: ") ? " (outside the marked code; the parse is still used)" : "");
 	rc = AVO_EXIT_OK;
 	if (json)
 		rc = print_json(u);

@@ -1,10 +1,10 @@
 #include "cli.h"
+#include "cmd_tune.h"
 #include "avo_base.h"
 #include "avo_cache.h"
 #include "spec.h"
 #include "tune.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,25 +45,6 @@ static void usage(FILE *f)
 		"4 environment, 130 interrupted (state saved; continue with --resume).\n");
 }
 
-/* "90s", "10m", "2h", "1d", "45": seconds, or -1. */
-static double parse_duration(const char *s)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || v < 0)
-		return -1;
-	if (!*end || !strcmp(end, "s"))
-		return v;
-	if (!strcmp(end, "m") || !strcmp(end, "min"))
-		return v * 60;
-	if (!strcmp(end, "h"))
-		return v * 3600;
-	if (!strcmp(end, "d"))
-		return v * 86400;
-	return -1;
-}
-
 int avo_cmd_tune(int argc, char **argv)
 {
 	avo_tune_options o = AVO_TUNE_OPTIONS_INIT;
@@ -81,7 +62,7 @@ int avo_cmd_tune(int argc, char **argv)
 			o.op = v;
 		} else if (!strcmp(a, "--budget")) {
 			NEED();
-			if ((o.budget_seconds = parse_duration(v)) < 0) {
+			if ((o.budget_seconds = avo_cli_parse_duration(v)) < 0) {
 				fprintf(stderr, "avo: tune: --budget '%s': expected a duration like 90s, 10m, 2h\n", v);
 				return AVO_EXIT_USAGE;
 			}
@@ -176,15 +157,26 @@ int avo_cmd_tune(int argc, char **argv)
 		avo_spec_free(spec);
 		return avo_cli_fail(rc);
 	}
-	/* No budget at all would run forever unattended: cap it and say so. */
-	if (o.budget_seconds < 0 && o.budget_evaluations < 0 && o.budget_cost_usd < 0 &&
-	    spec->budget_seconds <= 0 && spec->budget_evaluations <= 0 && spec->budget_cost_usd <= 0)
-		o.budget_evaluations = 100;
+	avo_cmd_tune_cap_budget(&o, spec);
 	rc = avo_tune_run(spec, cache, &o);
 	avo_cache_free(cache);
 	avo_spec_free(spec);
+	char again[512];
+	snprintf(again, sizeof(again), "continue with 'avo tune %s --resume'", spec_path);
+	return avo_cmd_tune_exit(rc, again);
+}
+
+void avo_cmd_tune_cap_budget(avo_tune_options *o, const avo_spec *spec)
+{
+	if (o->budget_seconds < 0 && o->budget_evaluations < 0 && o->budget_cost_usd < 0 &&
+	    spec->budget_seconds <= 0 && spec->budget_evaluations <= 0 && spec->budget_cost_usd <= 0)
+		o->budget_evaluations = 100;
+}
+
+int avo_cmd_tune_exit(int rc, const char *again)
+{
 	if (rc == AVO_TUNE_INTERRUPTED) {
-		fprintf(stderr, "avo: interrupted; the run is saved: continue with 'avo tune %s --resume'\n", spec_path);
+		fprintf(stderr, "avo: interrupted; the run is saved: %s\n", again);
 		return AVO_EXIT_INTERRUPT;
 	}
 	if (rc == AVO_EINVALID && strstr(avo_error_last(), "fails its harness"))

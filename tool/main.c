@@ -14,6 +14,7 @@ static const struct {
 	{"regions", avo_cmd_regions, "list the regions and knobs of a kernel file"},
 	{"eval", avo_cmd_eval, "compile, check and time a kernel (or a variant) per its spec"},
 	{"tune", avo_cmd_tune, "evolve the kernel of a spec (the AVO loop)"},
+	{"mcp", avo_cmd_mcp, "serve the tune loop to an MCP client (a coding agent) over stdio"},
 	{"apply", avo_cmd_apply, "write the best known variant of a spec to a file"},
 	{"cache", avo_cmd_cache, "inspect and maintain the cache: stats, verify, gc"},
 	{"report", avo_cmd_report, "write an HTML report of a tuning run"},

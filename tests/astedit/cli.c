@@ -150,12 +150,61 @@ static void compile_commands(void)
 	free(dir);
 }
 
+/* Errors in code nobody marked: warnings on stderr, exit 0; --all-errors lists every error
+ * of a refused file; --json prints an object on stdout even on failure; -p without a
+ * database says so without libclang's noise. */
+static void warnings_and_errors(const char *good)
+{
+	char *dir = avo_path_dirname(good);
+	char *warn = avo_path_join(dir, "warn_outside.cu"), *bad = avo_path_join(dir, "bad/parse_error_knob.cu");
+	avo_proc_result r;
+	const char *w[] = {avo, "regions", warn, NULL};
+	CHECK(run(&r, w) == 0);
+	CHECK_CONTAINS(avo_buf_cstr(&r.err), "warn_outside.cu:7:2: error: use of undeclared identifier 'undeclared_thing' (outside the marked code; the parse is still used)");
+	CHECK_CONTAINS(avo_buf_cstr(&r.err), "warn_outside.cu:8:2: error: use of undeclared identifier 'other_undeclared'");
+	CHECK_CONTAINS(avo_buf_cstr(&r.out), "1 region, 0 knobs");
+	avo_proc_result_dispose(&r);
+	const char *wj[] = {avo, "regions", "--json", warn, NULL};
+	CHECK(run(&r, wj) == 0);
+	CHECK_CONTAINS(avo_buf_cstr(&r.out), "\"warnings\":");
+	CHECK_CONTAINS(avo_buf_cstr(&r.out), "warn_outside.cu:8:2: error: use of undeclared identifier 'other_undeclared'\"]");
+	avo_proc_result_dispose(&r);
+	const char *all[] = {avo, "regions", "--all-errors", bad, NULL};
+	CHECK(run(&r, all) == 3);
+	CHECK_CONTAINS(avo_buf_cstr(&r.err), "parse_error_knob.cu:3:12: error: unknown type name 'nope_t'\n");
+	CHECK_CONTAINS(avo_buf_cstr(&r.err), "parse_error_knob.cu:5:9: error: use of undeclared identifier 'also_nope'");
+	avo_proc_result_dispose(&r);
+	const char *js[] = {avo, "regions", "--json", bad, NULL};
+	CHECK(run(&r, js) == 3);
+	CHECK_CONTAINS(avo_buf_cstr(&r.out), "\"error\":\"");
+	CHECK_CONTAINS(avo_buf_cstr(&r.out), "\"exit_code\":3");
+	avo_proc_result_dispose(&r);
+	const char *nodb[] = {avo, "regions", "-p", dir, warn, NULL};
+	CHECK(run(&r, nodb) != 0);
+	CHECK_CONTAINS(avo_buf_cstr(&r.err), "no compile_commands.json there");
+	CHECK(!strstr(avo_buf_cstr(&r.err), "LIBCLANG"));
+	avo_proc_result_dispose(&r);
+	/* knobs that change nothing, markers in a header: said, not silent */
+	char *notes = avo_path_join(dir, "notes/notes.cu");
+	const char *nt[] = {avo, "regions", notes, "--", "-DOVER=3", NULL};
+	CHECK(run(&r, nt) == 0);
+	CHECK_CONTAINS(avo_buf_cstr(&r.err), "notes.cu:4:16: knob 'DEAD' is in code the preprocessor skips");
+	CHECK_CONTAINS(avo_buf_cstr(&r.err), "notes.cu:6:16: knob 'OVER' is also defined on the command line (-DOVER=3)");
+	CHECK_CONTAINS(avo_buf_cstr(&r.err), "tile.h:1: an avo marker in a header the kernel includes");
+	avo_proc_result_dispose(&r);
+	free(notes);
+	free(warn);
+	free(bad);
+	free(dir);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3)
 		return 2;
 	avo = argv[1];
 	good_fixture(argv[2]);
+	warnings_and_errors(argv[2]);
 	for (int i = 3; i < argc; i++)
 		bad_fixture(argv[i]);
 	usage();

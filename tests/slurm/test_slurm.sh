@@ -87,7 +87,7 @@ check "evaluations match inline and reach the shared cache" \
 
 # 1b. the same through the command line: avo eval --backend slurm --json.
 if "$AVO" eval --help 2>/dev/null | grep -q -- --backend; then
-	"$AVO" eval "$T/k/slurm.json" --backend slurm --json --variant "$T/k/a.c" --variant "$T/k/bad.c" \
+	"$AVO" eval "$T/k/slurm.json" --backend slurm --json --no-edit-check --variant "$T/k/a.c" --variant "$T/k/bad.c" \
 		>"$T/eval.json" 2>"$T/eval.err"
 	drc=$?
 	check "avo eval --backend slurm: exit 1 (one variant is incorrect)" test $drc -eq 1
