@@ -249,7 +249,7 @@ static int serve_call(mcp_op *m, avo_agent_tools **ts, const avo_agent_context *
 	const char *name = jstr(params, "name");
 	const cJSON *args = cJSON_GetObjectItemCaseSensitive(params, "arguments");
 	if (args && !cJSON_IsObject(args) && !cJSON_IsNull(args))
-		return mcp_io_tool_result(m->io, req, "the arguments must be a JSON object", 1);
+		return avo_agent__mcp_io_tool_result(m->io, req, "the arguments must be a JSON object", 1);
 	if (cJSON_IsNull(args))
 		args = NULL;
 	int is_error = 0;
@@ -269,12 +269,12 @@ static int serve_call(mcp_op *m, avo_agent_tools **ts, const avo_agent_context *
 				   "avo mcp with a larger --evals, --budget or --max-cost continues the run.", m->spent);
 	} else {
 		if (is_evaluation(name))
-			mcp_io_busy(m->io, req, "avo is compiling, checking and timing the working copy");
+			avo_agent__mcp_io_busy(m->io, req, "avo is compiling, checking and timing the working copy");
 		text = avo_agent_tools_call(*ts, name, args, &is_error);
 		if (!text) {
 			int rc = avo_agent_tools_failed(*ts);
 			char *msg = avo_sprintf("the evaluation could not run: %s", avo_error_last());
-			mcp_io_tool_result(m->io, req, msg ? msg : "the evaluation could not run", 1);
+			avo_agent__mcp_io_tool_result(m->io, req, msg ? msg : "the evaluation could not run", 1);
 			free(msg);
 			return rc < 0 ? rc : avo_error_set(AVO_ERROR, "out of memory");
 		}
@@ -291,7 +291,7 @@ static int serve_call(mcp_op *m, avo_agent_tools **ts, const avo_agent_context *
 		is_error = 1;
 		ran = 0;
 	}
-	int rc = mcp_io_tool_result(m->io, req, text ? text : "internal error: out of memory", is_error || !text);
+	int rc = avo_agent__mcp_io_tool_result(m->io, req, text ? text : "internal error: out of memory", is_error || !text);
 	if (ran) {
 		char *outcome = eval_describe(&out->eval);
 		avo_agent_memory_add(&m->mem, out->note ? out->note : "an evaluation requested over MCP", outcome ? outcome : "");
@@ -301,7 +301,7 @@ static int serve_call(mcp_op *m, avo_agent_tools **ts, const avo_agent_context *
 	free(text);
 	if (rc == 0 && !*evaluated && avo_agent_tools_ended(*ts))
 		rc = reopen_session(ts, m, ctx, out);
-	return rc < 0 && mcp_io_closed(m->io) ? 0 : rc;
+	return rc < 0 && avo_agent__mcp_io_closed(m->io) ? 0 : rc;
 }
 
 static int mcp_step(avo_agent_op *op, const avo_agent_context *ctx, avo_agent_step_result *out)
@@ -311,7 +311,7 @@ static int mcp_step(avo_agent_op *op, const avo_agent_context *ctx, avo_agent_st
 	int rc = open_session(&ts, m, ctx, out), evaluated = 0;
 	while (rc == 0 && !evaluated) {
 		cJSON *req = NULL;
-		int r = mcp_io_next(m->io, &req, ctx->cb.stopping, ctx->cb.payload);
+		int r = avo_agent__mcp_io_next(m->io, &req, ctx->cb.stopping, ctx->cb.payload);
 		if (r != 0) {
 			out->outcome = AVO_AGENT_ENDED;
 			out->error = avo_strdup(r > 0 ? "the client closed the connection" : "interrupted");
@@ -320,9 +320,9 @@ static int mcp_step(avo_agent_op *op, const avo_agent_context *ctx, avo_agent_st
 		const char *name = jstr(cJSON_GetObjectItemCaseSensitive(req, "params"), "name");
 		if (!is_extra(name) && !avo_agent_tools_has(name)) {
 			char *msg = avo_sprintf("unknown tool \"%s\" (tools/list names them)", name);
-			rc = mcp_io_error(m->io, req, MCP_INVALID_PARAMS, msg ? msg : "unknown tool");
+			rc = avo_agent__mcp_io_error(m->io, req, MCP_INVALID_PARAMS, msg ? msg : "unknown tool");
 			free(msg);
-			rc = mcp_io_closed(m->io) ? 0 : rc;
+			rc = avo_agent__mcp_io_closed(m->io) ? 0 : rc;
 		} else {
 			rc = serve_call(m, &ts, ctx, out, req, &evaluated);
 		}
@@ -342,7 +342,7 @@ static int mcp_step(avo_agent_op *op, const avo_agent_context *ctx, avo_agent_st
 static void mcp_free(avo_agent_op *op)
 {
 	mcp_op *m = (mcp_op *)op;
-	mcp_io_free(m->io);
+	avo_agent__mcp_io_free(m->io);
 	edits_free(&m->carry);
 	free(m->spent);
 	avo_agent_memory_dispose(&m->mem);
@@ -377,7 +377,7 @@ int avo_agent_mcp_new(avo_agent_op **out, const avo_agent_mcp_options *o)
 	for (size_t i = 0; i < NEXTRA; i++)
 		cJSON_AddItemToArray(tools, tool_json(&extra_tools[i]));
 	mcp_io_options io = {o->in_fd, o->out_fd, "avo", AVO_VERSION_STRING, instructions, tools};
-	int rc = mcp_io_start(&m->io, &io);
+	int rc = avo_agent__mcp_io_start(&m->io, &io);
 	if (rc < 0) {
 		free(m);
 		return rc;

@@ -21,7 +21,7 @@ static const char *const versions[] = {"2025-11-25", "2025-06-18", "2025-03-26",
 struct mcp_io {
 	int in_fd, out_fd;
 	int wake[2];            /* reader -> step: something was queued, or the client left */
-	int quit[2];            /* mcp_io_free -> reader */
+	int quit[2];            /* avo_agent__mcp_io_free -> reader */
 	pthread_t thread;
 	int started;
 	pthread_mutex_t mu;     /* the queue, `closed` and the heartbeat */
@@ -286,7 +286,7 @@ static int pipe_nb(int fd[2])
 	return 0;
 }
 
-int mcp_io_start(mcp_io **out, const mcp_io_options *o)
+int avo_agent__mcp_io_start(mcp_io **out, const mcp_io_options *o)
 {
 	*out = NULL;
 	mcp_io *io = calloc(1, sizeof(*io));
@@ -305,7 +305,7 @@ int mcp_io_start(mcp_io **out, const mcp_io_options *o)
 	pthread_mutex_init(&io->wmu, NULL);
 	int rc;
 	if ((rc = pipe_nb(io->wake)) < 0 || (rc = pipe_nb(io->quit)) < 0) {
-		mcp_io_free(io);
+		avo_agent__mcp_io_free(io);
 		return rc;
 	}
 	/* Signals go to the step's thread (its wait ends on them), never to the reader. */
@@ -315,7 +315,7 @@ int mcp_io_start(mcp_io **out, const mcp_io_options *o)
 	rc = pthread_create(&io->thread, NULL, reader, io);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
-		mcp_io_free(io);
+		avo_agent__mcp_io_free(io);
 		return avo_error_set(AVO_ERROR, "mcp: cannot start the reader thread: %s", strerror(rc));
 	}
 	io->started = 1;
@@ -323,7 +323,7 @@ int mcp_io_start(mcp_io **out, const mcp_io_options *o)
 	return 0;
 }
 
-void mcp_io_free(mcp_io *io)
+void avo_agent__mcp_io_free(mcp_io *io)
 {
 	if (!io)
 		return;
@@ -351,7 +351,7 @@ void mcp_io_free(mcp_io *io)
 	free(io);
 }
 
-int mcp_io_next(mcp_io *io, cJSON **req, int (*stopping)(void *), void *payload)
+int avo_agent__mcp_io_next(mcp_io *io, cJSON **req, int (*stopping)(void *), void *payload)
 {
 	*req = NULL;
 	for (;;) {
@@ -388,7 +388,7 @@ static void not_busy(mcp_io *io, const cJSON *req)
 	pthread_mutex_unlock(&io->mu);
 }
 
-void mcp_io_busy(mcp_io *io, const cJSON *req, const char *what)
+void avo_agent__mcp_io_busy(mcp_io *io, const cJSON *req, const char *what)
 {
 	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(req, "params"), "_meta");
 	const cJSON *tok = cJSON_GetObjectItemCaseSensitive(meta, "progressToken");
@@ -404,13 +404,13 @@ void mcp_io_busy(mcp_io *io, const cJSON *req, const char *what)
 	pthread_mutex_unlock(&io->mu);
 }
 
-int mcp_io_result(mcp_io *io, const cJSON *req, cJSON *result)
+int avo_agent__mcp_io_result(mcp_io *io, const cJSON *req, cJSON *result)
 {
 	not_busy(io, req);
 	return send_result(io, cJSON_GetObjectItemCaseSensitive(req, "id"), result);
 }
 
-int mcp_io_tool_result(mcp_io *io, const cJSON *req, const char *text, int is_error)
+int avo_agent__mcp_io_tool_result(mcp_io *io, const cJSON *req, const char *text, int is_error)
 {
 	cJSON *r = cJSON_CreateObject(), *content = cJSON_AddArrayToObject(r, "content");
 	cJSON *item = cJSON_CreateObject();
@@ -418,16 +418,16 @@ int mcp_io_tool_result(mcp_io *io, const cJSON *req, const char *text, int is_er
 	cJSON_AddStringToObject(item, "text", text ? text : "");
 	cJSON_AddItemToArray(content, item);
 	cJSON_AddBoolToObject(r, "isError", is_error);
-	return mcp_io_result(io, req, r);
+	return avo_agent__mcp_io_result(io, req, r);
 }
 
-int mcp_io_error(mcp_io *io, const cJSON *req, int code, const char *message)
+int avo_agent__mcp_io_error(mcp_io *io, const cJSON *req, int code, const char *message)
 {
 	not_busy(io, req);
 	return send_error(io, cJSON_GetObjectItemCaseSensitive(req, "id"), code, message);
 }
 
-int mcp_io_closed(mcp_io *io)
+int avo_agent__mcp_io_closed(mcp_io *io)
 {
 	pthread_mutex_lock(&io->mu);
 	int c = io->closed;

@@ -1,5 +1,5 @@
 /* The build identity (buildid.h): the memo, the compiler and device identities, the
- * command lines. The header digest and the keys: buildid_keys.c. */
+ * command lines. The header digest, the avo_buildid bundle and the keys: buildid_keys.c. */
 #include "buildid.h"
 #include "avo_base.h"
 
@@ -404,29 +404,5 @@ int avo_buildid_clang_argv(avo_buildid_argv *a, const avo_spec *s)
 	if (rc == 0 && s->is_cuda && s->arch[0] && strcmp(s->arch, "native"))
 		rc = av_own(a, avo_sprintf("--cuda-gpu-arch=%s", s->arch));
 	return rc;
-}
-
-int avo_buildid_init(avo_buildid *out, const avo_spec *s, int gpu, avo_cache *cache)
-{
-	int rc;
-	memset(out, 0, sizeof(*out));
-	if ((rc = avo_buildid_compiler(&out->compiler, s->compiler, cache)) < 0 ||
-	    (rc = avo_buildid_headers(out->headers, s)) < 0)
-		goto fail;
-	if (!(out->device = avo_buildid_device(s->is_cuda, gpu))) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
-		goto fail;
-	}
-	return 0;
-fail:
-	avo_buildid_dispose(out);
-	return rc;
-}
-
-void avo_buildid_dispose(avo_buildid *id)
-{
-	free(id->compiler);
-	free(id->device);
-	memset(id, 0, sizeof(*id));
 }
 

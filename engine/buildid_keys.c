@@ -1,7 +1,7 @@
-/* The header digest and the cache keys (buildid.h). One field list (`fields` below) says
- * which input enters which key, so the keys cannot drift apart again. Paths that enter a
- * key are rewritten relative to named roots, so the same project in another directory or
- * on another machine gets the same keys. */
+/* The header digest, the avo_buildid bundle and the cache keys (buildid.h). One field
+ * list (`fields` below) says which input enters which key, so the keys cannot drift apart
+ * again. Paths that enter a key are rewritten relative to named roots, so the same project
+ * in another directory or on another machine gets the same keys. */
 #include "buildid.h"
 #include "avo_base.h"
 
@@ -281,6 +281,32 @@ done:
 	pathset_dispose(&found);
 	avo_buf_dispose(&mkey);
 	return rc;
+}
+
+/* ---- the bundle ------------------------------------------------------------------------- */
+
+int avo_buildid_init(avo_buildid *out, const avo_spec *s, int gpu, avo_cache *cache)
+{
+	int rc;
+	memset(out, 0, sizeof(*out));
+	if ((rc = avo_buildid_compiler(&out->compiler, s->compiler, cache)) < 0 ||
+	    (rc = avo_buildid_headers(out->headers, s)) < 0)
+		goto fail;
+	if (!(out->device = avo_buildid_device(s->is_cuda, gpu))) {
+		rc = avo_error_set(AVO_ERROR, "out of memory");
+		goto fail;
+	}
+	return 0;
+fail:
+	avo_buildid_dispose(out);
+	return rc;
+}
+
+void avo_buildid_dispose(avo_buildid *id)
+{
+	free(id->compiler);
+	free(id->device);
+	memset(id, 0, sizeof(*id));
 }
 
 /* ---- the keys: one field list ------------------------------------------------------------ */

@@ -31,11 +31,6 @@ static void on_signal(int sig)
 	signal(sig, SIG_DFL); /* a second ^C kills at once */
 }
 
-int avo_tune__interrupted(void)
-{
-	return tune__interrupted;
-}
-
 /* ---- callbacks lent to the operator ------------------------------------------------ */
 
 /* Validate edits: build their candidate (one parse) and keep it in the book, so that
@@ -291,6 +286,7 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	t.spec = spec;
 	t.cache = cache;
 	t.opts = opts;
+	t.interrupted = &tune__interrupted;
 	t.op_name = opts->op_instance ? opts->op_instance->name : opts->op ? opts->op : (spec->op ? spec->op : "knob");
 	t.budget_seconds = opts->budget_seconds >= 0 ? opts->budget_seconds : spec->budget_seconds;
 	t.budget_evals = opts->budget_evaluations >= 0 ? opts->budget_evaluations : spec->budget_evaluations;

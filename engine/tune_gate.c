@@ -153,7 +153,7 @@ static int final_observe(const avo_eval_result *r, int is_b, unsigned round, voi
 {
 	(void)r, (void)is_b, (void)round;
 	avo_tune__progress(payload, "final measurement");
-	return avo_tune__interrupted();
+	return *((tune_ctx *)payload)->interrupted;
 }
 
 /* The final measurement: the best against the original, interleaved like a confirmation,
@@ -162,7 +162,7 @@ static int final_observe(const avo_eval_result *r, int is_b, unsigned round, voi
 int avo_tune__final_measure(tune_ctx *t)
 {
 	avo_gate_verdict v;
-	if (t->best_id == 0 || avo_tune__interrupted() || avo_tune__ensure_base(t) < 0)
+	if (t->best_id == 0 || *t->interrupted || avo_tune__ensure_base(t) < 0)
 		return 0;
 	int rc = avo_gate_confirm(&v, &t->gate, t->spec, t->cache, &t->eopts, t->unit->source, t->unit->source_len,
 				  t->book.pinned->source, t->book.pinned->len, final_observe, t);

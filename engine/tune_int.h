@@ -18,6 +18,7 @@
 #include "runstate.h"
 
 #include <cjson/cJSON.h>
+#include <signal.h>
 #include <string.h>
 
 /* The lineage as the operators see it, rebuilt from the records between steps. Strings
@@ -55,6 +56,7 @@ typedef struct {
 	long long tokens_in, tokens_out;
 	double cost;
 	int stop;               /* budget reached inside a step */
+	const volatile sig_atomic_t *interrupted; /* SIGINT/SIGTERM seen (tune.c's handler) */
 	const char *stop_reason;
 	/* Per-step accounting attached to the records the step produces. */
 	const char *step_op;
@@ -72,9 +74,6 @@ typedef struct {
 
 
 static inline int is_objective_ms(const avo_spec *s) { return s->objective && !strcmp(s->objective, "ms"); }
-
-/* tune.c */
-int avo_tune__interrupted(void); /* SIGINT/SIGTERM seen */
 
 /* tune_records.c */
 int avo_tune__seen_edit(const tune_ctx *t, const char *h);

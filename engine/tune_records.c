@@ -393,7 +393,7 @@ int avo_tune__save_run(tune_ctx *t, int done)
 
 const char *avo_tune__budget_reached(tune_ctx *t)
 {
-	if (avo_tune__interrupted())
+	if (*t->interrupted)
 		return "interrupted";
 	if (t->budget_evals > 0 && t->attempts + t->pending >= t->budget_evals)
 		return "evaluation budget reached";
