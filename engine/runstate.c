@@ -93,6 +93,41 @@ static int remove_temps(avo_runstate *rs)
 	return 0;
 }
 
+/* "<word>-<pid>-<rest>" with a pid that no live process has (not ours either). */
+static int is_dead_scratch(const char *name)
+{
+	const char *dash = strchr(name, '-');
+	if (!dash || dash == name)
+		return 0;
+	char *end;
+	long pid = strtol(dash + 1, &end, 10);
+	if (end == dash + 1 || *end != '-' || pid <= 0 || pid == (long)getpid())
+		return 0;
+	return !(kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+int avo_runstate_clean_scratch(const char *root)
+{
+	DIR *d = opendir(root);
+	struct dirent *e;
+	int n = 0;
+	if (!d)
+		return errno == ENOENT ? 0 : avo_error_set(AVO_EIO, "%s: %s", root, strerror(errno));
+	while ((e = readdir(d))) {
+		struct stat st;
+		/* Only real directories: never follow a link out of the root. */
+		if (!is_dead_scratch(e->d_name) || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode) || st.st_uid != getuid())
+			continue;
+		char *p = avo_path_join(root, e->d_name);
+		if (p && avo_rm_rf(p) == 0)
+			n++;
+		free(p);
+	}
+	closedir(d);
+	return n;
+}
+
 /* ---- opening ------------------------------------------------------------------------- */
 
 typedef cJSON *(*rec_json_fn)(const avo_runrec_log *log, size_t i);

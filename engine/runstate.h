@@ -47,6 +47,12 @@ int avo_runstate_add_version(avo_runstate *rs, avo_runrec_version *rec);
 /* Write run.json atomically from rs->log.run. */
 int avo_runstate_save(avo_runstate *rs);
 
+/* Remove what killed evaluations left in a scratch root: directories named
+ * "<prefix>-<pid>-<anything>" (e.g. "eval-4242-Xk3a9Q", the evaluator's per-evaluation
+ * dirs) whose pid is not a live process of this host. Returns how many were removed
+ * (or a negative AVO_E* when the root cannot be read; a missing root is 0). */
+int avo_runstate_clean_scratch(const char *root);
+
 /* Best committed version (the last one in the lineage), or NULL. Borrowed. */
 const avo_runrec_version *avo_runstate_best(const avo_runstate *rs);
 /* The version with this id, or NULL. Borrowed. */

@@ -2,7 +2,7 @@
  * dropped (and the file repaired) when the run is opened again, complete records are kept,
  * a fresh start refuses to clobber an existing run, a second open of a held run fails at
  * once naming the holder, a killed holder's lock is taken over, temp files of a killed
- * writer are removed, and the records read back as they were written (runrec.h). */
+ * writer are removed (and the scratch dirs of killed evaluations), and the records read back as they were written (runrec.h). */
 #include "runstate.h"
 #include "avo_base.h"
 
@@ -172,6 +172,29 @@ static void test_temps(const char *dir)
 	free(stale), free(live), free(other);
 }
 
+static void test_scratch(const char *top)
+{
+	pid_t dead = fork();
+	if (dead == 0)
+		_exit(0);
+	waitpid(dead, NULL, 0);
+	char *root = avo_path_join(top, "scratch"), *outside = avo_path_join(top, "outside");
+	char *d1 = avo_sprintf("%s/eval-%ld-Xk3a9Q", root, (long)dead);
+	char *d2 = avo_sprintf("%s/harness-%ld-abc", root, (long)dead);
+	char *live = avo_sprintf("%s/eval-%ld-Qq", root, (long)getppid());
+	char *link = avo_sprintf("%s/eval-%ld-link", root, (long)dead);
+	char *f = avo_sprintf("%s/kernel.c", d1), *keep = avo_sprintf("%s/keep", outside);
+	CHECK(avo_mkdir_p(d1, 0700) == 0 && avo_mkdir_p(d2, 0700) == 0 && avo_mkdir_p(live, 0700) == 0);
+	CHECK(avo_mkdir_p(outside, 0700) == 0);
+	CHECK(avo_file_write_atomic(f, "x", 1, 0644) == 0 && avo_file_write_atomic(keep, "x", 1, 0644) == 0);
+	CHECK(symlink(outside, link) == 0);
+	CHECK(avo_runstate_clean_scratch(root) == 2);
+	CHECK(!avo_path_exists(d1) && !avo_path_exists(d2));
+	CHECK(avo_path_exists(live) && avo_path_exists(keep)); /* a live run's, and a link's target */
+	CHECK(avo_runstate_clean_scratch("/nonexistent/avo-scratch") == 0);
+	free(root), free(outside), free(d1), free(d2), free(live), free(link), free(f), free(keep);
+}
+
 static void test_fresh(const char *dir)
 {
 	avo_runstate *rs = NULL;
@@ -189,6 +212,7 @@ int main(void)
 	test_lock(run);
 	test_temps(run);
 	test_fresh(run);
+	test_scratch(dir);
 	avo_rm_rf(dir);
 	free(run);
 	free(dir);
