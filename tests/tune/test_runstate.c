@@ -203,6 +203,36 @@ static void test_fresh(const char *dir)
 	avo_runstate_free(rs);
 }
 
+/* The tune entry and the manifest carry the final speedup and the guard through JSON. */
+static void test_entries(void)
+{
+	avo_runrec_tune t, t2;
+	avo_runrec_tune_init(&t);
+	t.variant = avo_strdup("997da20538f99d36d0ddc6c71235cf58");
+	t.fitness = 2.5;
+	t.speedup = (avo_runrec_interval){1.21, 1.18, 1.24, 0.95, 60};
+	t.guard.sandbox = avo_strdup("bwrap");
+	cJSON *j = avo_runrec_tune_json(&t);
+	CHECK(avo_runrec_tune_parse(&t2, j) == 0);
+	CHECK(t2.speedup.value == 1.21 && t2.speedup.lo == 1.18 && t2.speedup.samples == 60);
+	CHECK(t2.guard.sandbox && !strcmp(t2.guard.sandbox, "bwrap") && !t2.guard.trust);
+	CHECK(t2.fitness == 2.5 && isnan(t2.baseline_fitness) && t2.version == -1);
+	cJSON_Delete(j);
+	avo_runrec_manifest m, m2;
+	avo_runrec_manifest_init(&m);
+	m.speedup = t2.speedup;
+	m.fitness = 2.5;
+	j = avo_runrec_manifest_json(&m);
+	CHECK(cJSON_IsNull(cJSON_GetObjectItem(j, "gpu"))); /* as before: gpu null when unknown */
+	CHECK(!cJSON_GetObjectItem(j, "baseline_fitness"));
+	CHECK(avo_runrec_manifest_parse(&m2, j) == 0 && m2.speedup.hi == 1.24);
+	char b[64];
+	CHECK(!strcmp(avo_runrec_interval_text(b, sizeof(b), &m2.speedup), "1.210x [1.180, 1.240]"));
+	cJSON_Delete(j);
+	avo_runrec_tune_dispose(&t), avo_runrec_tune_dispose(&t2);
+	avo_runrec_manifest_dispose(&m), avo_runrec_manifest_dispose(&m2);
+}
+
 int main(void)
 {
 	char *dir = NULL;
@@ -213,6 +243,7 @@ int main(void)
 	test_temps(run);
 	test_fresh(run);
 	test_scratch(dir);
+	test_entries();
 	avo_rm_rf(dir);
 	free(run);
 	free(dir);
