@@ -153,8 +153,22 @@ static int rewrite(const avo_runstate *rs, const char *name, size_t n, rec_json_
 	return rc;
 }
 
+static int has_records(const char *dir)
+{
+	static const char *const names[] = {"lineage.jsonl", "attempts.jsonl", "run.json"};
+	int any = 0;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char *p = avo_path_join(dir, names[i]);
+		any |= p && avo_path_exists(p);
+		free(p);
+	}
+	return any;
+}
+
 static int move_aside(avo_runstate *rs)
 {
+	if (!has_records(rs->dir))
+		return 0; /* nothing to keep: a new run starts here */
 	char *to = avo_sprintf("%s.old-%ld", rs->dir, (long)avo_wall());
 	int rc = 0;
 	if (!to)

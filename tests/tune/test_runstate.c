@@ -6,6 +6,7 @@
 #include "runstate.h"
 #include "avo_base.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
@@ -195,12 +196,32 @@ static void test_scratch(const char *top)
 	free(root), free(outside), free(d1), free(d2), free(live), free(link), free(f), free(keep);
 }
 
+static int count_old(const char *dir)
+{
+	char *parent = avo_path_dirname(dir);
+	DIR *d = opendir(parent);
+	struct dirent *e;
+	int n = 0;
+	while (d && (e = readdir(d)))
+		n += strstr(e->d_name, ".old-") != NULL;
+	if (d)
+		closedir(d);
+	free(parent);
+	return n;
+}
+
 static void test_fresh(const char *dir)
 {
 	avo_runstate *rs = NULL;
+	CHECK(count_old(dir) == 0);
 	CHECK(avo_runstate_open(&rs, dir, AVO_RUNSTATE_FRESH) == 0);
 	CHECK(rs && rs->log.nattempts == 0 && rs->log.nversions == 0);
 	avo_runstate_free(rs);
+	CHECK(count_old(dir) == 1); /* the old run, moved aside */
+	/* A fresh run over an empty (or new) dir moves nothing. */
+	CHECK(avo_runstate_open(&rs, dir, AVO_RUNSTATE_FRESH) == 0);
+	avo_runstate_free(rs);
+	CHECK(count_old(dir) == 1);
 }
 
 /* The tune entry and the manifest carry the final speedup and the guard through JSON. */
