@@ -16,6 +16,16 @@
 
 #define OOM() avo_error_set(AVO_ERROR, "out of memory")
 
+static void host_name(char *b, size_t n)
+{
+	if (gethostname(b, n - 1) < 0)
+		snprintf(b, n, "?");
+	b[n - 1] = 0;
+	for (char *p = b; *p; p++) /* a name part: no '/' */
+		if (*p == '/')
+			*p = '_';
+}
+
 /* ---- the lock ------------------------------------------------------------------------ */
 
 /* Take <dir>/lock or say who holds it. flock dies with its holder, so the lock of a
@@ -45,7 +55,7 @@ static int lock_run(avo_runstate *rs)
 		goto done;
 	}
 	char host[128] = "?", when[32] = "?";
-	gethostname(host, sizeof(host) - 1);
+	host_name(host, sizeof(host));
 	time_t now = time(NULL);
 	struct tm tm;
 	if (gmtime_r(&now, &tm))
@@ -93,15 +103,31 @@ static int remove_temps(avo_runstate *rs)
 	return 0;
 }
 
-/* "<word>-<pid>-<rest>" with a pid that no live process has (not ours either). */
+char *avo_runstate_scratch_prefix(const char *word)
+{
+	char host[128];
+	host_name(host, sizeof(host));
+	return avo_sprintf("%s-%s-%ld-", word, host, (long)getpid());
+}
+
+/* "<word>-<host>-<pid>-XXXXXX" of this host, with a pid no live process has (not ours).
+ * Parsed from the end: host names may hold dashes, words do not. */
 static int is_dead_scratch(const char *name)
 {
-	const char *dash = strchr(name, '-');
-	if (!dash || dash == name)
+	char host[128];
+	const char *w = strchr(name, '-'), *x = strrchr(name, '-');
+	if (!w || w == name || x <= w)
 		return 0;
-	char *end;
-	long pid = strtol(dash + 1, &end, 10);
-	if (end == dash + 1 || *end != '-' || pid <= 0 || pid == (long)getpid())
+	const char *p = x - 1;
+	while (p > w && *p >= '0' && *p <= '9')
+		p--;
+	if (p == x - 1 || *p != '-' || p <= w)
+		return 0;
+	host_name(host, sizeof(host));
+	if ((size_t)(p - (w + 1)) != strlen(host) || strncmp(w + 1, host, strlen(host)))
+		return 0; /* another host's (a shared job dir): not ours to judge */
+	long pid = strtol(p + 1, NULL, 10);
+	if (pid <= 0 || pid == (long)getpid())
 		return 0;
 	return !(kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }

@@ -47,10 +47,12 @@ int avo_runstate_add_version(avo_runstate *rs, avo_runrec_version *rec);
 /* Write run.json atomically from rs->log.run. */
 int avo_runstate_save(avo_runstate *rs);
 
-/* Remove what killed evaluations left in a scratch root: directories named
- * "<prefix>-<pid>-<anything>" (e.g. "eval-4242-Xk3a9Q", the evaluator's per-evaluation
- * dirs) whose pid is not a live process of this host. Returns how many were removed
- * (or a negative AVO_E* when the root cannot be read; a missing root is 0). */
+/* Scratch dirs a run can clean up after a kill are named "<word>-<host>-<pid>-XXXXXX"
+ * (avo_runstate_scratch_prefix() gives "<word>-<host>-<pid>-" for avo_mkdtemp). */
+char *avo_runstate_scratch_prefix(const char *word); /* caller frees */
+/* Remove the dirs of that form in `root` made on this host by a process that is gone
+ * (never following links). Returns how many were removed, or a negative AVO_E* when the
+ * root cannot be read (a missing root is 0). */
 int avo_runstate_clean_scratch(const char *root);
 
 /* Best committed version (the last one in the lineage), or NULL. Borrowed. */

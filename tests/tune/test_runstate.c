@@ -180,20 +180,29 @@ static void test_scratch(const char *top)
 		_exit(0);
 	waitpid(dead, NULL, 0);
 	char *root = avo_path_join(top, "scratch"), *outside = avo_path_join(top, "outside");
-	char *d1 = avo_sprintf("%s/eval-%ld-Xk3a9Q", root, (long)dead);
-	char *d2 = avo_sprintf("%s/harness-%ld-abc", root, (long)dead);
-	char *live = avo_sprintf("%s/eval-%ld-Qq", root, (long)getppid());
-	char *link = avo_sprintf("%s/eval-%ld-link", root, (long)dead);
+	char host[128] = "";
+	gethostname(host, sizeof(host) - 1);
+	char *d1 = avo_sprintf("%s/eval-%s-%ld-Xk3a9Q", root, host, (long)dead);
+	char *d2 = avo_sprintf("%s/batch-%s-%ld-abcdef", root, host, (long)dead);
+	char *live = avo_sprintf("%s/eval-%s-%ld-Qq12ab", root, host, (long)getppid());
+	char *link = avo_sprintf("%s/eval-%s-%ld-link00", root, host, (long)dead);
+	char *other = avo_sprintf("%s/eval-not%s-%ld-Xk3a9Q", root, host, (long)dead);
+	char *mine = avo_runstate_scratch_prefix("batch");
+	char *want = avo_sprintf("batch-%s-%ld-", host, (long)getpid());
+	CHECK(!strcmp(mine, want));
 	char *f = avo_sprintf("%s/kernel.c", d1), *keep = avo_sprintf("%s/keep", outside);
 	CHECK(avo_mkdir_p(d1, 0700) == 0 && avo_mkdir_p(d2, 0700) == 0 && avo_mkdir_p(live, 0700) == 0);
+	CHECK(avo_mkdir_p(other, 0700) == 0);
 	CHECK(avo_mkdir_p(outside, 0700) == 0);
 	CHECK(avo_file_write_atomic(f, "x", 1, 0644) == 0 && avo_file_write_atomic(keep, "x", 1, 0644) == 0);
 	CHECK(symlink(outside, link) == 0);
 	CHECK(avo_runstate_clean_scratch(root) == 2);
 	CHECK(!avo_path_exists(d1) && !avo_path_exists(d2));
 	CHECK(avo_path_exists(live) && avo_path_exists(keep)); /* a live run's, and a link's target */
+	CHECK(avo_path_exists(other)); /* another host's */
 	CHECK(avo_runstate_clean_scratch("/nonexistent/avo-scratch") == 0);
 	free(root), free(outside), free(d1), free(d2), free(live), free(link), free(f), free(keep);
+	free(other), free(mine), free(want);
 }
 
 static int count_old(const char *dir)
