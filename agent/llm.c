@@ -545,7 +545,7 @@ static int llm_step_run(avo_agent_op *op, const avo_agent_context *ctx, avo_agen
 {
 	llm_op *o = (llm_op *)op;
 	avo_agent_tools *s = NULL;
-	const char *key = getenv(o->key_env);
+	const char *key = avo_secret_get(o->key_env); /* avo_secrets_hide() took it out of environ */
 	char *url = o->api == API_OPENAI ? avo_sprintf("%s/chat/completions", o->base_url)
 					  : avo_sprintf("%s/v1/messages", o->base_url);
 	cJSON *messages = cJSON_CreateArray(), *toolset = tools_json(o->api);
