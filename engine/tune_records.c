@@ -1,5 +1,6 @@
 /* The tuning run's records and progress (tune_int.h, RUNS.md). */
 #include "tune_int.h"
+#include "stats.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -77,16 +78,8 @@ static int scores_from_eval(avo_runrec_scores *out, const avo_eval_result *er)
 		o->max_rel_err = isfinite(c->max_rel_err) ? c->max_rel_err : NAN;
 		o->samples = c->nsamples ? (long)c->nsamples : -1;
 		o->noise = NAN;
-		if (c->nsamples > 1) {
-			double m = 0, v = 0;
-			for (size_t k = 0; k < c->nsamples; k++)
-				m += c->samples[k];
-			m /= (double)c->nsamples;
-			for (size_t k = 0; k < c->nsamples; k++)
-				v += (c->samples[k] - m) * (c->samples[k] - m);
-			if (m > 0)
-				o->noise = sqrt(v / (double)(c->nsamples - 1)) / m;
-		}
+		if (c->nsamples > 1)
+			o->noise = avo_stats_rel_sd(c->samples, c->nsamples);
 	}
 	return 0;
 }
