@@ -9,6 +9,7 @@
  *             "keep_jobs": false}
  */
 #include "backend_impl.h"
+#include "runstate.h"
 
 #include "avo_base.h"
 
@@ -162,6 +163,9 @@ static int slurm_open(avo_backend *b, const cJSON *section, const avo_backend_op
 			st->job_root = abs;
 		}
 	}
+	/* Job dirs that a killed avo of this host left behind go now (runstate.h). */
+	if (avo_runstate_clean_scratch(st->job_root) > 0 && !b->quiet)
+		fprintf(stderr, "avo: slurm: removed the job dirs of a killed run from %s\n", st->job_root);
 done:
 	free(job_dir);
 	free(avo);
@@ -530,8 +534,13 @@ static int eval_slurm(avo_backend *b, avo_eval_result **out, char **errs, const 
 		rc = avo_error_set(AVO_ERROR, "out of memory");
 		goto done;
 	}
-	if ((rc = avo_mkdir_p(SL(b)->job_root, 0755)) < 0 || (rc = avo_mkdtemp(&dir, SL(b)->job_root, "batch-")) < 0 ||
-	    (rc = write_job_dir(b, dir, v, lens, n)) < 0) {
+	/* batch-<host>-<pid>-XXXXXX: a later run on this host removes it if we are killed. */
+	char *prefix = avo_runstate_scratch_prefix("batch");
+	rc = prefix ? avo_mkdir_p(SL(b)->job_root, 0755) : avo_error_set(AVO_ERROR, "out of memory");
+	if (rc == 0)
+		rc = avo_mkdtemp(&dir, SL(b)->job_root, prefix);
+	free(prefix);
+	if (rc < 0 || (rc = write_job_dir(b, dir, v, lens, n)) < 0) {
 		rc = avo_error_wrap(rc, "slurm backend: job dir");
 		goto done;
 	}

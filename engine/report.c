@@ -15,18 +15,6 @@
 
 /* ---- small helpers ------------------------------------------------------------- */
 
-/* NULL when absent or not a string; *err set on allocation failure. */
-static char *jstr(const cJSON *o, const char *k, int *err)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	if (!cJSON_IsString(v) || !v->valuestring)
-		return NULL;
-	char *s = avo_strdup(v->valuestring);
-	if (!s)
-		*err = 1;
-	return s;
-}
-
 int avo_report__push(void **arr, size_t *n, size_t *cap, size_t elem)
 {
 	if (*n == *cap) {
@@ -125,7 +113,7 @@ static int load_peers(avo_report_run *run, const char *path, int required)
 	cJSON_ArrayForEach(e, rows)
 	{
 		int err = 0;
-		char *config = jstr(e, "config", &err);
+		char *config = avo_runrec_field_str(e, "config", &err);
 		if (!config) {
 			if (err) {
 				rc = OOM();

@@ -34,8 +34,9 @@ static int jbool(const cJSON *o, const char *k)
 	return cJSON_IsBool(v) ? cJSON_IsTrue(v) : -1;
 }
 
-/* A copy of a string field; NULL when absent or not a string; *err set on OOM. */
-static char *jstr(const cJSON *o, const char *k, int *err)
+#define jstr avo_runrec_field_str
+
+char *avo_runrec_field_str(const cJSON *o, const char *k, int *err)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
 	if (!cJSON_IsString(v) || !v->valuestring)

@@ -24,6 +24,9 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
+/* A copy of o[k] when it is a string, else NULL; *err is set when the copy failed. */
+char *avo_runrec_field_str(const cJSON *o, const char *k, int *err);
+
 typedef struct {
 	char *name;
 	char *text;

@@ -16,6 +16,16 @@
 
 #define OOM() avo_error_set(AVO_ERROR, "out of memory")
 
+static void host_name(char *b, size_t n)
+{
+	if (gethostname(b, n - 1) < 0)
+		snprintf(b, n, "?");
+	b[n - 1] = 0;
+	for (char *p = b; *p; p++) /* a name part: no '/' */
+		if (*p == '/')
+			*p = '_';
+}
+
 /* ---- the lock ------------------------------------------------------------------------ */
 
 /* Take <dir>/lock or say who holds it. flock dies with its holder, so the lock of a
@@ -45,7 +55,7 @@ static int lock_run(avo_runstate *rs)
 		goto done;
 	}
 	char host[128] = "?", when[32] = "?";
-	gethostname(host, sizeof(host) - 1);
+	host_name(host, sizeof(host));
 	time_t now = time(NULL);
 	struct tm tm;
 	if (gmtime_r(&now, &tm))
@@ -93,6 +103,57 @@ static int remove_temps(avo_runstate *rs)
 	return 0;
 }
 
+char *avo_runstate_scratch_prefix(const char *word)
+{
+	char host[128];
+	host_name(host, sizeof(host));
+	return avo_sprintf("%s-%s-%ld-", word, host, (long)getpid());
+}
+
+/* "<word>-<host>-<pid>-XXXXXX" of this host, with a pid no live process has (not ours).
+ * Parsed from the end: host names may hold dashes, words do not. */
+static int is_dead_scratch(const char *name)
+{
+	char host[128];
+	const char *w = strchr(name, '-'), *x = strrchr(name, '-');
+	if (!w || w == name || x <= w)
+		return 0;
+	const char *p = x - 1;
+	while (p > w && *p >= '0' && *p <= '9')
+		p--;
+	if (p == x - 1 || *p != '-' || p <= w)
+		return 0;
+	host_name(host, sizeof(host));
+	if ((size_t)(p - (w + 1)) != strlen(host) || strncmp(w + 1, host, strlen(host)))
+		return 0; /* another host's (a shared job dir): not ours to judge */
+	long pid = strtol(p + 1, NULL, 10);
+	if (pid <= 0 || pid == (long)getpid())
+		return 0;
+	return !(kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+int avo_runstate_clean_scratch(const char *root)
+{
+	DIR *d = opendir(root);
+	struct dirent *e;
+	int n = 0;
+	if (!d)
+		return errno == ENOENT ? 0 : avo_error_set(AVO_EIO, "%s: %s", root, strerror(errno));
+	while ((e = readdir(d))) {
+		struct stat st;
+		/* Only real directories: never follow a link out of the root. */
+		if (!is_dead_scratch(e->d_name) || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode) || st.st_uid != getuid())
+			continue;
+		char *p = avo_path_join(root, e->d_name);
+		if (p && avo_rm_rf(p) == 0)
+			n++;
+		free(p);
+	}
+	closedir(d);
+	return n;
+}
+
 /* ---- opening ------------------------------------------------------------------------- */
 
 typedef cJSON *(*rec_json_fn)(const avo_runrec_log *log, size_t i);
@@ -118,8 +179,22 @@ static int rewrite(const avo_runstate *rs, const char *name, size_t n, rec_json_
 	return rc;
 }
 
+static int has_records(const char *dir)
+{
+	static const char *const names[] = {"lineage.jsonl", "attempts.jsonl", "run.json"};
+	int any = 0;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char *p = avo_path_join(dir, names[i]);
+		any |= p && avo_path_exists(p);
+		free(p);
+	}
+	return any;
+}
+
 static int move_aside(avo_runstate *rs)
 {
+	if (!has_records(rs->dir))
+		return 0; /* nothing to keep: a new run starts here */
 	char *to = avo_sprintf("%s.old-%ld", rs->dir, (long)avo_wall());
 	int rc = 0;
 	if (!to)

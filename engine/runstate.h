@@ -47,6 +47,14 @@ int avo_runstate_add_version(avo_runstate *rs, avo_runrec_version *rec);
 /* Write run.json atomically from rs->log.run. */
 int avo_runstate_save(avo_runstate *rs);
 
+/* Scratch dirs a run can clean up after a kill are named "<word>-<host>-<pid>-XXXXXX"
+ * (avo_runstate_scratch_prefix() gives "<word>-<host>-<pid>-" for avo_mkdtemp). */
+char *avo_runstate_scratch_prefix(const char *word); /* caller frees */
+/* Remove the dirs of that form in `root` made on this host by a process that is gone
+ * (never following links). Returns how many were removed, or a negative AVO_E* when the
+ * root cannot be read (a missing root is 0). */
+int avo_runstate_clean_scratch(const char *root);
+
 /* Best committed version (the last one in the lineage), or NULL. Borrowed. */
 const avo_runrec_version *avo_runstate_best(const avo_runstate *rs);
 /* The version with this id, or NULL. Borrowed. */

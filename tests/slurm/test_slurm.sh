@@ -81,9 +81,17 @@ variant bad 's|1.0f / sqrtf|2.0f / sqrtf|'
 variant broken 's|^#define UNROLL 4|#define UNROLL 4 +|'
 for n in d e f g h; do variant $n "s/^#define UNROLL 4/#define UNROLL 1/;s/^#define TILE_Q 16/#define TILE_Q 4/"; done
 
+# 0. what a killed run of this host left in the job dir goes at the next start (runstate.h);
+# another host's stays.
+sh -c 'exit 0' & dead=$!; wait $dead
+mkdir -p "$T/jobs/batch-$(hostname)-$dead-Xk3a9Q/v" "$T/jobs/batch-elsewhere-$dead-Xk3a9Q"
+old_dir="$T/jobs/batch-$(hostname)-$dead-Xk3a9Q"
+
 # 1. N evaluations, compared with inline.
 check "evaluations match inline and reach the shared cache" \
 	"$TB" "$T/k/slurm.json" --backend slurm --compare --cached "$T/k/a.c" "$T/k/b.c" "$T/k/c.c" "$T/k/bad.c" "$T/k/broken.c"
+check "a killed run's job dir is removed at the next start" test ! -e "$old_dir"
+check "another host's job dir stays" test -d "$T/jobs/batch-elsewhere-$dead-Xk3a9Q"
 
 # 1b. the same through the command line: avo eval --backend slurm --json.
 if "$AVO" eval --help 2>/dev/null | grep -q -- --backend; then

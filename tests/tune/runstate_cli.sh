@@ -35,6 +35,17 @@ fixture)
   grep -q "from local cache" "$W/apply.log" || { cat "$W/apply.log"; fail "apply did not use the tuned variant"; }
   grep -q "^#define TILE_K 16 " "$W/applied.c" && grep -q "^#define UNROLL 4 " "$W/applied.c" ||
     fail "the applied file is not version 1 (TILE_K 16, UNROLL 4)"
+  # export writes the variant and a manifest from the old tune entry.
+  "$AVO" export "$K/avo.json" --dir "$W/ship" > "$W/export.log" 2>&1 || { cat "$W/export.log"; fail "export failed"; }
+  python3 - "$W/ship/cpu/attention.c.avo.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["variant_hash"] == "997da20538f99d36d0ddc6c71235cf58", m
+assert len(m["tuning_key"]) == 32 and m["arch"] == "cpu", m  # today's key (the entry may be filed under the old one)
+assert abs(m["fitness"] - 0.0047952300547500128) < 1e-15 and m["baseline_fitness"] > 0, m
+assert [s["config"] for s in m["scores"]] == ["s128-d64", "s200-k333-d48-causal", "s256-d128"], m
+assert "speedup" not in m and m["tuned_time"] > 0 and m["avo_version"], m
+PY
   # resume continues it: the old records stay, new ones follow with the next numbers.
   "$AVO" tune "$K/avo.json" --run-dir "$RUN" --resume --evals 11 --no-progress 2> "$W/tune.log" ||
     { cat "$W/tune.log"; fail "resume failed"; }

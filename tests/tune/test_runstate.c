@@ -2,10 +2,11 @@
  * dropped (and the file repaired) when the run is opened again, complete records are kept,
  * a fresh start refuses to clobber an existing run, a second open of a held run fails at
  * once naming the holder, a killed holder's lock is taken over, temp files of a killed
- * writer are removed, and the records read back as they were written (runrec.h). */
+ * writer are removed (and the scratch dirs of killed evaluations), and the records read back as they were written (runrec.h). */
 #include "runstate.h"
 #include "avo_base.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
@@ -172,12 +173,94 @@ static void test_temps(const char *dir)
 	free(stale), free(live), free(other);
 }
 
+static void test_scratch(const char *top)
+{
+	pid_t dead = fork();
+	if (dead == 0)
+		_exit(0);
+	waitpid(dead, NULL, 0);
+	char *root = avo_path_join(top, "scratch"), *outside = avo_path_join(top, "outside");
+	char host[128] = "";
+	gethostname(host, sizeof(host) - 1);
+	char *d1 = avo_sprintf("%s/eval-%s-%ld-Xk3a9Q", root, host, (long)dead);
+	char *d2 = avo_sprintf("%s/batch-%s-%ld-abcdef", root, host, (long)dead);
+	char *live = avo_sprintf("%s/eval-%s-%ld-Qq12ab", root, host, (long)getppid());
+	char *link = avo_sprintf("%s/eval-%s-%ld-link00", root, host, (long)dead);
+	char *other = avo_sprintf("%s/eval-not%s-%ld-Xk3a9Q", root, host, (long)dead);
+	char *mine = avo_runstate_scratch_prefix("batch");
+	char *want = avo_sprintf("batch-%s-%ld-", host, (long)getpid());
+	CHECK(!strcmp(mine, want));
+	char *f = avo_sprintf("%s/kernel.c", d1), *keep = avo_sprintf("%s/keep", outside);
+	CHECK(avo_mkdir_p(d1, 0700) == 0 && avo_mkdir_p(d2, 0700) == 0 && avo_mkdir_p(live, 0700) == 0);
+	CHECK(avo_mkdir_p(other, 0700) == 0);
+	CHECK(avo_mkdir_p(outside, 0700) == 0);
+	CHECK(avo_file_write_atomic(f, "x", 1, 0644) == 0 && avo_file_write_atomic(keep, "x", 1, 0644) == 0);
+	CHECK(symlink(outside, link) == 0);
+	CHECK(avo_runstate_clean_scratch(root) == 2);
+	CHECK(!avo_path_exists(d1) && !avo_path_exists(d2));
+	CHECK(avo_path_exists(live) && avo_path_exists(keep)); /* a live run's, and a link's target */
+	CHECK(avo_path_exists(other)); /* another host's */
+	CHECK(avo_runstate_clean_scratch("/nonexistent/avo-scratch") == 0);
+	free(root), free(outside), free(d1), free(d2), free(live), free(link), free(f), free(keep);
+	free(other), free(mine), free(want);
+}
+
+static int count_old(const char *dir)
+{
+	char *parent = avo_path_dirname(dir);
+	DIR *d = opendir(parent);
+	struct dirent *e;
+	int n = 0;
+	while (d && (e = readdir(d)))
+		n += strstr(e->d_name, ".old-") != NULL;
+	if (d)
+		closedir(d);
+	free(parent);
+	return n;
+}
+
 static void test_fresh(const char *dir)
 {
 	avo_runstate *rs = NULL;
+	CHECK(count_old(dir) == 0);
 	CHECK(avo_runstate_open(&rs, dir, AVO_RUNSTATE_FRESH) == 0);
 	CHECK(rs && rs->log.nattempts == 0 && rs->log.nversions == 0);
 	avo_runstate_free(rs);
+	CHECK(count_old(dir) == 1); /* the old run, moved aside */
+	/* A fresh run over an empty (or new) dir moves nothing. */
+	CHECK(avo_runstate_open(&rs, dir, AVO_RUNSTATE_FRESH) == 0);
+	avo_runstate_free(rs);
+	CHECK(count_old(dir) == 1);
+}
+
+/* The tune entry and the manifest carry the final speedup and the guard through JSON. */
+static void test_entries(void)
+{
+	avo_runrec_tune t, t2;
+	avo_runrec_tune_init(&t);
+	t.variant = avo_strdup("997da20538f99d36d0ddc6c71235cf58");
+	t.fitness = 2.5;
+	t.speedup = (avo_runrec_interval){1.21, 1.18, 1.24, 0.95, 60};
+	t.guard.sandbox = avo_strdup("bwrap");
+	cJSON *j = avo_runrec_tune_json(&t);
+	CHECK(avo_runrec_tune_parse(&t2, j) == 0);
+	CHECK(t2.speedup.value == 1.21 && t2.speedup.lo == 1.18 && t2.speedup.samples == 60);
+	CHECK(t2.guard.sandbox && !strcmp(t2.guard.sandbox, "bwrap") && !t2.guard.trust);
+	CHECK(t2.fitness == 2.5 && isnan(t2.baseline_fitness) && t2.version == -1);
+	cJSON_Delete(j);
+	avo_runrec_manifest m, m2;
+	avo_runrec_manifest_init(&m);
+	m.speedup = t2.speedup;
+	m.fitness = 2.5;
+	j = avo_runrec_manifest_json(&m);
+	CHECK(cJSON_IsNull(cJSON_GetObjectItem(j, "gpu"))); /* as before: gpu null when unknown */
+	CHECK(!cJSON_GetObjectItem(j, "baseline_fitness"));
+	CHECK(avo_runrec_manifest_parse(&m2, j) == 0 && m2.speedup.hi == 1.24);
+	char b[64];
+	CHECK(!strcmp(avo_runrec_interval_text(b, sizeof(b), &m2.speedup), "1.210x [1.180, 1.240]"));
+	cJSON_Delete(j);
+	avo_runrec_tune_dispose(&t), avo_runrec_tune_dispose(&t2);
+	avo_runrec_manifest_dispose(&m), avo_runrec_manifest_dispose(&m2);
 }
 
 int main(void)
@@ -189,6 +272,8 @@ int main(void)
 	test_lock(run);
 	test_temps(run);
 	test_fresh(run);
+	test_scratch(dir);
+	test_entries();
 	avo_rm_rf(dir);
 	free(run);
 	free(dir);
