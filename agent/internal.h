@@ -43,8 +43,6 @@ int result_add_knowledge(avo_agent_step_result *r, const char *name);
 /* Replace every occurrence of `secret` in s (in place, with '*'); no-op if secret is empty. */
 void redact(char *s, const char *secret);
 
-/* For the fuzz target: parse `data` as an API answer in both wire formats and run its tool
- * calls on a toy kernel with stub callbacks. Returns 0. */
 
 /* knowledge.c: the notes of a knowledge dir. knowledge_list gives sorted names (free with
  * knowledge_list_free); knowledge_title gives a note's first heading, "" when unreadable
@@ -53,8 +51,6 @@ int knowledge_is_note(const char *name);
 int knowledge_list(char ***out, size_t *n, const char *dir);
 void knowledge_list_free(char **names, size_t n);
 char *knowledge_title(const char *dir, const char *name);
-
-int avo_agent__llm_fuzz(const unsigned char *data, size_t len);
 
 /* The embedded agent/prompts/system.md. */
 extern const char avo_agent__system_prompt[];
