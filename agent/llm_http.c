@@ -178,8 +178,9 @@ int avo_llm_post(avo_buf *body, int *fatal, const avo_llm_conf *o, const char *u
 			char *ex = excerpt(body, key);
 			*fatal = why != NULL;
 			if (why)
-				rc = avo_error_set(AVO_ENET, "LLM API %s (model %s) answered HTTP %ld: %s; stopping: %s", url,
-						   o->model, r.status, why, ex ? ex : "");
+				rc = avo_error_set(AVO_ENET, "LLM API %s (model %s) answered HTTP %ld: %s%s%s%s; stopping: %s",
+						   url, o->model, r.status, why, r.status == 401 ? " (the key comes from $" : "",
+						   r.status == 401 ? o->key_env : "", r.status == 401 ? ")" : "", ex ? ex : "");
 			else
 				rc = avo_error_set(AVO_ENET, "LLM API %s answered HTTP %ld%s: %s", url, r.status,
 						   retryable ? " (retries exhausted)" : "", ex ? ex : "");

@@ -1019,25 +1019,30 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 			cJSON_AddNumberToObject(last, "tokens_out", (double)res.output_tokens);
 			cJSON_AddNumberToObject(last, "cost_usd", res.cost_usd);
 		}
+		/* A step that ended without an evaluation is still an attempt to log when it failed
+		 * or was billed (a model that submits without changes costs tokens too; a fatal API
+		 * error stops the run after its spend is recorded). */
+		int billed = res.input_tokens || res.output_tokens || res.cost_usd > 0;
+		int failed = res.outcome == AVO_AGENT_FAILED || res.outcome == AVO_AGENT_BUDGET;
+		if (t.attempts == attempts_before && (billed || (rc >= 0 && failed))) {
+			int nochange = rc >= 0 && !failed;
+			cJSON *a = attempt_record(&t, nochange ? "no_change" : "error", NULL, 0, NULL,
+						  res.error ? res.error : nochange ? "submitted without changes"
+										   : avo_agent_outcome_name(res.outcome),
+						  res.edit_hash);
+			cJSON_AddNumberToObject(a, "tokens_in", (double)res.input_tokens);
+			cJSON_AddNumberToObject(a, "tokens_out", (double)res.output_tokens);
+			cJSON_AddNumberToObject(a, "cost_usd", res.cost_usd);
+			avo_runstate_add_attempt(t.rs, a);
+			t.attempts++;
+			save_run(&t, 0);
+		}
 		if (rc < 0) {
 			avo_agent_step_result_dispose(&res);
 			break;
 		}
-		if (res.outcome == AVO_AGENT_FAILED || res.outcome == AVO_AGENT_BUDGET) {
-			/* A step that ended without an evaluation is still an attempt to log. */
-			if (t.attempts == attempts_before) {
-				cJSON *a = attempt_record(&t, "error", NULL, 0, NULL,
-							  res.error ? res.error : avo_agent_outcome_name(res.outcome),
-							  res.edit_hash);
-				cJSON_AddNumberToObject(a, "tokens_in", (double)res.input_tokens);
-				cJSON_AddNumberToObject(a, "tokens_out", (double)res.output_tokens);
-				cJSON_AddNumberToObject(a, "cost_usd", res.cost_usd);
-				avo_runstate_add_attempt(t.rs, a);
-				t.attempts++;
-				save_run(&t, 0);
-			}
+		if (failed)
 			progress(&t, res.error ? res.error : avo_agent_outcome_name(res.outcome));
-		}
 		free(last_feedback);
 		last_feedback = avo_strdup(res.eval.feedback ? res.eval.feedback : res.error);
 		avo_agent_supervisor_observe(sup, &res);
