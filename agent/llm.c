@@ -104,7 +104,7 @@ static void remember(llm_op *o, const avo_agent_step_result *r)
 		avo_buf_puts(&sum, " nothing");
 	if (r->note)
 		avo_buf_printf(&sum, "\n  note: %.500s", r->note);
-	char *ev = r->evaluations ? eval_describe(&r->eval)
+	char *ev = r->evaluations ? avo_agent__eval_describe(&r->eval)
 				  : avo_sprintf("not evaluated%s%.500s", r->error ? ": " : "", r->error ? r->error : "");
 	/* Feedback can be long (compiler output): the first part is what matters. */
 	if (ev && strlen(ev) > 1500)
@@ -251,8 +251,8 @@ static int llm_step_run(avo_agent_op *op, const avo_agent_context *ctx, avo_agen
 		}
 	}
 	avo_agent_tools_finish(s);
-	redact(out->error, key);
-	redact(out->note, key);
+	avo_agent__redact(out->error, key);
+	avo_agent__redact(out->note, key);
 	remember(o, out);
 	/* Authentication, permission, unknown model, bad request, spent quota: every later
 	 * request would fail the same way, so the run stops (the caller exits 4). */

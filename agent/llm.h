@@ -93,6 +93,12 @@ void avo_llm_reply_dispose(avo_llm_reply *r);
 /* Replace string `field` of o by the stub when it is long. 1: replaced. */
 int avo_llm_elide_field(cJSON *o, const char *field);
 cJSON *avo_llm_text_message(const char *role, const char *text);
+/* "Authorization: Bearer KEY" (OpenAI and compatible servers). */
+void avo_llm_bearer_headers(char *out[2], const avo_llm_conf *c, const char *key);
+/* Append {"role": "user", "content": text}. */
+int avo_llm_user_text(cJSON *conv, const char *text);
+/* Elide string `field` of the oldest item whose `key` is `value` (not the last 4 items). */
+int avo_llm_elide_items(cJSON *conv, const char *key, const char *value, const char *field);
 
 /* llm_http.c: one POST with backoff on 429 and 5xx (Retry-After wins). 0: a 2xx answer in
  * *body. <0: the message says why; *fatal is 1 when going on cannot help (authentication,

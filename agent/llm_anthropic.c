@@ -142,11 +142,7 @@ static int anth_user(cJSON *conv, const char *text)
 		cJSON_AddItemToArray(content, b);
 		return 0;
 	}
-	cJSON *m = avo_llm_text_message("user", text);
-	if (!m)
-		return avo_error_set(AVO_ERROR, "out of memory");
-	cJSON_AddItemToArray(conv, m);
-	return 0;
+	return avo_llm_user_text(conv, text);
 }
 
 static int anth_results(cJSON *conv, const avo_llm_reply *rp, char **texts, const int *errs)

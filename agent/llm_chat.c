@@ -5,13 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void chat_headers(char *out[2], const avo_llm_conf *c, const char *key)
-{
-	(void)c;
-	out[0] = key ? avo_sprintf("Authorization: Bearer %s", key) : NULL;
-	out[1] = NULL;
-}
-
 static cJSON *chat_tools(const avo_agent_tool_def *defs, size_t n)
 {
 	cJSON *arr = cJSON_CreateArray();
@@ -114,15 +107,6 @@ static int chat_parse(avo_llm_reply *r, const cJSON *root)
 	return 0;
 }
 
-static int chat_user(cJSON *conv, const char *text)
-{
-	cJSON *m = avo_llm_text_message("user", text);
-	if (!m)
-		return avo_error_set(AVO_ERROR, "out of memory");
-	cJSON_AddItemToArray(conv, m);
-	return 0;
-}
-
 static int chat_results(cJSON *conv, const avo_llm_reply *rp, char **texts, const int *errs)
 {
 	(void)errs;
@@ -147,17 +131,11 @@ static void chat_drop_calls(avo_llm_reply *rp)
 
 static int chat_elide(cJSON *conv)
 {
-	int n = cJSON_GetArraySize(conv);
-	for (int i = 0; i < n - 4; i++) {
-		cJSON *m = cJSON_GetArrayItem(conv, i);
-		const char *role = avo_llm_str(m, "role");
-		if (role && !strcmp(role, "tool") && avo_llm_elide_field(m, "content"))
-			return 1;
-	}
-	return 0;
+	return avo_llm_elide_items(conv, "role", "tool", "content");
 }
 
 const avo_llm_wire avo_llm_wire_chat = {
 	"openai", "https://api.openai.com/v1", "OPENAI_API_KEY", "/chat/completions",
-	chat_headers, chat_tools, chat_request, chat_parse, chat_user, chat_results, chat_drop_calls, chat_elide,
+	avo_llm_bearer_headers, chat_tools, chat_request, chat_parse, avo_llm_user_text, chat_results, chat_drop_calls,
+	chat_elide,
 };

@@ -137,7 +137,7 @@ static char *excerpt(const avo_buf *b, const char *key)
 	for (char *p = s; *p; p++)
 		if ((unsigned char)*p < 32)
 			*p = ' ';
-	redact(s, key);
+	avo_agent__redact(s, key);
 	return s;
 }
 
@@ -210,7 +210,7 @@ int avo_llm_body_error(const cJSON *root, int *fatal)
 	int auth = st == 401 || st == 403 || (type && (!strcmp(type, "authentication_error") || !strcmp(type, "permission_error")));
 	int quota = (type && !strcmp(type, "insufficient_quota")) || !strcmp(cs, "insufficient_quota");
 	*fatal = auth || quota;
-	avo_error_set(AVO_ENET, "the LLM API answered with an error%s%s%s%s: %.300s%s", *cs ? " (code " : "", cs,
-		      *cs ? ")" : "", type ? "" : "", msg ? msg : "(no message)", *fatal ? "; stopping" : "");
+	avo_error_set(AVO_ENET, "the LLM API answered with an error%s%s%s: %.300s%s", *cs ? " (code " : "", cs,
+		      *cs ? ")" : "", msg ? msg : "(no message)", *fatal ? "; stopping" : "");
 	return 1;
 }

@@ -6,13 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void resp_headers(char *out[2], const avo_llm_conf *c, const char *key)
-{
-	(void)c;
-	out[0] = key ? avo_sprintf("Authorization: Bearer %s", key) : NULL;
-	out[1] = NULL;
-}
-
 static cJSON *resp_tools(const avo_agent_tool_def *defs, size_t n)
 {
 	cJSON *arr = cJSON_CreateArray();
@@ -83,15 +76,6 @@ static int resp_parse(avo_llm_reply *r, const cJSON *root)
 	return 0;
 }
 
-static int resp_user(cJSON *conv, const char *text)
-{
-	cJSON *m = avo_llm_text_message("user", text);
-	if (!m)
-		return avo_error_set(AVO_ERROR, "out of memory");
-	cJSON_AddItemToArray(conv, m);
-	return 0;
-}
-
 static int resp_results(cJSON *conv, const avo_llm_reply *rp, char **texts, const int *errs)
 {
 	(void)errs;
@@ -118,17 +102,11 @@ static void resp_drop_calls(avo_llm_reply *rp)
 
 static int resp_elide(cJSON *conv)
 {
-	int n = cJSON_GetArraySize(conv);
-	for (int i = 0; i < n - 4; i++) {
-		cJSON *it = cJSON_GetArrayItem(conv, i);
-		const char *t = avo_llm_str(it, "type");
-		if (t && !strcmp(t, "function_call_output") && avo_llm_elide_field(it, "output"))
-			return 1;
-	}
-	return 0;
+	return avo_llm_elide_items(conv, "type", "function_call_output", "output");
 }
 
 const avo_llm_wire avo_llm_wire_responses = {
 	"responses", "https://api.openai.com/v1", "OPENAI_API_KEY", "/responses",
-	resp_headers, resp_tools, resp_request, resp_parse, resp_user, resp_results, resp_drop_calls, resp_elide,
+	avo_llm_bearer_headers, resp_tools, resp_request, resp_parse, avo_llm_user_text, resp_results, resp_drop_calls,
+	resp_elide,
 };

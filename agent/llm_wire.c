@@ -117,3 +117,31 @@ cJSON *avo_llm_text_message(const char *role, const char *text)
 	}
 	return m;
 }
+
+void avo_llm_bearer_headers(char *out[2], const avo_llm_conf *c, const char *key)
+{
+	(void)c;
+	out[0] = key ? avo_sprintf("Authorization: Bearer %s", key) : NULL;
+	out[1] = NULL;
+}
+
+int avo_llm_user_text(cJSON *conv, const char *text)
+{
+	cJSON *m = avo_llm_text_message("user", text);
+	if (!m)
+		return avo_error_set(AVO_ERROR, "out of memory");
+	cJSON_AddItemToArray(conv, m);
+	return 0;
+}
+
+int avo_llm_elide_items(cJSON *conv, const char *key, const char *value, const char *field)
+{
+	int n = cJSON_GetArraySize(conv);
+	for (int i = 0; i < n - 4; i++) {
+		cJSON *it = cJSON_GetArrayItem(conv, i);
+		const char *v = avo_llm_str(it, key);
+		if (v && !strcmp(v, value) && avo_llm_elide_field(it, field))
+			return 1;
+	}
+	return 0;
+}
