@@ -19,20 +19,6 @@
 
 static int is_num(double v) { return isfinite(v); }
 
-static double jnum(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
-static long jlong(const cJSON *o, const char *k, long dflt)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || fabs(v->valuedouble) > 1e15)
-		return dflt;
-	return (long)v->valuedouble;
-}
-
 /* NULL when absent or not a string; *err set on allocation failure. */
 static char *jstr(const cJSON *o, const char *k, int *err)
 {
@@ -62,32 +48,11 @@ static int push(void **arr, size_t *n, size_t *cap, size_t elem)
 
 void avo_report_pairs_free(avo_report_pair *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		free(p[i].name);
-		free(p[i].text);
-	}
-	free(p);
+	avo_runrec_pairs_free(p, n);
 }
 
-static const char *pair_find(const avo_report_pair *p, size_t n, const char *name)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(p[i].name, name))
-			return p[i].text;
-	return NULL;
-}
-
-static int pair_add(avo_report_pair **p, size_t *n, size_t *cap, const char *name, const char *text)
-{
-	if (push((void **)p, n, cap, sizeof(**p)) < 0)
-		return AVO_ERROR;
-	avo_report_pair *e = &(*p)[*n - 1];
-	e->name = avo_strdup(name);
-	e->text = avo_strdup(text);
-	if (!e->name || !e->text)
-		return OOM();
-	return 0;
-}
+#define pair_find avo_runrec_pair_find
+#define pair_add avo_runrec_pair_add
 
 /* Count per key, keeping first-seen order. */
 static int count_add(avo_report_pair **p, size_t *n, size_t *cap, const char *key)
@@ -129,265 +94,7 @@ static int warn(avo_report_run *run, const char *fmt, ...)
 	return 0;
 }
 
-static void scores_free(avo_report_scores *s)
-{
-	for (size_t i = 0; i < s->nscores; i++)
-		free(s->scores[i].config);
-	free(s->scores);
-}
-
-static int scores_parse(avo_report_scores *out, const cJSON *arr)
-{
-	const cJSON *e;
-	size_t cap = 0;
-	int err = 0;
-	if (!cJSON_IsArray(arr))
-		return 0;
-	cJSON_ArrayForEach(e, arr)
-	{
-		if (!cJSON_IsObject(e))
-			continue;
-		if (push((void **)&out->scores, &out->nscores, &cap, sizeof(*out->scores)) < 0)
-			return AVO_ERROR;
-		avo_report_score *s = &out->scores[out->nscores - 1];
-		s->config = jstr(e, "config", &err);
-		if (!s->config && !err)
-			s->config = avo_strdup("?");
-		if (!s->config)
-			return OOM();
-		const cJSON *c = cJSON_GetObjectItemCaseSensitive(e, "correct");
-		s->correct = cJSON_IsBool(c) ? cJSON_IsTrue(c) : -1;
-		s->ms = jnum(e, "ms");
-		s->tflops = jnum(e, "tflops");
-		s->max_rel_err = jnum(e, "max_rel_err");
-	}
-	return 0;
-}
-
-static const avo_report_score *score_find(const avo_report_scores *s, const char *config)
-{
-	for (size_t i = 0; s && i < s->nscores; i++)
-		if (!strcmp(s->scores[i].config, config))
-			return &s->scores[i];
-	return NULL;
-}
-
-/* A JSON value as text: strings as they are, numbers as %g (knob values may be either). */
-static char *value_text(const cJSON *v)
-{
-	if (cJSON_IsString(v))
-		return avo_strdup(v->valuestring);
-	if (cJSON_IsNumber(v))
-		return avo_sprintf("%.15g", v->valuedouble);
-	if (cJSON_IsBool(v))
-		return avo_strdup(cJSON_IsTrue(v) ? "true" : "false");
-	char *s = cJSON_PrintUnformatted(v);
-	char *r = avo_strdup(s ? s : "");
-	free(s);
-	return r;
-}
-
-static int pairs_parse(avo_report_pair **p, size_t *n, const cJSON *obj)
-{
-	size_t cap = 0;
-	const cJSON *e;
-	if (!cJSON_IsObject(obj))
-		return 0;
-	cJSON_ArrayForEach(e, obj)
-	{
-		char *t = value_text(e);
-		if (!t || !e->string)
-			return free(t), OOM();
-		int rc = pair_add(p, n, &cap, e->string, t);
-		free(t);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
-
-static void version_free(avo_report_version *v)
-{
-	free(v->op), free(v->variant), free(v->objective), free(v->note);
-	scores_free(&v->s);
-	avo_report_pairs_free(v->regions, v->nregions);
-	avo_report_pairs_free(v->knobs, v->nknobs);
-}
-
-static void attempt_free(avo_report_attempt *a)
-{
-	free(a->op), free(a->status), free(a->variant), free(a->feedback), free(a->note);
-	scores_free(&a->s);
-}
-
-static int version_parse(avo_report_version *v, const cJSON *o, unsigned line)
-{
-	int err = 0;
-	v->line = line;
-	v->id = jlong(o, "id", -1);
-	v->parent = jlong(o, "parent", -1);
-	v->op = jstr(o, "operator", &err);
-	v->variant = jstr(o, "variant", &err);
-	v->objective = jstr(o, "objective", &err);
-	v->note = jstr(o, "note", &err);
-	v->fitness = jnum(o, "fitness");
-	v->time = jnum(o, "time");
-	v->elapsed_s = jnum(o, "elapsed_s");
-	v->cost_usd = jnum(o, "cost_usd");
-	v->tokens_in = jnum(o, "tokens_in");
-	v->tokens_out = jnum(o, "tokens_out");
-	v->attempt = jlong(o, "attempt", -1);
-	if (err)
-		return OOM();
-	if (scores_parse(&v->s, cJSON_GetObjectItemCaseSensitive(o, "scores")) < 0)
-		return AVO_ERROR;
-	const cJSON *ed = cJSON_GetObjectItemCaseSensitive(o, "edits");
-	if (cJSON_IsObject(ed)) {
-		v->has_edits = 1;
-		if (pairs_parse(&v->regions, &v->nregions, cJSON_GetObjectItemCaseSensitive(ed, "regions")) < 0 ||
-		    pairs_parse(&v->knobs, &v->nknobs, cJSON_GetObjectItemCaseSensitive(ed, "knobs")) < 0)
-			return AVO_ERROR;
-	}
-	return 0;
-}
-
-static int attempt_parse(avo_report_attempt *a, const cJSON *o)
-{
-	int err = 0;
-	a->n = jlong(o, "n", -1);
-	a->time = jnum(o, "time");
-	a->elapsed_s = jnum(o, "elapsed_s");
-	a->fitness = jnum(o, "fitness");
-	a->best_before = jnum(o, "best_before");
-	a->cost_usd = jnum(o, "cost_usd");
-	a->tokens_in = jnum(o, "tokens_in");
-	a->tokens_out = jnum(o, "tokens_out");
-	a->op = jstr(o, "operator", &err);
-	a->status = jstr(o, "status", &err);
-	a->variant = jstr(o, "variant", &err);
-	a->feedback = jstr(o, "feedback", &err);
-	a->note = jstr(o, "note", &err);
-	if (!a->status && !err)
-		a->status = avo_strdup("unknown");
-	if (err || !a->status)
-		return OOM();
-	return scores_parse(&a->s, cJSON_GetObjectItemCaseSensitive(o, "scores"));
-}
-
-typedef int (*line_fn)(avo_report_run *run, const cJSON *obj, unsigned line, void *cap);
-
-/* Parse every line of `name` in the run dir as a JSON object. A line that is not one is
- * skipped with a warning: the last line of a killed run is often cut short. *present
- * tells whether the file exists. */
-static int load_jsonl(avo_report_run *run, const char *name, line_fn fn, int *present)
-{
-	avo_buf b = AVO_BUF_INIT;
-	char *path = avo_path_join(run->run_dir, name);
-	int rc = 0;
-	*present = 0;
-	if (!path)
-		return OOM();
-	if ((rc = avo_file_read(&b, path)) < 0) {
-		if (rc == AVO_ENOTFOUND)
-			rc = 0;
-		goto done;
-	}
-	*present = 1;
-	size_t cap = 0;
-	const char *p = b.ptr ? b.ptr : "", *end = p + b.size;
-	for (unsigned line = 1; p < end; line++) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *le = nl ? nl : end;
-		const char *q = p;
-		while (q < le && (*q == ' ' || *q == '\t' || *q == '\r'))
-			q++;
-		if (q < le) {
-			const char *pe = NULL;
-			cJSON *o = cJSON_ParseWithLengthOpts(q, (size_t)(le - q), &pe, 0);
-			int ok = o && cJSON_IsObject(o);
-			for (const char *r = pe; ok && r && r < le; r++)
-				if (*r != ' ' && *r != '\t' && *r != '\r')
-					ok = 0;
-			if (!ok)
-				rc = warn(run, "%s:%u: skipped a line that is not a whole JSON object%s", path, line,
-					  nl ? "" : " (the last line, cut short by a killed run?)");
-			else
-				rc = fn(run, o, line, &cap);
-			cJSON_Delete(o);
-			if (rc < 0)
-				goto done;
-		}
-		p = nl ? nl + 1 : end;
-	}
-done:
-	free(path);
-	avo_buf_dispose(&b);
-	return rc;
-}
-
-static int on_version(avo_report_run *run, const cJSON *o, unsigned line, void *cap)
-{
-	if (push((void **)&run->versions, &run->nversions, cap, sizeof(*run->versions)) < 0)
-		return AVO_ERROR;
-	return version_parse(&run->versions[run->nversions - 1], o, line);
-}
-
-static int on_attempt(avo_report_run *run, const cJSON *o, unsigned line, void *cap)
-{
-	(void)line;
-	if (push((void **)&run->attempts, &run->nattempts, cap, sizeof(*run->attempts)) < 0)
-		return AVO_ERROR;
-	return attempt_parse(&run->attempts[run->nattempts - 1], o);
-}
-
-static int load_run_json(avo_report_run *run)
-{
-	avo_buf b = AVO_BUF_INIT;
-	char *path = avo_path_join(run->run_dir, "run.json");
-	cJSON *o = NULL;
-	int rc = 0, err = 0;
-	if (!path)
-		return OOM();
-	if ((rc = avo_file_read(&b, path)) < 0) {
-		if (rc == AVO_ENOTFOUND)
-			rc = 0;
-		goto done;
-	}
-	o = cJSON_ParseWithLengthOpts(b.ptr ? b.ptr : "", b.size, NULL, 0);
-	if (!cJSON_IsObject(o)) {
-		rc = warn(run, "%s: not a JSON object; ignored", path);
-		goto done;
-	}
-	run->has_run_json = 1;
-	run->spec = jstr(o, "spec", &err);
-	run->tuning_key = jstr(o, "tuning_key", &err);
-	run->stop_reason = jstr(o, "stop_reason", &err);
-	run->started = jnum(o, "started");
-	run->elapsed_s = jnum(o, "elapsed_s");
-	run->best_fitness = jnum(o, "best_fitness");
-	run->baseline_fitness = jnum(o, "baseline_fitness");
-	run->tokens_in = jnum(o, "tokens_in");
-	run->tokens_out = jnum(o, "tokens_out");
-	run->cost_usd = jnum(o, "cost_usd");
-	run->attempts_count = jlong(o, "attempts", -1);
-	run->commits_count = jlong(o, "commits", -1);
-	run->best_id = jlong(o, "best_id", -1);
-	const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "done");
-	run->done = cJSON_IsBool(d) ? cJSON_IsTrue(d) : -1;
-	const cJSON *bu = cJSON_GetObjectItemCaseSensitive(o, "budget");
-	if (cJSON_IsObject(bu)) {
-		run->budget_seconds = jnum(bu, "seconds");
-		run->budget_cost_usd = jnum(bu, "cost_usd");
-		run->budget_evaluations = jlong(bu, "evaluations", -1);
-	}
-	if (err)
-		rc = OOM();
-done:
-	cJSON_Delete(o);
-	free(path);
-	avo_buf_dispose(&b);
-	return rc;
-}
+#define score_find avo_runrec_score_find
 
 /* Numbers in a bench row that are not a peer's TFLOP/s: the problem shape, errors, ratios. */
 static int peer_skip(const char *key)
@@ -472,9 +179,9 @@ void avo_report_run_free(avo_report_run *run)
 	if (!run)
 		return;
 	for (size_t i = 0; i < run->nversions; i++)
-		version_free(&run->versions[i]);
+		avo_runrec_version_dispose(&run->versions[i]);
 	for (size_t i = 0; i < run->nattempts; i++)
-		attempt_free(&run->attempts[i]);
+		avo_runrec_attempt_dispose(&run->attempts[i]);
 	for (size_t i = 0; i < run->npeers; i++) {
 		free(run->peers[i].config);
 		avo_report_pairs_free(run->peers[i].cols, run->peers[i].ncols);
@@ -483,33 +190,41 @@ void avo_report_run_free(avo_report_run *run)
 	for (size_t i = 0; i < run->nwarnings; i++)
 		free(run->warnings[i]);
 	free(run->versions), free(run->attempts), free(run->peers), free(run->warnings);
-	free(run->run_dir), free(run->spec), free(run->tuning_key), free(run->stop_reason);
+	free(run->run_dir);
+	avo_runrec_run_dispose(&run->info);
 	free(run);
 }
 
 int avo_report_load(avo_report_run **out, const char *run_dir, const char *peers_path)
 {
 	avo_report_run *run = calloc(1, sizeof(*run));
-	int rc = 0, have_l = 0, have_a = 0;
+	avo_runrec_log log;
+	int rc = 0;
 	*out = NULL;
 	if (!run || !(run->run_dir = avo_strdup(run_dir))) {
 		free(run);
 		return OOM();
 	}
-	run->started = run->elapsed_s = run->best_fitness = run->baseline_fitness = NAN;
-	run->tokens_in = run->tokens_out = run->cost_usd = NAN;
-	run->budget_seconds = run->budget_cost_usd = NAN;
-	run->attempts_count = run->commits_count = run->best_id = run->budget_evaluations = -1;
-	run->done = -1;
+	avo_runrec_run_init(&run->info);
 	if (!avo_path_exists(run_dir)) {
 		rc = avo_error_set(AVO_ENOTFOUND, "%s: no such run directory (has 'avo tune' run?)", run_dir);
 		goto fail;
 	}
-	if ((rc = load_jsonl(run, "lineage.jsonl", on_version, &have_l)) < 0 ||
-	    (rc = load_jsonl(run, "attempts.jsonl", on_attempt, &have_a)) < 0 ||
-	    (rc = load_run_json(run)) < 0)
+	rc = avo_runrec_log_load(&log, run_dir);
+	/* The report takes the records over from the log. */
+	run->versions = log.versions, run->nversions = log.nversions;
+	run->attempts = log.attempts, run->nattempts = log.nattempts;
+	run->warnings = log.warnings, run->nwarnings = log.nwarnings;
+	avo_runrec_run_dispose(&run->info);
+	run->info = log.run;
+	int any = log.has_lineage || log.has_attempts || log.run.present;
+	log.versions = NULL, log.attempts = NULL, log.warnings = NULL;
+	log.nversions = log.nattempts = log.nwarnings = 0;
+	avo_runrec_run_init(&log.run);
+	avo_runrec_log_dispose(&log);
+	if (rc < 0)
 		goto fail;
-	if (!have_l && !have_a && !run->has_run_json) {
+	if (!any) {
 		rc = avo_error_set(AVO_ENOTFOUND,
 				   "%s: no run state here (none of lineage.jsonl, attempts.jsonl, run.json)", run_dir);
 		goto fail;
@@ -569,8 +284,8 @@ int avo_report_summarize(avo_report_summary *s, const avo_report_run *run)
 		s->baseline = &run->versions[0];
 	if (!s->best)
 		s->best = s->baseline;
-	s->best_fitness = s->best ? s->best->fitness : run->best_fitness;
-	s->baseline_fitness = s->baseline ? s->baseline->fitness : run->baseline_fitness;
+	s->best_fitness = s->best ? s->best->fitness : run->info.best_fitness;
+	s->baseline_fitness = s->baseline ? s->baseline->fitness : run->info.baseline_fitness;
 	if (is_num(s->best_fitness) && is_num(s->baseline_fitness) && s->baseline_fitness > 0)
 		s->speedup = s->best_fitness / s->baseline_fitness;
 	if (s->best && s->best->objective)
@@ -578,8 +293,8 @@ int avo_report_summarize(avo_report_summary *s, const avo_report_run *run)
 	else if (s->baseline && s->baseline->objective)
 		s->objective = s->baseline->objective;
 
-	s->commits = run->nversions ? (long)run->nversions - (s->baseline ? 1 : 0) : (run->commits_count > 0 ? run->commits_count : 0);
-	s->attempts = run->nattempts ? (long)run->nattempts : (run->attempts_count > 0 ? run->attempts_count : 0);
+	s->commits = run->nversions ? (long)run->nversions - (s->baseline ? 1 : 0) : (run->info.commits > 0 ? run->info.commits : 0);
+	s->attempts = run->nattempts ? (long)run->nattempts : (run->info.attempts > 0 ? run->info.attempts : 0);
 
 	double el = NAN, ti = 0, to = 0, cost = 0;
 	for (size_t i = 0; i < run->nversions; i++)
@@ -602,12 +317,12 @@ int avo_report_summarize(avo_report_summary *s, const avo_report_run *run)
 			cost = is_num(v->cost_usd) ? fmax(cost, v->cost_usd) : cost;
 		}
 	/* run.json holds totals summed over resumed sessions: it wins where present. */
-	s->elapsed_s = is_num(run->elapsed_s) ? run->elapsed_s : el;
-	s->tokens_in = is_num(run->tokens_in) ? run->tokens_in : ti;
-	s->tokens_out = is_num(run->tokens_out) ? run->tokens_out : to;
-	s->cost_usd = is_num(run->cost_usd) ? run->cost_usd : cost;
-	s->stop_reason = run->stop_reason;
-	s->done = run->done;
+	s->elapsed_s = is_num(run->info.elapsed_s) ? run->info.elapsed_s : el;
+	s->tokens_in = is_num(run->info.tokens_in) ? run->info.tokens_in : ti;
+	s->tokens_out = is_num(run->info.tokens_out) ? run->info.tokens_out : to;
+	s->cost_usd = is_num(run->info.cost_usd) ? run->info.cost_usd : cost;
+	s->stop_reason = run->info.stop_reason;
+	s->done = run->info.done;
 
 	for (size_t i = 0; i < run->nversions; i++) {
 		const avo_report_version *v = &run->versions[i];
@@ -1437,7 +1152,7 @@ static void summary_section(W *w, const avo_report_run *run, const avo_report_su
 	if (is_num(s->cost_usd))
 		snprintf(t, sizeof(t), "$%.4f", s->cost_usd);
 	kv(w, "cost", "cost (USD)", fx(x, s->cost_usd), is_num(s->cost_usd) ? t : DASH);
-	const char *state = s->stop_reason ? s->stop_reason : s->done == 1 ? "done" : run->has_run_json ? "running (or killed)" : "unknown";
+	const char *state = s->stop_reason ? s->stop_reason : s->done == 1 ? "done" : run->info.present ? "running (or killed)" : "unknown";
 	kv(w, "stop-reason", "stop reason", s->stop_reason ? s->stop_reason : "", state);
 	kv(w, "objective", "objective", s->objective, *s->objective ? s->objective : DASH);
 	if (!strcmp(s->objective, "ms") && is_num(s->best_fitness) && s->best_fitness > 0) {
@@ -1457,14 +1172,14 @@ static void summary_section(W *w, const avo_report_run *run, const avo_report_su
 		wp(w, "</code>; <code>avo apply SPEC -o FILE</code> writes it out.</p>\n");
 	}
 	/* A budget of 0 means "no limit" (tune.h). */
-	if (run->budget_evaluations > 0 || run->budget_seconds > 0 || run->budget_cost_usd > 0) {
+	if (run->info.budget_evaluations > 0 || run->info.budget_seconds > 0 || run->info.budget_cost_usd > 0) {
 		wp(w, "<p class=\"note\" id=\"budget\">Budget:");
-		if (run->budget_evaluations > 0)
-			wp(w, " %ld evaluations", run->budget_evaluations);
-		if (run->budget_seconds > 0)
-			wp(w, "%s %s", run->budget_evaluations > 0 ? "," : "", fdur(b, run->budget_seconds, DASH));
-		if (run->budget_cost_usd > 0)
-			wp(w, "%s $%.2f", run->budget_evaluations > 0 || run->budget_seconds > 0 ? "," : "", run->budget_cost_usd);
+		if (run->info.budget_evaluations > 0)
+			wp(w, " %ld evaluations", run->info.budget_evaluations);
+		if (run->info.budget_seconds > 0)
+			wp(w, "%s %s", run->info.budget_evaluations > 0 ? "," : "", fdur(b, run->info.budget_seconds, DASH));
+		if (run->info.budget_cost_usd > 0)
+			wp(w, "%s $%.2f", run->info.budget_evaluations > 0 || run->info.budget_seconds > 0 ? "," : "", run->info.budget_cost_usd);
 		wp(w, ".</p>\n");
 	}
 	wp(w, "</section>\n");
@@ -1853,14 +1568,14 @@ int avo_report_html(avo_buf *out, const avo_report_run *run, const avo_report_op
 	wp(&w, "</span></h1>\n<p class=\"sub\">run directory <code>");
 	we(&w, run->run_dir);
 	wp(&w, "</code>");
-	if (run->spec) {
+	if (run->info.spec) {
 		wp(&w, " &middot; spec <code>");
-		we(&w, run->spec);
+		we(&w, run->info.spec);
 		wp(&w, "</code>");
 	}
-	if (run->tuning_key) {
+	if (run->info.tuning_key) {
 		wp(&w, " &middot; tuning key <code>");
-		we(&w, run->tuning_key);
+		we(&w, run->info.tuning_key);
 		wp(&w, "</code>");
 	}
 	wp(&w, "</p></header>\n");
@@ -1950,7 +1665,7 @@ int avo_report_status_text(avo_buf *out, const avo_report_run *run, const char *
 		wp(&w, "  cost        $%.4f\n", s.cost_usd);
 	else
 		wp(&w, "  cost        -\n");
-	wp(&w, "  state       %s\n", s.stop_reason ? s.stop_reason : s.done == 1 ? "done" : run->has_run_json ? "running (or killed)" : "unknown");
+	wp(&w, "  state       %s\n", s.stop_reason ? s.stop_reason : s.done == 1 ? "done" : run->info.present ? "running (or killed)" : "unknown");
 	if (nrows) {
 		size_t cw = 6;
 		for (size_t i = 0; i < nrows; i++)

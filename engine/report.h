@@ -2,10 +2,10 @@
  * self-contained HTML page (`avo report`) or as a terminal / JSON summary (`avo status`).
  * Nothing here needs the spec, libclang or the cache: callers pass what they know.
  *
- * Reading is lenient: a line of a .jsonl file that does not parse (the truncated last line
- * of a killed run, most often) is skipped and noted in run->warnings; a missing file is an
- * empty one. Only a run directory holding none of lineage.jsonl, attempts.jsonl and run.json
- * is an error (AVO_ENOTFOUND).
+ * Reading goes through the run records' one reader (runrec.h): a line of a .jsonl file that
+ * is not a whole object (the torn last line of a killed run, most often) is skipped and noted
+ * in run->warnings; a missing file is an empty one. Only a run directory holding none of
+ * lineage.jsonl, attempts.jsonl and run.json is an error (AVO_ENOTFOUND).
  *
  * Ownership: avo_report_load() gives the caller an avo_report_run freed with
  * avo_report_run_free(); every pointer inside it lives as long as the run. The render
@@ -15,46 +15,16 @@
 #define AVO_REPORT_H
 
 #include "avo_base.h"
+#include "runrec.h"
 
 #include <stddef.h>
 
-typedef struct {
-	char *config;
-	int correct;        /* 1, 0, or -1 when not recorded */
-	double ms, tflops, max_rel_err;
-} avo_report_score;
-
-typedef struct {
-	char *name;
-	char *text;
-} avo_report_pair;
-
-typedef struct {
-	avo_report_score *scores;
-	size_t nscores;
-} avo_report_scores;
-
-/* One line of lineage.jsonl. */
-typedef struct {
-	long id, parent;    /* parent -1 for the baseline */
-	char *op, *variant, *objective, *note;
-	double fitness, time, elapsed_s, cost_usd;
-	long attempt;
-	double tokens_in, tokens_out;
-	avo_report_scores s;
-	int has_edits;      /* the line carried an "edits" object */
-	avo_report_pair *regions; size_t nregions; /* edits relative to the original */
-	avo_report_pair *knobs; size_t nknobs;
-	unsigned line;      /* line number in lineage.jsonl */
-} avo_report_version;
-
-/* One line of attempts.jsonl. */
-typedef struct {
-	long n;
-	double time, elapsed_s, fitness, best_before, cost_usd, tokens_in, tokens_out;
-	char *op, *status, *variant, *feedback, *note;
-	avo_report_scores s;
-} avo_report_attempt;
+/* The records are the run records' own types (runrec.h). */
+typedef avo_runrec_score avo_report_score;
+typedef avo_runrec_pair avo_report_pair;
+typedef avo_runrec_scores avo_report_scores;
+typedef avo_runrec_version avo_report_version;
+typedef avo_runrec_attempt avo_report_attempt;
 
 /* One row of peers.json: {"config": "...", "cudnn": 612.0, "fa2": 330.1} (TFLOP/s). */
 typedef struct {
@@ -71,15 +41,7 @@ typedef struct {
 	avo_report_attempt *attempts; size_t nattempts;
 	avo_report_peer *peers; size_t npeers;
 
-	/* run.json; has_run_json says whether it was there */
-	int has_run_json;
-	char *spec, *tuning_key, *stop_reason;
-	double started, elapsed_s, best_fitness, baseline_fitness;
-	double tokens_in, tokens_out, cost_usd;
-	long attempts_count, commits_count, best_id;
-	double budget_seconds, budget_cost_usd;
-	long budget_evaluations;
-	int done; /* 1, 0, -1 unknown */
+	avo_runrec_run info; /* run.json; info.present says whether it was there */
 
 	char **warnings; size_t nwarnings;
 } avo_report_run;

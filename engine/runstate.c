@@ -1,116 +1,194 @@
 #include "runstate.h"
 #include "avo_base.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-int avo_runstate_read_jsonl(cJSON **out, const char *path, int *dropped)
-{
-	avo_buf b = AVO_BUF_INIT;
-	int rc = avo_file_read(&b, path);
-	*out = cJSON_CreateArray();
-	if (dropped)
-		*dropped = 0;
-	if (rc == AVO_ENOTFOUND) {
-		avo_buf_dispose(&b);
-		return 0;
-	}
-	if (rc < 0) {
-		avo_buf_dispose(&b);
-		return rc;
-	}
-	const char *p = avo_buf_cstr(&b), *end = p + b.size;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		/* A line without its newline was cut by a kill: not a record. */
-		cJSON *rec = nl ? cJSON_ParseWithLength(p, len) : NULL;
-		if (rec && cJSON_IsObject(rec))
-			cJSON_AddItemToArray(*out, rec);
-		else {
-			cJSON_Delete(rec);
-			if (len && dropped)
-				(*dropped)++;
-		}
-		p += len + (nl ? 1 : 0);
-	}
-	avo_buf_dispose(&b);
-	return 0;
-}
+#define OOM() avo_error_set(AVO_ERROR, "out of memory")
 
-/* Rewrite a .jsonl with only its complete records, so appends continue from a clean end. */
-static int rewrite_jsonl(const char *path, const cJSON *arr)
-{
-	avo_buf b = AVO_BUF_INIT;
-	const cJSON *it;
-	cJSON_ArrayForEach(it, arr) {
-		char *s = cJSON_PrintUnformatted(it);
-		avo_buf_puts(&b, s);
-		avo_buf_puts(&b, "\n");
-		free(s);
-	}
-	int rc = avo_file_write_atomic(path, avo_buf_cstr(&b), b.size, 0644);
-	avo_buf_dispose(&b);
-	return rc;
-}
+/* ---- the lock ------------------------------------------------------------------------ */
 
-/* Load a record file; torn lines are repaired only when `repair` (never for a refused open). */
-static int load(avo_runstate *rs, const char *name, cJSON **arr, int repair)
+/* Take <dir>/lock or say who holds it. flock dies with its holder, so the lock of a
+ * killed run is free and simply taken over; the file's text is only for the message. */
+static int lock_run(avo_runstate *rs)
 {
-	char *path = avo_path_join(rs->dir, name);
-	int dropped = 0;
-	int rc = avo_runstate_read_jsonl(arr, path, &dropped);
-	if (rc == 0 && dropped && repair) {
-		fprintf(stderr, "avo: %s: dropped %d incomplete line(s) left by an interrupted run\n",
-			path, dropped);
-		rs->dropped_lines += dropped;
-		rc = rewrite_jsonl(path, *arr);
+	char *path = avo_path_join(rs->dir, "lock");
+	int rc = 0;
+	if (!path)
+		return OOM();
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		rc = avo_error_set(AVO_EIO, "%s: cannot open the run lock: %s", path, strerror(errno));
+		goto done;
 	}
+	int r;
+	while ((r = flock(fd, LOCK_EX | LOCK_NB)) < 0 && errno == EINTR)
+		;
+	if (r < 0) {
+		char who[256] = "";
+		ssize_t n = pread(fd, who, sizeof(who) - 1, 0);
+		who[n > 0 ? n : 0] = 0;
+		who[strcspn(who, "\n")] = 0;
+		close(fd);
+		rc = avo_error_set(AVO_EIO, "%s: another avo is running this tune (%s); wait for it or stop it",
+				   rs->dir, *who ? who : "holder unknown");
+		goto done;
+	}
+	char host[128] = "?", when[32] = "?";
+	gethostname(host, sizeof(host) - 1);
+	time_t now = time(NULL);
+	struct tm tm;
+	if (gmtime_r(&now, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	char *text = avo_sprintf("pid %ld on %s since %s\n", (long)getpid(), host, when);
+	if (!text || ftruncate(fd, 0) < 0 || pwrite(fd, text, strlen(text), 0) < 0)
+		fprintf(stderr, "avo: warning: %s: could not record the lock holder\n", path);
+	free(text);
+	rs->lock_fd = fd;
+done:
 	free(path);
 	return rc;
 }
 
-int avo_runstate_open(avo_runstate **out, const char *dir, int fresh)
+/* ---- leftovers of a killed run ----------------------------------------------------- */
+
+/* "<name>.tmp.<pid>.<n>" is what avo_file_write_atomic() leaves when killed mid-write.
+ * Holding the lock, no other avo writes here; a live pid of ours is only this process. */
+static int is_stale_temp(const char *name)
+{
+	const char *t = strstr(name, ".tmp.");
+	if (!t || t == name)
+		return 0;
+	char *end;
+	long pid = strtol(t + 5, &end, 10);
+	if (end == t + 5 || *end != '.' || pid <= 0)
+		return 0;
+	/* A live writer (`avo report -o` into the run dir, say) keeps its temp file. */
+	return pid != (long)getpid() && !(kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+static int remove_temps(avo_runstate *rs)
+{
+	DIR *d = opendir(rs->dir);
+	struct dirent *e;
+	if (!d)
+		return avo_error_set(AVO_EIO, "%s: %s", rs->dir, strerror(errno));
+	while ((e = readdir(d))) {
+		if (!is_stale_temp(e->d_name))
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+			rs->removed_temps++;
+	}
+	closedir(d);
+	return 0;
+}
+
+/* ---- opening ------------------------------------------------------------------------- */
+
+typedef cJSON *(*rec_json_fn)(const avo_runrec_log *log, size_t i);
+static cJSON *version_at(const avo_runrec_log *log, size_t i) { return avo_runrec_version_json(&log->versions[i]); }
+static cJSON *attempt_at(const avo_runrec_log *log, size_t i) { return avo_runrec_attempt_json(&log->attempts[i]); }
+
+/* Rewrite a .jsonl with only its complete records, so appends continue from a clean end. */
+static int rewrite(const avo_runstate *rs, const char *name, size_t n, rec_json_fn at)
+{
+	avo_buf b = AVO_BUF_INIT;
+	char *path = avo_path_join(rs->dir, name);
+	for (size_t i = 0; i < n; i++) {
+		cJSON *o = at(&rs->log, i);
+		char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+		avo_buf_puts(&b, s ? s : "{}");
+		avo_buf_puts(&b, "\n");
+		free(s);
+		cJSON_Delete(o);
+	}
+	int rc = path ? avo_file_write_atomic(path, avo_buf_cstr(&b), b.size, 0644) : OOM();
+	avo_buf_dispose(&b);
+	free(path);
+	return rc;
+}
+
+static int move_aside(avo_runstate *rs)
+{
+	char *to = avo_sprintf("%s.old-%ld", rs->dir, (long)avo_wall());
+	int rc = 0;
+	if (!to)
+		return OOM();
+	/* Keep the lock across the rename (it moves with the old run), then take the new one. */
+	if (rename(rs->dir, to) < 0)
+		rc = avo_error_set(AVO_EIO, "%s: cannot move the old run aside: %s", rs->dir, strerror(errno));
+	else
+		fprintf(stderr, "avo: the previous run was moved to %s\n", to);
+	free(to);
+	if (rc == 0) {
+		close(rs->lock_fd);
+		rs->lock_fd = -1;
+		if (avo_mkdir_p(rs->dir, 0755) < 0)
+			return AVO_EIO;
+		rc = lock_run(rs);
+	}
+	return rc;
+}
+
+int avo_runstate_open(avo_runstate **out, const char *dir, int mode)
 {
 	*out = NULL;
 	if (avo_mkdir_p(dir, 0755) < 0)
 		return AVO_EIO;
+	struct stat st;
+	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		return avo_error_set(AVO_EINVALID, "%s: the run dir is not a directory", dir);
 	avo_runstate *rs = calloc(1, sizeof(*rs));
 	if (!rs)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return OOM();
+	rs->lock_fd = -1;
+	avo_runrec_run_init(&rs->log.run);
 	rs->dir = avo_strdup(dir);
 	rs->session_start = avo_now();
 	int rc;
-	if ((rc = load(rs, "lineage.jsonl", &rs->lineage, !fresh)) < 0 ||
-	    (rc = load(rs, "attempts.jsonl", &rs->attempts, !fresh)) < 0)
+	if (!rs->dir) {
+		rc = OOM();
 		goto fail;
-	if (fresh && (cJSON_GetArraySize(rs->lineage) || cJSON_GetArraySize(rs->attempts))) {
+	}
+	if ((rc = lock_run(rs)) < 0)
+		goto fail;
+	if (mode == AVO_RUNSTATE_FRESH && (rc = move_aside(rs)) < 0)
+		goto fail;
+	if ((rc = remove_temps(rs)) < 0 || (rc = avo_runrec_log_load(&rs->log, dir)) < 0)
+		goto fail;
+	if (mode == AVO_RUNSTATE_NEW && (rs->log.nversions || rs->log.nattempts)) {
 		rc = avo_error_set(AVO_EINVALID,
 				   "%s: a run already exists here; continue it with --resume, or "
 				   "start over with --fresh-run (the old run is moved aside)", dir);
 		goto fail;
 	}
-	char *rp = avo_path_join(dir, "run.json");
-	avo_buf b = AVO_BUF_INIT;
-	if (avo_file_read(&b, rp) == 0)
-		rs->run = cJSON_ParseWithLength(avo_buf_cstr(&b), b.size);
-	avo_buf_dispose(&b);
-	free(rp);
-	if (!cJSON_IsObject(rs->run)) {
-		cJSON_Delete(rs->run);
-		rs->run = cJSON_CreateObject();
+	if (rs->log.torn) {
+		/* Drop the torn lines on disk too, so appends continue from a clean end. */
+		for (size_t i = 0; i < rs->log.nwarnings; i++)
+			fprintf(stderr, "avo: %s (left by an interrupted run; dropped)\n", rs->log.warnings[i]);
+		rs->dropped_lines = rs->log.torn;
+		if (rs->log.has_lineage)
+			rc = rewrite(rs, "lineage.jsonl", rs->log.nversions, version_at);
+		if (rc == 0 && rs->log.has_attempts)
+			rc = rewrite(rs, "attempts.jsonl", rs->log.nattempts, attempt_at);
+		if (rc < 0)
+			goto fail;
 	}
 	/* Elapsed time survives kills: the last record carries the run time at that point. */
-	const cJSON *last = cJSON_GetArrayItem(rs->attempts, cJSON_GetArraySize(rs->attempts) - 1);
-	const cJSON *e = cJSON_GetObjectItemCaseSensitive(last, "elapsed_s");
-	const cJSON *re = cJSON_GetObjectItemCaseSensitive(rs->run, "elapsed_s");
-	rs->elapsed_before = cJSON_IsNumber(e) ? e->valuedouble : 0;
-	if (cJSON_IsNumber(re) && re->valuedouble > rs->elapsed_before)
-		rs->elapsed_before = re->valuedouble;
+	double e = rs->log.nattempts ? rs->log.attempts[rs->log.nattempts - 1].elapsed_s : NAN;
+	rs->elapsed_before = isfinite(e) ? e : 0;
+	if (isfinite(rs->log.run.elapsed_s) && rs->log.run.elapsed_s > rs->elapsed_before)
+		rs->elapsed_before = rs->log.run.elapsed_s;
 	*out = rs;
 	return 0;
 fail:
@@ -122,9 +200,9 @@ void avo_runstate_free(avo_runstate *rs)
 {
 	if (!rs)
 		return;
-	cJSON_Delete(rs->lineage);
-	cJSON_Delete(rs->attempts);
-	cJSON_Delete(rs->run);
+	avo_runrec_log_dispose(&rs->log);
+	if (rs->lock_fd >= 0)
+		close(rs->lock_fd); /* releases the flock; the file stays, harmless */
 	free(rs->dir);
 	free(rs);
 }
@@ -134,61 +212,48 @@ double avo_runstate_elapsed(const avo_runstate *rs)
 	return rs->elapsed_before + (avo_now() - rs->session_start);
 }
 
-/* One write(2) of the whole line with O_APPEND, then fsync: the record is on disk before
- * the caller acts on it, and a kill can only cut the last line. */
-static int append_line(const char *dir, const char *name, const cJSON *rec)
+static int append(const avo_runstate *rs, const char *name, cJSON *o)
 {
-	char *path = avo_path_join(dir, name);
-	char *s = cJSON_PrintUnformatted(rec);
-	int rc = 0;
-	if (!path || !s) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
-		goto done;
-	}
-	size_t len = strlen(s);
-	s[len] = '\n'; /* replaces the NUL; length is tracked explicitly */
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = avo_error_set(AVO_EIO, "%s: %s", path, strerror(errno));
-		goto done;
-	}
-	ssize_t n = write(fd, s, len + 1);
-	if (n != (ssize_t)(len + 1) || fsync(fd) < 0)
-		rc = avo_error_set(AVO_EIO, "%s: append failed: %s", path, strerror(errno));
-	close(fd);
-done:
-	free(s);
+	char *path = avo_path_join(rs->dir, name);
+	int rc = path && o ? avo_runrec_append(path, o) : OOM();
 	free(path);
+	cJSON_Delete(o);
 	return rc;
 }
 
-int avo_runstate_add_attempt(avo_runstate *rs, cJSON *rec)
+int avo_runstate_add_attempt(avo_runstate *rs, avo_runrec_attempt *rec)
 {
-	int rc = append_line(rs->dir, "attempts.jsonl", rec);
-	cJSON_AddItemToArray(rs->attempts, rec);
-	return rc;
+	int rc = append(rs, "attempts.jsonl", avo_runrec_attempt_json(rec));
+	int arc = avo_runrec_log_add_attempt(&rs->log, rec);
+	return rc < 0 ? rc : arc;
 }
 
-int avo_runstate_add_version(avo_runstate *rs, cJSON *rec)
+int avo_runstate_add_version(avo_runstate *rs, avo_runrec_version *rec)
 {
-	int rc = append_line(rs->dir, "lineage.jsonl", rec);
-	cJSON_AddItemToArray(rs->lineage, rec);
-	return rc;
+	int rc = append(rs, "lineage.jsonl", avo_runrec_version_json(rec));
+	int arc = avo_runrec_log_add_version(&rs->log, rec);
+	return rc < 0 ? rc : arc;
 }
 
 int avo_runstate_save(avo_runstate *rs)
 {
 	char *path = avo_path_join(rs->dir, "run.json");
-	char *s = cJSON_Print(rs->run);
-	int rc = s && path ? avo_file_write_atomic(path, s, strlen(s), 0644)
-			   : avo_error_set(AVO_ERROR, "out of memory");
-	free(s);
+	cJSON *o = avo_runrec_run_json(&rs->log.run);
+	int rc = path && o ? avo_runrec_write_json(path, o) : OOM();
+	cJSON_Delete(o);
 	free(path);
 	return rc;
 }
 
-const cJSON *avo_runstate_best(const avo_runstate *rs)
+const avo_runrec_version *avo_runstate_best(const avo_runstate *rs)
 {
-	int n = cJSON_GetArraySize(rs->lineage);
-	return n ? cJSON_GetArrayItem(rs->lineage, n - 1) : NULL;
+	return rs->log.nversions ? &rs->log.versions[rs->log.nversions - 1] : NULL;
+}
+
+const avo_runrec_version *avo_runstate_version(const avo_runstate *rs, long id)
+{
+	for (size_t i = 0; i < rs->log.nversions; i++)
+		if (rs->log.versions[i].id == id)
+			return &rs->log.versions[i];
+	return NULL;
 }

@@ -214,6 +214,9 @@ static int parse(const ctx *c, const cJSON *root)
 	    (rc = get_str(c, root, "operator", 0, &s->op)) < 0 ||
 	    (rc = get_path(c, root, "shipped_dir", 0, 0, &s->shipped_dir)) < 0)
 		return rc;
+	/* The name names the run dir <spec dir>/.avo/<name>: it may not lead out of it. */
+	if (!s->name[0] || strchr(s->name, '/') || strchr(s->name, '\\') || s->name[0] == '.')
+		return field_err(c, "name", "must be a plain name (no '/', not starting with '.'): it names the run dir");
 	if (s->compiler && !s->compiler[0])
 		return field_err(c, "compiler", "must not be empty");
 	if (!s->compiler)

@@ -5,6 +5,7 @@
 #include "avo_base.h"
 #include "backend.h"
 #include "eval.h"
+#include "runrec.h"
 #include "runstate.h"
 #include "tunekey.h"
 
@@ -28,7 +29,7 @@ static void on_signal(int sig)
 }
 
 /* The lineage as the operators see it, rebuilt from the records between steps. Strings
- * are borrowed from the cJSON records held by the run state. */
+ * are borrowed from the typed records held by the run state (runrec.h). */
 typedef struct {
 	avo_agent_version *v;
 	size_t n;
@@ -74,12 +75,6 @@ typedef struct {
 
 /* ---- small helpers ------------------------------------------------------------------ */
 
-static double num(const cJSON *o, const char *k, double dflt)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsNumber(v) ? v->valuedouble : dflt;
-}
-
 static const char *str(const cJSON *o, const char *k)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -88,29 +83,22 @@ static const char *str(const cJSON *o, const char *k)
 
 static int is_objective_ms(const avo_spec *s) { return s->objective && !strcmp(s->objective, "ms"); }
 
-static void add_capped(cJSON *o, const char *k, const char *s)
-{
-	if (!s) {
-		cJSON_AddNullToObject(o, k);
-		return;
-	}
-	size_t n = strlen(s);
-	if (n <= FEEDBACK_CAP) {
-		cJSON_AddStringToObject(o, k, s);
-		return;
-	}
-	/* Keep the tail: compilers and crashes put the decisive line last. */
-	char *t = avo_sprintf("[...]\n%s", s + n - FEEDBACK_CAP);
-	cJSON_AddStringToObject(o, k, t ? t : "");
-	free(t);
-}
-
 static int seen_edit(const tune_ctx *t, const char *h)
 {
 	for (size_t i = 0; i < t->nedit_hashes; i++)
 		if (!strcmp(t->edit_hashes[i], h))
 			return 1;
 	return 0;
+}
+
+static void forget_edit(tune_ctx *t, const char *h)
+{
+	for (size_t i = 0; h && i < t->nedit_hashes; i++)
+		if (!strcmp(t->edit_hashes[i], h)) {
+			memmove(&t->edit_hashes[i], &t->edit_hashes[i + 1], (t->nedit_hashes - i - 1) * sizeof(*t->edit_hashes));
+			t->nedit_hashes--;
+			return;
+		}
 }
 
 static void remember_edit(tune_ctx *t, const char *h)
@@ -128,33 +116,58 @@ static void remember_edit(tune_ctx *t, const char *h)
 	snprintf(t->edit_hashes[t->nedit_hashes++], 33, "%s", h);
 }
 
-static cJSON *edits_json(const avo_astedit_region_edit *re, size_t nre,
-			 const avo_astedit_knob_edit *ke, size_t nke)
+/* The edits as record pairs (runrec.h). */
+static int edits_pairs(avo_runrec_version *v, const avo_astedit_region_edit *re, size_t nre,
+		       const avo_astedit_knob_edit *ke, size_t nke)
 {
-	cJSON *e = cJSON_CreateObject(), *r = cJSON_AddObjectToObject(e, "regions"),
-	      *k = cJSON_AddObjectToObject(e, "knobs");
+	size_t rcap = 0, kcap = 0;
+	v->has_edits = 1;
 	for (size_t i = 0; i < nre; i++)
-		cJSON_AddStringToObject(r, re[i].region, re[i].text);
+		if (avo_runrec_pair_add(&v->regions, &v->nregions, &rcap, re[i].region, re[i].text) < 0)
+			return AVO_ERROR;
 	for (size_t i = 0; i < nke; i++)
-		cJSON_AddStringToObject(k, ke[i].knob, ke[i].value);
-	return e;
+		if (avo_runrec_pair_add(&v->knobs, &v->nknobs, &kcap, ke[i].knob, ke[i].value) < 0)
+			return AVO_ERROR;
+	return 0;
 }
 
-static cJSON *scores_json(const avo_eval_result *er)
+/* An evaluation's per-config results as record scores, with the timing noise when the
+ * harness gave per-repetition samples. */
+static int scores_from_eval(avo_runrec_scores *out, const avo_eval_result *er)
 {
-	cJSON *a = cJSON_CreateArray();
-	for (size_t i = 0; er && i < er->nconfigs; i++) {
+	memset(out, 0, sizeof(*out));
+	size_t n = er ? er->nconfigs : 0;
+	if (!(out->scores = calloc(n + 1, sizeof(*out->scores))))
+		return avo_error_set(AVO_ERROR, "out of memory");
+	for (size_t i = 0; i < n; i++, out->nscores++) {
 		const avo_eval_config_result *c = &er->configs[i];
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "config", c->name);
-		cJSON_AddBoolToObject(o, "correct", c->correct);
-		cJSON_AddStringToObject(o, "status", avo_eval_status_name(c->status));
-		if (isfinite(c->ms)) cJSON_AddNumberToObject(o, "ms", c->ms);
-		if (isfinite(c->tflops)) cJSON_AddNumberToObject(o, "tflops", c->tflops);
-		if (isfinite(c->max_rel_err)) cJSON_AddNumberToObject(o, "max_rel_err", c->max_rel_err);
-		cJSON_AddItemToArray(a, o);
+		avo_runrec_score *o = &out->scores[i];
+		o->config = avo_strdup(c->name);
+		o->status = avo_strdup(avo_eval_status_name(c->status));
+		o->correct = c->correct;
+		o->ms = isfinite(c->ms) ? c->ms : NAN;
+		o->tflops = isfinite(c->tflops) ? c->tflops : NAN;
+		o->max_rel_err = isfinite(c->max_rel_err) ? c->max_rel_err : NAN;
+		o->samples = c->nsamples ? (long)c->nsamples : -1;
+		o->noise = NAN;
+		if (c->nsamples > 1) {
+			double m = 0, v = 0;
+			for (size_t k = 0; k < c->nsamples; k++)
+				m += c->samples[k];
+			m /= (double)c->nsamples;
+			for (size_t k = 0; k < c->nsamples; k++)
+				v += (c->samples[k] - m) * (c->samples[k] - m);
+			if (m > 0)
+				o->noise = sqrt(v / (double)(c->nsamples - 1)) / m;
+		}
 	}
-	return a;
+	return 0;
+}
+
+static double baseline_fitness(const tune_ctx *t)
+{
+	double f = t->rs->log.nversions ? t->rs->log.versions[0].fitness : 0;
+	return isfinite(f) ? f : 0;
 }
 
 /* ---- progress ---------------------------------------------------------------------- */
@@ -175,7 +188,7 @@ static void progress(tune_ctx *t, const char *what)
 	char el[32];
 	fmt_elapsed(el, sizeof(el), avo_runstate_elapsed(t->rs));
 	const char *unit = is_objective_ms(t->spec) ? "1/ms" : t->spec->objective;
-	double base = num(cJSON_GetArrayItem(t->rs->lineage, 0), "fitness", 0);
+	double base = baseline_fitness(t);
 	double gain = base > 0 ? t->best_fitness / base : 0;
 	if (t->progress) {
 		fprintf(stderr, "\r\033[K[avo %s] best %.4g %s (%.3fx) | attempts %d | commits %d | %s | $%.2f | %s",
@@ -204,7 +217,7 @@ static void lineage_free(tune_lineage *l)
 static int lineage_build(tune_lineage *l, const avo_runstate *rs, int objective_ms)
 {
 	memset(l, 0, sizeof(*l));
-	size_t n = (size_t)cJSON_GetArraySize(rs->lineage);
+	size_t n = rs->log.nversions;
 	l->v = calloc(n + 1, sizeof(*l->v));
 	l->ids = calloc(n + 1, sizeof(*l->ids));
 	l->parents = calloc(n + 1, sizeof(*l->parents));
@@ -214,53 +227,46 @@ static int lineage_build(tune_lineage *l, const avo_runstate *rs, int objective_
 	if (!l->v || !l->ids || !l->parents || !l->scores || !l->regions || !l->knobs)
 		return avo_error_set(AVO_ERROR, "out of memory");
 	l->n = n;
-	size_t i = 0;
-	const cJSON *rec;
-	cJSON_ArrayForEach(rec, rs->lineage) {
+	for (size_t i = 0; i < n; i++) {
+		const avo_runrec_version *rec = &rs->log.versions[i];
 		avo_agent_version *v = &l->v[i];
-		snprintf(l->ids[i], sizeof(l->ids[i]), "%d", (int)num(rec, "id", (double)i));
+		snprintf(l->ids[i], sizeof(l->ids[i]), "%ld", rec->id >= 0 ? rec->id : (long)i);
 		v->id = l->ids[i];
-		const cJSON *par = cJSON_GetObjectItemCaseSensitive(rec, "parent");
-		if (cJSON_IsNumber(par)) {
-			snprintf(l->parents[i], sizeof(l->parents[i]), "%d", par->valueint);
+		if (rec->parent >= 0) {
+			snprintf(l->parents[i], sizeof(l->parents[i]), "%ld", rec->parent);
 			v->parent = l->parents[i];
 		}
-		v->op = str(rec, "operator");
-		v->fitness = num(rec, "fitness", 0);
-		v->note = str(rec, "note");
-		const cJSON *sc = cJSON_GetObjectItemCaseSensitive(rec, "scores"), *s;
-		l->scores[i] = calloc((size_t)cJSON_GetArraySize(sc) + 1, sizeof(avo_agent_score));
-		cJSON_ArrayForEach(s, sc) {
-			avo_agent_score *d = &l->scores[i][v->nscores++];
-			d->config = str(s, "config");
-			d->score = num(s, objective_ms ? "ms" : "tflops", 0);
+		v->op = rec->op;
+		v->fitness = isfinite(rec->fitness) ? rec->fitness : 0;
+		v->note = rec->note;
+		l->scores[i] = calloc(rec->s.nscores + 1, sizeof(avo_agent_score));
+		l->regions[i] = calloc(rec->nregions + 1, sizeof(avo_astedit_region_edit));
+		l->knobs[i] = calloc(rec->nknobs + 1, sizeof(avo_astedit_knob_edit));
+		if (!l->scores[i] || !l->regions[i] || !l->knobs[i])
+			return avo_error_set(AVO_ERROR, "out of memory");
+		for (size_t k = 0; k < rec->s.nscores; k++) {
+			double sc = objective_ms ? rec->s.scores[k].ms : rec->s.scores[k].tflops;
+			l->scores[i][v->nscores++] = (avo_agent_score){rec->s.scores[k].config, isfinite(sc) ? sc : 0};
 		}
+		for (size_t k = 0; k < rec->nregions; k++)
+			l->regions[i][v->nregions++] = (avo_astedit_region_edit){rec->regions[k].name, rec->regions[k].text};
+		for (size_t k = 0; k < rec->nknobs; k++)
+			l->knobs[i][v->nknobs++] = (avo_astedit_knob_edit){rec->knobs[k].name, rec->knobs[k].text};
 		v->scores = l->scores[i];
-		const cJSON *ed = cJSON_GetObjectItemCaseSensitive(rec, "edits");
-		const cJSON *re = cJSON_GetObjectItemCaseSensitive(ed, "regions");
-		const cJSON *ke = cJSON_GetObjectItemCaseSensitive(ed, "knobs"), *e;
-		l->regions[i] = calloc((size_t)cJSON_GetArraySize(re) + 1, sizeof(avo_astedit_region_edit));
-		l->knobs[i] = calloc((size_t)cJSON_GetArraySize(ke) + 1, sizeof(avo_astedit_knob_edit));
-		cJSON_ArrayForEach(e, re) {
-			if (cJSON_IsString(e))
-				l->regions[i][v->nregions++] = (avo_astedit_region_edit){e->string, e->valuestring};
-		}
-		cJSON_ArrayForEach(e, ke) {
-			if (cJSON_IsString(e))
-				l->knobs[i][v->nknobs++] = (avo_astedit_knob_edit){e->string, e->valuestring};
-		}
 		v->regions = l->regions[i];
 		v->knobs = l->knobs[i];
-		i++;
 	}
 	return 0;
 }
 
 /* ---- the commit gate and the records --------------------------------------------------- */
 
-static const char *edit_value(const cJSON *edits, const char *kind, const char *name)
+static const char *edit_value(const avo_runrec_version *v, int knob, const char *name)
 {
-	return str(cJSON_GetObjectItemCaseSensitive(edits, kind), name);
+	if (!v)
+		return NULL;
+	return knob ? avo_runrec_pair_find(v->knobs, v->nknobs, name)
+		    : avo_runrec_pair_find(v->regions, v->nregions, name);
 }
 
 /* What an edit changes against the best version, in a few words ("TILE_K 64->16; region
@@ -268,12 +274,11 @@ static const char *edit_value(const cJSON *edits, const char *kind, const char *
 static char *change_note(const tune_ctx *t, const avo_astedit_region_edit *re, size_t nre,
 			 const avo_astedit_knob_edit *ke, size_t nke)
 {
-	const cJSON *best = cJSON_GetArrayItem(t->rs->lineage, t->best_id);
-	const cJSON *bed = cJSON_GetObjectItemCaseSensitive(best, "edits");
+	const avo_runrec_version *bed = avo_runstate_version(t->rs, t->best_id);
 	avo_buf b = AVO_BUF_INIT;
 	for (size_t i = 0; i < t->unit->nknobs; i++) {
 		const avo_astedit_knob *k = &t->unit->knobs[i];
-		const char *now = k->value, *before = edit_value(bed, "knobs", k->name);
+		const char *now = k->value, *before = edit_value(bed, 1, k->name);
 		for (size_t j = 0; j < nke; j++)
 			if (!strcmp(ke[j].knob, k->name))
 				now = ke[j].value;
@@ -284,7 +289,7 @@ static char *change_note(const tune_ctx *t, const avo_astedit_region_edit *re, s
 	}
 	for (size_t i = 0; i < t->unit->nregions; i++) {
 		const char *name = t->unit->regions[i].name;
-		const char *now = NULL, *before = edit_value(bed, "regions", name);
+		const char *now = NULL, *before = edit_value(bed, 0, name);
 		for (size_t j = 0; j < nre; j++)
 			if (!strcmp(re[j].region, name))
 				now = re[j].text;
@@ -296,65 +301,70 @@ static char *change_note(const tune_ctx *t, const avo_astedit_region_edit *re, s
 	return b.size ? avo_buf_detach(&b) : (avo_buf_dispose(&b), avo_strdup("no change"));
 }
 
-static void publish_best(tune_ctx *t, const cJSON *version)
+static void publish_best(tune_ctx *t, const avo_runrec_version *version)
 {
 	if (!t->cache)
 		return;
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "tuning_key", t->tuning_key);
-	cJSON_AddStringToObject(o, "variant", str(version, "variant"));
-	cJSON_AddNumberToObject(o, "fitness", num(version, "fitness", 0));
-	cJSON_AddStringToObject(o, "objective", t->spec->objective);
-	cJSON_AddItemToObject(o, "scores",
-			      cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(version, "scores"), 1));
-	cJSON_AddNumberToObject(o, "baseline_fitness",
-				num(cJSON_GetArrayItem(t->rs->lineage, 0), "fitness", 0));
-	cJSON_AddNumberToObject(o, "version", num(version, "id", 0));
-	cJSON_AddStringToObject(o, "kernel", avo_path_basename(t->spec->kernel));
-	cJSON_AddStringToObject(o, "arch", t->spec->arch ? t->spec->arch : "");
-	cJSON_AddNumberToObject(o, "time", avo_wall());
-	cJSON_AddStringToObject(o, "avo_version", AVO_VERSION_STRING);
-	char *s = cJSON_Print(o);
-	if (s && avo_cache_put(t->cache, "tune", t->tuning_key, s, strlen(s)) < 0)
+	avo_runrec_tune e;
+	avo_runrec_tune_init(&e);
+	e.tuning_key = avo_strdup(t->tuning_key);
+	e.variant = avo_strdup(version->variant);
+	e.fitness = version->fitness;
+	e.objective = avo_strdup(t->spec->objective);
+	avo_runrec_scores_copy(&e.s, &version->s);
+	e.baseline_fitness = baseline_fitness(t);
+	e.version = version->id;
+	e.kernel = avo_strdup(avo_path_basename(t->spec->kernel));
+	e.arch = avo_strdup(t->spec->arch ? t->spec->arch : "");
+	e.time = avo_wall();
+	e.avo_version = avo_strdup(AVO_VERSION_STRING);
+	e.speedup = t->rs->log.run.speedup;
+	cJSON *o = avo_runrec_tune_json(&e);
+	char *s = o ? cJSON_Print(o) : NULL;
+	if (!s || avo_cache_put(t->cache, "tune", t->tuning_key, s, strlen(s)) < 0)
 		fprintf(stderr, "\navo: warning: could not publish the best variant: %s\n", avo_error_last());
 	free(s);
 	cJSON_Delete(o);
+	avo_runrec_tune_dispose(&e);
 }
 
-static cJSON *attempt_record(tune_ctx *t, const char *status, const char *variant, double fitness,
-			     const avo_eval_result *er, const char *feedback, const char *edit_hash)
+/* The record of an attempt (the caller appends it with avo_runstate_add_attempt). */
+static void attempt_record(avo_runrec_attempt *a, tune_ctx *t, const char *status, const char *variant,
+			   double fitness, const avo_eval_result *er, const char *feedback, const char *edit_hash)
 {
-	cJSON *a = cJSON_CreateObject();
-	cJSON_AddNumberToObject(a, "n", t->attempts + 1);
-	cJSON_AddNumberToObject(a, "time", avo_wall());
-	cJSON_AddNumberToObject(a, "elapsed_s", avo_runstate_elapsed(t->rs));
-	cJSON_AddStringToObject(a, "operator", t->step_op ? t->step_op : t->op_name);
-	cJSON_AddStringToObject(a, "status", status);
-	if (variant) cJSON_AddStringToObject(a, "variant", variant);
-	else cJSON_AddNullToObject(a, "variant");
-	cJSON_AddNumberToObject(a, "fitness", fitness);
-	cJSON_AddNumberToObject(a, "best_before", t->best_fitness);
-	cJSON_AddItemToObject(a, "scores", scores_json(er));
-	add_capped(a, "feedback", feedback);
-	cJSON_AddStringToObject(a, "edit_hash", edit_hash ? edit_hash : "");
-	if (t->step_note)
-		cJSON_AddStringToObject(a, "note", t->step_note);
-	cJSON_AddBoolToObject(a, "from_cache", er && er->from_cache);
-	return a;
+	avo_runrec_attempt_init(a);
+	a->n = t->attempts + 1;
+	a->time = avo_wall();
+	a->elapsed_s = avo_runstate_elapsed(t->rs);
+	a->op = avo_strdup(t->step_op ? t->step_op : t->op_name);
+	a->status = avo_strdup(status);
+	a->variant = avo_strdup(variant);
+	a->fitness = fitness;
+	a->best_before = t->best_fitness;
+	scores_from_eval(&a->s, er);
+	if (feedback) {
+		/* Keep the tail: compilers and crashes put the decisive line last. */
+		size_t n = strlen(feedback);
+		a->feedback = n <= FEEDBACK_CAP ? avo_strdup(feedback) : avo_sprintf("[...]\n%s", feedback + n - FEEDBACK_CAP);
+	}
+	a->edit_hash = avo_strdup(edit_hash ? edit_hash : "");
+	a->note = avo_strdup(t->step_note);
+	a->from_cache = er && er->from_cache;
 }
 
 /* Is this variant already a version of the lineage? (Never commit it twice.) */
 static int in_lineage(const tune_ctx *t, const char *variant)
 {
-	const cJSON *v;
-	cJSON_ArrayForEach(v, t->rs->lineage) {
-		const char *h = str(v, "variant");
+	for (size_t i = 0; i < t->rs->log.nversions; i++) {
+		const char *h = t->rs->log.versions[i].variant;
 		if (h && !strcmp(h, variant))
 			return 1;
 	}
 	return 0;
 }
 
+/* Store the variant and append the version. Nothing is recorded when either fails (the
+ * caller records the attempt as failed with the cause): no version without its object. */
 static int commit_version(tune_ctx *t, const char *variant, const char *src, size_t len,
 			  const avo_eval_result *er, const avo_astedit_region_edit *re, size_t nre,
 			  const avo_astedit_knob_edit *ke, size_t nke, const char *note)
@@ -362,66 +372,62 @@ static int commit_version(tune_ctx *t, const char *variant, const char *src, siz
 	char h[AVO_CACHE_HEX];
 	if (t->cache && avo_cache_put_object(t->cache, h, src, len) < 0)
 		return avo_error_wrap(AVO_EIO, "storing the committed variant");
-	cJSON *v = cJSON_CreateObject();
-	int id = cJSON_GetArraySize(t->rs->lineage);
-	cJSON_AddNumberToObject(v, "id", id);
-	if (id == 0) cJSON_AddNullToObject(v, "parent");
-	else cJSON_AddNumberToObject(v, "parent", t->best_id);
-	cJSON_AddStringToObject(v, "operator", id == 0 ? "baseline" : (t->step_op ? t->step_op : t->op_name));
-	cJSON_AddStringToObject(v, "variant", variant);
-	cJSON_AddNumberToObject(v, "fitness", er->fitness);
-	cJSON_AddStringToObject(v, "objective", t->spec->objective);
-	cJSON_AddItemToObject(v, "scores", scores_json(er));
-	cJSON_AddNumberToObject(v, "time", avo_wall());
-	cJSON_AddNumberToObject(v, "elapsed_s", avo_runstate_elapsed(t->rs));
-	cJSON_AddNumberToObject(v, "attempt", t->attempts + 1);
+	avo_runrec_version v;
+	avo_runrec_version_init(&v);
+	long id = (long)t->rs->log.nversions;
+	v.id = id;
+	v.parent = id == 0 ? -1 : t->best_id;
+	v.op = avo_strdup(id == 0 ? "baseline" : (t->step_op ? t->step_op : t->op_name));
+	v.variant = avo_strdup(variant);
+	v.fitness = er->fitness;
+	v.objective = avo_strdup(t->spec->objective);
+	scores_from_eval(&v.s, er);
+	v.time = avo_wall();
+	v.elapsed_s = avo_runstate_elapsed(t->rs);
+	v.attempt = t->attempts + 1;
 	/* A commit lands mid-step, before the step's own usage is known: record the run's
 	 * totals so far (RUNS.md). */
-	cJSON_AddNumberToObject(v, "tokens_in", (double)t->tokens_in);
-	cJSON_AddNumberToObject(v, "tokens_out", (double)t->tokens_out);
-	cJSON_AddNumberToObject(v, "cost_usd", t->cost);
-	if (note) cJSON_AddStringToObject(v, "note", note);
-	else cJSON_AddNullToObject(v, "note");
-	cJSON_AddItemToObject(v, "edits", edits_json(re, nre, ke, nke));
-	int rc = avo_runstate_add_version(t->rs, v);
+	v.tokens_in = (double)t->tokens_in;
+	v.tokens_out = (double)t->tokens_out;
+	v.cost_usd = t->cost;
+	v.note = avo_strdup(note);
+	edits_pairs(&v, re, nre, ke, nke);
+	int rc = avo_runstate_add_version(t->rs, &v);
 	if (rc < 0)
 		return rc;
 	t->best_fitness = er->fitness;
-	t->best_id = id;
+	t->best_id = (int)id;
 	if (id > 0)
 		t->commits++;
-	publish_best(t, v);
+	publish_best(t, avo_runstate_best(t->rs));
 	return 0;
 }
 
 /* Update the totals in run.json; called after every attempt. */
 static int save_run(tune_ctx *t, int done)
 {
-	cJSON *r = t->rs->run;
-#define SET(k, mk) do { cJSON_DeleteItemFromObjectCaseSensitive(r, k); cJSON_AddItemToObject(r, k, mk); } while (0)
-	SET("spec", cJSON_CreateString(t->spec->path));
-	SET("tuning_key", cJSON_CreateString(t->tuning_key));
-	if (!cJSON_GetObjectItemCaseSensitive(r, "started"))
-		SET("started", cJSON_CreateNumber(avo_wall()));
-	SET("elapsed_s", cJSON_CreateNumber(avo_runstate_elapsed(t->rs)));
-	SET("attempts", cJSON_CreateNumber(t->attempts));
-	SET("commits", cJSON_CreateNumber(t->commits));
-	SET("best_id", cJSON_CreateNumber(t->best_id));
-	SET("best_fitness", cJSON_CreateNumber(t->best_fitness));
-	SET("baseline_fitness", cJSON_CreateNumber(num(cJSON_GetArrayItem(t->rs->lineage, 0), "fitness", 0)));
-	SET("objective", cJSON_CreateString(t->spec->objective));
-	SET("operator", cJSON_CreateString(t->op_name));
-	SET("tokens_in", cJSON_CreateNumber((double)t->tokens_in));
-	SET("tokens_out", cJSON_CreateNumber((double)t->tokens_out));
-	SET("cost_usd", cJSON_CreateNumber(t->cost));
-	cJSON *b = cJSON_CreateObject();
-	cJSON_AddNumberToObject(b, "seconds", t->budget_seconds);
-	cJSON_AddNumberToObject(b, "evaluations", (double)t->budget_evals);
-	cJSON_AddNumberToObject(b, "cost_usd", t->budget_cost);
-	SET("budget", b);
-	SET("done", cJSON_CreateBool(done));
-	SET("stop_reason", t->stop_reason ? cJSON_CreateString(t->stop_reason) : cJSON_CreateNull());
-#undef SET
+	avo_runrec_run *r = &t->rs->log.run;
+	free(r->spec), free(r->tuning_key), free(r->objective), free(r->op), free(r->stop_reason);
+	r->spec = avo_strdup(t->spec->path);
+	r->tuning_key = avo_strdup(t->tuning_key);
+	if (!isfinite(r->started))
+		r->started = avo_wall();
+	r->elapsed_s = avo_runstate_elapsed(t->rs);
+	r->attempts = t->attempts;
+	r->commits = t->commits;
+	r->best_id = t->best_id;
+	r->best_fitness = t->best_fitness;
+	r->baseline_fitness = baseline_fitness(t);
+	r->objective = avo_strdup(t->spec->objective);
+	r->op = avo_strdup(t->op_name);
+	r->tokens_in = (double)t->tokens_in;
+	r->tokens_out = (double)t->tokens_out;
+	r->cost_usd = t->cost;
+	r->budget_seconds = t->budget_seconds;
+	r->budget_evaluations = t->budget_evals;
+	r->budget_cost_usd = t->budget_cost;
+	r->done = done;
+	r->stop_reason = avo_strdup(t->stop_reason);
 	return avo_runstate_save(t->rs);
 }
 
@@ -510,10 +516,11 @@ static int cb_evaluate(avo_agent_eval *out, const avo_astedit_region_edit *re, s
 	char *src = NULL;
 	avo_agent_apply_error aerr = {0};
 	if (cb_apply(&src, &aerr, re, nre, ke, nke, t) < 0) {
-		cJSON *a = attempt_record(t, "invalid_edit", NULL, 0, NULL, aerr.message, eh);
+		avo_runrec_attempt a;
+		attempt_record(&a, t, "invalid_edit", NULL, 0, NULL, aerr.message, eh);
 		out->feedback = avo_sprintf("edit refused: %s", aerr.message ? aerr.message : "");
 		avo_agent_apply_error_dispose(&aerr);
-		int rc = avo_runstate_add_attempt(t->rs, a);
+		int rc = avo_runstate_add_attempt(t->rs, &a);
 		t->attempts++;
 		progress(t, "invalid edit");
 		return rc < 0 ? rc : 0;
@@ -550,15 +557,32 @@ static int gate(tune_ctx *t, avo_agent_eval *out, const char *eh, const char *sr
 		status = "committed", commit = 1;
 	else
 		status = "slower";
-	cJSON *a = attempt_record(t, status, er->variant_hash, er->fitness, er, er->feedback, eh);
-	rc = avo_runstate_add_attempt(t->rs, a);
-	if (rc == 0 && commit) {
+	double best_before = t->best_fitness;
+	char *why = NULL;
+	if (commit) {
+		/* The version (and its object) first: an attempt says "committed" only once its
+		 * version is on record. A failed store is a failed attempt with its cause, and its
+		 * edit is tried again later (restore() does not remember failed ones). */
 		char *change = change_note(t, re, nre, ke, nke);
 		char *note = t->step_note ? avo_sprintf("%s (%s)", change, t->step_note) : NULL;
 		rc = commit_version(t, er->variant_hash, src, len, er, re, nre, ke, nke, note ? note : change);
 		free(note);
 		free(change);
+		if (rc < 0) {
+			status = "error", commit = 0;
+			why = avo_sprintf("not committed: %s", avo_error_last());
+		}
 	}
+	avo_runrec_attempt a;
+	attempt_record(&a, t, status, er->variant_hash, er->fitness, er, why ? why : er->feedback, eh);
+	a.best_before = best_before;
+	int arc = avo_runstate_add_attempt(t->rs, &a);
+	if (why) {
+		forget_edit(t, eh);
+		rc = avo_error_set(AVO_EIO, "%s", why);
+		free(why);
+	} else
+		rc = arc;
 	t->attempts++;
 	if (rc == 0)
 		rc = save_run(t, 0);
@@ -576,7 +600,7 @@ static int gate(tune_ctx *t, avo_agent_eval *out, const char *eh, const char *sr
 		out->feedback = avo_strdup(er->feedback ? er->feedback : avo_eval_status_name(er->status));
 	else
 		out->feedback = avo_sprintf("%s: fitness %.6g (best before %.6g)%s", status, er->fitness,
-					    num(a, "best_before", 0),
+					    best_before,
 					    commit ? "" : " - not committed");
 	if (commit)
 		out->version_id = avo_sprintf("%d", t->best_id);
@@ -612,8 +636,9 @@ static int eval_one(tune_ctx *t, avo_eval_result **er, avo_agent_eval *out, cons
 		free(why);
 		return rc < 0 ? rc : avo_error_set(AVO_ERROR, "the %s backend gave no verdict", avo_backend_name(t->backend));
 	}
-	cJSON *a = attempt_record(t, "error", NULL, 0, NULL, why, eh);
-	rc = avo_runstate_add_attempt(t->rs, a);
+	avo_runrec_attempt a;
+	attempt_record(&a, t, "error", NULL, 0, NULL, why, eh);
+	rc = avo_runstate_add_attempt(t->rs, &a);
 	t->attempts++;
 	if (rc == 0)
 		rc = save_run(t, 0);
@@ -704,8 +729,9 @@ static int batch_flush(tune_ctx *t)
 		if (ers[i]) {
 			rc = gate(t, &ev, q->eh, q->src, lens[i], ers[i], q->re, q->nre, q->ke, q->nke);
 		} else if (!interrupted && why[i]) {
-			cJSON *a = attempt_record(t, "error", NULL, 0, NULL, why[i], q->eh);
-			rc = avo_runstate_add_attempt(t->rs, a);
+			avo_runrec_attempt a;
+			attempt_record(&a, t, "error", NULL, 0, NULL, why[i], q->eh);
+			rc = avo_runstate_add_attempt(t->rs, &a);
 			t->attempts++;
 			if (rc == 0)
 				rc = save_run(t, 0);
@@ -798,18 +824,6 @@ static int parse_kernel(avo_astedit_unit **out, const avo_spec *spec)
 	return rc;
 }
 
-static int move_aside(const char *dir)
-{
-	if (!avo_path_exists(dir))
-		return 0;
-	char *to = avo_sprintf("%s.old-%ld", dir, (long)avo_wall());
-	int rc = rename(dir, to) < 0 ? avo_error_set(AVO_EIO, "%s: cannot move the old run aside", dir) : 0;
-	if (rc == 0)
-		fprintf(stderr, "avo: the previous run was moved to %s\n", to);
-	free(to);
-	return rc;
-}
-
 static int baseline(tune_ctx *t)
 {
 	avo_eval_result *er = NULL;
@@ -834,11 +848,21 @@ static int baseline(tune_ctx *t)
 		return rc;
 	}
 	t->best_fitness = 0;
-	cJSON *a = attempt_record(t, "committed", er->variant_hash, er->fitness, er, NULL, "");
-	cJSON_ReplaceItemInObjectCaseSensitive(a, "operator", cJSON_CreateString("baseline"));
-	if ((rc = avo_runstate_add_attempt(t->rs, a)) == 0)
-		rc = commit_version(t, er->variant_hash, t->unit->source, t->unit->source_len, er,
-				    NULL, 0, NULL, 0, "the original kernel");
+	/* As in gate(): the version first, so a failed store leaves a failed attempt. */
+	rc = commit_version(t, er->variant_hash, t->unit->source, t->unit->source_len, er,
+			    NULL, 0, NULL, 0, "the original kernel");
+	char *fail = rc < 0 ? avo_sprintf("not committed: %s", avo_error_last()) : NULL;
+	avo_runrec_attempt a;
+	attempt_record(&a, t, rc < 0 ? "error" : "committed", er->variant_hash, er->fitness, er, fail, "");
+	free(a.op);
+	a.op = avo_strdup("baseline");
+	a.best_before = 0;
+	int arc = avo_runstate_add_attempt(t->rs, &a);
+	if (fail)
+		rc = avo_error_set(AVO_EIO, "%s", fail);
+	else
+		rc = arc;
+	free(fail);
 	t->attempts++;
 	avo_eval_result_free(er);
 	return rc;
@@ -847,23 +871,27 @@ static int baseline(tune_ctx *t)
 /* Restore counters from the records of an earlier session. */
 static void restore(tune_ctx *t)
 {
-	const cJSON *v;
+	const avo_runrec_log *log = &t->rs->log;
 	t->best_fitness = 0;
 	t->best_id = 0;
-	cJSON_ArrayForEach(v, t->rs->lineage) {
-		double f = num(v, "fitness", 0);
+	for (size_t i = 0; i < log->nversions; i++) {
+		double f = isfinite(log->versions[i].fitness) ? log->versions[i].fitness : 0;
 		if (f >= t->best_fitness) {
 			t->best_fitness = f;
-			t->best_id = (int)num(v, "id", 0);
+			t->best_id = (int)(log->versions[i].id >= 0 ? log->versions[i].id : 0);
 		}
 	}
-	t->commits = cJSON_GetArraySize(t->rs->lineage) > 0 ? cJSON_GetArraySize(t->rs->lineage) - 1 : 0;
-	t->attempts = cJSON_GetArraySize(t->rs->attempts);
-	cJSON_ArrayForEach(v, t->rs->attempts) {
-		t->tokens_in += (long long)num(v, "tokens_in", 0);
-		t->tokens_out += (long long)num(v, "tokens_out", 0);
-		t->cost += num(v, "cost_usd", 0);
-		remember_edit(t, str(v, "edit_hash"));
+	t->commits = log->nversions > 0 ? (int)log->nversions - 1 : 0;
+	t->attempts = (int)log->nattempts;
+	for (size_t i = 0; i < log->nattempts; i++) {
+		const avo_runrec_attempt *a = &log->attempts[i];
+		t->tokens_in += isfinite(a->tokens_in) ? (long long)a->tokens_in : 0;
+		t->tokens_out += isfinite(a->tokens_out) ? (long long)a->tokens_out : 0;
+		t->cost += isfinite(a->cost_usd) ? a->cost_usd : 0;
+		/* An attempt that failed for a reason outside the candidate (a lost evaluation, a
+		 * failed store) is tried again. */
+		if (strcmp(a->status, "error"))
+			remember_edit(t, a->edit_hash);
 	}
 }
 
@@ -921,11 +949,10 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 		goto done;
 	if ((rc = avo_tunekey_compute(t.tuning_key, spec, cache)) < 0 || (rc = parse_kernel(&t.unit, spec)) < 0)
 		goto done;
-	if (opts->fresh_run && (rc = move_aside(run_dir)) < 0)
+	if ((rc = avo_runstate_open(&t.rs, run_dir, opts->fresh_run ? AVO_RUNSTATE_FRESH
+					     : opts->resume ? AVO_RUNSTATE_RESUME : AVO_RUNSTATE_NEW)) < 0)
 		goto done;
-	if ((rc = avo_runstate_open(&t.rs, run_dir, !opts->resume)) < 0)
-		goto done;
-	const char *old_key = str(t.rs->run, "tuning_key");
+	const char *old_key = t.rs->log.run.tuning_key;
 	if (opts->resume && old_key && strcmp(old_key, t.tuning_key)) {
 		rc = avo_error_set(AVO_EINVALID,
 				   "%s: this run was for another version of the kernel, harness or configs "
@@ -937,7 +964,7 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	if (!opts->quiet)
 		fprintf(stderr, "avo: tuning %s with the %s operator on the %s backend; run dir %s%s\n", spec->kernel,
 			t.op_name, avo_backend_name(t.backend), run_dir, opts->resume && t.attempts ? " (resumed)" : "");
-	if (cJSON_GetArraySize(t.rs->lineage) == 0 && (rc = baseline(&t)) < 0)
+	if (t.rs->log.nversions == 0 && (rc = baseline(&t)) < 0)
 		goto done;
 	if ((rc = save_run(&t, 0)) < 0)
 		goto done;
@@ -1014,10 +1041,10 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 		t.cost += res.cost_usd;
 		/* Charge the step's tokens to the last record it produced (attempt and version). */
 		if (t.attempts > attempts_before && (res.input_tokens || res.output_tokens || res.cost_usd)) {
-			cJSON *last = cJSON_GetArrayItem(t.rs->attempts, cJSON_GetArraySize(t.rs->attempts) - 1);
-			cJSON_AddNumberToObject(last, "tokens_in", (double)res.input_tokens);
-			cJSON_AddNumberToObject(last, "tokens_out", (double)res.output_tokens);
-			cJSON_AddNumberToObject(last, "cost_usd", res.cost_usd);
+			avo_runrec_attempt *last = &t.rs->log.attempts[t.rs->log.nattempts - 1];
+			last->tokens_in = (double)res.input_tokens;
+			last->tokens_out = (double)res.output_tokens;
+			last->cost_usd = res.cost_usd;
 		}
 		/* A step that ended without an evaluation is still an attempt to log when it failed
 		 * or was billed (a model that submits without changes costs tokens too; a fatal API
@@ -1026,14 +1053,15 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 		int failed = res.outcome == AVO_AGENT_FAILED || res.outcome == AVO_AGENT_BUDGET;
 		if (t.attempts == attempts_before && (billed || (rc >= 0 && failed))) {
 			int nochange = rc >= 0 && !failed;
-			cJSON *a = attempt_record(&t, nochange ? "no_change" : "error", NULL, 0, NULL,
-						  res.error ? res.error : nochange ? "submitted without changes"
-										   : avo_agent_outcome_name(res.outcome),
-						  res.edit_hash);
-			cJSON_AddNumberToObject(a, "tokens_in", (double)res.input_tokens);
-			cJSON_AddNumberToObject(a, "tokens_out", (double)res.output_tokens);
-			cJSON_AddNumberToObject(a, "cost_usd", res.cost_usd);
-			avo_runstate_add_attempt(t.rs, a);
+			avo_runrec_attempt a;
+			attempt_record(&a, &t, nochange ? "no_change" : "error", NULL, 0, NULL,
+				       res.error ? res.error : nochange ? "submitted without changes"
+									: avo_agent_outcome_name(res.outcome),
+				       res.edit_hash);
+			a.tokens_in = (double)res.input_tokens;
+			a.tokens_out = (double)res.output_tokens;
+			a.cost_usd = res.cost_usd;
+			avo_runstate_add_attempt(t.rs, &a);
 			t.attempts++;
 			save_run(&t, 0);
 		}
@@ -1071,7 +1099,7 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	if (t.progress && !opts->quiet)
 		fputc('\n', stderr);
 	if (!opts->quiet && rc >= 0) {
-		double base = num(cJSON_GetArrayItem(t.rs->lineage, 0), "fitness", 0);
+		double base = baseline_fitness(&t);
 		fprintf(stderr, "avo: %s: stopped (%s): best version %d, fitness %.6g %s (%.3fx the original), "
 				"%d attempts, %d commits, %lld+%lld tokens, $%.2f\n",
 			spec->name, t.stop_reason ? t.stop_reason : "done", t.best_id, t.best_fitness,

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "avo_base.h"
 #include "avo_cache.h"
+#include "runrec.h"
 #include "spec.h"
 #include "tunekey.h"
 
@@ -33,40 +34,41 @@ static void usage(FILE *f)
 		"exit status 1 when there is no tuned result for the spec.\n");
 }
 
+/* The manifest from the tune entry (both are run records: engine/runrec.h). */
 static cJSON *manifest(const avo_spec *spec, const avo_tunekey_best *best, const char *key,
 		       const char *orig_hash, const char *arch)
 {
-	cJSON *m = cJSON_CreateObject(), *entry, *v;
+	avo_runrec_tune e;
+	avo_runrec_manifest m;
 	char date[32];
 	time_t now = time(NULL);
 	struct tm tm;
 
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	entry = cJSON_Parse(best->entry);
-
-	cJSON_AddStringToObject(m, "kernel", avo_path_basename(spec->kernel));
-	cJSON_AddStringToObject(m, "arch", arch);
-	cJSON_AddStringToObject(m, "tuning_key", key);
-	cJSON_AddStringToObject(m, "original_hash", orig_hash);
-	cJSON_AddStringToObject(m, "variant_hash", best->variant);
-	cJSON_AddStringToObject(m, "objective", best->objective ? best->objective : spec->objective);
-	cJSON_AddNumberToObject(m, "fitness", best->fitness);
-	if (best->baseline_fitness > 0)
-		cJSON_AddNumberToObject(m, "baseline_fitness", best->baseline_fitness);
-	v = cJSON_GetObjectItemCaseSensitive(entry, "scores");
-	cJSON_AddItemToObject(m, "scores", v ? cJSON_Duplicate(v, 1) : cJSON_CreateArray());
-	if (best->gpu)
-		cJSON_AddStringToObject(m, "gpu", best->gpu);
-	else
-		cJSON_AddNullToObject(m, "gpu");
-	v = cJSON_GetObjectItemCaseSensitive(entry, "time");
-	if (cJSON_IsNumber(v))
-		cJSON_AddNumberToObject(m, "tuned_time", v->valuedouble);
-	cJSON_AddStringToObject(m, "date", date);
-	cJSON_AddStringToObject(m, "avo_version", AVO_VERSION_STRING);
+	cJSON *entry = cJSON_Parse(best->entry);
+	avo_runrec_tune_parse(&e, entry);
 	cJSON_Delete(entry);
-	return m;
+	avo_runrec_manifest_init(&m);
+	m.kernel = avo_strdup(avo_path_basename(spec->kernel));
+	m.arch = avo_strdup(arch);
+	m.tuning_key = avo_strdup(key);
+	m.original_hash = avo_strdup(orig_hash);
+	m.variant_hash = avo_strdup(best->variant);
+	m.objective = avo_strdup(best->objective ? best->objective : spec->objective);
+	m.fitness = best->fitness;
+	m.baseline_fitness = best->baseline_fitness;
+	m.s = e.s, e.s = (avo_runrec_scores){0};
+	m.gpu = avo_strdup(best->gpu);
+	m.tuned_time = e.time;
+	m.speedup = e.speedup;
+	m.guard = e.guard, e.guard = (avo_runrec_guard){0};
+	m.date = avo_strdup(date);
+	m.avo_version = avo_strdup(AVO_VERSION_STRING);
+	cJSON *j = avo_runrec_manifest_json(&m);
+	avo_runrec_manifest_dispose(&m);
+	avo_runrec_tune_dispose(&e);
+	return j;
 }
 
 int avo_cmd_export(int argc, char **argv)
@@ -79,7 +81,7 @@ int avo_cmd_export(int argc, char **argv)
 	avo_tunekey_best best = AVO_TUNEKEY_BEST_INIT;
 	avo_buf orig = AVO_BUF_INIT;
 	char key[AVO_CACHE_HEX], orig_hash[AVO_CACHE_HEX];
-	char *adir = NULL, *file = NULL, *mfile = NULL, *mtext = NULL;
+	char *adir = NULL, *file = NULL, *mfile = NULL;
 	const char *arch;
 	cJSON *m = NULL;
 
@@ -142,8 +144,7 @@ int avo_cmd_export(int argc, char **argv)
 	file = avo_sprintf("%s/%s", adir ? adir : "", avo_path_basename(spec->kernel));
 	mfile = avo_sprintf("%s.avo.json", file ? file : "");
 	m = manifest(spec, &best, key, orig_hash, arch);
-	mtext = cJSON_Print(m);
-	if (!adir || !file || !mfile || !mtext) {
+	if (!adir || !file || !mfile || !m) {
 		error = avo_error_set(AVO_ERROR, "out of memory");
 		goto fail;
 	}
@@ -155,20 +156,8 @@ int avo_cmd_export(int argc, char **argv)
 	if ((error = avo_mkdir_p(adir, 0755)) < 0 ||
 	    (error = avo_file_write_atomic(file, avo_buf_cstr(&best.source), best.source.size, 0644)) < 0)
 		goto fail;
-	{
-		size_t n = strlen(mtext);
-		char *t = malloc(n + 2);
-		if (!t) {
-			error = avo_error_set(AVO_ERROR, "out of memory");
-			goto fail;
-		}
-		memcpy(t, mtext, n);
-		t[n] = '\n';
-		error = avo_file_write_atomic(mfile, t, n + 1, 0644);
-		free(t);
-		if (error < 0)
-			goto fail;
-	}
+	if ((error = avo_runrec_write_json(mfile, m)) < 0)
+		goto fail;
 
 	if (json) {
 		cJSON *j = cJSON_CreateObject();
@@ -181,9 +170,18 @@ int avo_cmd_export(int argc, char **argv)
 			printf("%s\n", t);
 		free(t);
 		cJSON_Delete(j);
-	} else
-		printf("avo: %s: exported variant %.12s.. to %s (manifest %s)\n",
-		       avo_path_basename(spec->kernel), best.variant, file, avo_path_basename(mfile));
+	} else {
+		avo_runrec_manifest mm;
+		char sp[96] = "";
+		avo_runrec_manifest_parse(&mm, m);
+		if (avo_runrec_interval_known(&mm.speedup)) {
+			char iv[64];
+			snprintf(sp, sizeof(sp), ", speedup %s", avo_runrec_interval_text(iv, sizeof(iv), &mm.speedup));
+		}
+		avo_runrec_manifest_dispose(&mm);
+		printf("avo: %s: exported variant %.12s.. to %s (manifest %s%s)\n",
+		       avo_path_basename(spec->kernel), best.variant, file, avo_path_basename(mfile), sp);
+	}
 	error = AVO_EXIT_OK;
 	goto cleanup;
 
@@ -191,7 +189,6 @@ fail:
 	error = avo_cli_fail(error);
 cleanup:
 	cJSON_Delete(m);
-	free(mtext);
 	free(adir);
 	free(file);
 	free(mfile);

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The run state through the real CLI on the CPU example:
+#   fixture   a run dir written by an older avo (fixtures/pre-runrec) still reports, applies
+#             and resumes
+#   lock      a second `avo tune` on a held run dir fails at once naming the holder; the
+#             lock of a kill -9'd run is taken over
+#   store     a cache that cannot store objects never leaves a phantom commit: the attempt
+#             is recorded as failed with its cause, and the edit is tried again on resume
+# usage: runstate_cli.sh CASE AVO SRC_DIR WORK_DIR
+set -euo pipefail
+case_=$1 AVO=$2 SRC=$3 W=$4
+rm -rf "$W" && mkdir -p "$W"
+export AVO_CACHE_DIR=$W/cache AVO_CACHE_REMOTE=
+fail() { echo "FAIL: $*" >&2; exit 1; }
+jq_() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+lines() { [ -f "$1" ] && wc -l < "$1" || echo 0; }
+
+case $case_ in
+fixture)
+  cp -r "$SRC/tests/tune/fixtures/pre-runrec" "$W/k"
+  chmod -R u+w "$W/k"
+  export AVO_CACHE_DIR=$W/k/cache
+  K=$W/k RUN=$W/k/run
+  # status and report read it as it is.
+  "$AVO" status "$K/avo.json" --run-dir "$RUN" --json > "$W/status.json" 2> "$W/status.err" ||
+    { cat "$W/status.err"; fail "status failed"; }
+  [ ! -s "$W/status.err" ] || { cat "$W/status.err"; fail "status warned on a clean old run"; }
+  [ "$(jq_ "$W/status.json" "d['attempts']")" = 8 ] || fail "status: attempts"
+  [ "$(jq_ "$W/status.json" "d['commits']")" = 1 ] || fail "status: commits"
+  "$AVO" report "$K/avo.json" --run-dir "$RUN" -o "$W/report.html" 2> "$W/report.err" ||
+    { cat "$W/report.err"; fail "report failed"; }
+  grep -q "TILE_K" "$W/report.html" || fail "report: the commit's change is not shown"
+  # apply serves the tuned variant the old run published.
+  "$AVO" apply "$K/avo.json" -o "$W/applied.c" > "$W/apply.log" 2>&1 || { cat "$W/apply.log"; fail "apply failed"; }
+  grep -q "from local cache" "$W/apply.log" || { cat "$W/apply.log"; fail "apply did not use the tuned variant"; }
+  grep -q "^#define TILE_K 16 " "$W/applied.c" && grep -q "^#define UNROLL 4 " "$W/applied.c" ||
+    fail "the applied file is not version 1 (TILE_K 16, UNROLL 4)"
+  # resume continues it: the old records stay, new ones follow with the next numbers.
+  "$AVO" tune "$K/avo.json" --run-dir "$RUN" --resume --evals 11 --no-progress 2> "$W/tune.log" ||
+    { cat "$W/tune.log"; fail "resume failed"; }
+  grep -q "(resumed)" "$W/tune.log" || fail "not resumed"
+  [ "$(lines "$RUN/attempts.jsonl")" = 11 ] || fail "expected 11 attempts after resume"
+  python3 - "$RUN" "$SRC/tests/tune/fixtures/pre-runrec/run" <<'PY'
+import json, sys
+new, old = sys.argv[1], sys.argv[2]
+for f in ("attempts.jsonl", "lineage.jsonl"):
+    o = [json.loads(l) for l in open(f"{old}/{f}")]
+    n = [json.loads(l) for l in open(f"{new}/{f}")]
+    assert n[:len(o)] == o, f"{f}: the old records changed"
+att = [json.loads(l) for l in open(f"{new}/attempts.jsonl")]
+assert [a["n"] for a in att] == list(range(1, 12)), [a["n"] for a in att]
+r = json.load(open(f"{new}/run.json"))
+assert r["attempts"] == 11 and r["done"] is True, r
+PY
+  ;;
+lock)
+  cp "$SRC"/kernels/cpu/{avo.json,attention.c,attention.h,harness.c} "$W/"
+  RUN=$W/run
+  # Hold the run dir with a tune that runs long, then try a second one.
+  "$AVO" tune "$W/avo.json" --run-dir "$RUN" --evals 400 --no-progress 2> "$W/first.log" &
+  first=$!
+  for _ in $(seq 100); do [ -s "$RUN/lineage.jsonl" ] && break; sleep 0.1; done
+  [ -s "$RUN/lineage.jsonl" ] || { kill -9 $first; fail "the first tune did not start"; }
+  t0=$(date +%s)
+  rc=0; "$AVO" tune "$W/avo.json" --run-dir "$RUN" --resume --evals 3 --no-progress 2> "$W/second.log" || rc=$?
+  [ $(( $(date +%s) - t0 )) -lt 5 ] || fail "the second tune waited"
+  [ $rc = 4 ] || { cat "$W/second.log"; kill -9 $first; fail "second tune: exit $rc, expected 4"; }
+  grep -q "another avo is running this tune (pid $first on $(hostname) since " "$W/second.log" ||
+    { cat "$W/second.log"; kill -9 $first; fail "the holder is not named"; }
+  rc=0; "$AVO" tune "$W/avo.json" --run-dir "$RUN" --fresh-run --evals 3 --no-progress 2> "$W/fresh.log" || rc=$?
+  [ $rc = 4 ] && [ -s "$RUN/lineage.jsonl" ] || { kill -9 $first; fail "--fresh-run moved a held run aside"; }
+  # kill -9: the lock is stale, the next tune takes it over and resumes.
+  kill -9 $first; wait $first 2>/dev/null || true
+  touch "$RUN/run.json.tmp.$first.7"
+  "$AVO" tune "$W/avo.json" --run-dir "$RUN" --resume --evals 1 --no-progress 2> "$W/third.log" ||
+    { cat "$W/third.log"; fail "the stale lock was not taken over"; }
+  [ ! -e "$RUN/run.json.tmp.$first.7" ] || fail "the killed run's temp file is still there"
+  ;;
+store)
+  cp "$SRC"/kernels/cpu/{avo.json,attention.c,attention.h,harness.c} "$W/"
+  RUN=$W/run
+  "$AVO" tune "$W/avo.json" --run-dir "$RUN" --evals 1 --no-progress 2> "$W/t1.log" || { cat "$W/t1.log"; fail "baseline"; }
+  # The object store breaks (a full disk reads the same to avo: the write fails).
+  mv "$W/cache/obj" "$W/cache/obj.ok" && : > "$W/cache/obj"
+  rc=0; "$AVO" tune "$W/avo.json" --run-dir "$RUN" --resume --evals 12 --no-progress 2> "$W/t2.log" || rc=$?
+  [ $rc = 4 ] || { cat "$W/t2.log"; fail "a failed store: exit $rc, expected 4"; }
+  grep -q "not committed: storing the committed variant" "$W/t2.log" || { cat "$W/t2.log"; fail "no cause on stderr"; }
+  python3 - "$RUN" > "$W/failed_edit" <<'PY'
+import json, sys
+att = [json.loads(l) for l in open(sys.argv[1] + "/attempts.jsonl")]
+lin = [json.loads(l) for l in open(sys.argv[1] + "/lineage.jsonl")]
+versions = {v["variant"] for v in lin}
+for a in att:  # no phantom: every committed attempt has its version
+    assert a["status"] != "committed" or a["variant"] in versions, ("phantom commit", a["n"])
+bad = [a for a in att if a["status"] == "error"]
+assert len(bad) == 1 and "not committed: storing the committed variant" in bad[0]["feedback"], bad
+assert len(lin) == 1, "a version was recorded without its object"
+print(bad[0]["edit_hash"])
+PY
+  # Fixed: the failed edit is tried again and committed.
+  rm "$W/cache/obj" && mv "$W/cache/obj.ok" "$W/cache/obj"
+  "$AVO" tune "$W/avo.json" --run-dir "$RUN" --resume --evals 6 --no-progress 2> "$W/t3.log" || { cat "$W/t3.log"; fail "resume"; }
+  python3 - "$RUN" "$(cat "$W/failed_edit")" <<'PY'
+import json, sys
+att = [json.loads(l) for l in open(sys.argv[1] + "/attempts.jsonl")]
+lin = [json.loads(l) for l in open(sys.argv[1] + "/lineage.jsonl")]
+again = [a for a in att if a["edit_hash"] == sys.argv[2]]
+assert len(again) == 2 and again[1]["status"] == "committed", [a["status"] for a in again]
+assert again[1]["variant"] in {v["variant"] for v in lin}
+PY
+  ;;
+*) fail "unknown case $case_" ;;
+esac
+echo "ok: $case_"
