@@ -903,6 +903,33 @@ static cJSON *op_options(const avo_spec *spec, const char *op)
 	return o;
 }
 
+/* --operator-options: its top-level fields replace the spec section's. */
+static int op_override(cJSON **oopts, const char *json)
+{
+	cJSON *over = cJSON_Parse(json), *it;
+	if (!cJSON_IsObject(over)) {
+		cJSON_Delete(over);
+		return avo_error_set(AVO_EINVALID, "--operator-options: not a JSON object: %.80s", json);
+	}
+	if (!cJSON_IsObject(*oopts)) {
+		cJSON_Delete(*oopts);
+		*oopts = cJSON_CreateObject();
+	}
+	int rc = 0;
+	while (rc == 0 && over->child) {
+		it = cJSON_DetachItemViaPointer(over, over->child);
+		char *key = avo_strdup(it->string); /* cJSON frees the item's own name first */
+		cJSON_DeleteItemFromObjectCaseSensitive(*oopts, key);
+		if (!key || !cJSON_AddItemToObject(*oopts, key, it)) {
+			cJSON_Delete(it);
+			rc = avo_error_set(AVO_ERROR, "out of memory");
+		}
+		free(key);
+	}
+	cJSON_Delete(over);
+	return rc;
+}
+
 static char *knowledge_dir(const avo_spec *spec)
 {
 	cJSON *root = spec->json ? cJSON_Parse(spec->json) : NULL;
@@ -970,6 +997,8 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 		goto done;
 
 	oopts = op_options(spec, t.op_name);
+	if (opts->op_json && (rc = op_override(&oopts, opts->op_json)) < 0)
+		goto done;
 	if (!strcmp(t.op_name, "command") && cJSON_IsObject(oopts) &&
 	    !cJSON_GetObjectItemCaseSensitive(oopts, "base_dir"))
 		cJSON_AddStringToObject(oopts, "base_dir", spec->dir);

@@ -25,9 +25,11 @@ typedef struct {
 	int quiet;
 	int progress;            /* -1: auto (a TTY on stderr) */
 	const char *backend;     /* "inline" | "local" | "slurm"; NULL: the spec's (engine/backend.h) */
+	const char *op_json;     /* a JSON object whose fields replace those of the operator's
+				  * spec section (e.g. the llm's extra_body); NULL: none */
 } avo_tune_options;
 
-#define AVO_TUNE_OPTIONS_INIT {NULL, NULL, 0, 0, -1, -1, -1, 0.0, 4, 0, -1, 0, -1, NULL}
+#define AVO_TUNE_OPTIONS_INIT {NULL, NULL, 0, 0, -1, -1, -1, 0.0, 4, 0, -1, 0, -1, NULL, NULL}
 
 /* Returns 0 when the run finished within its budget (or the space was exhausted), a
  * negative AVO_E* on errors, and AVO_TUNE_INTERRUPTED after SIGINT/SIGTERM (state saved). */

@@ -2,7 +2,7 @@
 # `avo tune --operator llm` against the mock API (tests/agent/mock_llm.py) on the CPU
 # example: an API error that no retry can fix stops the run at once with exit 4, and the
 # spend is durable (steps without changes are billed and recorded, --resume restores the
-# cost, --max-cost holds across sessions).
+# cost, --max-cost holds across sessions); --operator-options reaches the requests.
 # usage: llm_tune.sh CASE AVO SRC_DIR WORK_DIR
 set -euo pipefail
 case_=$1 AVO=$2 SRC=$3 W=$4
@@ -62,8 +62,14 @@ spend_resume)
   # Every step submits without changes, one request of 1000 + 100 tokens: $0.0045 a step.
   step='{"calls": [{"name": "submit", "args": {"note": "nothing to do"}}], "usage": [1000, 100]}'
   start_mock "[$step, $step, $step, $step, $step, $step, $step, $step, $step, $step]" openai
-  AVO_TEST_KEY=$KEY "$AVO" tune "$W/spec.json" --run-dir "$RUN" --max-cost 0.01 --no-progress 2> "$W/log" \
+  AVO_TEST_KEY=$KEY "$AVO" tune "$W/spec.json" --run-dir "$RUN" --max-cost 0.01 --no-progress \
+    --operator-options '{"reasoning_effort": "low", "extra_body": {"service_tier": "flex"}}' 2> "$W/log" \
     || { cat "$W/log"; fail "tune failed"; }
+  python3 - "$W/requests.jsonl" <<'PY'
+import json, sys
+b = json.loads(open(sys.argv[1]).readline())["body"]
+assert b.get("reasoning_effort") == "low" and b.get("service_tier") == "flex", b.keys()
+PY
   grep -q "cost budget reached" "$W/log" || { cat "$W/log"; fail "no cost stop"; }
   [ "$(nreq)" = 3 ] || fail "$(nreq) requests in the first session, want 3"
   AVO_TEST_KEY=$KEY "$AVO" tune "$W/spec.json" --run-dir "$RUN" --max-cost 0.02 --resume --no-progress 2> "$W/log2" \
@@ -82,6 +88,9 @@ assert abs(run["cost_usd"] - 0.0225) < 1e-9, run["cost_usd"]
 assert run["tokens_in"] == 5000 and run["tokens_out"] == 500, (run["tokens_in"], run["tokens_out"])
 print("spend ok:", run["cost_usd"])
 PY
+  rc=0
+  AVO_TEST_KEY=$KEY "$AVO" tune "$W/spec.json" --run-dir "$RUN" --resume --operator-options '[1]' 2> "$W/log3" || rc=$?
+  [ $rc = 3 ] && grep -q "operator-options" "$W/log3" || { cat "$W/log3"; fail "bad --operator-options: exit $rc"; }
   no_secret
   ;;
 *) fail "unknown case $case_";;

@@ -42,20 +42,39 @@ static void test_fatal(void)
 		{"{\"status\":429,\"error\":{\"type\":\"insufficient_quota\",\"code\":\"insufficient_quota\",\"message\":\"quota\"}}",
 		 "spend limit"},
 	};
-	for (size_t a = 0; a < NAPIS; a++)
-		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-			char script[512];
-			snprintf(script, sizeof(script), "[%s,%s,%s]", cases[i].entry, cases[i].entry, cases[i].entry);
-			fake f = {0};
+	/* one mock per format: each step meets the next error and stops after one request */
+	size_t n = sizeof(cases) / sizeof(cases[0]);
+	avo_buf script = AVO_BUF_INIT;
+	for (size_t i = 0; i < n; i++)
+		avo_buf_printf(&script, "%s%s", i ? "," : "[", cases[i].entry);
+	avo_buf_puts(&script, "]");
+	for (size_t a = 0; a < NAPIS; a++) {
+		mock m;
+		if (mock_start(&m, apis[a], script.ptr) < 0) {
+			failures++;
+			continue;
+		}
+		fake f = {0};
+		avo_agent_context ctx = demo_context(&f);
+		avo_agent_op *op = make_op(&m, apis[a], "{\"retries\": 2, \"retry_base\": 0}");
+		for (size_t i = 0; i < n; i++) {
 			avo_agent_step_result r;
-			int rc;
-			cJSON *log = one_step(apis[a], script, "{\"retries\": 2, \"retry_base\": 0}", &rc, &r, &f);
+			int rc = avo_agent_step(op, &ctx, &r);
 			CHECK(rc == AVO_ENET && r.outcome == AVO_AGENT_FAILED);
-			CHECK(cJSON_GetArraySize(log) == 1); /* not retried */
+			CHECK(strstr(avo_error_last(), cases[i].want));
 			CHECK(r.error && strstr(r.error, cases[i].want) && strstr(r.error, "stopping"));
-			cJSON_Delete(log);
+			save_result(&m, &r);
 			avo_agent_step_result_dispose(&r);
 		}
+		mock_stop(&m);
+		cJSON *log = mock_log(&m);
+		CHECK(cJSON_GetArraySize(log) == (int)n); /* none was retried */
+		cJSON_Delete(log);
+		CHECK(secret_absent(&m, KEY));
+		avo_agent_op_free(op);
+		mock_cleanup(&m);
+	}
+	avo_buf_dispose(&script);
 }
 
 /* a rate limit is retried; a provider error inside a 200 fails the step with its message,
