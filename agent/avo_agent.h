@@ -170,9 +170,11 @@ struct avo_agent_op {
 	void (*free)(avo_agent_op *op);
 };
 
-/* Run one variation step. `out` is always initialised (dispose it even on error). Returns
- * <0 only when the step could not run at all (bad context, evaluate() failed); a model or
- * a command that misbehaves gives 0 with outcome AVO_AGENT_FAILED and `error` set. */
+/* Run one variation step. `out` is always initialised (dispose it even on error; its
+ * tokens and cost count even then). Returns <0 only when the step could not run at all
+ * (bad context, evaluate() failed) or the run cannot go on (an LLM API refused the key, the
+ * model or the request, or its quota is spent: AVO_ENET); a model or a command that
+ * misbehaves gives 0 with outcome AVO_AGENT_FAILED and `error` set. */
 int avo_agent_step(avo_agent_op *op, const avo_agent_context *ctx, avo_agent_step_result *out);
 void avo_agent_op_free(avo_agent_op *op);
 
