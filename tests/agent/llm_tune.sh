@@ -21,7 +21,7 @@ start_mock() {
     --log "$W/requests.jsonl" 2> "$W/mock.log" &
   mock=$!
   trap 'kill $mock 2>/dev/null || true' EXIT
-  for _ in $(seq 100); do grep -q listening "$W/mock.log" && break; sleep 0.05; done
+  for _ in $(seq 600); do grep -q listening "$W/mock.log" && break; sleep 0.05; done
   python3 - "$SRC/kernels/cpu/avo.json" "$W/spec.json" "$SRC/kernels/cpu" "$2" "http://127.0.0.1:$port" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
