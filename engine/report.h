@@ -64,7 +64,13 @@ typedef struct {
 	int done;
 	avo_report_pair *commits_by_op; size_t ncommits_by_op;   /* text = count as decimal */
 	avo_report_pair *failures; size_t nfailures;             /* status -> count */
+	avo_runrec_interval final;          /* the final measured speedup, when the run made one */
+	double noise_limit;                 /* noise above this (relative sd) hides the gains sought */
+	long noisy_configs;                 /* configs of the baseline or best above noise_limit */
 } avo_report_summary;
+
+/* The larger of a config's noise in the baseline and in the best (NAN when neither has one). */
+double avo_report_config_noise(const avo_report_score *base, const avo_report_score *best);
 
 /* Fill `out`; release with avo_report_summary_dispose(). Borrowed pointers point into run. */
 int avo_report_summarize(avo_report_summary *out, const avo_report_run *run);

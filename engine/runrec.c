@@ -458,7 +458,7 @@ void avo_runrec_run_init(avo_runrec_run *r)
 	memset(r, 0, sizeof(*r));
 	r->started = r->elapsed_s = r->best_fitness = r->baseline_fitness = NAN;
 	r->tokens_in = r->tokens_out = r->cost_usd = NAN;
-	r->budget_seconds = r->budget_cost_usd = NAN;
+	r->budget_seconds = r->budget_cost_usd = r->min_gain = NAN;
 	r->attempts = r->commits = r->best_id = r->budget_evaluations = -1;
 	r->done = -1;
 	r->speedup = (avo_runrec_interval)AVO_RUNREC_INTERVAL_NONE;
@@ -494,6 +494,7 @@ int avo_runrec_run_parse(avo_runrec_run *r, const cJSON *o)
 	r->commits = jlong(o, "commits", -1);
 	r->best_id = jlong(o, "best_id", -1);
 	r->done = jbool(o, "done");
+	r->min_gain = jnum(o, "min_gain");
 	const cJSON *bu = cJSON_GetObjectItemCaseSensitive(o, "budget");
 	if (cJSON_IsObject(bu)) {
 		r->budget_seconds = jnum(bu, "seconds");
@@ -521,6 +522,7 @@ cJSON *avo_runrec_run_json(const avo_runrec_run *r)
 	put_num(o, "best_fitness", r->best_fitness);
 	put_num(o, "baseline_fitness", r->baseline_fitness);
 	put_interval(o, "speedup", &r->speedup);
+	put_num(o, "min_gain", r->min_gain);
 	put_str(o, "objective", r->objective);
 	put_str(o, "operator", r->op);
 	put_num(o, "tokens_in", r->tokens_in);

@@ -111,6 +111,7 @@ typedef struct {
 	double budget_seconds, budget_cost_usd;
 	long budget_evaluations;
 	int done;           /* 1, 0, -1 unknown */
+	double min_gain;    /* the gate's minimum gain (0.01: 1%); NAN unknown */
 	avo_runrec_interval speedup; /* final measurement of the best against the original */
 	avo_runrec_guard guard;
 } avo_runrec_run;

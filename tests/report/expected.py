@@ -44,6 +44,10 @@ def expected(run_dir):
         b = bscores.get(s["config"], {})
         row = {"config": s["config"], "baseline_ms": s.get("ms"), "best_ms": b.get("ms"),
                "baseline_tflops": s.get("tflops"), "best_tflops": b.get("tflops"), "speedup": None}
+        noise = [x["noise"] for x in (s, b) if isinstance(x.get("noise"), (int, float))]
+        row["noise"] = max(noise) if noise else None
+        limit = run.get("min_gain") or 0.01
+        row["noisy"] = row["noise"] is not None and row["noise"] > limit
         if row["baseline_ms"] and row["best_ms"]:
             row["speedup"] = row["baseline_ms"] / row["best_ms"]
         elif row["baseline_tflops"] and row["best_tflops"]:
@@ -56,4 +60,5 @@ def expected(run_dir):
         "tokens_in": run["tokens_in"], "tokens_out": run["tokens_out"], "cost_usd": run["cost_usd"],
         "stop_reason": run["stop_reason"], "done": run["done"], "objective": best["objective"],
         "configs": configs,
+        "speedup_interval": run.get("speedup"),
     }

@@ -26,6 +26,48 @@ def avo(*args, cwd=None, env=None):
     return p.returncode, p.stdout, p.stderr
 
 
+
+# Measured runs (issue 15): intervals from the gate and the final measurement, noise per
+# config. The "normal" fixture with those optional fields added, as the gate writes them.
+with tempfile.TemporaryDirectory() as tmp:
+    d = os.path.join(tmp, "gated")
+    shutil.copytree(os.path.join(FIX, "normal"), d)
+    lin = [json.loads(l) for l in open(os.path.join(d, "lineage.jsonl"))]
+    for i, v in enumerate(lin):
+        if v["id"] > 0:
+            v["gain"] = {"value": 1.05, "lo": 1.02, "hi": 1.08, "confidence": 0.95, "samples": 40}
+        for j, sc in enumerate(v["scores"]):
+            sc["samples"], sc["noise"] = 20, 0.004 if j else 0.031  # the first config is noisy
+    open(os.path.join(d, "lineage.jsonl"), "w").write("".join(json.dumps(v) + "\n" for v in lin))
+    run = json.load(open(os.path.join(d, "run.json")))
+    run["speedup"] = {"value": 1.46, "lo": 1.43, "hi": 1.49, "confidence": 0.95, "samples": 60}
+    run["min_gain"] = 0.02
+    json.dump(run, open(os.path.join(d, "run.json"), "w"))
+    exp = expected(d)
+    rc, out, err = avo("status", "--run-dir", d, "--json")
+    got = json.loads(out)
+    check(rc == 0 and got["configs"] == exp["configs"], f"gated: configs {got.get('configs')} != {exp['configs']}")
+    check(got["speedup_interval"] == run["speedup"], f"gated: speedup_interval {got.get('speedup_interval')}")
+    check([c["noisy"] for c in got["configs"]] == [True, False, False], "gated: noisy configs")
+    rc, out, err = avo("status", "--run-dir", d)
+    check("speedup     1.460x [1.430, 1.490] (final interleaved measurement, 95% interval, 60 samples)" in out,
+          f"gated: status speedup line: {out}")
+    check("best gain   1.050x [1.020, 1.080] over v" in out, "gated: best gain line")
+    check("warning: 1 config(s) marked ! time with more noise than the 2% gains sought" in out, "gated: noise warning")
+    check(" 3.10% !" in out and " 0.40%" in out, "gated: noise column")
+    page = os.path.join(tmp, "g.html")
+    rc, out, err = avo("report", "--run-dir", d, "-o", page)
+    html = open(page).read() if rc == 0 else ""
+    bars = html.count('class="errbar"')
+    check(bars == len(lin) - 1, f"gated: {bars} error bars, expected {len(lin) - 1}")
+    check('id="noise-warning"' in html and "gains sought" in html, "gated: report noise warning")
+    check("1.460x [1.430, 1.490]" in html, "gated: report speedup with its interval")
+    check(html.count("data-noise=") == 3, "gated: noise per config")
+    # Without the optional fields nothing changes: no bars, no noise column, no warning.
+    rc, out, err = avo("report", "--run-dir", os.path.join(FIX, "normal"), "-o", page)
+    html = open(page).read()
+    check('class="errbar"' not in html and "noise-warning" not in html, "normal: no intervals shown")
+
 for name in ["normal", "baseline-only", "truncated", "hostile"]:
     d = os.path.join(FIX, name)
     exp = expected(d)
