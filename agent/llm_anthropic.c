@@ -11,23 +11,17 @@ static void anth_headers(char *out[2], const avo_llm_conf *c, const char *key)
 	out[1] = avo_sprintf("anthropic-version: %s", c->anthropic_version);
 }
 
+static int anth_tool(cJSON *t, const avo_agent_tool_def *d, cJSON *schema)
+{
+	cJSON_AddStringToObject(t, "name", d->name);
+	cJSON_AddStringToObject(t, "description", d->description);
+	cJSON_AddItemToObject(t, "input_schema", schema);
+	return 0;
+}
+
 static cJSON *anth_tools(const avo_agent_tool_def *defs, size_t n)
 {
-	cJSON *arr = cJSON_CreateArray();
-	for (size_t i = 0; arr && i < n; i++) {
-		cJSON *t = cJSON_CreateObject(), *schema = cJSON_Parse(defs[i].schema);
-		if (!t || !schema) {
-			cJSON_Delete(t);
-			cJSON_Delete(schema);
-			cJSON_Delete(arr);
-			return NULL;
-		}
-		cJSON_AddStringToObject(t, "name", defs[i].name);
-		cJSON_AddStringToObject(t, "description", defs[i].description);
-		cJSON_AddItemToObject(t, "input_schema", schema);
-		cJSON_AddItemToArray(arr, t);
-	}
-	return arr;
+	return avo_llm_tool_list(defs, n, anth_tool);
 }
 
 static cJSON *ephemeral(void)

@@ -5,26 +5,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int chat_tool(cJSON *t, const avo_agent_tool_def *d, cJSON *schema)
+{
+	cJSON *f = cJSON_CreateObject();
+	if (!f) {
+		cJSON_Delete(schema);
+		return -1;
+	}
+	cJSON_AddStringToObject(t, "type", "function");
+	cJSON_AddItemToObject(t, "function", f);
+	cJSON_AddStringToObject(f, "name", d->name);
+	cJSON_AddStringToObject(f, "description", d->description);
+	cJSON_AddItemToObject(f, "parameters", schema);
+	return 0;
+}
+
 static cJSON *chat_tools(const avo_agent_tool_def *defs, size_t n)
 {
-	cJSON *arr = cJSON_CreateArray();
-	for (size_t i = 0; arr && i < n; i++) {
-		cJSON *t = cJSON_CreateObject(), *f = cJSON_CreateObject(), *schema = cJSON_Parse(defs[i].schema);
-		if (!t || !f || !schema) {
-			cJSON_Delete(t);
-			cJSON_Delete(f);
-			cJSON_Delete(schema);
-			cJSON_Delete(arr);
-			return NULL;
-		}
-		cJSON_AddStringToObject(t, "type", "function");
-		cJSON_AddItemToObject(t, "function", f);
-		cJSON_AddStringToObject(f, "name", defs[i].name);
-		cJSON_AddStringToObject(f, "description", defs[i].description);
-		cJSON_AddItemToObject(f, "parameters", schema);
-		cJSON_AddItemToArray(arr, t);
-	}
-	return arr;
+	return avo_llm_tool_list(defs, n, chat_tool);
 }
 
 static cJSON *chat_request(const avo_llm_conf *c, cJSON *conv, const cJSON *tools, const char *system)

@@ -6,25 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int resp_tool(cJSON *t, const avo_agent_tool_def *d, cJSON *schema)
+{
+	cJSON_AddStringToObject(t, "type", "function");
+	cJSON_AddStringToObject(t, "name", d->name);
+	cJSON_AddStringToObject(t, "description", d->description);
+	cJSON_AddItemToObject(t, "parameters", schema);
+	cJSON_AddBoolToObject(t, "strict", 0); /* optional arguments: not strict mode */
+	return 0;
+}
+
 static cJSON *resp_tools(const avo_agent_tool_def *defs, size_t n)
 {
-	cJSON *arr = cJSON_CreateArray();
-	for (size_t i = 0; arr && i < n; i++) {
-		cJSON *t = cJSON_CreateObject(), *schema = cJSON_Parse(defs[i].schema);
-		if (!t || !schema) {
-			cJSON_Delete(t);
-			cJSON_Delete(schema);
-			cJSON_Delete(arr);
-			return NULL;
-		}
-		cJSON_AddStringToObject(t, "type", "function");
-		cJSON_AddStringToObject(t, "name", defs[i].name);
-		cJSON_AddStringToObject(t, "description", defs[i].description);
-		cJSON_AddItemToObject(t, "parameters", schema);
-		cJSON_AddBoolToObject(t, "strict", 0); /* optional arguments: not strict mode */
-		cJSON_AddItemToArray(arr, t);
-	}
-	return arr;
+	return avo_llm_tool_list(defs, n, resp_tool);
 }
 
 static cJSON *resp_request(const avo_llm_conf *c, cJSON *conv, const cJSON *tools, const char *system)

@@ -145,3 +145,21 @@ int avo_llm_elide_items(cJSON *conv, const char *key, const char *value, const c
 	}
 	return 0;
 }
+
+cJSON *avo_llm_tool_list(const avo_agent_tool_def *defs, size_t n,
+			 int (*fill)(cJSON *t, const avo_agent_tool_def *d, cJSON *schema))
+{
+	cJSON *arr = cJSON_CreateArray();
+	for (size_t i = 0; arr && i < n; i++) {
+		cJSON *t = cJSON_CreateObject(), *schema = cJSON_Parse(defs[i].schema);
+		if (!t || !schema)
+			cJSON_Delete(schema);
+		if (!t || !schema || fill(t, &defs[i], schema) < 0) {
+			cJSON_Delete(t);
+			cJSON_Delete(arr);
+			return NULL;
+		}
+		cJSON_AddItemToArray(arr, t);
+	}
+	return arr;
+}
