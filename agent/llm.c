@@ -180,7 +180,7 @@ static int llm_step_run(avo_agent_op *op, const avo_agent_context *ctx, avo_agen
 	llm_op *o = (llm_op *)op;
 	const avo_llm_conf *c = &o->c;
 	avo_agent_tools *s = NULL;
-	const char *key = getenv(c->key_env);
+	const char *key = avo_secret_get(c->key_env); /* avo_secrets_hide() took it out of environ */
 	size_t ntools;
 	const avo_agent_tool_def *defs = avo_agent_tools_list(&ntools);
 	char *url = avo_sprintf("%s%s", c->base_url, c->wire->path);

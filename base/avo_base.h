@@ -93,6 +93,55 @@ char *avo_sprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 double avo_now(void); /* monotonic seconds */
 double avo_wall(void); /* seconds since the epoch */
 
+/* ---- string vectors (argv) --------------------------------------------------------- */
+
+/* A NULL-terminated vector of owned strings: v is always usable as an argv once anything
+ * was pushed (v may be NULL while empty). */
+typedef struct {
+	char **v;
+	size_t n, cap;
+} avo_strv;
+
+#define AVO_STRV_INIT {NULL, 0, 0}
+
+int avo_strv_push(avo_strv *a, const char *s); /* copies s */
+int avo_strv_pushf(avo_strv *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int avo_strv_pushv(avo_strv *a, const char *const *v); /* each of a NULL-terminated list */
+void avo_strv_dispose(avo_strv *a);
+
+/* Grow *ptr (an array of elements of `elem` bytes, *cap allocated) to hold `need`
+ * elements; doubles. AVO_ERROR with "out of memory" set when it cannot. */
+int avo_array_grow(void **ptr, size_t *cap, size_t need, size_t elem);
+
+/* ---- sandbox (bubblewrap) ---------------------------------------------------------- */
+
+/* What a sandboxed process may touch. It gets its own PID, network, IPC, UTS and cgroup
+ * namespaces and no capabilities; / is read-only, /tmp and /run are empty tmpfs (host
+ * sockets live there: a read-only mount does not stop connect()), /proc
+ * shows only its own processes, /dev is minimal (plus the GPU nodes when `gpu`). Every
+ * process in it dies when its first process ends or when avo dies. */
+typedef struct {
+	const char *write_dir; /* the one directory it may write, at its own path; NULL: none */
+	const char *const *read_paths; /* NULL-terminated or NULL: shown read-only even when
+					* under /tmp or /run (which are otherwise empty inside) */
+	int gpu;               /* pass /dev/nvidia*, /dev/nvidia-caps and /dev/dri through */
+} avo_sandbox;
+
+/* 0 when the sandbox starts on this machine (probed once per process by running `true`
+ * in it); else AVO_EIO, and the message says why and how to opt out. */
+int avo_sandbox_check(void);
+/* The command line that runs `argv` with cwd `cwd` (NULL: write_dir, else /) inside the
+ * sandbox; an absolute argv[0]'s directory and cwd are shown read-only too. *out is
+ * caller-owned (avo_strv_dispose). */
+int avo_sandbox_argv(avo_strv *out, const avo_sandbox *sb, const char *cwd, const char *const *argv);
+
+/* Secrets stay in avo's memory, never in its environment: avo_secrets_hide() (called first
+ * thing by the avo binaries) moves every variable avo_env_is_secret() names out of environ,
+ * so no child and no reader of /proc/<pid>/environ sees them. avo_secret_get() returns the
+ * hidden value, else getenv(name); borrowed, valid for the life of the process. */
+void avo_secrets_hide(void);
+const char *avo_secret_get(const char *name);
+
 /* ---- child processes ------------------------------------------------------------- */
 
 typedef struct {
@@ -107,6 +156,7 @@ typedef struct {
 	size_t max_output;        /* cap per stream (bytes kept, the tail); 0: 4 MiB */
 	const char *stdin_data;   /* NULL: /dev/null */
 	size_t stdin_len;
+	const avo_sandbox *sandbox; /* NULL: none; else run inside it (see avo_sandbox) */
 } avo_proc_options;
 
 typedef struct {

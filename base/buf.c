@@ -1,5 +1,6 @@
 #include "avo_base.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,4 +98,63 @@ char *avo_sprintf(const char *fmt, ...)
 		return NULL;
 	}
 	return avo_buf_detach(&b);
+}
+
+int avo_array_grow(void **ptr, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? *cap : 8;
+	while (n < need)
+		n *= 2;
+	void *p = n > SIZE_MAX / elem ? NULL : realloc(*ptr, n * elem);
+	if (!p)
+		return avo_error_set(AVO_ERROR, "out of memory");
+	*ptr = p;
+	*cap = n;
+	return 0;
+}
+
+static int strv_add(avo_strv *a, char *s)
+{
+	if (!s || avo_array_grow((void **)&a->v, &a->cap, a->n + 2, sizeof(*a->v)) < 0) {
+		free(s);
+		return avo_error_set(AVO_ERROR, "out of memory");
+	}
+	a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+	return 0;
+}
+
+int avo_strv_push(avo_strv *a, const char *s) { return strv_add(a, avo_strdup(s)); }
+
+int avo_strv_pushf(avo_strv *a, const char *fmt, ...)
+{
+	avo_buf b = AVO_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = avo_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	if (rc < 0) {
+		avo_buf_dispose(&b);
+		return rc;
+	}
+	return strv_add(a, avo_buf_detach(&b));
+}
+
+int avo_strv_pushv(avo_strv *a, const char *const *v)
+{
+	for (; v && *v; v++)
+		if (avo_strv_push(a, *v) < 0)
+			return AVO_ERROR;
+	return 0;
+}
+
+void avo_strv_dispose(avo_strv *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->v[i]);
+	free(a->v);
+	a->v = NULL;
+	a->n = a->cap = 0;
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,10 +23,57 @@ int avo_env_is_secret(const char *name)
 	for (size_t i = 0; i < n; i++)
 		up[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 32 : name[i]);
 	up[n] = '\0';
-	if (strstr(up, "API_KEY") || strstr(up, "SECRET") || strstr(up, "PASSWORD") ||
-	    strstr(up, "CREDENTIAL"))
+	if (strstr(up, "API_KEY") || strstr(up, "APIKEY") || strstr(up, "SECRET") ||
+	    strstr(up, "PASSWORD") || strstr(up, "PASSWD") || strstr(up, "CREDENTIAL") ||
+	    !strcmp(up, "AVO_CACHE_REMOTE") /* may hold user:password@ */)
 		return 1;
 	return (n >= 6 && !strcmp(up + n - 6, "_TOKEN")) || (n >= 4 && !strcmp(up + n - 4, "_KEY"));
+}
+
+/* Hidden secrets: "NAME=value" strings moved out of environ, kept for avo_secret_get. */
+static pthread_mutex_t secrets_lock = PTHREAD_MUTEX_INITIALIZER;
+static char **secrets;
+static size_t nsecrets, secrets_cap;
+
+void avo_secrets_hide(void)
+{
+	pthread_mutex_lock(&secrets_lock);
+	for (size_t i = 0; environ && environ[i];) {
+		char *kv = environ[i];
+		size_t klen = strcspn(kv, "=");
+		if (!kv[klen] || !avo_env_is_secret(kv) ||
+		    avo_array_grow((void **)&secrets, &secrets_cap, nsecrets + 1, sizeof(*secrets)) < 0) {
+			i++;
+			continue;
+		}
+		char *copy = avo_strdup(kv), *name = avo_strndup(kv, klen);
+		if (!copy || !name) {
+			free(copy);
+			free(name);
+			i++;
+			continue;
+		}
+		secrets[nsecrets++] = copy;
+		/* Wipe the bytes too: /proc/<pid>/environ shows the initial block, not environ. */
+		memset(kv + klen + 1, 0, strlen(kv + klen + 1));
+		unsetenv(name); /* shifts environ down: look at index i again */
+		free(name);
+		if (environ[i] == kv)
+			i++;
+	}
+	pthread_mutex_unlock(&secrets_lock);
+}
+
+const char *avo_secret_get(const char *name)
+{
+	size_t n = strlen(name);
+	const char *v = NULL;
+	pthread_mutex_lock(&secrets_lock);
+	for (size_t i = 0; i < nsecrets && !v; i++)
+		if (!strncmp(secrets[i], name, n) && secrets[i][n] == '=')
+			v = secrets[i] + n + 1;
+	pthread_mutex_unlock(&secrets_lock);
+	return v ? v : getenv(name);
 }
 
 /* Build the child's environment in the parent: after fork only async-signal-safe calls. */
@@ -77,7 +125,50 @@ static void keep_tail(avo_buf *b, const char *data, size_t len, size_t cap)
 	}
 }
 
+/* Is `cmd` something execvp would find? (A sandboxed command that is not there runs
+ * unwrapped, so it fails the usual way: exit 127, "avo: cannot run".) */
+static int findable(const char *cmd)
+{
+	if (strchr(cmd, '/'))
+		return access(cmd, X_OK) == 0;
+	const char *path = getenv("PATH");
+	char full[4096];
+	for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+		size_t n = strcspn(p, ":");
+		snprintf(full, sizeof(full), "%.*s/%s", (int)n, n ? p : ".", cmd);
+		if (access(full, X_OK) == 0)
+			return 1;
+		p += n + (p[n] == ':');
+	}
+	return 0;
+}
+
+static int proc_run(avo_proc_result *out, const avo_proc_options *o);
+
 int avo_proc_run(avo_proc_result *out, const avo_proc_options *o)
+{
+	if (!o->sandbox || !findable(o->argv[0]))
+		return proc_run(out, o);
+	avo_strv a = AVO_STRV_INIT;
+	if (avo_sandbox_argv(&a, o->sandbox, o->cwd, o->argv) < 0) {
+		memset(out, 0, sizeof(*out));
+		return AVO_ERROR;
+	}
+	avo_proc_options w = *o;
+	w.argv = (const char *const *)a.v;
+	w.cwd = NULL; /* bwrap's --chdir, inside */
+	int rc = proc_run(out, &w);
+	avo_strv_dispose(&a);
+	/* bwrap reports a command killed by signal N as exit 128+N: report the signal. */
+	if (rc == 0 && out->exited && out->exit_code > 128 && out->exit_code < 128 + 65) {
+		out->exited = 0;
+		out->signal = out->exit_code - 128;
+		out->exit_code = 0;
+	}
+	return rc;
+}
+
+static int proc_run(avo_proc_result *out, const avo_proc_options *o)
 {
 	memset(out, 0, sizeof(*out));
 	int pout[2] = {-1, -1}, perr[2] = {-1, -1}, pin[2] = {-1, -1};
@@ -132,6 +223,7 @@ int avo_proc_run(avo_proc_result *out, const avo_proc_options *o)
 	size_t cap = o->max_output ? o->max_output : (4u << 20);
 	size_t in_off = 0;
 	int status = 0, reaped = 0;
+	double t_reaped = 0;
 	struct pollfd fds[3];
 	char chunk[65536];
 	for (;;) {
@@ -141,11 +233,20 @@ int avo_proc_run(avo_proc_result *out, const avo_proc_options *o)
 		if (pin[1] >= 0) { fds[nf] = (struct pollfd){pin[1], POLLOUT, 0}; idx_in = nf++; }
 		if (!reaped && waitpid(pid, &status, WNOHANG) == pid) {
 			reaped = 1;
+			t_reaped = avo_now();
 			/* Grandchildren may hold the pipes open: the group goes with its leader. */
 			kill(-pid, SIGKILL);
 		}
 		if (nf == 0 && reaped)
 			break;
+		/* A process outside the group (setsid) may still hold a pipe: what the group wrote
+		 * is in the pipe already, so stop reading soon after the leader is gone. */
+		if (reaped && avo_now() - t_reaped > 1.0) {
+			if (pout[0] >= 0) { close(pout[0]); pout[0] = -1; }
+			if (perr[0] >= 0) { close(perr[0]); perr[0] = -1; }
+			if (pin[1] >= 0) { close(pin[1]); pin[1] = -1; }
+			continue;
+		}
 		int wait_ms = 50;
 		if (o->timeout_s > 0 && !reaped && avo_now() - t0 > o->timeout_s) {
 			out->timed_out = 1;

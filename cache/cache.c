@@ -273,7 +273,7 @@ int avo_cache_open(avo_cache **out, const avo_cache_options *opts)
 	while (dl > 1 && c->dir[dl - 1] == '/')
 		c->dir[--dl] = '\0';
 
-	const char *url = opts->remote_url ? opts->remote_url : getenv("AVO_CACHE_REMOTE");
+	const char *url = opts->remote_url ? opts->remote_url : avo_secret_get("AVO_CACHE_REMOTE");
 	if (url && *url) {
 		if (!(c->remote = avo_strdup(url))) {
 			avo_cache_free(c);
@@ -290,7 +290,7 @@ int avo_cache_open(avo_cache **out, const avo_cache_options *opts)
 		if (strncmp(c->remote, "http://", 7) && strncmp(c->remote, "https://", 8))
 			remote_failed(c, "not an http:// or https:// URL");
 	}
-	const char *tok = getenv(opts->token_env ? opts->token_env : "AVO_CACHE_TOKEN");
+	const char *tok = avo_secret_get(opts->token_env ? opts->token_env : "AVO_CACHE_TOKEN");
 	if (tok && *tok)
 		c->auth_header = avo_sprintf("Authorization: Bearer %s", tok);
 	c->readonly = opts->remote_readonly >= 0 ? !!opts->remote_readonly

@@ -59,39 +59,20 @@ static void signals_restore(void)
 
 /* ---- the spec's sections ------------------------------------------------------------- */
 
+/* The spec's own field readers and messages (spec.h): one implementation. */
 int avo_backend__field_err(const avo_spec *s, const char *field, const char *what)
 {
-	return avo_error_set(AVO_EINVALID, "%s: field \"%s\": %s", s->path, field, what);
+	return avo_spec_field_error(s, field, what);
 }
 
 int avo_backend__get_str(const avo_spec *s, const cJSON *o, const char *sec, const char *k, char **out)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	if (!v || cJSON_IsNull(v))
-		return 0;
-	if (!cJSON_IsString(v)) {
-		char f[64];
-		snprintf(f, sizeof(f), "%s.%s", sec, k);
-		return avo_backend__field_err(s, f, "must be a string");
-	}
-	free(*out);
-	*out = avo_strdup(v->valuestring);
-	return 0;
+	return avo_spec_section_str(s, o, sec, k, out);
 }
 
 int avo_backend__get_num(const avo_spec *s, const cJSON *o, const char *sec, const char *k, double lo, double *out)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	if (!v || cJSON_IsNull(v))
-		return 0;
-	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < lo) {
-		char f[64], w[64];
-		snprintf(f, sizeof(f), "%s.%s", sec, k);
-		snprintf(w, sizeof(w), "must be a number >= %g", lo);
-		return avo_backend__field_err(s, f, w);
-	}
-	*out = v->valuedouble;
-	return 0;
+	return avo_spec_section_num(s, o, sec, k, lo, out);
 }
 
 int avo_backend__get_long(const avo_spec *s, const cJSON *o, const char *sec, const char *k, long lo, long *out)
@@ -123,11 +104,8 @@ int avo_backend_open(avo_backend **out, const avo_spec *spec, avo_cache *cache,
 	b->cache = cache;
 	b->eopts = eopts ? *eopts : (avo_eval_options)AVO_EVAL_OPTIONS_INIT;
 	b->quiet = opts->quiet;
-	cJSON *root = spec->json ? cJSON_Parse(spec->json) : NULL;
-	char *kind = avo_strdup(opts->kind);
+	char *kind = avo_strdup(opts->kind ? opts->kind : spec->backend); /* spec.h: parsed once */
 	int rc = 0;
-	if (!kind && (rc = avo_backend__get_str(spec, root, "spec", "backend", &kind)) < 0)
-		goto done;
 	const char *name = kind ? kind : "inline";
 	avo_buf known = AVO_BUF_INIT;
 	for (size_t i = 0; i < sizeof(backend_registry) / sizeof(backend_registry[0]); i++) {
@@ -140,10 +118,8 @@ int avo_backend_open(avo_backend **out, const avo_spec *spec, avo_cache *cache,
 				   opts->kind ? "--backend" : spec->path, name, avo_buf_cstr(&known));
 	avo_buf_dispose(&known);
 	if (rc == 0)
-		rc = b->ops->open(b, cJSON_GetObjectItemCaseSensitive(root, b->ops->name), opts);
-done:
+		rc = b->ops->open(b, avo_spec_section(spec, b->ops->name), opts);
 	free(kind);
-	cJSON_Delete(root);
 	if (rc < 0) {
 		avo_backend_free(b);
 		return rc;

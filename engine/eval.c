@@ -6,11 +6,12 @@
  * so two avo processes never time on one GPU together; C: after every compile is done, so
  * the compiles do not disturb the CPU timings). Cache calls are serialised by one mutex. */
 #include "eval.h"
+#include "evalbox.h"
 #include "avo_base.h"
+#include "buildid.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -21,10 +22,8 @@
 #include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
-#define PROTOCOL_VERSION "1"
 #define FEEDBACK_HEAD 6144 /* compiler output: the first errors matter most ... */
 #define FEEDBACK_TAIL 2048 /* ... and the summary at the end */
 #define RUN_STDERR_TAIL 4096
@@ -56,54 +55,6 @@ static int status_from_name(const char *n, avo_eval_status *out)
 }
 
 /* ---- process-wide memo: facts computed once per process ------------------------------ */
-
-typedef struct memo {
-	struct memo *next;
-	char *key;
-	char *val;
-	size_t len;
-} memo;
-
-static pthread_mutex_t memo_lock = PTHREAD_MUTEX_INITIALIZER;
-static memo *memos; /* lives until exit */
-
-/* Copy of the memoised value into *out (caller frees), or AVO_ENOTFOUND. */
-static int memo_get(const char *key, char **out, size_t *len)
-{
-	int rc = AVO_ENOTFOUND;
-	pthread_mutex_lock(&memo_lock);
-	for (memo *m = memos; m; m = m->next)
-		if (!strcmp(m->key, key)) {
-			if ((*out = malloc(m->len + 1))) {
-				memcpy(*out, m->val, m->len);
-				(*out)[m->len] = '\0';
-				if (len)
-					*len = m->len;
-				rc = 0;
-			}
-			break;
-		}
-	pthread_mutex_unlock(&memo_lock);
-	return rc;
-}
-
-static void memo_put(const char *key, const char *val, size_t len)
-{
-	memo *m = calloc(1, sizeof(*m));
-	if (!m || !(m->key = avo_strdup(key)) || !(m->val = malloc(len + 1))) {
-		if (m)
-			free(m->key);
-		free(m);
-		return;
-	}
-	memcpy(m->val, val, len);
-	m->val[len] = '\0';
-	m->len = len;
-	pthread_mutex_lock(&memo_lock);
-	m->next = memos;
-	memos = m;
-	pthread_mutex_unlock(&memo_lock);
-}
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
@@ -161,315 +112,6 @@ static const char *tail_of(const char *s, size_t cap)
 	return nl && nl[1] ? nl + 1 : t;
 }
 
-static char *rel_to(const char *path, const char *dir)
-{
-	size_t dl = strlen(dir);
-	if (!strncmp(path, dir, dl) && path[dl] == '/')
-		return avo_strdup(path + dl + 1);
-	return avo_strdup(path);
-}
-
-/* ---- identities ---------------------------------------------------------------------- */
-
-/* Compiler name and its whole `--version` text (nvcc's first line says nothing about the
- * version, its last lines do). Memoised per process. Environment error when it won't run. */
-static int compiler_identity(char **out, const char *compiler)
-{
-	char *key = avo_sprintf("cc:%s", compiler);
-	if (!key)
-		return avo_error_set(AVO_ERROR, "out of memory");
-	if (memo_get(key, out, NULL) == 0) {
-		free(key);
-		return 0;
-	}
-	const char *argv[] = {compiler, "--version", NULL};
-	avo_proc_options po = {0};
-	po.argv = argv;
-	po.scrub_secrets = 1;
-	po.timeout_s = 60;
-	avo_proc_result r;
-	int rc = avo_proc_run(&r, &po);
-	if (rc == 0 && (not_started(&r) || !r.exited || r.exit_code != 0)) {
-		char *how = avo_proc_describe(&r, po.timeout_s);
-		rc = avo_error_set(AVO_EIO, "compiler \"%s\" %s (%s)", compiler,
-				   not_started(&r) ? "not found: is it installed and on PATH?"
-						   : "does not answer --version", how ? how : "?");
-		free(how);
-	}
-	if (rc == 0) {
-		*out = avo_sprintf("%s\n%s", compiler, avo_buf_cstr(&r.out));
-		if (*out)
-			memo_put(key, *out, strlen(*out));
-		else
-			rc = avo_error_set(AVO_ERROR, "out of memory");
-	}
-	avo_proc_result_dispose(&r);
-	free(key);
-	return rc;
-}
-
-static char *first_line(const char *s)
-{
-	return avo_strndup(s, strcspn(s, "\n"));
-}
-
-/* The GPU index whose identity counts: --gpu, else the first CUDA_VISIBLE_DEVICES entry. */
-static int effective_gpu(int gpu)
-{
-	if (gpu >= 0)
-		return gpu;
-	const char *v = getenv("CUDA_VISIBLE_DEVICES");
-	if (v && *v >= '0' && *v <= '9')
-		return atoi(v);
-	return 0;
-}
-
-/* "gpu <name>, <cc>, <driver>" from nvidia-smi; "cpu <machine> <model>" for C kernels. */
-static char *device_identity(int is_cuda, int gpu)
-{
-	char key[64];
-	char *out = NULL;
-	snprintf(key, sizeof(key), "dev:%d:%d", is_cuda, is_cuda ? effective_gpu(gpu) : 0);
-	if (memo_get(key, &out, NULL) == 0)
-		return out;
-	if (is_cuda) {
-		char idx[16];
-		snprintf(idx, sizeof(idx), "%d", effective_gpu(gpu));
-		const char *argv[] = {"nvidia-smi", "--query-gpu=name,compute_cap,driver_version",
-				      "--format=csv,noheader", "-i", idx, NULL};
-		avo_proc_options po = {0};
-		po.argv = argv;
-		po.scrub_secrets = 1;
-		po.timeout_s = 30;
-		avo_proc_result r;
-		if (avo_proc_run(&r, &po) == 0 && r.exited && r.exit_code == 0 && r.out.size) {
-			char *l = first_line(avo_buf_cstr(&r.out));
-			out = avo_sprintf("gpu %s", l ? l : "?");
-			free(l);
-		} else {
-			/* Without nvidia-smi, results stay with this machine rather than match any GPU. */
-			char host[256] = "?";
-			gethostname(host, sizeof(host) - 1);
-			out = avo_sprintf("gpu unknown on %s", host);
-		}
-		avo_proc_result_dispose(&r);
-	} else {
-		struct utsname u;
-		char model[256] = "unknown";
-		FILE *f = fopen("/proc/cpuinfo", "r");
-		char line[512];
-		while (f && fgets(line, sizeof(line), f)) {
-			if (!strncmp(line, "model name", 10)) {
-				const char *c = strchr(line, ':');
-				if (c) {
-					snprintf(model, sizeof(model), "%s", c + 1 + (c[1] == ' '));
-					model[strcspn(model, "\n")] = '\0';
-				}
-				break;
-			}
-		}
-		if (f)
-			fclose(f);
-		out = avo_sprintf("cpu %s %s", uname(&u) == 0 ? u.machine : "?", model);
-	}
-	if (out)
-		memo_put(key, out, strlen(out));
-	return out;
-}
-
-static int is_header(const char *name)
-{
-	static const char *const ext[] = {".h", ".hh", ".hpp", ".hxx", ".cuh", ".inc", ".inl", NULL};
-	const char *dot = strrchr(name, '.');
-	for (size_t i = 0; dot && ext[i]; i++)
-		if (!strcmp(dot, ext[i]))
-			return 1;
-	return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Digest of the headers the TUs most likely include: every header file directly in the
- * kernel's directory, the harness's and each include dir (not recursive; a header deeper
- * in a tree such as CUTLASS is taken as pinned). Memoised per process. */
-static int header_digest(char out[AVO_CACHE_HEX], const avo_spec *s)
-{
-	avo_buf dirs = AVO_BUF_INIT, mkey = AVO_BUF_INIT;
-	char *kd = avo_path_dirname(s->kernel), *hd = avo_path_dirname(s->harness);
-	char *cached = NULL;
-	int rc = 0;
-	avo_buf_printf(&mkey, "hdr:%s\n%s\n", kd, hd);
-	for (size_t i = 0; i < s->ninclude_dirs; i++)
-		avo_buf_printf(&mkey, "%s\n", s->include_dirs[i]);
-	if (memo_get(avo_buf_cstr(&mkey), &cached, NULL) == 0) {
-		snprintf(out, AVO_CACHE_HEX, "%s", cached);
-		goto done;
-	}
-	avo_cache_key *k;
-	if ((rc = avo_cache_key_new(&k, "headers")) < 0)
-		goto done;
-	const char *list[64];
-	size_t nl = 0;
-	list[nl++] = kd;
-	if (strcmp(hd, kd))
-		list[nl++] = hd;
-	for (size_t i = 0; i < s->ninclude_dirs && nl < 64; i++)
-		list[nl++] = s->include_dirs[i];
-	for (size_t d = 0; d < nl; d++) {
-		DIR *dir = opendir(list[d]);
-		if (!dir)
-			continue;
-		char **names = NULL;
-		size_t n = 0, cap = 0;
-		struct dirent *e;
-		while ((e = readdir(dir))) {
-			if (!is_header(e->d_name))
-				continue;
-			if (n == cap) {
-				cap = cap ? cap * 2 : 16;
-				char **nn = realloc(names, cap * sizeof(*names));
-				if (!nn)
-					break;
-				names = nn;
-			}
-			names[n++] = avo_strdup(e->d_name);
-		}
-		closedir(dir);
-		if (n)
-			qsort(names, n, sizeof(*names), cmp_str);
-		for (size_t i = 0; i < n; i++) {
-			char *p = avo_path_join(list[d], names[i]);
-			avo_buf content = AVO_BUF_INIT;
-			if (p && avo_file_read(&content, p) == 0) {
-				char *r = rel_to(p, s->dir);
-				avo_cache_key_adds(k, "path", r);
-				avo_cache_key_add(k, "content", content.ptr ? content.ptr : "", content.size);
-				free(r);
-			}
-			avo_buf_dispose(&content);
-			free(p);
-			free(names[i]);
-		}
-		free(names);
-	}
-	avo_cache_key_final(k, out);
-	memo_put(avo_buf_cstr(&mkey), out, strlen(out));
-done:
-	free(cached);
-	free(kd);
-	free(hd);
-	avo_buf_dispose(&dirs);
-	avo_buf_dispose(&mkey);
-	return rc;
-}
-
-/* ---- command lines ------------------------------------------------------------------- */
-
-typedef struct {
-	const char **v;
-	size_t n, cap;
-} argvec;
-
-static void av_push(argvec *a, const char *s)
-{
-	if (a->n + 2 > a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 32;
-		const char **nv = realloc(a->v, cap * sizeof(*nv));
-		if (!nv)
-			abort(); /* a few pointers: treat as fatal like any tiny allocation */
-		a->v = nv;
-		a->cap = cap;
-	}
-	a->v[a->n++] = s;
-	a->v[a->n] = NULL;
-}
-
-typedef struct {
-	argvec a;
-	char *owned[256]; /* strings built for this command line */
-	size_t nowned;
-} cmdline;
-
-static const char *cl_own(cmdline *c, char *s)
-{
-	if (s && c->nowned < 256)
-		c->owned[c->nowned++] = s;
-	else if (s) {
-		free(s);
-		return "";
-	}
-	return s ? s : "";
-}
-
-static void cl_dispose(cmdline *c)
-{
-	for (size_t i = 0; i < c->nowned; i++)
-		free(c->owned[i]);
-	free(c->a.v);
-	memset(c, 0, sizeof(*c));
-}
-
-/* "sm_90a" -> "-gencode=arch=compute_90a,code=sm_90a"; "native" -> "-arch=native". */
-static void add_arch(cmdline *c, const avo_spec *s)
-{
-	if (!s->is_cuda || !s->arch[0])
-		return;
-	if (!strcmp(s->arch, "native"))
-		av_push(&c->a, "-arch=native");
-	else
-		av_push(&c->a, cl_own(c, avo_sprintf("-gencode=arch=compute_%s,code=%s", s->arch + 3, s->arch)));
-}
-
-static int has_opt_level(const avo_spec *s)
-{
-	for (size_t i = 0; i < s->nflags; i++)
-		if (!strncmp(s->flags[i], "-O", 2))
-			return 1;
-	return 0;
-}
-
-/* Flags shared by compile and link: arch, -O3 unless the spec names a level, the spec's flags. */
-static void add_common(cmdline *c, const avo_spec *s)
-{
-	av_push(&c->a, s->compiler);
-	add_arch(c, s);
-	if (!has_opt_level(s))
-		av_push(&c->a, "-O3");
-	for (size_t i = 0; i < s->nflags; i++)
-		av_push(&c->a, s->flags[i]);
-}
-
-/* Compile `src` to `obj`. The kernel's own directory is searched first, since a variant is
- * compiled from a scratch copy and its quoted includes must still find their headers. */
-static void compile_cmd(cmdline *c, const avo_spec *s, const char *src, const char *obj)
-{
-	add_common(c, s);
-	char *kd = avo_path_dirname(s->kernel);
-	av_push(&c->a, cl_own(c, avo_sprintf("-I%s", kd ? kd : ".")));
-	free(kd);
-	for (size_t i = 0; i < s->ninclude_dirs; i++)
-		av_push(&c->a, cl_own(c, avo_sprintf("-I%s", s->include_dirs[i])));
-	for (size_t i = 0; i < s->ndefines; i++)
-		av_push(&c->a, cl_own(c, avo_sprintf("-D%s", s->defines[i])));
-	av_push(&c->a, "-c");
-	av_push(&c->a, src);
-	av_push(&c->a, "-o");
-	av_push(&c->a, obj);
-}
-
-static void link_cmd(cmdline *c, const avo_spec *s, const char *hobj, const char *vobj, const char *exe)
-{
-	add_common(c, s);
-	av_push(&c->a, hobj);
-	av_push(&c->a, vobj);
-	av_push(&c->a, "-o");
-	av_push(&c->a, exe);
-	for (size_t i = 0; i < s->nlink_flags; i++)
-		av_push(&c->a, s->link_flags[i]);
-}
 
 /* ---- the evaluation context ------------------------------------------------------------ */
 
@@ -494,9 +136,7 @@ typedef struct {
 	const avo_eval_options *opts;
 	avo_cache *cache;
 	char *root;        /* scratch root, owned */
-	char *cc_id;       /* compiler identity, owned */
-	char *dev_id;      /* device identity, owned */
-	char headers[AVO_CACHE_HEX];
+	avo_buildid id;    /* compiler, device, headers (buildid.h) */
 	char *harness_src; /* harness source text, owned */
 	size_t harness_len;
 
@@ -544,76 +184,6 @@ static void verbose_cmd(const ectx *e, const char *const *argv)
 	free(s);
 }
 
-/* Eval cache key: everything that can change a verdict or a timing. Paths are taken
- * relative to the spec so equal setups on two machines share entries. */
-static void eval_key(ectx *e, item *it, const char *harness_hash)
-{
-	const avo_spec *s = e->spec;
-	avo_cache_key *k;
-	if (avo_cache_key_new(&k, "eval") < 0) {
-		it->key[0] = '\0';
-		return;
-	}
-	char tol[64];
-	snprintf(tol, sizeof(tol), "%.17g", s->tolerance);
-	avo_cache_key_adds(k, "protocol", PROTOCOL_VERSION);
-	avo_cache_key_adds(k, "variant", it->hash);
-	avo_cache_key_adds(k, "variant_name", avo_path_basename(s->kernel));
-	avo_cache_key_adds(k, "harness", harness_hash);
-	avo_cache_key_adds(k, "headers", e->headers);
-	avo_cache_key_adds(k, "compiler", e->cc_id);
-	avo_cache_key_adds(k, "arch", s->arch);
-	for (size_t i = 0; i < s->nflags; i++)
-		avo_cache_key_adds(k, "flag", s->flags[i]);
-	for (size_t i = 0; i < s->nlink_flags; i++)
-		avo_cache_key_adds(k, "link_flag", s->link_flags[i]);
-	for (size_t i = 0; i < s->ndefines; i++)
-		avo_cache_key_adds(k, "define", s->defines[i]);
-	for (size_t i = 0; i < s->ninclude_dirs; i++) {
-		char *r = rel_to(s->include_dirs[i], s->dir);
-		avo_cache_key_adds(k, "include_dir", r);
-		free(r);
-	}
-	avo_cache_key_adds(k, "device", e->dev_id);
-	for (size_t i = 0; i < s->nconfigs; i++) {
-		avo_cache_key_adds(k, "config", s->configs[i].name);
-		for (size_t j = 0; j < s->configs[i].nargs; j++)
-			avo_cache_key_adds(k, "arg", s->configs[i].args[j]);
-	}
-	avo_cache_key_adds(k, "tolerance", tol);
-	avo_cache_key_adds(k, "objective", s->objective);
-	avo_cache_key_final(k, it->key);
-}
-
-/* Key of a compiled object in ns "bin". */
-static void bin_key(ectx *e, char out[AVO_CACHE_HEX], const char *name, const char *src, size_t len)
-{
-	const avo_spec *s = e->spec;
-	avo_cache_key *k;
-	if (avo_cache_key_new(&k, "bin") < 0) {
-		out[0] = '\0';
-		return;
-	}
-	avo_cache_key_adds(k, "protocol", PROTOCOL_VERSION);
-	avo_cache_key_adds(k, "name", name);
-	avo_cache_key_add(k, "source", src, len);
-	avo_cache_key_adds(k, "headers", e->headers);
-	avo_cache_key_adds(k, "compiler", e->cc_id);
-	/* The command line less the scratch paths, which differ per run. */
-	cmdline c = {0};
-	compile_cmd(&c, s, "SRC", "OBJ");
-	int native = strstr(s->arch, "native") != NULL;
-	for (size_t i = 0; i < c.a.n; i++) {
-		avo_cache_key_adds(k, "arg", c.a.v[i]);
-		native |= strstr(c.a.v[i], "native") != NULL;
-	}
-	cl_dispose(&c);
-	/* -march=native / -arch=native code belongs to this machine only. */
-	if (native)
-		avo_cache_key_adds(k, "device", e->dev_id);
-	avo_cache_key_final(k, out);
-}
-
 static int cache_get(ectx *e, const char *ns, const char *key, avo_buf *out)
 {
 	if (!e->cache || !key[0])
@@ -640,16 +210,20 @@ static void cache_put(ectx *e, const char *ns, const char *key, const void *data
 /* Run one compile or link command the way every build step runs: from the spec's directory
  * (relative -I in its flags mean that directory), secrets scrubbed, under the compile
  * timeout, keeping the tail of the compiler's output. */
-static int run_build_step(ectx *e, const cmdline *c, avo_proc_result *r)
+static int run_build_step(ectx *e, const avo_buildid_argv *c, avo_proc_result *r)
 {
-	verbose_cmd(e, c->a.v);
+	verbose_cmd(e, c->v);
 	avo_proc_options po = {0};
-	po.argv = c->a.v;
+	avo_evalbox box;
+	po.argv = c->v;
 	po.cwd = e->spec->dir;
 	po.scrub_secrets = 1;
 	po.timeout_s = e->spec->compile_timeout_s;
 	po.max_output = 1u << 20;
-	return avo_proc_run(r, &po);
+	po.sandbox = avo_evalbox_for_cmd(&box, e->spec, c->v); /* hostile source, contained */
+	int rc = avo_proc_run(r, &po);
+	avo_evalbox_dispose(&box);
+	return rc;
 }
 
 static int compile_tu(ectx *e, const char *src_path, const char *src, size_t len, const char *obj,
@@ -660,17 +234,17 @@ static int compile_tu(ectx *e, const char *src_path, const char *src, size_t len
 	avo_buf bytes = AVO_BUF_INIT;
 	int rc;
 	*feedback = NULL;
-	bin_key(e, key, avo_path_basename(src_path), src, len);
+	avo_buildid_bin_key(key, s, &e->id, avo_path_basename(src_path), src, len);
 	if (cache_get(e, "bin", key, &bytes) == 0) {
 		rc = avo_file_write_atomic(obj, bytes.ptr ? bytes.ptr : "", bytes.size, 0644);
 		avo_buf_dispose(&bytes);
 		return rc;
 	}
-	cmdline c = {0};
-	compile_cmd(&c, s, src_path, obj);
+	avo_buildid_argv c = AVO_BUILDID_ARGV_INIT;
 	avo_proc_result r;
-	rc = run_build_step(e, &c, &r);
-	cl_dispose(&c);
+	if ((rc = avo_buildid_compile_argv(&c, s, src_path, obj)) == 0)
+		rc = run_build_step(e, &c, &r);
+	avo_buildid_argv_dispose(&c);
 	if (rc < 0)
 		return rc;
 	if (not_started(&r)) {
@@ -699,9 +273,10 @@ static int compile_tu(ectx *e, const char *src_path, const char *src, size_t len
 static int build_harness(ectx *e)
 {
 	char mkey[AVO_CACHE_HEX + 16], bkey[AVO_CACHE_HEX];
-	bin_key(e, bkey, avo_path_basename(e->spec->harness), e->harness_src, e->harness_len);
+	avo_buildid_bin_key(bkey, e->spec, &e->id, avo_path_basename(e->spec->harness), e->harness_src,
+			    e->harness_len);
 	snprintf(mkey, sizeof(mkey), "harness:%s", bkey);
-	if (memo_get(mkey, &e->harness_obj, &e->harness_obj_len) == 0)
+	if (avo_buildid_memo_get(mkey, &e->harness_obj, &e->harness_obj_len) == 0)
 		return 0;
 	char *dir = NULL, *obj = NULL, *fb = NULL;
 	int rc = avo_mkdtemp(&dir, e->root, "harness-");
@@ -714,7 +289,7 @@ static int build_harness(ectx *e)
 		if ((rc = avo_file_read(&b, obj)) == 0) {
 			e->harness_obj_len = b.size;
 			e->harness_obj = avo_buf_detach(&b);
-			memo_put(mkey, e->harness_obj, e->harness_obj_len);
+			avo_buildid_memo_put(mkey, e->harness_obj, e->harness_obj_len);
 		}
 		avo_buf_dispose(&b);
 	} else if (rc > 0) {
@@ -769,11 +344,11 @@ static void build_variant(ectx *e, item *it)
 	it->exe = avo_path_join(it->dir, "harness");
 	if ((rc = avo_file_write_atomic(hobj, e->harness_obj, e->harness_obj_len, 0644)) < 0)
 		goto env_fail;
-	cmdline c = {0};
-	link_cmd(&c, s, hobj, obj, it->exe);
+	avo_buildid_argv c = AVO_BUILDID_ARGV_INIT;
 	avo_proc_result r;
-	rc = run_build_step(e, &c, &r);
-	cl_dispose(&c);
+	if ((rc = avo_buildid_link_argv(&c, s, hobj, obj, it->exe)) == 0)
+		rc = run_build_step(e, &c, &r);
+	avo_buildid_argv_dispose(&c);
 	if (rc < 0)
 		goto env_fail;
 	if (r.timed_out || !r.exited || r.exit_code != 0) {
@@ -1008,7 +583,7 @@ done:
 static int lock_gpu(const ectx *e)
 {
 	char name[64];
-	snprintf(name, sizeof(name), "gpu%d.lock", effective_gpu(e->opts->gpu));
+	snprintf(name, sizeof(name), "gpu%d.lock", avo_buildid_gpu_index(e->opts->gpu));
 	char *p = avo_path_join(e->root, name);
 	int fd = p ? open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
 	free(p);
@@ -1048,10 +623,10 @@ static int run_item(ectx *e, item *it)
 	}
 	for (size_t i = 0; i < s->nconfigs; i++) {
 		avo_eval_config_result *c = &res->configs[i];
-		argvec a = {0};
-		av_push(&a, it->exe);
+		avo_buildid_argv a = AVO_BUILDID_ARGV_INIT;
+		avo_buildid_argv_push(&a, it->exe);
 		for (size_t j = 0; j < s->configs[i].nargs; j++)
-			av_push(&a, s->configs[i].args[j]);
+			avo_buildid_argv_push(&a, s->configs[i].args[j]);
 		verbose_cmd(e, a.v);
 		avo_proc_options po = {0};
 		po.argv = a.v;
@@ -1064,12 +639,15 @@ static int run_item(ectx *e, item *it)
 		po.rlimit_fsize_mb = 1024;
 		po.rlimit_nproc = 8192; /* stops a fork bomb; threads count too, so keep it roomy */
 		po.max_output = 1u << 20;
+		avo_evalbox box; /* writes only its run dir; reads its executable's dir */
+		po.sandbox = avo_evalbox_init(&box, s, cwd, it->dir);
 		int lock = s->is_cuda ? lock_gpu(e) : -1;
 		avo_proc_result r;
 		rc = avo_proc_run(&r, &po);
+		avo_evalbox_dispose(&box);
 		if (lock >= 0)
 			close(lock);
-		free(a.v);
+		avo_buildid_argv_dispose(&a);
 		if (rc < 0)
 			goto done;
 		judge(s, &r, c);
@@ -1145,8 +723,8 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 	double t0 = avo_now();
 	char hhash[AVO_CACHE_HEX];
 
-	if ((rc = scratch_root(&e.root, opts)) < 0 || (rc = compiler_identity(&e.cc_id, spec->compiler)) < 0 ||
-	    (rc = header_digest(e.headers, spec)) < 0)
+	if ((spec->sandbox && (rc = avo_sandbox_check()) < 0) ||
+	    (rc = scratch_root(&e.root, opts)) < 0 || (rc = avo_buildid_init(&e.id, spec, opts->gpu, e.cache)) < 0)
 		goto done;
 	if ((rc = avo_file_read(&hsrc, spec->harness)) < 0) {
 		rc = avo_error_wrap(AVO_EIO, "harness");
@@ -1154,10 +732,6 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 	}
 	e.harness_len = hsrc.size;
 	e.harness_src = avo_buf_detach(&hsrc);
-	if (!(e.dev_id = device_identity(spec->is_cuda, opts->gpu))) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
-		goto done;
-	}
 	avo_cache_hash_hex(hhash, e.harness_src, e.harness_len);
 	if (!(e.items = calloc(n ? n : 1, sizeof(*e.items))) || !(e.todo = calloc(n ? n : 1, sizeof(size_t)))) {
 		rc = avo_error_set(AVO_ERROR, "out of memory");
@@ -1175,7 +749,7 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 			goto done;
 		}
 		avo_cache_hash_hex(it->hash, it->src, it->len);
-		eval_key(&e, it, hhash);
+		avo_buildid_eval_key(it->key, spec, &e.id, it->hash, hhash);
 		avo_buf hit = AVO_BUF_INIT;
 		avo_eval_result *cached = NULL;
 		if (cache_get(&e, "eval", it->key, &hit) == 0 &&
@@ -1195,9 +769,9 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 	}
 	if (to_build) {
 		char mkey[AVO_CACHE_HEX + 16], bkey[AVO_CACHE_HEX];
-		bin_key(&e, bkey, avo_path_basename(spec->harness), e.harness_src, e.harness_len);
+		avo_buildid_bin_key(bkey, spec, &e.id, avo_path_basename(spec->harness), e.harness_src, e.harness_len);
 		snprintf(mkey, sizeof(mkey), "harness:%s", bkey);
-		if (memo_get(mkey, &e.harness_obj, &e.harness_obj_len) == 0)
+		if (avo_buildid_memo_get(mkey, &e.harness_obj, &e.harness_obj_len) == 0)
 			e.harness_state = 1;
 		else
 			e.need_harness = 1;
@@ -1258,6 +832,7 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 		memcpy(r->variant_hash, it->hash, AVO_CACHE_HEX);
 		memcpy(r->eval_key, it->key, AVO_CACHE_HEX);
 		if (!r->from_cache) {
+			r->unsandboxed = !spec->sandbox;
 			finish(spec, r);
 			if (r->status == AVO_EVAL_OK || r->status == AVO_EVAL_INCORRECT) {
 				char *j = avo_eval_result_json(r);
@@ -1300,8 +875,7 @@ done:
 	free(e.items);
 	free(e.todo);
 	free(e.root);
-	free(e.cc_id);
-	free(e.dev_id);
+	avo_buildid_dispose(&e.id);
 	free(e.harness_src);
 	free(e.harness_obj);
 	free(e.harness_feedback);
@@ -1360,6 +934,8 @@ char *avo_eval_result_json(const avo_eval_result *r)
 	cJSON_AddStringToObject(o, "variant_hash", r->variant_hash);
 	cJSON_AddStringToObject(o, "eval_key", r->eval_key);
 	cJSON_AddBoolToObject(o, "from_cache", r->from_cache);
+	if (r->unsandboxed)
+		cJSON_AddTrueToObject(o, "unsandboxed");
 	add_num(o, "seconds", r->seconds);
 	add_str(o, "feedback", r->feedback);
 	cJSON *arr = cJSON_AddArrayToObject(o, "configs");
@@ -1414,6 +990,7 @@ int avo_eval_result_parse(avo_eval_result **out, const char *json, size_t len)
 	if (!isfinite(r->fitness))
 		r->fitness = 0;
 	r->from_cache = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "from_cache"));
+	r->unsandboxed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "unsandboxed"));
 	r->seconds = get_num_or_nan(o, "seconds");
 	r->feedback = get_str_or_null(o, "feedback");
 	char *h = get_str_or_null(o, "variant_hash"), *k = get_str_or_null(o, "eval_key");

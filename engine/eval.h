@@ -25,6 +25,10 @@
  * the header digest and the harness object. A header edited during a long `avo tune` is
  * therefore seen by the next process, not the running one.
  *
+ * Sandbox: every compile, link and harness run goes through bubblewrap (avo_sandbox in
+ * avo_base.h, engine/evalbox.h) unless the spec says "sandbox": false; when it cannot start,
+ * avo_eval_* fail with an environment error that says so.
+ *
  * Runs: cwd is a fresh scratch dir, secrets are scrubbed from the environment, the process
  * group is killed at the spec's timeout; rlimits: file size 1 GiB, 8192 processes, and for C
  * kernels without sanitizers 16 GiB of address space (none for CUDA, which maps more).
@@ -72,6 +76,8 @@ typedef struct {
 	char variant_hash[33];
 	char eval_key[33];
 	int from_cache;              /* 1 when the whole evaluation came from the cache */
+	int unsandboxed;             /* 1 when it ran outside the sandbox (spec "sandbox": false
+				      * or --no-sandbox); JSON "unsandboxed": true */
 	double seconds;              /* wall time spent */
 } avo_eval_result;
 

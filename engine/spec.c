@@ -19,8 +19,13 @@ static const char *const known_fields[] = {
 	"defines", "arch", "configs", "tolerance", "objective", "timeout", "compile_timeout",
 	"operator", "budget", "shipped_dir", "knowledge", "knob", "llm", "command",
 	"backend", "local", "slurm", /* read by engine/backend.c (CLUSTER.md) */
+	"sandbox",
+	"min_gain",
 	NULL,
 };
+
+/* Plug-in sections kept parsed in the spec (operators, then backends). */
+static const char *const sections[] = {"knob", "llm", "command", "local", "slurm", NULL};
 
 typedef struct {
 	const char *file; /* for messages */
@@ -193,6 +198,32 @@ static int parse_configs(const ctx *c, const cJSON *root)
 	return 0;
 }
 
+static int parse_sections(const ctx *c, const cJSON *root)
+{
+	avo_spec *s = c->s;
+	if (!(s->sections = cJSON_CreateObject()))
+		return avo_error_set(AVO_ERROR, "out of memory");
+	for (size_t i = 0; sections[i]; i++) {
+		const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, sections[i]);
+		if (!o || cJSON_IsNull(o))
+			continue;
+		if (!cJSON_IsObject(o))
+			return field_err(c, sections[i], "must be an object");
+		cJSON_AddItemToObject(s->sections, sections[i], cJSON_Duplicate(o, 1));
+	}
+	static const char *const roots[] = {"source", "build", "project_source", "project_build"};
+	const cJSON *kr = cJSON_GetObjectItemCaseSensitive(root, "_key_roots");
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(kr, roots[i]);
+		if (cJSON_IsString(v) && v->valuestring[0] == '/') {
+			s->key_roots[s->nkey_roots].label = roots[i];
+			if (!(s->key_roots[s->nkey_roots++].dir = avo_strdup(v->valuestring)))
+				return avo_error_set(AVO_ERROR, "out of memory");
+		}
+	}
+	return 0;
+}
+
 static int parse(const ctx *c, const cJSON *root)
 {
 	avo_spec *s = c->s;
@@ -212,8 +243,16 @@ static int parse(const ctx *c, const cJSON *root)
 	    (rc = get_num(c, root, "timeout", 1e-3, &s->timeout_s)) < 0 ||
 	    (rc = get_num(c, root, "compile_timeout", 1e-3, &s->compile_timeout_s)) < 0 ||
 	    (rc = get_str(c, root, "operator", 0, &s->op)) < 0 ||
-	    (rc = get_path(c, root, "shipped_dir", 0, 0, &s->shipped_dir)) < 0)
+	    (rc = get_path(c, root, "shipped_dir", 0, 0, &s->shipped_dir)) < 0 ||
+	    (rc = get_path(c, root, "knowledge", 0, 0, &s->knowledge)) < 0 ||
+	    (rc = get_str(c, root, "backend", 0, &s->backend)) < 0 ||
+	    (rc = get_num(c, root, "min_gain", 0, &s->min_gain)) < 0 ||
+	    (rc = parse_sections(c, root)) < 0)
 		return rc;
+	const cJSON *sb = cJSON_GetObjectItemCaseSensitive(root, "sandbox");
+	if (sb && !cJSON_IsBool(sb))
+		return field_err(c, "sandbox", "must be true or false (false runs candidates unsandboxed)");
+	s->sandbox = !cJSON_IsFalse(sb);
 	/* The name names the run dir <spec dir>/.avo/<name>: it may not lead out of it. */
 	if (!s->name[0] || strchr(s->name, '/') || strchr(s->name, '\\') || s->name[0] == '.')
 		return field_err(c, "name", "must be a plain name (no '/', not starting with '.'): it names the run dir");
@@ -261,12 +300,6 @@ static int parse(const ctx *c, const cJSON *root)
 			return field_err(&bc, "evaluations", "must be a whole number");
 		s->budget_evaluations = (long)ev;
 	}
-	const char *objs[] = {"knob", "llm", "command"};
-	for (size_t i = 0; i < 3; i++) {
-		const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, objs[i]);
-		if (o && !cJSON_IsObject(o))
-			return field_err(c, objs[i], "must be an object");
-	}
 	const cJSON *k;
 	cJSON_ArrayForEach(k, root) {
 		int known = k->string[0] == '_' || !strncmp(k->string, "//", 2);
@@ -292,6 +325,7 @@ int avo_spec_load(avo_spec **out, const char *path)
 		return avo_error_set(AVO_ERROR, "out of memory");
 	}
 	s->tolerance = 1e-2;
+	s->min_gain = -1;
 	s->timeout_s = 120;
 	s->compile_timeout_s = 300;
 	s->path = avo_strdup(path);
@@ -367,6 +401,53 @@ void avo_spec_free(avo_spec *s)
 	free(s->objective);
 	free(s->op);
 	free(s->shipped_dir);
+	free(s->knowledge);
+	free(s->backend);
+	for (size_t i = 0; i < s->nkey_roots; i++)
+		free(s->key_roots[i].dir);
+	cJSON_Delete(s->sections);
 	free(s->json);
 	free(s);
+}
+
+const cJSON *avo_spec_section(const avo_spec *s, const char *name)
+{
+	const cJSON *o = s ? cJSON_GetObjectItemCaseSensitive(s->sections, name) : NULL;
+	return cJSON_IsObject(o) ? o : NULL;
+}
+
+int avo_spec_field_error(const avo_spec *s, const char *field, const char *what)
+{
+	ctx c = {s->path, (avo_spec *)s};
+	return field_err(&c, field, what);
+}
+
+int avo_spec_section_str(const avo_spec *s, const cJSON *o, const char *sec, const char *k, char **out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	char f[96];
+	if (!v || cJSON_IsNull(v))
+		return 0;
+	snprintf(f, sizeof(f), "%s.%s", sec, k);
+	if (!cJSON_IsString(v))
+		return avo_spec_field_error(s, sec ? f : k, "must be a string");
+	free(*out);
+	*out = avo_strdup(v->valuestring);
+	return *out ? 0 : avo_error_set(AVO_ERROR, "out of memory");
+}
+
+int avo_spec_section_num(const avo_spec *s, const cJSON *o, const char *sec, const char *k, double lo,
+			 double *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	char f[96], w[64];
+	if (!v || cJSON_IsNull(v))
+		return 0;
+	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < lo) {
+		snprintf(f, sizeof(f), "%s.%s", sec, k);
+		snprintf(w, sizeof(w), "must be a number >= %g", lo);
+		return avo_spec_field_error(s, sec ? f : k, w);
+	}
+	*out = v->valuedouble;
+	return 0;
 }

@@ -25,7 +25,13 @@
  *                                         absent: no limit
  *   "shipped_dir": "tuned",
  *   "knowledge": "kb",                    read by the tuner from `json`
+ *   "min_gain": 0.01,                     the gate's minimum gain (engine/gate.h), >= 0
+ *   "backend": "inline" | "local" | "slurm",   where evaluations run (engine/backend.h)
  *   "knob": {...}, "llm": {...}, "command": {...}   operator settings (agent/), objects
+ *   "sandbox": true,                      false: run compiles and harnesses outside the
+ *                                         bubblewrap sandbox (explicit opt-out, recorded)
+ *   "local": {...}, "slurm": {...}        backend settings (engine/CLUSTER.md), objects
+ *   "_key_roots": {"source": "/abs", ...} written by avo_tune(): roots for the keys
  * }
  *
  * Relative paths (kernel, harness, include_dirs, shipped_dir) resolve against the spec's
@@ -43,11 +49,19 @@
 
 #include <stddef.h>
 
+struct cJSON;
+
 typedef struct {
 	char *name;
 	char **args;
 	size_t nargs;
 } avo_spec_config;
+
+/* A named root that paths in keys are taken relative to (buildid.c). */
+typedef struct {
+	const char *label;   /* "source", "build", "project_source", "project_build" (static) */
+	char *dir;           /* absolute */
+} avo_spec_root;
 
 typedef struct {
 	char *path;          /* the spec file */
@@ -70,11 +84,31 @@ typedef struct {
 	char *op;            /* operator name */
 	double budget_seconds; long budget_evaluations; double budget_cost_usd;
 	char *shipped_dir;   /* resolved, or NULL */
-	char *json;          /* the raw JSON text (for operator-specific sections) */
+	char *knowledge;     /* resolved, or NULL */
+	char *backend;       /* "inline", "local", "slurm", or NULL (inline) */
+	double min_gain;     /* the gate's minimum gain (0.01 = 1%), >= 0; -1: the default */
+	avo_spec_root key_roots[4]; size_t nkey_roots; /* "_key_roots" of a generated spec */
+	/* Plug-in sections, parsed once and owned by the spec: the operators' ("knob", "llm",
+	 * "command") and the backends' ("local", "slurm"). Read them with avo_spec_section(). */
+	struct cJSON *sections;
+	char *json;          /* the raw JSON text (kept for tools that print the spec) */
+	int sandbox;         /* 1 (default): evaluations run in the sandbox; 0: opted out */
 } avo_spec;
 
 /* Errors name the spec file and the field: "avo.json: field \"configs\": must be a non-empty array". */
 int avo_spec_load(avo_spec **out, const char *path);
 void avo_spec_free(avo_spec *s);
+
+/* The object of section `name` ("knob", "llm", "command", "local", "slurm"), borrowed from
+ * the spec; NULL when absent. */
+const struct cJSON *avo_spec_section(const avo_spec *s, const char *name);
+
+/* Field readers for plug-ins that type their own section, with the spec's messages
+ * ("avo.json: field \"slurm.poll\": must be a number >= 0.05"). Absent or null fields leave
+ * *out unchanged and return 0. */
+int avo_spec_section_str(const avo_spec *s, const struct cJSON *o, const char *sec, const char *k, char **out);
+int avo_spec_section_num(const avo_spec *s, const struct cJSON *o, const char *sec, const char *k, double lo,
+			 double *out);
+int avo_spec_field_error(const avo_spec *s, const char *field, const char *what);
 
 #endif

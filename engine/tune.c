@@ -4,6 +4,7 @@
 #include "avo_astedit.h"
 #include "avo_base.h"
 #include "backend.h"
+#include "buildid.h"
 #include "eval.h"
 #include "runrec.h"
 #include "runstate.h"
@@ -74,12 +75,6 @@ typedef struct {
 } tune_ctx;
 
 /* ---- small helpers ------------------------------------------------------------------ */
-
-static const char *str(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
 
 static int is_objective_ms(const avo_spec *s) { return s->objective && !strcmp(s->objective, "ms"); }
 
@@ -801,26 +796,16 @@ char *avo_tune_default_run_dir(const avo_spec *spec)
 
 static int parse_kernel(avo_astedit_unit **out, const avo_spec *spec)
 {
-	/* The spec's include dirs and defines reach libclang so the kernel parses as it builds. */
-	size_t n = spec->ninclude_dirs + spec->ndefines + 1;
-	char **args = calloc(n + 1, sizeof(*args));
-	if (!args)
-		return avo_error_set(AVO_ERROR, "out of memory");
-	size_t k = 0;
-	for (size_t i = 0; i < spec->ninclude_dirs; i++)
-		args[k++] = avo_sprintf("-I%s", spec->include_dirs[i]);
-	for (size_t i = 0; i < spec->ndefines; i++)
-		args[k++] = avo_sprintf("-D%s", spec->defines[i]);
-	/* Parse the device side for the arch we build for: sm_90a-only code is live then. */
-	if (spec->is_cuda && spec->arch && *spec->arch)
-		args[k++] = avo_sprintf("--cuda-gpu-arch=%s", spec->arch);
-	avo_astedit_options ao = AVO_ASTEDIT_OPTIONS_INIT;
-	ao.clang_args = (const char *const *)args;
-	ao.nclang_args = k;
-	int rc = avo_astedit_parse(out, spec->kernel, NULL, 0, &ao);
-	for (size_t i = 0; i < k; i++)
-		free(args[i]);
-	free(args);
+	/* The kernel parses as it builds: the compiler's include dirs, defines and arch. */
+	avo_buildid_argv a = AVO_BUILDID_ARGV_INIT;
+	int rc = avo_buildid_clang_argv(&a, spec);
+	if (rc == 0) {
+		avo_astedit_options ao = AVO_ASTEDIT_OPTIONS_INIT;
+		ao.clang_args = a.v;
+		ao.nclang_args = a.n;
+		rc = avo_astedit_parse(out, spec->kernel, NULL, 0, &ao);
+	}
+	avo_buildid_argv_dispose(&a);
 	return rc;
 }
 
@@ -897,10 +882,8 @@ static void restore(tune_ctx *t)
 
 static cJSON *op_options(const avo_spec *spec, const char *op)
 {
-	cJSON *root = spec->json ? cJSON_Parse(spec->json) : NULL;
-	cJSON *o = cJSON_DetachItemFromObjectCaseSensitive(root, op);
-	cJSON_Delete(root);
-	return o;
+	const cJSON *o = avo_spec_section(spec, op);
+	return o ? cJSON_Duplicate(o, 1) : NULL;
 }
 
 /* --operator-options: its top-level fields replace the spec section's. */
@@ -932,16 +915,11 @@ static int op_override(cJSON **oopts, const char *json)
 
 static char *knowledge_dir(const avo_spec *spec)
 {
-	cJSON *root = spec->json ? cJSON_Parse(spec->json) : NULL;
-	const char *k = str(root, "knowledge");
-	char *dir = k ? avo_path_join(spec->dir, k) : NULL;
-	cJSON_Delete(root);
-	if (dir && !avo_path_exists(dir)) {
-		fprintf(stderr, "avo: warning: knowledge dir %s does not exist\n", dir);
-		free(dir);
-		dir = NULL;
+	if (spec->knowledge && !avo_path_exists(spec->knowledge)) {
+		fprintf(stderr, "avo: warning: knowledge dir %s does not exist\n", spec->knowledge);
+		return NULL;
 	}
-	return dir;
+	return avo_strdup(spec->knowledge);
 }
 
 int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options *opts)
@@ -980,7 +958,9 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 					     : opts->resume ? AVO_RUNSTATE_RESUME : AVO_RUNSTATE_NEW)) < 0)
 		goto done;
 	const char *old_key = t.rs->log.run.tuning_key;
-	if (opts->resume && old_key && strcmp(old_key, t.tuning_key)) {
+	char legacy[AVO_CACHE_HEX]; /* a run that an older avo keyed (tunekey.h) */
+	if (opts->resume && old_key && strcmp(old_key, t.tuning_key) &&
+	    !(avo_tunekey_legacy(legacy, t.tuning_key) == 0 && !strcmp(old_key, legacy))) {
 		rc = avo_error_set(AVO_EINVALID,
 				   "%s: this run was for another version of the kernel, harness or configs "
 				   "(tuning key %.12s.., now %.12s..); start over with --fresh-run",

@@ -2,7 +2,7 @@
  * file bytes and spec fields only - no libclang, no timestamps, no absolute paths - so that
  * `avo apply` in a build stays within milliseconds.
  *
- * Ownership: the compiler identity string is caller-owned (free()).
+ * Ownership: see each function.
  */
 #ifndef AVO_TUNEKEY_H
 #define AVO_TUNEKEY_H
@@ -10,17 +10,17 @@
 #include "spec.h"
 #include "avo_cache.h"
 
-/* "nvcc 13.0.88" / "cc (Debian 12.2.0-14) 12.2.0": the first line of `<compiler> --version`,
- * remembered in the cache (keyed by the compiler's resolved path, size and mtime) so a
- * build does not spawn the compiler each time. `cache` may be NULL. */
-int avo_tunekey_compiler_identity(char **out, const char *compiler, avo_cache *cache);
-
-/* The tuning key of `spec` as 32 hex digits. `kernel_src` may be NULL (read spec->kernel). */
+/* The tuning key of `spec` as 32 hex digits (buildid.h: original kernel and harness, configs,
+ * arch, compiler identity, flags, link flags, include dirs, defines, headers). */
 int avo_tunekey_compute(char out[AVO_CACHE_HEX], const avo_spec *spec, avo_cache *cache);
+/* The key that avo recorded before headers and link flags entered it (protocol 1), for a
+ * `key` that avo_tunekey_compute() gave in this process; AVO_ENOTFOUND otherwise. A run
+ * or a published result keyed so is still valid: the lookups below fall back to it. */
+int avo_tunekey_legacy(char out[AVO_CACHE_HEX], const char *key);
 
 /* ---- the best known result for a key (ns "tune" entry -> ns "obj" variant) ------------
  * Shared by `avo apply` and `avo export`. Looks in the local cache first and, when
- * `allow_remote`, then in the remote. AVO_ENOTFOUND when there is no usable result; an
+ * `allow_remote`, then in the remote (then the same for the legacy key). AVO_ENOTFOUND when there is no usable result; an
  * entry naming a variant that is missing or does not hash to its name is a miss too (the
  * reason is in the error slot, for a warning).
  *

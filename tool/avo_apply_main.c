@@ -13,6 +13,7 @@
 
 int main(int argc, char **argv)
 {
+	avo_secrets_hide(); /* keys stay in memory, out of environ and /proc/<pid>/environ */
 	if (argc > 1 && !strcmp(argv[1], "--version")) {
 		printf("avo-apply %s\n", AVO_VERSION_STRING);
 		return AVO_EXIT_OK;

@@ -62,7 +62,7 @@ static void help(FILE *f)
 {
 	fprintf(f,
 		"usage: avo eval SPEC [--variant FILE]... [--json] [--jobs N] [--gpu N]\n"
-		"                     [--no-cache] [--timeout S] [--verbose]\n\n"
+		"                     [--no-cache] [--no-sandbox] [--timeout S] [--verbose]\n\n"
 		"Compile the kernel named by SPEC (avo.json) with its harness, run every config,\n"
 		"check the results against the reference and time them. With --variant, evaluate\n"
 		"FILE in place of the kernel (the user's kernel file is never written); several\n"
@@ -73,6 +73,8 @@ static void help(FILE *f)
 		"  --jobs N        parallel compiles (default: all cores)\n"
 		"  --gpu N         run on GPU N (sets CUDA_VISIBLE_DEVICES for the harness)\n"
 		"  --no-cache      neither read nor write the cache\n"
+		"  --no-sandbox    run compiles and harnesses outside the bubblewrap sandbox\n"
+		"                  (they then run with your rights; the result says \"unsandboxed\")\n"
 		"  --timeout S     seconds per harness run (overrides the spec's \"timeout\")\n"
 		"  --backend B     where to evaluate: inline (default), local (every GPU, or CPU\n"
 		"                  workers), slurm (a job array; see engine/CLUSTER.md)\n"
@@ -129,7 +131,7 @@ int avo_cmd_eval(int argc, char **argv)
 	char **why = NULL;
 	const char **vpaths = calloc((size_t)argc + 1, sizeof(char *));
 	size_t nv = 0;
-	int json = 0, no_cache = 0, verbose = 0;
+	int json = 0, no_cache = 0, verbose = 0, no_sandbox = 0;
 	long jobs = 0, gpu = -1;
 	double timeout = 0;
 	int code = AVO_EXIT_USAGE;
@@ -155,6 +157,8 @@ int avo_cmd_eval(int argc, char **argv)
 			json = 1;
 		} else if (!strcmp(a, "--no-cache")) {
 			no_cache = 1;
+		} else if (!strcmp(a, "--no-sandbox")) {
+			no_sandbox = 1;
 		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
 			verbose = 1;
 		} else if (!strcmp(a, "--variant") && val) {
@@ -204,6 +208,8 @@ int avo_cmd_eval(int argc, char **argv)
 	}
 	if (timeout > 0)
 		spec->timeout_s = timeout;
+	if (no_sandbox)
+		spec->sandbox = 0;
 	if (nv == 0)
 		vpaths[nv++] = spec->kernel;
 	texts = calloc(nv, sizeof(*texts));

@@ -34,7 +34,9 @@ static void usage(FILE *f)
 		"  --backend B         where evaluations run: inline (default), local (every GPU),\n"
 		"                      slurm (job arrays; see engine/CLUSTER.md)\n"
 		"  --progress/--no-progress   live progress line (default: when stderr is a TTY)\n"
-		"  --quiet             no progress output\n\n"
+		"  --quiet             no progress output\n"
+		"  --no-sandbox        evaluate outside the bubblewrap sandbox (candidates run with\n"
+		"                      your rights; attempts record \"unsandboxed\")\n\n"
 		"Budgets default to the spec's \"budget\"; with none, the run stops after 100\n"
 		"evaluations or when the operator has nothing new to try.\n"
 		"Exit: 0 done, 1 the original kernel is incorrect, 2 usage, 3 bad spec or kernel,\n"
@@ -64,6 +66,7 @@ int avo_cmd_tune(int argc, char **argv)
 {
 	avo_tune_options o = AVO_TUNE_OPTIONS_INIT;
 	const char *spec_path = NULL;
+	int no_sandbox = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -132,6 +135,8 @@ int avo_cmd_tune(int argc, char **argv)
 			o.progress = 0;
 		} else if (!strcmp(a, "--quiet")) {
 			o.quiet = 1;
+		} else if (!strcmp(a, "--no-sandbox")) {
+			no_sandbox = 1;
 		} else if (a[0] == '-') {
 			fprintf(stderr, "avo: tune: unknown option '%s' (see 'avo tune --help')\n", a);
 			return AVO_EXIT_USAGE;
@@ -157,6 +162,8 @@ int avo_cmd_tune(int argc, char **argv)
 	int rc;
 	if ((rc = avo_spec_load(&spec, spec_path)) < 0)
 		return avo_cli_fail(rc);
+	if (no_sandbox)
+		spec->sandbox = 0;
 	if ((rc = avo_cache_open(&cache, &co)) < 0) {
 		avo_spec_free(spec);
 		return avo_cli_fail(rc);

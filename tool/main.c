@@ -41,6 +41,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	avo_secrets_hide(); /* keys stay in memory, out of environ and /proc/<pid>/environ */
 	if (argc < 2) {
 		usage(stderr);
 		return AVO_EXIT_USAGE;

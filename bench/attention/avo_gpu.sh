@@ -15,7 +15,8 @@ for f in .devdeps/*.deb; do dpkg -x "$f" /opt/avo-sysroot; done
 export LD_LIBRARY_PATH=/opt/avo-sysroot/usr/lib/llvm-19/lib:/opt/avo-sysroot/usr/lib/x86_64-linux-gnu
 export AVO_CLANG_RESOURCE_DIR=/opt/avo-sysroot/usr/lib/llvm-19/lib/clang/19
 export AVO_ASTEDIT_CUDA13_DIR=$ROOT/astedit/cuda13
-export AVO_CACHE_DIR=/tmp/avo-cache PATH=/usr/local/cuda/bin:$PATH
+# bwrap (the evaluation sandbox) from the bubblewrap .deb in .devdeps/, if the host lacks it.
+export AVO_CACHE_DIR=/tmp/avo-cache PATH=/usr/local/cuda/bin:$PATH:/opt/avo-sysroot/usr/bin
 AVO=$ROOT/.devdeps/avo
 if ldd "$AVO" | grep 'not found'; then echo "avo_gpu: missing libraries" >&2; exit 4; fi
 nvidia-smi --query-gpu=name,driver_version,compute_cap --format=csv,noheader | tee "$OUT/gpu.txt"

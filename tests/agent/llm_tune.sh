@@ -30,7 +30,7 @@ for k in ("kernel", "harness"):
 s["operator"] = "llm"
 api = sys.argv[4]
 s["llm"] = {"api": api, "base_url": sys.argv[5] + ("" if api == "anthropic" else "/v1"), "model": "mock-model",
-            "api_key_env": "AVO_TEST_KEY", "max_turns": 4, "timeout": 20, "retries": 3, "retry_base": 0,
+            "api_key_env": "AVO_TEST_API_KEY", "max_turns": 4, "timeout": 20, "retries": 3, "retry_base": 0,
             "price_input": 3, "price_output": 15}
 json.dump(s, open(sys.argv[2], "w"))
 PY
@@ -50,7 +50,7 @@ fatal_401|fatal_404|quota_429)
   esac
   start_mock "[$entry, $entry, $entry, $entry]" $api
   rc=0
-  AVO_TEST_KEY=$KEY "$AVO" tune "$W/spec.json" --run-dir "$RUN" --evals 20 --no-progress 2> "$W/log" || rc=$?
+  AVO_TEST_API_KEY=$KEY "$AVO" tune "$W/spec.json" --run-dir "$RUN" --evals 20 --no-progress 2> "$W/log" || rc=$?
   cat "$W/log"
   [ $rc = 4 ] || fail "exit $rc, want 4"
   grep -q "$want" "$W/log" || fail "no clear message"
@@ -62,7 +62,7 @@ spend_resume)
   # Every step submits without changes, one request of 1000 + 100 tokens: $0.0045 a step.
   step='{"calls": [{"name": "submit", "args": {"note": "nothing to do"}}], "usage": [1000, 100]}'
   start_mock "[$step, $step, $step, $step, $step, $step, $step, $step, $step, $step]" openai
-  AVO_TEST_KEY=$KEY "$AVO" tune "$W/spec.json" --run-dir "$RUN" --max-cost 0.01 --no-progress \
+  AVO_TEST_API_KEY=$KEY "$AVO" tune "$W/spec.json" --run-dir "$RUN" --max-cost 0.01 --no-progress \
     --operator-options '{"reasoning_effort": "low", "extra_body": {"service_tier": "flex"}}' 2> "$W/log" \
     || { cat "$W/log"; fail "tune failed"; }
   python3 - "$W/requests.jsonl" <<'PY'
@@ -72,7 +72,7 @@ assert b.get("reasoning_effort") == "low" and b.get("service_tier") == "flex", b
 PY
   grep -q "cost budget reached" "$W/log" || { cat "$W/log"; fail "no cost stop"; }
   [ "$(nreq)" = 3 ] || fail "$(nreq) requests in the first session, want 3"
-  AVO_TEST_KEY=$KEY "$AVO" tune "$W/spec.json" --run-dir "$RUN" --max-cost 0.02 --resume --no-progress 2> "$W/log2" \
+  AVO_TEST_API_KEY=$KEY "$AVO" tune "$W/spec.json" --run-dir "$RUN" --max-cost 0.02 --resume --no-progress 2> "$W/log2" \
     || { cat "$W/log2"; fail "resume failed"; }
   grep -q "cost budget reached" "$W/log2" || { cat "$W/log2"; fail "no cost stop after resume"; }
   # The cost of the first session was restored: 2 more steps, not 5.
@@ -89,7 +89,7 @@ assert run["tokens_in"] == 5000 and run["tokens_out"] == 500, (run["tokens_in"],
 print("spend ok:", run["cost_usd"])
 PY
   rc=0
-  AVO_TEST_KEY=$KEY "$AVO" tune "$W/spec.json" --run-dir "$RUN" --resume --operator-options '[1]' 2> "$W/log3" || rc=$?
+  AVO_TEST_API_KEY=$KEY "$AVO" tune "$W/spec.json" --run-dir "$RUN" --resume --operator-options '[1]' 2> "$W/log3" || rc=$?
   [ $rc = 3 ] && grep -q "operator-options" "$W/log3" || { cat "$W/log3"; fail "bad --operator-options: exit $rc"; }
   no_secret
   ;;

@@ -1,0 +1,111 @@
+/* The evaluation sandbox: bubblewrap (Debian's `bubblewrap`), the tool Flatpak and the
+ * coding-agent CLIs use. avo only builds its command line; bwrap does the namespaces. */
+#include "avo_base.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int is_dir(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Bind every /dev/nvidia* node (and /dev/nvidia-caps, /dev/dri) the host has. */
+static int push_gpu_nodes(avo_strv *a)
+{
+	DIR *d = opendir("/dev");
+	int rc = 0;
+	if (!d)
+		return 0;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d))) {
+		if (strncmp(de->d_name, "nvidia", 6))
+			continue;
+		rc = avo_strv_push(a, "--dev-bind") || avo_strv_pushf(a, "/dev/%s", de->d_name) ||
+		     avo_strv_pushf(a, "/dev/%s", de->d_name) ? AVO_ERROR : 0;
+	}
+	closedir(d);
+	if (rc == 0 && is_dir("/dev/dri"))
+		rc = avo_strv_pushv(a, (const char *const[]){"--dev-bind", "/dev/dri", "/dev/dri", NULL});
+	return rc;
+}
+
+int avo_sandbox_argv(avo_strv *out, const avo_sandbox *sb, const char *cwd, const char *const *argv)
+{
+	static const char *const base[] = {
+		"bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+		"--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+		/* Private /tmp, /run and /dev/shm: nothing left behind, no host sockets. */
+		"--tmpfs", "/tmp", "--tmpfs", "/run", "--tmpfs", "/dev/shm",
+		"--setenv", "TMPDIR", "/tmp", NULL};
+	avo_strv a = AVO_STRV_INIT;
+	int rc = avo_strv_pushv(&a, base);
+	if (rc == 0 && sb->gpu)
+		rc = push_gpu_nodes(&a);
+	for (const char *const *r = sb->read_paths; rc == 0 && r && *r; r++)
+		rc = avo_strv_pushv(&a, (const char *const[]){"--ro-bind-try", *r, *r, NULL});
+	char *exe_dir = argv[0][0] == '/' ? avo_path_dirname(argv[0]) : NULL;
+	if (rc == 0 && exe_dir)
+		rc = avo_strv_pushv(&a, (const char *const[]){"--ro-bind-try", exe_dir, exe_dir, NULL});
+	free(exe_dir);
+	if (rc == 0 && cwd)
+		rc = avo_strv_pushv(&a, (const char *const[]){"--ro-bind-try", cwd, cwd, NULL});
+	if (rc == 0 && sb->write_dir)
+		rc = avo_strv_pushv(&a, (const char *const[]){"--bind", sb->write_dir, sb->write_dir, NULL});
+	if (!cwd)
+		cwd = sb->write_dir ? sb->write_dir : "/";
+	if (rc == 0)
+		rc = avo_strv_pushv(&a, (const char *const[]){"--chdir", cwd, "--", NULL});
+	if (rc == 0)
+		rc = avo_strv_pushv(&a, argv);
+	if (rc < 0) {
+		avo_strv_dispose(&a);
+		return avo_error_set(AVO_ERROR, "out of memory");
+	}
+	*out = a;
+	return 0;
+}
+
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+static int probe_rc;
+static char probe_msg[1024];
+
+static void probe(void)
+{
+	avo_sandbox sb = {NULL, NULL, 0};
+	avo_proc_options o = {0};
+	o.argv = (const char *const[]){"true", NULL};
+	o.sandbox = &sb;
+	o.timeout_s = 30;
+	avo_proc_result r;
+	probe_rc = avo_proc_run(&r, &o);
+	if (probe_rc < 0) {
+		snprintf(probe_msg, sizeof(probe_msg), "%s", avo_error_last());
+	} else if (!r.exited || r.exit_code != 0) {
+		char *how = avo_proc_describe(&r, o.timeout_s);
+		const char *err = avo_buf_cstr(&r.err);
+		size_t n = strcspn(err, "\n");
+		snprintf(probe_msg, sizeof(probe_msg), "%s%s%.*s", how ? how : "failed", n ? ": " : "",
+			 (int)n, err);
+		free(how);
+		probe_rc = AVO_EIO;
+	}
+	avo_proc_result_dispose(&r);
+}
+
+int avo_sandbox_check(void)
+{
+	pthread_once(&probe_once, probe);
+	if (probe_rc == 0)
+		return 0;
+	return avo_error_set(AVO_EIO,
+			     "the evaluation sandbox (bubblewrap) cannot start here (%s); install the "
+			     "\"bubblewrap\" package, allow user namespaces, or opt out with --no-sandbox "
+			     "or \"sandbox\": false in the spec (candidates then run with your rights)",
+			     probe_msg);
+}
