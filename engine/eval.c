@@ -509,6 +509,19 @@ static void fail_config(avo_eval_config_result *c, avo_eval_status st, char *msg
 }
 
 /* Judge one harness run. */
+/* Per-repetition times (ms) from an optional "samples" array: finite positive numbers,
+ * at most 100000. Without it the gate takes `ms` as one sample. */
+static void read_samples(const cJSON *arr, avo_eval_config_result *c)
+{
+	const cJSON *x;
+	size_t n = cJSON_IsArray(arr) ? (size_t)cJSON_GetArraySize(arr) : 0;
+	if (!n || n > 100000 || !(c->samples = calloc(n, sizeof(double))))
+		return;
+	cJSON_ArrayForEach(x, arr)
+		if (cJSON_IsNumber(x) && isfinite(x->valuedouble) && x->valuedouble > 0)
+			c->samples[c->nsamples++] = x->valuedouble;
+}
+
 static void judge(const avo_spec *s, const avo_proc_result *r, avo_eval_config_result *c)
 {
 	char *how = avo_proc_describe(r, s->timeout_s);
@@ -571,6 +584,7 @@ static void judge(const avo_spec *s, const avo_proc_result *r, avo_eval_config_r
 							      c->ms <= 0 ? "ms" : "tflops"));
 		goto done;
 	}
+	read_samples(cJSON_GetObjectItemCaseSensitive(j, "samples"), c);
 	c->status = AVO_EVAL_OK;
 	c->correct = 1;
 done:
@@ -752,7 +766,7 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 		avo_buildid_eval_key(it->key, spec, &e.id, it->hash, hhash);
 		avo_buf hit = AVO_BUF_INIT;
 		avo_eval_result *cached = NULL;
-		if (cache_get(&e, "eval", it->key, &hit) == 0 &&
+		if (!opts->remeasure && cache_get(&e, "eval", it->key, &hit) == 0 &&
 		    avo_eval_result_parse(&cached, hit.ptr ? hit.ptr : "", hit.size) == 0 &&
 		    cached->nconfigs == spec->nconfigs) {
 			avo_eval_result_free(it->res);
@@ -834,17 +848,11 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 		if (!r->from_cache) {
 			r->unsandboxed = !spec->sandbox;
 			finish(spec, r);
-			if (r->status == AVO_EVAL_OK || r->status == AVO_EVAL_INCORRECT) {
+			if (!opts->remeasure && (r->status == AVO_EVAL_OK || r->status == AVO_EVAL_INCORRECT)) {
 				char *j = avo_eval_result_json(r);
 				if (j)
 					cache_put(&e, "eval", it->key, j, strlen(j));
 				free(j);
-			}
-			if (e.cache) {
-				char h[AVO_CACHE_HEX];
-				pthread_mutex_lock(&cache_lock);
-				avo_cache_put_object(e.cache, h, it->src, it->len);
-				pthread_mutex_unlock(&cache_lock);
 			}
 		}
 		r->seconds = avo_now() - (r->from_cache ? it->t0 : t0);
@@ -952,6 +960,8 @@ char *avo_eval_result_json(const avo_eval_result *r)
 		add_num(co, "ms", c->ms);
 		add_num(co, "tflops", c->tflops);
 		add_str(co, "feedback", c->feedback);
+		if (c->nsamples)
+			cJSON_AddItemToObject(co, "samples", cJSON_CreateDoubleArray(c->samples, (int)c->nsamples));
 		cJSON_AddItemToArray(arr, co);
 	}
 	char *s = cJSON_PrintUnformatted(o);
@@ -1014,6 +1024,7 @@ int avo_eval_result_parse(avo_eval_result **out, const char *json, size_t len)
 		cr->ms = get_num_or_nan(c, "ms");
 		cr->tflops = get_num_or_nan(c, "tflops");
 		cr->feedback = get_str_or_null(c, "feedback");
+		read_samples(cJSON_GetObjectItemCaseSensitive(c, "samples"), cr);
 		if (!cr->name)
 			goto done;
 	}

@@ -2,7 +2,9 @@
  * timeout, judge correctness, time, and store the evaluation in the cache.
  *
  * Harness protocol: `harness <config args>` prints one JSON object as its last stdout line:
- *   {"correct":true,"max_rel_err":1.2e-3,"ms":0.83,"tflops":612.4}
+ *   {"correct":true,"max_rel_err":1.2e-3,"ms":0.83,"tflops":612.4,"samples":[0.83,0.84]}
+ * "samples" (optional) are the per-repetition times in ms, for the gate (gate.h); without
+ * them `ms` counts as one sample.
  * Non-zero exit, a signal, a timeout or no JSON is a failed evaluation. "rel_l2_err" is
  * optional; "tflops" is required when the objective is "tflops". A number the harness could
  * not print as JSON (nan, inf) is read as NaN and fails the variant.
@@ -12,17 +14,17 @@
  * (the rest are AVO_EVAL_SKIPPED). Fitness = geometric mean over configs of tflops
  * (objective "tflops") or of 1/ms (objective "ms"); 0 unless every config passed.
  *
- * Caching (when a cache is given): compiled objects go in ns "bin" (key: source, the
- * headers next to the kernel/harness and in include_dirs, compiler identity and version,
- * flags, arch); evaluations in ns "eval" (key: variant and harness inputs, compiler,
- * flags, device identity, configs, tolerance, objective, protocol version). Results that
- * are "ok" or "incorrect" are cached; compile failures, crashes, timeouts and protocol
- * failures are not (they may be flaky or depend on the machine's state), so they are
- * re-evaluated next time. A NULL cache evaluates everything afresh.
+ * Caching (when a cache is given): compiled objects go in ns "bin", evaluations in ns
+ * "eval", under the keys of buildid.h (one field list: source or variant, harness, every
+ * included header, compiler identity, flags, device, configs, tolerance, objective,
+ * protocol). Results that are "ok" or "incorrect" are cached; compile failures, crashes,
+ * timeouts and protocol failures are not (they may be flaky or depend on the machine's
+ * state), so they are re-evaluated next time. A NULL cache evaluates everything afresh.
+ * The evaluator stores no variant in ns "obj": the tune loop stores a candidate once, when
+ * it commits it (engine/candidate.h).
  *
- * Per process, computed once: the compiler identity (`<compiler> --version`), the device
- * identity (nvidia-smi name, compute capability, driver; "cpu <machine> <model>" for C),
- * the header digest and the harness object. A header edited during a long `avo tune` is
+ * Per process, computed once (buildid.h): the compiler identity, the device identity, the
+ * header digest; and the harness object. A header edited during a long `avo tune` is
  * therefore seen by the next process, not the running one.
  *
  * Sandbox: every compile, link and harness run goes through bubblewrap (avo_sandbox in
@@ -87,9 +89,11 @@ typedef struct {
 	int use_cache;               /* read and write the eval cache */
 	int verbose;                 /* print commands on stderr and keep the scratch dirs */
 	const char *scratch_dir;     /* NULL: $TMPDIR/avo-<uid> (/tmp when TMPDIR is unset) */
+	int remeasure;               /* run again: neither read nor write ns "eval" ("bin" still
+				      * serves the compiled objects); the gate's confirmations */
 } avo_eval_options;
 
-#define AVO_EVAL_OPTIONS_INIT {0, -1, 1, 0, NULL}
+#define AVO_EVAL_OPTIONS_INIT {0, -1, 1, 0, NULL, 0}
 
 /* Evaluate `variant` (the full kernel source text). Returns 0 whenever a verdict was
  * reached (whatever it is: see out->status) and a negative AVO_E* code only when the

@@ -1,6 +1,9 @@
 /* The tuning driver: the AVO loop. A single lineage; a version is committed only when it is
- * correct on every config and its re-measured fitness is >= best * (1 - epsilon). Every
- * attempt is logged; the run resumes from its files after any crash (RUNS.md).
+ * correct on every config and the confirming gate (gate.h) finds its gain over the best
+ * above the minimum gain at the stated confidence. Confirmation measurements are attempts
+ * (operator "gate", status "confirm") and count in the evaluation budget. At the end, the
+ * best is measured against the original (run.json "final"). Every attempt is logged; the
+ * run resumes from its files after any crash (RUNS.md).
  *
  * Ownership: nothing returned; the caller owns the spec and the cache.
  */
@@ -18,18 +21,20 @@ typedef struct {
 	double budget_seconds;   /* <0: spec's; 0: none */
 	long budget_evaluations; /* <0: spec's; 0: none */
 	double budget_cost_usd;  /* <0: spec's; 0: none */
-	double epsilon;          /* commit gate slack, >= 0 */
+	double epsilon;          /* unused: the gate confirms (min_gain) */
 	unsigned stall_attempts; /* supervisor: steps without a commit before steering */
 	int jobs;
 	int gpu;
 	int quiet;
 	int progress;            /* -1: auto (a TTY on stderr) */
 	const char *backend;     /* "inline" | "local" | "slurm"; NULL: the spec's (engine/backend.h) */
+	double min_gain;         /* the gate's minimum gain; <0: the spec's, else 0.01 */
+	unsigned confirm_rounds; /* A B pairs per confirmation; 0: 3 */
 	const char *op_json;     /* a JSON object whose fields replace those of the operator's
 				  * spec section (e.g. the llm's extra_body); NULL: none */
 } avo_tune_options;
 
-#define AVO_TUNE_OPTIONS_INIT {NULL, NULL, 0, 0, -1, -1, -1, 0.0, 4, 0, -1, 0, -1, NULL, NULL}
+#define AVO_TUNE_OPTIONS_INIT {NULL, NULL, 0, 0, -1, -1, -1, 0.0, 4, 0, -1, 0, -1, NULL, -1, 0, NULL}
 
 /* Returns 0 when the run finished within its budget (or the space was exhausted), a
  * negative AVO_E* on errors, and AVO_TUNE_INTERRUPTED after SIGINT/SIGTERM (state saved). */

@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,10 @@ int avo_tunekey_best_get(avo_tunekey_best *out, avo_cache *cache, const char *ke
 		out->objective = avo_strdup(v->valuestring);
 	if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(j, "gpu")))
 		out->gpu = avo_strdup(v->valuestring);
+	avo_runrec_tune te;
+	if (avo_runrec_tune_parse(&te, j) == 0)
+		out->speedup = te.speedup;
+	avo_runrec_tune_dispose(&te);
 
 done:
 	cJSON_Delete(j);

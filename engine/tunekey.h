@@ -9,6 +9,9 @@
 
 #include "spec.h"
 #include "avo_cache.h"
+#include "runrec.h"
+
+#include <math.h> /* NAN in AVO_TUNEKEY_BEST_INIT */
 
 /* The tuning key of `spec` as 32 hex digits (buildid.h: original kernel and harness, configs,
  * arch, compiler identity, flags, link flags, include dirs, defines, headers). */
@@ -33,9 +36,10 @@ typedef struct {
 	double fitness, baseline_fitness; /* 0 when absent */
 	char *objective;       /* "ms", "tflops" or NULL */
 	char *gpu;             /* NULL when absent */
+	avo_runrec_interval speedup; /* the run's final measurement, when it made one */
 } avo_tunekey_best;
 
-#define AVO_TUNEKEY_BEST_INIT {{0}, AVO_BUF_INIT, NULL, 0, 0, 0, NULL, NULL}
+#define AVO_TUNEKEY_BEST_INIT {{0}, AVO_BUF_INIT, NULL, 0, 0, 0, NULL, NULL, AVO_RUNREC_INTERVAL_NONE}
 
 int avo_tunekey_best_get(avo_tunekey_best *out, avo_cache *cache, const char *key, int allow_remote);
 void avo_tunekey_best_dispose(avo_tunekey_best *b);

@@ -9,10 +9,12 @@
 #include "avo_cache.h"
 #include "spec.h"
 #include "tunekey.h"
+#include "runrec.h"
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,7 @@ typedef struct {
 	char key[AVO_CACHE_HEX];
 	char variant[AVO_CACHE_HEX];
 	double fitness, baseline_fitness;
+	avo_runrec_interval speedup;  /* measured by the tune run's final measurement */
 	char *objective;    /* owned */
 	char *shipped_path; /* owned */
 	avo_buf text;       /* what goes to OUT */
@@ -126,6 +129,10 @@ static int try_shipped(outcome *o, const avo_spec *spec, const char *orig_hash)
 		memcpy(o->key, s, AVO_CACHE_HEX);
 	o->fitness = json_num(j, "fitness");
 	o->baseline_fitness = json_num(j, "baseline_fitness");
+	avo_runrec_manifest mm;
+	if (avo_runrec_manifest_parse(&mm, j) == 0)
+		o->speedup = mm.speedup;
+	avo_runrec_manifest_dispose(&mm);
 	o->objective = avo_strdup(json_str(j, "objective"));
 	o->shipped_path = path;
 	path = NULL;
@@ -259,7 +266,10 @@ static void print_status(const outcome *o, const avo_spec *spec)
 			avo_buf_printf(&b, "fitness %.4g tflops", o->fitness);
 		else
 			avo_buf_printf(&b, "%.4g ms geomean", 1.0 / o->fitness);
-		if (o->baseline_fitness > 0)
+		char iv[96];
+		if (avo_runrec_interval_known(&o->speedup)) /* measured, with its interval */
+			avo_buf_printf(&b, ", %s the original", avo_runrec_interval_text(iv, sizeof(iv), &o->speedup));
+		else if (o->baseline_fitness > 0)
 			avo_buf_printf(&b, ", %.2fx baseline", o->fitness / o->baseline_fitness);
 	}
 	if (o->kind == SRC_SHIPPED)
@@ -313,6 +323,7 @@ int avo_cmd_apply(int argc, char **argv)
 	avo_buf orig = AVO_BUF_INIT, dep = AVO_BUF_INIT;
 	char orig_hash[AVO_CACHE_HEX];
 	outcome o = {0};
+	o.speedup = (avo_runrec_interval)AVO_RUNREC_INTERVAL_NONE;
 
 	for (int i = 1; i < argc; i++) {
 		if (avo_cli_is_help(argv[i])) {
@@ -379,6 +390,7 @@ int avo_cmd_apply(int argc, char **argv)
 			memcpy(o.variant, best.variant, AVO_CACHE_HEX);
 			o.fitness = best.fitness;
 			o.baseline_fitness = best.baseline_fitness;
+			o.speedup = best.speedup;
 			o.objective = best.objective;
 			best.objective = NULL;
 			avo_buf_put(&o.text, avo_buf_cstr(&best.source), best.source.size);

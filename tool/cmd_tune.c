@@ -15,7 +15,9 @@ static void usage(FILE *f)
 		"usage: avo tune SPEC [options]\n\n"
 		"Evolve the kernel of SPEC (the AVO loop): an operator proposes edits of the marked\n"
 		"regions and knobs, every candidate is compiled, checked and timed, and a version is\n"
-		"committed only when it is correct on every config and at least as fast as the best.\n"
+		"committed only when it is correct on every config and the gate confirms it faster\n"
+		"than the best: re-measured against it, interleaved, with a gain whose interval's\n"
+		"lower end clears the minimum gain (README \"The gate\").\n"
 		"State lives in the run dir (default <spec dir>/.avo/<name>); see engine/RUNS.md.\n\n"
 		"options:\n"
 		"  --operator OP       knob (default; no network), llm, command\n"
@@ -27,7 +29,9 @@ static void usage(FILE *f)
 		"  --resume            continue the run in the run dir (after a crash or a budget)\n"
 		"  --fresh-run         move an existing run aside and start over\n"
 		"  --run-dir DIR       where the run's state lives\n"
-		"  --epsilon E         commit when fitness >= best*(1-E) (default 0)\n"
+		"  --min-gain G        the gain the gate must confirm: 0.01 = 1%% (default: the\n"
+		"                      spec's \"min_gain\", else 0.01)\n"
+		"  --confirm N         A B pairs per confirmation (default 3, at least 2)\n"
 		"  --stall N           steer the operator after N steps without a commit (default 4)\n"
 		"  --jobs N            parallel compiles (default: all cores)\n"
 		"  --gpu N             run on GPU N (CUDA_VISIBLE_DEVICES)\n"
@@ -99,14 +103,23 @@ int avo_cmd_tune(int argc, char **argv)
 				fprintf(stderr, "avo: tune: --max-cost '%s': expected a positive number\n", v);
 				return AVO_EXIT_USAGE;
 			}
-		} else if (!strcmp(a, "--epsilon")) {
+		} else if (!strcmp(a, "--min-gain")) {
 			NEED();
 			char *end;
-			o.epsilon = strtod(v, &end);
-			if (*end || o.epsilon < 0 || o.epsilon >= 1) {
-				fprintf(stderr, "avo: tune: --epsilon '%s': expected 0 <= E < 1\n", v);
+			o.min_gain = strtod(v, &end);
+			if (*end || !(o.min_gain >= 0 && o.min_gain < 10)) {
+				fprintf(stderr, "avo: tune: --min-gain '%s': expected 0 <= G < 10 (0.01 = 1%%)\n", v);
 				return AVO_EXIT_USAGE;
 			}
+		} else if (!strcmp(a, "--confirm")) {
+			NEED();
+			char *end;
+			long n = strtol(v, &end, 10);
+			if (*end || n < 2 || n > 1000) {
+				fprintf(stderr, "avo: tune: --confirm '%s': expected 2..1000\n", v);
+				return AVO_EXIT_USAGE;
+			}
+			o.confirm_rounds = (unsigned)n;
 		} else if (!strcmp(a, "--stall")) {
 			NEED();
 			o.stall_attempts = (unsigned)strtoul(v, NULL, 10);

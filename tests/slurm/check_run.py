@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Check a tuning run's records against the commit gate (engine/RUNS.md), whatever backend
 evaluated it: attempts numbered 1..N; best_before is the running best; "committed" only
-when fitness >= best_before (epsilon 0), "slower" only below it; each commit is a lineage
+when fitness >= best_before (the gate confirms only what could win), "slower" only below
+it, "confirm" and "unconfirmed" are the gate's; each commit is a lineage
 version whose parent is the best before it. Usage: check_run.py RUN_DIR EXPECTED_ATTEMPTS"""
 import json
 import sys
@@ -26,7 +27,7 @@ def main():
                 errs.append("attempt %d committed %r below the best %r" % (a["n"], f, best))
             best = f
             commits.append(a)
-        elif st == "slower" and f >= best:
+        elif st == "slower" and f > best:  # gate.h: only what beats the best is confirmed
             errs.append("attempt %d called slower at %r >= best %r" % (a["n"], f, best))
         elif st == "error":
             errs.append("attempt %d lost: %s" % (a["n"], a.get("feedback")))

@@ -82,7 +82,8 @@ store)
   "$AVO" tune "$W/avo.json" --run-dir "$RUN" --evals 1 --no-progress 2> "$W/t1.log" || { cat "$W/t1.log"; fail "baseline"; }
   # The object store breaks (a full disk reads the same to avo: the write fails).
   mv "$W/cache/obj" "$W/cache/obj.ok" && : > "$W/cache/obj"
-  rc=0; "$AVO" tune "$W/avo.json" --run-dir "$RUN" --resume --evals 12 --no-progress 2> "$W/t2.log" || rc=$?
+  # (The gate confirms a candidate before it commits: room for a few confirmations.)
+  rc=0; "$AVO" tune "$W/avo.json" --run-dir "$RUN" --resume --evals 40 --confirm 2 --no-progress 2> "$W/t2.log" || rc=$?
   [ $rc = 4 ] || { cat "$W/t2.log"; fail "a failed store: exit $rc, expected 4"; }
   grep -q "not committed: storing the committed variant" "$W/t2.log" || { cat "$W/t2.log"; fail "no cause on stderr"; }
   python3 - "$RUN" > "$W/failed_edit" <<'PY'
@@ -97,16 +98,19 @@ assert len(bad) == 1 and "not committed: storing the committed variant" in bad[0
 assert len(lin) == 1, "a version was recorded without its object"
 print(bad[0]["edit_hash"])
 PY
-  # Fixed: the failed edit is tried again and committed.
+  # Fixed: the failed edit is tried again.
   rm "$W/cache/obj" && mv "$W/cache/obj.ok" "$W/cache/obj"
-  "$AVO" tune "$W/avo.json" --run-dir "$RUN" --resume --evals 6 --no-progress 2> "$W/t3.log" || { cat "$W/t3.log"; fail "resume"; }
+  n=$(wc -l < "$RUN/attempts.jsonl")
+  "$AVO" tune "$W/avo.json" --run-dir "$RUN" --resume --evals $((n + 12)) --confirm 2 --no-progress 2> "$W/t3.log" ||
+    { cat "$W/t3.log"; fail "resume"; }
   python3 - "$RUN" "$(cat "$W/failed_edit")" <<'PY'
 import json, sys
 att = [json.loads(l) for l in open(sys.argv[1] + "/attempts.jsonl")]
 lin = [json.loads(l) for l in open(sys.argv[1] + "/lineage.jsonl")]
 again = [a for a in att if a["edit_hash"] == sys.argv[2]]
-assert len(again) == 2 and again[1]["status"] == "committed", [a["status"] for a in again]
-assert again[1]["variant"] in {v["variant"] for v in lin}
+# Tried again; the gate then judges it anew (on a loaded CPU it may stay unconfirmed).
+assert len(again) == 2 and again[1]["status"] in ("committed", "unconfirmed"), [a["status"] for a in again]
+assert again[1]["status"] != "committed" or again[1]["variant"] in {v["variant"] for v in lin}
 PY
   ;;
 *) fail "unknown case $case_" ;;

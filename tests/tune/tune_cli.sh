@@ -10,7 +10,7 @@ RUN=$W/run
 fail() { echo "FAIL: $*" >&2; exit 1; }
 py() { python3 - "$@"; }
 
-# Invariants of any run dir: every line parses, the lineage only rises (epsilon 0), every
+# Invariants of any run dir: every line parses, the lineage only rises (the gate), every
 # version is a correct attempt with status committed, run.json agrees with the files.
 check_run() {
   py "$RUN" <<'PY'
@@ -28,8 +28,8 @@ for v in lin:
     assert v["variant"] in committed, ("version without a committed attempt", v["id"])
     assert all(s["correct"] for s in v["scores"]), "incorrect version in the lineage"
 for a in att:
-    if a["status"] != "committed":
-        assert a["variant"] not in {v["variant"] for v in lin[1:]} or a["status"] == "duplicate"
+    if a["status"] != "committed":  # the gate re-measures versions ("confirm") too
+        assert a["variant"] not in {v["variant"] for v in lin[1:]} or a["status"] in ("duplicate", "confirm")
 assert r["attempts"] == len(att), (r["attempts"], len(att))
 assert r["commits"] == len(lin) - 1
 assert abs(r["best_fitness"] - max(v["fitness"] for v in lin)) < 1e-12
@@ -215,8 +215,10 @@ assert len(llm) == 1, llm
 if n == 3:
     assert llm[0]["status"] == "committed", llm[0]["status"]
 else:
-    assert llm[0]["status"] == "slower", llm[0]["status"]
-    assert llm[0]["note"] == "unroll the inner loops by 4", llm[0].get("note")
+    # --evals 2 leaves the gate no room to confirm a better one: "unconfirmed"
+    assert llm[0]["status"] in ("slower", "unconfirmed"), llm[0]["status"]
+    # the model gives its note at submit, after the evaluation that made the record
+    assert llm[0].get("note") in (None, "unroll the inner loops by 4"), llm[0].get("note")
 # The refusal of the broken edit went back to the model as a tool result.
 tool_results = json.dumps(reqs[2]["body"])
 assert "undeclared identifier" in tool_results, "refusal not shown to the model"
