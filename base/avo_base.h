@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define AVO_VERSION_STRING "0.1.0"
 
@@ -69,6 +70,17 @@ int avo_file_read(avo_buf *out, const char *path);
 /* Write via a temporary file in the same directory, fsync, rename: readers see the old
  * file or the whole new one, never a part. `mode` as for open(2), e.g. 0644. */
 int avo_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* The same in directory `dirfd`, from several parts (written in order, never joined). The
+ * temporary is "<name>.tmp.<pid>.<n>" beside it; nothing follows a symlink at `name`. */
+typedef struct {
+	const void *data;
+	size_t len;
+} avo_span;
+int avo_file_write_atomic_at(int dirfd, const char *name, const avo_span *parts, size_t nparts,
+			     mode_t mode);
+/* Is `name` a temporary of avo_file_write_atomic* left by a writer that is gone (its pid
+ * no longer runs) or older than max_age_s? 0 for any other name. */
+int avo_file_temp_is_stray(const char *name, time_t mtime, long max_age_s);
 int avo_mkdir_p(const char *path, mode_t mode);
 /* rm -rf; missing path is not an error. */
 int avo_rm_rf(const char *path);
@@ -141,6 +153,25 @@ int avo_sandbox_argv(avo_strv *out, const avo_sandbox *sb, const char *cwd, cons
  * hidden value, else getenv(name); borrowed, valid for the life of the process. */
 void avo_secrets_hide(void);
 const char *avo_secret_get(const char *name);
+
+/* ---- signals ----------------------------------------------------------------------- */
+
+/* One handler for SIGINT, SIGTERM and SIGHUP, owned here. avo_signals_push(fn) installs it
+ * (a signal ignored on entry stays ignored) with `fn` on top of a stack; on a signal every
+ * fn runs, top first, and avo_signals_caught() returns the signal (0: none since the
+ * outermost push or avo_signals_clear()). avo_signals_pop() restores what the matching push
+ * replaced. fn runs in the handler: async-signal-safe calls only. NULL fn: just record. */
+typedef void (*avo_signal_fn)(int sig);
+int avo_signals_push(avo_signal_fn fn);
+void avo_signals_pop(void);
+int avo_signals_caught(void);
+void avo_signals_clear(void);
+/* SIGKILL the process groups of every child avo_proc_run has running (signal-safe). */
+void avo_signals_kill_children(void);
+/* A ready fn: kill those children, then die of `sig` (default action, re-raised). */
+void avo_signals_die(int sig);
+/* Semi-private: avo_proc_run registers (running = 1) and unregisters its children. */
+void avo_signals__child(pid_t pid, int running);
 
 /* ---- child processes ------------------------------------------------------------- */
 

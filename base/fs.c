@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,30 +40,40 @@ int avo_file_read(avo_buf *out, const char *path)
 	return 0;
 }
 
-int avo_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+static int write_all(int fd, const void *data, size_t len)
 {
-	/* The temp name carries pid and a counter so concurrent writers never share one. */
-	static _Atomic unsigned long counter;
-	char *tmp = avo_sprintf("%s.tmp.%ld.%lu", path, (long)getpid(), ++counter);
-	if (!tmp)
-		return avo_error_set(AVO_ERROR, "out of memory");
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	if (fd < 0) {
-		int e = errno;
-		free(tmp);
-		return avo_error_set(AVO_EIO, "%s: cannot create temporary file: %s", path, strerror(e));
-	}
 	const char *p = data;
-	size_t left = len;
-	while (left) {
-		ssize_t n = write(fd, p, left);
+	while (len) {
+		ssize_t n = write(fd, p, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			goto fail;
+			return -1;
 		p += n;
-		left -= (size_t)n;
+		len -= (size_t)n;
 	}
+	return 0;
+}
+
+int avo_file_write_atomic_at(int dirfd, const char *name, const avo_span *parts, size_t nparts,
+			     mode_t mode)
+{
+	/* The temp name carries pid and a counter so concurrent writers never share one, and
+	 * avo_file_temp_is_stray() can tell a dead writer's leftovers from a live one's. */
+	static _Atomic unsigned long counter;
+	char *tmp = avo_sprintf("%s.tmp.%ld.%lu", name, (long)getpid(), ++counter);
+	if (!tmp)
+		return avo_error_set(AVO_ERROR, "out of memory");
+	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0) {
+		int e = errno;
+		free(tmp);
+		return avo_error_set(e == ENOENT ? AVO_ENOTFOUND : AVO_EIO,
+				     "cannot create temporary file: %s", strerror(e));
+	}
+	for (size_t i = 0; i < nparts; i++)
+		if (parts[i].len && write_all(fd, parts[i].data, parts[i].len) < 0)
+			goto fail;
 	if (fsync(fd) < 0)
 		goto fail;
 	if (close(fd) < 0) {
@@ -70,7 +81,7 @@ int avo_file_write_atomic(const char *path, const void *data, size_t len, mode_t
 		goto fail;
 	}
 	fd = -1;
-	if (rename(tmp, path) < 0)
+	if (renameat(dirfd, tmp, dirfd, name) < 0)
 		goto fail;
 	free(tmp);
 	return 0;
@@ -78,10 +89,39 @@ fail: {
 	int e = errno;
 	if (fd >= 0)
 		close(fd);
-	unlink(tmp);
+	unlinkat(dirfd, tmp, 0);
 	free(tmp);
-	return avo_error_set(AVO_EIO, "%s: write failed: %s", path, strerror(e));
+	return avo_error_set(AVO_EIO, "write failed: %s", strerror(e));
 }
+}
+
+int avo_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char *dir = avo_path_dirname(path);
+	if (!dir)
+		return avo_error_set(AVO_ERROR, "out of memory");
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (dfd < 0)
+		return avo_error_set(AVO_EIO, "%s: cannot create temporary file: %s", path, strerror(errno));
+	avo_span part = {data, len};
+	int rc = avo_file_write_atomic_at(dfd, avo_path_basename(path), &part, 1, mode);
+	close(dfd);
+	if (rc < 0)
+		return avo_error_wrap(rc == AVO_ENOTFOUND ? AVO_EIO : rc, "%s", path);
+	return 0;
+}
+
+int avo_file_temp_is_stray(const char *name, time_t mtime, long max_age_s)
+{
+	const char *p = strstr(name, ".tmp.");
+	if (!p)
+		return 0;
+	char *end;
+	long pid = strtol(p + 5, &end, 10);
+	if (pid > 0 && *end == '.' && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+		return 1;
+	return time(NULL) - mtime > max_age_s;
 }
 
 int avo_mkdir_p(const char *path, mode_t mode)

@@ -214,6 +214,7 @@ static int proc_run(avo_proc_result *out, const avo_proc_options *o)
 		_exit(127);
 	}
 	setpgid(pid, pid); /* also from the parent, so the group exists before any kill */
+	avo_signals__child(pid, 1);
 	free(env);
 	close(pout[1]);
 	close(perr[1]);
@@ -296,6 +297,7 @@ static int proc_run(avo_proc_result *out, const avo_proc_options *o)
 			;
 		kill(-pid, SIGKILL);
 	}
+	avo_signals__child(pid, 0);
 	if (pin[1] >= 0)
 		close(pin[1]);
 	out->seconds = avo_now() - t0;

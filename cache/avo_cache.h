@@ -6,9 +6,22 @@
  * XXH3-128. Every entry is stored with the hash of its payload and checked on every read:
  * a corrupt or partial entry is reported, counted as a miss and never served.
  *
- * Local layout: <dir>/<ns>/<key[0..2]>/<key[2..32]>, each file "avo1 <hash> <len>\n" then
- * the payload (<hash> = XXH3-128 hex of the payload, <len> its decimal length). The remote
- * uses the same paths under its base URL and the same file format.
+ * Local layout: <dir>/<ns>/<key[0..2]>/<key[2..32]>, each file a header line
+ * "avo2 <ns> <key> <hash> <len>[ <mac>]\n" then the payload (<hash> = XXH3-128 hex of the
+ * payload, <len> its decimal length). The entry names itself: a read checks that <ns> and
+ * <key> are the ones asked for, so an entry copied or renamed under another key is reported
+ * and never served. The remote uses the same paths under its base URL and the same format.
+ * Entries of the older "avo1 <hash> <len>" format name no key: from a remote they are
+ * taken only in "obj" (whose key is the content hash); the local store still serves them,
+ * so a cache written by an older avo keeps working (`avo apply` re-checks what it writes).
+ *
+ * Authenticated remote: with a shared secret in $AVO_CACHE_HMAC_KEY (read once, kept out of
+ * the environment), every entry written carries <mac> = HMAC-SHA256(secret, the header line
+ * before it), and an entry from the remote is served only with a valid <mac>: a remote that
+ * anyone can write to cannot feed this cache. Local entries are checked when they carry one.
+ *
+ * Symlinks: below <dir> no symlink is followed (every level is opened O_NOFOLLOW), so a link
+ * planted in the store can neither redirect a write nor make verify/gc touch files outside.
  *
  * Concurrency: many processes (and threads) may share one directory. A writer writes a
  * temporary file "<entry>.tmp.<pid>.<n>" in the entry's own directory, fsyncs it and
@@ -16,8 +29,9 @@
  * or the new one, both complete (no torn reads), and the last rename wins (no mixed
  * writes; every writer of one key writes a valid entry, so no write is "lost" in a way that
  * matters). Readers only open exact entry names, so temporaries are never read; a
- * temporary left by a killed writer is removed by verify/gc once its pid is gone (or it is
- * older than an hour). The directory is assumed host-local for that pid test.
+ * temporary left by a killed writer is removed by the next write to its shard directory and
+ * by verify/gc, once its pid is gone (or it is older than an hour). The directory is assumed
+ * host-local for that pid test.
  *
  * Thread safety: one avo_cache may be used from several threads; remote requests are
  * serialised on an internal lock.
@@ -70,9 +84,10 @@ typedef struct {
 	long connect_timeout_ms;  /* 0: $AVO_CACHE_CONNECT_TIMEOUT_MS, else 2000 */
 	long timeout_ms;          /* 0: $AVO_CACHE_TIMEOUT_MS, else 10000 (whole transfer) */
 	int quiet;                /* no warnings on stderr */
+	const char *hmac_key_env; /* env var holding the shared secret; NULL: "AVO_CACHE_HMAC_KEY" */
 } avo_cache_options;
 
-#define AVO_CACHE_OPTIONS_INIT {NULL, NULL, NULL, -1, 0, 0, 0}
+#define AVO_CACHE_OPTIONS_INIT {NULL, NULL, NULL, -1, 0, 0, 0, NULL}
 
 /* Does not create the directory (a put does) and makes no network traffic. */
 int avo_cache_open(avo_cache **out, const avo_cache_options *opts);

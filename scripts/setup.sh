@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 PKGS=(cmake ninja-build pkg-config gcc clang-19 libclang-19-dev libclang-rt-19-dev
-      libcjson-dev libxxhash-dev libcurl4-openssl-dev nginx-light curl python3
+      libcjson-dev libxxhash-dev libcurl4-openssl-dev libssl-dev nginx-light curl python3
       chromium slurmctld slurmd slurm-client munge bubblewrap nodejs)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

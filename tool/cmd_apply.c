@@ -5,6 +5,7 @@
  * the local cache answers. Sources, in order: a shipped tuned file whose manifest matches
  * the current original and arch, the local cache, the remote cache, the original. */
 #include "cli.h"
+#include "apply_check.h"
 #include "avo_base.h"
 #include "avo_cache.h"
 #include "spec.h"
@@ -399,6 +400,14 @@ int avo_cmd_apply(int argc, char **argv)
 		}
 		avo_tunekey_best_dispose(&best);
 		avo_error_clear();
+	}
+	/* Whatever the cache or a shipped file holds, only an edit of this kernel is written. */
+	if (o.kind != SRC_ORIGINAL &&
+	    avo_apply_check_edit(spec->kernel, avo_buf_cstr(&orig), orig.size, avo_buf_cstr(&o.text), o.text.size) < 0) {
+		fprintf(stderr, "avo: error: refusing the %s variant %.12s..: it is not an edit of %s: %s; "
+			"writing the original\n", source_names[o.kind], o.variant, spec->kernel, avo_error_last());
+		o.kind = SRC_ORIGINAL;
+		o.fitness = o.baseline_fitness = 0;
 	}
 	if (o.kind == SRC_ORIGINAL) {
 		avo_buf_clear(&o.text);

@@ -45,11 +45,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	avo_buf b = AVO_BUF_INIT;
 	int rc = avo_cache_get_local(cache, "eval", key, &b);
 	if (rc == 0) {
-		char hash[AVO_CACHE_HEX], hdr[80];
+		char hash[AVO_CACHE_HEX], hdr[128];
 		avo_cache_hash_hex(hash, b.ptr ? b.ptr : "", b.size);
-		int n = snprintf(hdr, sizeof(hdr), "avo1 %s %zu\n", hash, b.size);
-		if ((size_t)n + b.size != size || memcmp(data, hdr, (size_t)n) ||
-		    (b.size && memcmp(data + n, b.ptr, b.size)))
+		int n = snprintf(hdr, sizeof(hdr), "avo2 eval %s %s %zu", key, hash, b.size);
+		if (size >= 5 && !memcmp(data, "avo1 ", 5)) /* the old format, still served locally */
+			n = snprintf(hdr, sizeof(hdr), "avo1 %s %zu", hash, b.size);
+		size_t h = (size_t)n; /* then "\n", or " <64 hex MAC>\n" (unchecked without a secret) */
+		if (h < size && data[h] == ' ' && data[0] == 'a' && data[3] == '2')
+			h += 65;
+		if (h >= size || data[h] != '\n' || memcmp(data, hdr, (size_t)n) || h + 1 + b.size != size ||
+		    (b.size && memcmp(data + h + 1, b.ptr, b.size)))
 			abort(); /* served something that is not exactly a valid entry */
 	} else if (rc != AVO_ENOTFOUND || avo_path_exists(path)) {
 		abort(); /* a bad entry must be a miss, and removed */

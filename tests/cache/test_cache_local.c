@@ -85,7 +85,7 @@ static void test_round_trip(const char *root)
 	CHECK(p && !strcmp(p, want));
 	avo_buf raw = AVO_BUF_INIT;
 	CHECK_RC(avo_file_read(&raw, p), 0);
-	char *hdr = avo_sprintf("avo1 %s 4\n", obj);
+	char *hdr = avo_sprintf("avo2 obj %s %s 4\n", obj, obj);
 	CHECK(raw.size == strlen(hdr) + 4 && !memcmp(raw.ptr, hdr, strlen(hdr)));
 	free(hdr);
 	free(want);
@@ -558,6 +558,82 @@ static void test_cli(const char *root)
 	free(dir);
 }
 
+/* The key is bound to the entry: an entry copied under another key is reported and never
+ * served. A symlinked shard directory is neither read, nor written through, nor entered by
+ * verify/gc (`avo cache verify`/`gc` through the real CLI), so nothing outside is deleted. A
+ * killed writer's temporary goes on the next write to its shard. */
+static void test_binding_and_links(const char *root)
+{
+	char *dir = avo_path_join(root, "bind");
+	avo_cache *c = open_dir(dir, 0);
+	char k1[AVO_CACHE_HEX], k2[AVO_CACHE_HEX];
+	key_n(k1, "eval", 500);
+	key_n(k2, "eval", 501);
+	CHECK_RC(avo_cache_put(c, "eval", k1, "{\"correct\":false}", 17), 0);
+	char *p1 = avo_cache_entry_path(c, "eval", k1), *p2 = avo_cache_entry_path(c, "eval", k2);
+	avo_buf b = AVO_BUF_INIT;
+	CHECK_RC(avo_file_read(&b, p1), 0);
+	char *d2 = avo_path_dirname(p2);
+	avo_mkdir_p(d2, 0755);
+	CHECK_RC(avo_file_write_atomic(p2, b.ptr, b.size, 0644), 0);
+	CHECK_RC(avo_cache_get(c, "eval", k2, &b), AVO_ENOTFOUND);
+	CHECK(!avo_path_exists(p2)); /* reported and removed */
+	CHECK_RC(avo_cache_get(c, "eval", k1, &b), 0);
+
+	/* A shard dir that is a symlink to a directory outside the cache, holding a file named
+	 * like an entry: verify and gc must leave it alone. */
+	char *outside = avo_path_join(root, "outside"), *victim = NULL;
+	char k3[AVO_CACHE_HEX];
+	key_n(k3, "eval", 502);
+	victim = avo_sprintf("%s/%s", outside, k3 + 2);
+	avo_mkdir_p(outside, 0755);
+	CHECK_RC(avo_file_write_atomic(victim, "precious", 8, 0644), 0);
+	char *shard = avo_sprintf("%s/eval/%.2s", dir, k3);
+	avo_rm_rf(shard);
+	avo_mkdir_p(dir, 0755);
+	char *nsdir = avo_sprintf("%s/eval", dir);
+	avo_mkdir_p(nsdir, 0755);
+	CHECK(symlink(outside, shard) == 0);
+	CHECK_RC(avo_cache_get(c, "eval", k3, &b), AVO_ENOTFOUND);
+	CHECK(avo_cache_put(c, "eval", k3, "x", 1) < 0); /* refused, not written outside */
+	const char *env[] = {"AVO_CACHE_REMOTE=", NULL};
+	avo_proc_result r = t_run((const char *[]){avo_bin, "cache", "--dir", dir, "verify", NULL}, env);
+	avo_proc_result_dispose(&r);
+	r = t_run((const char *[]){avo_bin, "cache", "--dir", dir, "gc", "--max-size", "0", NULL}, env);
+	CHECK(t_exit(&r) == 0);
+	avo_proc_result_dispose(&r);
+	CHECK_RC(avo_file_read(&b, victim), 0);
+	CHECK(!strcmp(avo_buf_cstr(&b), "precious"));
+	CHECK(!avo_path_exists(p1)); /* gc did evict the real entries */
+	/* The same with the namespace dir itself a symlink. */
+	char *bdir = avo_path_join(root, "bind2"), *bns = avo_sprintf("%s/bind2/tune", root);
+	char *vdir = avo_sprintf("%s/%.2s", outside, k3);
+	avo_mkdir_p(bdir, 0755);
+	avo_mkdir_p(vdir, 0755);
+	char *victim2 = avo_sprintf("%s/%s", vdir, k3 + 2);
+	CHECK_RC(avo_file_write_atomic(victim2, "precious", 8, 0644), 0);
+	CHECK(symlink(outside, bns) == 0);
+	r = t_run((const char *[]){avo_bin, "cache", "--dir", bdir, "verify", NULL}, env);
+	avo_proc_result_dispose(&r);
+	r = t_run((const char *[]){avo_bin, "cache", "--dir", bdir, "gc", "--max-size", "0", NULL}, env);
+	avo_proc_result_dispose(&r);
+	CHECK(avo_path_exists(victim2));
+
+	/* A temporary of a writer that is gone (pid 2^22+1 does not run) is removed by the next
+	 * write into the same shard; a live writer's is kept. */
+	char *tdead = avo_sprintf("%s.tmp.4194305.1", p1), *tlive = avo_sprintf("%s.tmp.%ld.7", p1, (long)getpid());
+	CHECK_RC(avo_file_write_atomic(tdead, "avo2 half", 9, 0644), 0);
+	CHECK_RC(avo_file_write_atomic(tlive, "avo2 half", 9, 0644), 0);
+	CHECK_RC(avo_cache_put(c, "eval", k1, "again", 5), 0);
+	CHECK(!avo_path_exists(tdead) && avo_path_exists(tlive));
+	unlink(tlive);
+
+	avo_cache_free(c);
+	avo_buf_dispose(&b);
+	free(p1), free(p2), free(d2), free(outside), free(victim), free(shard), free(nsdir), free(dir);
+	free(bdir), free(bns), free(vdir), free(victim2), free(tdead), free(tlive);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -572,6 +648,7 @@ int main(int argc, char **argv)
 	test_kill9(root);
 	test_gc_lru(root);
 	test_cli(root);
+	test_binding_and_links(root);
 	if (!t_failures)
 		avo_rm_rf(root);
 	else

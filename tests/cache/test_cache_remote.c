@@ -277,7 +277,7 @@ static void test_round_trip(void)
 	char *sp = server_path("eval", key);
 	avo_buf b = AVO_BUF_INIT;
 	CHECK_RC(avo_file_read(&b, sp), 0); /* same entry format on the server */
-	CHECK(!strncmp(avo_buf_cstr(&b), "avo1 ", 5) && strstr(avo_buf_cstr(&b), val));
+	CHECK(!strncmp(avo_buf_cstr(&b), "avo2 eval ", 10) && strstr(avo_buf_cstr(&b), val));
 	avo_cache_stats st;
 	avo_cache_stat(a, &st);
 	CHECK(st.remote_puts == 1 && st.remote_errors == 0);
@@ -356,7 +356,7 @@ static void test_corrupt_remote(void)
 	int rc1 = avo_cache_get(c, "eval", k1, &b);
 	int rc2 = avo_cache_get(c, "obj", obj, &b);
 	int warned = cap_end("is corrupt (content hash mismatch)");
-	int warned2 = count_in_file(cap_path, "is corrupt (object content does not match its key)");
+	int warned2 = count_in_file(cap_path, "is corrupt (filed under another namespace");
 	CHECK(rc1 == AVO_ENOTFOUND && rc2 == AVO_ENOTFOUND && warned == 1 && warned2 == 1);
 	CHECK_RC(avo_cache_get_local(c, "eval", k1, &b), AVO_ENOTFOUND); /* not written through */
 	CHECK_RC(avo_cache_get(c, "eval", k2, &b), 0);                   /* remote still used */
@@ -372,6 +372,89 @@ static void test_corrupt_remote(void)
 
 /* A broken remote: one warning per process, the local store goes on working, later calls
  * skip the remote. */
+/* The remote is held to the same rule as the local store: an entry copied under another key
+ * on the server is reported and never served. With a shared secret, only entries signed
+ * with it are served: a forged one (right format, no or wrong signature) is ignored. */
+static void test_foreign_and_hmac(void)
+{
+	avo_cache__remote_reset();
+	avo_cache *a = open_remote("fh-a", url, 0, 5000);
+	char k1[AVO_CACHE_HEX], k2[AVO_CACHE_HEX], k3[AVO_CACHE_HEX], k4[AVO_CACHE_HEX];
+	key_n(k1, 70); /* numbers no other test uses */
+	key_n(k2, 71);
+	key_n(k3, 72);
+	key_n(k4, 73);
+	CHECK_RC(avo_cache_put(a, "eval", k1, "{\"correct\":false}", 17), 0);
+	avo_cache_free(a);
+	char *p1 = server_path("eval", k1), *p2 = server_path("eval", k2);
+	avo_buf b = AVO_BUF_INIT;
+	CHECK_RC(avo_file_read(&b, p1), 0);
+	char *d2 = avo_path_dirname(p2);
+	avo_mkdir_p(d2, 0755);
+	CHECK_RC(avo_file_write_atomic(p2, b.ptr, b.size, 0644), 0); /* filed under k2 */
+	avo_cache *c = open_remote("fh-b", url, 0, 5000);
+	cap_begin();
+	int rc = avo_cache_get(c, "eval", k2, &b);
+	CHECK(cap_end("is corrupt (filed under another key") == 1);
+	CHECK_RC(rc, AVO_ENOTFOUND);
+	CHECK_RC(avo_cache_get(c, "eval", k1, &b), 0); /* the right one still serves */
+	avo_cache_free(c);
+
+	/* Signed: a writer and a reader that share the secret. */
+	setenv("AVO_TEST_CACHE_HMAC", "s3cret-shared", 1);
+	setenv("AVO_TEST_CACHE_HMAC_OTHER", "another-secret", 1);
+	avo_cache_options o = AVO_CACHE_OPTIONS_INIT;
+	char *dir = avo_path_join(root, "fh-signer");
+	o.dir = dir;
+	o.remote_url = url;
+	o.hmac_key_env = "AVO_TEST_CACHE_HMAC";
+	avo_cache *w = NULL;
+	CHECK_RC(avo_cache_open(&w, &o), 0);
+	CHECK_RC(avo_cache_put(w, "eval", k3, "signed", 6), 0);
+	avo_cache_free(w);
+	free(dir);
+	char *p3 = server_path("eval", k3);
+	CHECK_RC(avo_file_read(&b, p3), 0);
+	CHECK(strchr(b.ptr, '\n') - b.ptr > 140); /* the header carries a 64-hex MAC */
+	/* A forged entry for k4: the right format and hash, no signature. */
+	avo_cache *f = open_remote("fh-forger", "", 0, 5000);
+	CHECK_RC(avo_cache_put(f, "eval", k4, "forged", 6), 0);
+	char *fp = avo_cache_entry_path(f, "eval", k4), *p4 = server_path("eval", k4);
+	CHECK_RC(avo_file_read(&b, fp), 0);
+	char *d4 = avo_path_dirname(p4);
+	avo_mkdir_p(d4, 0755);
+	CHECK_RC(avo_file_write_atomic(p4, b.ptr, b.size, 0644), 0);
+	avo_cache_free(f);
+
+	avo_cache__remote_reset();
+	dir = avo_path_join(root, "fh-reader");
+	o.dir = dir;
+	avo_cache *r = NULL;
+	CHECK_RC(avo_cache_open(&r, &o), 0);
+	CHECK_RC(avo_cache_get(r, "eval", k3, &b), 0);
+	CHECK(b.size == 6 && !memcmp(b.ptr, "signed", 6));
+	cap_begin();
+	rc = avo_cache_get(r, "eval", k4, &b);
+	CHECK(cap_end("is corrupt (not signed") == 1);
+	CHECK_RC(rc, AVO_ENOTFOUND);
+	avo_cache_free(r);
+	free(dir);
+	/* Signed with another secret: refused too. */
+	avo_cache__remote_reset();
+	dir = avo_path_join(root, "fh-other");
+	o.dir = dir;
+	o.hmac_key_env = "AVO_TEST_CACHE_HMAC_OTHER";
+	CHECK_RC(avo_cache_open(&r, &o), 0);
+	cap_begin();
+	rc = avo_cache_get(r, "eval", k3, &b);
+	CHECK(cap_end("is corrupt (bad signature") == 1);
+	CHECK_RC(rc, AVO_ENOTFOUND);
+	avo_cache_free(r);
+	free(dir);
+	avo_buf_dispose(&b);
+	free(p1), free(p2), free(p3), free(p4), free(fp), free(d2), free(d4);
+}
+
 static void broken_remote(const char *name, const char *remote, long timeout_ms)
 {
 	avo_cache__remote_reset();
@@ -646,6 +729,7 @@ int main(int argc, char **argv)
 	}
 	test_round_trip();
 	test_corrupt_remote();
+	test_foreign_and_hmac();
 	test_failures();
 	test_readonly_and_token();
 	test_auth_location();
