@@ -1,4 +1,5 @@
-/* Shared parts of avo_agent: edit sets, the context helpers, results, dispatch. */
+/* Shared parts of avo_agent that the operators call: edit sets, the context helpers,
+ * results, the callbacks. Operators are created in registry.c (which nothing here calls). */
 #include "internal.h"
 
 #include <stdio.h>
@@ -80,23 +81,9 @@ void avo_agent_op_free(avo_agent_op *op)
 		op->free(op);
 }
 
-int avo_agent_op_new(avo_agent_op **out, const char *name, const struct cJSON *options)
-{
-	*out = NULL;
-	if (!name || !strcmp(name, "knob"))
-		return avo_agent_knob_new(out, options);
-	if (!strcmp(name, "llm"))
-		return avo_agent_llm_new(out, options);
-	if (!strcmp(name, "command"))
-		return avo_agent_command_new(out, options);
-	if (!strcmp(name, "mcp"))
-		return avo_error_set(AVO_EINVALID, "the mcp operator serves an MCP client: run 'avo mcp SPEC' from the client");
-	return avo_error_set(AVO_EINVALID, "unknown operator \"%s\" (knob, llm, command)", name);
-}
-
 /* ---- context ------------------------------------------------------------------------ */
 
-const avo_agent_region *ctx_region(const avo_agent_context *ctx, const char *name)
+const avo_agent_region *avo_agent__ctx_region(const avo_agent_context *ctx, const char *name)
 {
 	for (size_t i = 0; name && i < ctx->nregions; i++)
 		if (!strcmp(ctx->regions[i].name, name))
@@ -104,7 +91,7 @@ const avo_agent_region *ctx_region(const avo_agent_context *ctx, const char *nam
 	return NULL;
 }
 
-const avo_agent_knob *ctx_knob(const avo_agent_context *ctx, const char *name)
+const avo_agent_knob *avo_agent__ctx_knob(const avo_agent_context *ctx, const char *name)
 {
 	for (size_t i = 0; name && i < ctx->nknobs; i++)
 		if (!strcmp(ctx->knobs[i].name, name))
@@ -114,7 +101,7 @@ const avo_agent_knob *ctx_knob(const avo_agent_context *ctx, const char *name)
 
 const char *avo_agent_region_text(const avo_agent_context *ctx, const char *name)
 {
-	const avo_agent_region *r = ctx_region(ctx, name);
+	const avo_agent_region *r = avo_agent__ctx_region(ctx, name);
 	if (!r)
 		return NULL;
 	for (size_t i = 0; ctx->base && i < ctx->base->nregions; i++)
@@ -125,7 +112,7 @@ const char *avo_agent_region_text(const avo_agent_context *ctx, const char *name
 
 const char *avo_agent_knob_value(const avo_agent_context *ctx, const char *name)
 {
-	const avo_agent_knob *k = ctx_knob(ctx, name);
+	const avo_agent_knob *k = avo_agent__ctx_knob(ctx, name);
 	if (!k)
 		return NULL;
 	for (size_t i = 0; ctx->base && i < ctx->base->nknobs; i++)
@@ -134,7 +121,7 @@ const char *avo_agent_knob_value(const avo_agent_context *ctx, const char *name)
 	return k->value;
 }
 
-int knob_allows(const avo_agent_knob *k, const char *value)
+int avo_agent__knob_allows(const avo_agent_knob *k, const char *value)
 {
 	if (!value || !*value)
 		return 0;
@@ -151,7 +138,7 @@ int knob_allows(const avo_agent_knob *k, const char *value)
 
 /* ---- edit sets ---------------------------------------------------------------------- */
 
-void edits_free(agent_edits *e)
+void avo_agent__edits_free(agent_edits *e)
 {
 	for (size_t i = 0; i < e->nr; i++) {
 		free((char *)e->r[i].region);
@@ -250,9 +237,9 @@ static void drop_knob(agent_edits *e, const char *name)
 		}
 }
 
-int edits_set_region(agent_edits *e, const avo_agent_context *ctx, const char *name, const char *text)
+int avo_agent__edits_set_region(agent_edits *e, const avo_agent_context *ctx, const char *name, const char *text)
 {
-	const avo_agent_region *r = ctx_region(ctx, name);
+	const avo_agent_region *r = avo_agent__ctx_region(ctx, name);
 	if (r && !strcmp(r->text, text)) {
 		drop_region(e, name);
 		return 0;
@@ -260,9 +247,9 @@ int edits_set_region(agent_edits *e, const avo_agent_context *ctx, const char *n
 	return put_region(e, name, text);
 }
 
-int edits_set_knob(agent_edits *e, const avo_agent_context *ctx, const char *name, const char *value)
+int avo_agent__edits_set_knob(agent_edits *e, const avo_agent_context *ctx, const char *name, const char *value)
 {
-	const avo_agent_knob *k = ctx_knob(ctx, name);
+	const avo_agent_knob *k = avo_agent__ctx_knob(ctx, name);
 	if (k && k->value && !strcmp(k->value, value)) {
 		drop_knob(e, name);
 		return 0;
@@ -270,21 +257,21 @@ int edits_set_knob(agent_edits *e, const avo_agent_context *ctx, const char *nam
 	return put_knob(e, name, value);
 }
 
-int edits_from_base(agent_edits *e, const avo_agent_context *ctx)
+int avo_agent__edits_from_base(agent_edits *e, const avo_agent_context *ctx)
 {
 	memset(e, 0, sizeof(*e));
 	const avo_agent_version *b = ctx->base;
 	int rc = 0;
 	for (size_t i = 0; b && rc == 0 && i < b->nregions; i++)
-		rc = edits_set_region(e, ctx, b->regions[i].region, b->regions[i].text);
+		rc = avo_agent__edits_set_region(e, ctx, b->regions[i].region, b->regions[i].text);
 	for (size_t i = 0; b && rc == 0 && i < b->nknobs; i++)
-		rc = edits_set_knob(e, ctx, b->knobs[i].knob, b->knobs[i].value);
+		rc = avo_agent__edits_set_knob(e, ctx, b->knobs[i].knob, b->knobs[i].value);
 	if (rc < 0)
-		edits_free(e);
+		avo_agent__edits_free(e);
 	return rc;
 }
 
-int edits_copy(agent_edits *dst, const agent_edits *src)
+int avo_agent__edits_copy(agent_edits *dst, const agent_edits *src)
 {
 	memset(dst, 0, sizeof(*dst));
 	int rc = 0;
@@ -293,25 +280,25 @@ int edits_copy(agent_edits *dst, const agent_edits *src)
 	for (size_t i = 0; rc == 0 && i < src->nk; i++)
 		rc = put_knob(dst, src->k[i].knob, src->k[i].value);
 	if (rc < 0)
-		edits_free(dst);
+		avo_agent__edits_free(dst);
 	return rc;
 }
 
-const char *edits_region(const agent_edits *e, const avo_agent_context *ctx, const char *name)
+const char *avo_agent__edits_region(const agent_edits *e, const avo_agent_context *ctx, const char *name)
 {
 	for (size_t i = 0; i < e->nr; i++)
 		if (!strcmp(e->r[i].region, name))
 			return e->r[i].text;
-	const avo_agent_region *r = ctx_region(ctx, name);
+	const avo_agent_region *r = avo_agent__ctx_region(ctx, name);
 	return r ? r->text : NULL;
 }
 
-const char *edits_knob(const agent_edits *e, const avo_agent_context *ctx, const char *name)
+const char *avo_agent__edits_knob(const agent_edits *e, const avo_agent_context *ctx, const char *name)
 {
 	for (size_t i = 0; i < e->nk; i++)
 		if (!strcmp(e->k[i].knob, name))
 			return e->k[i].value;
-	const avo_agent_knob *k = ctx_knob(ctx, name);
+	const avo_agent_knob *k = avo_agent__ctx_knob(ctx, name);
 	return k ? k->value : NULL;
 }
 
@@ -363,12 +350,12 @@ done:
 	free(k);
 }
 
-void edits_hash(char out[33], const agent_edits *e)
+void avo_agent__edits_hash(char out[33], const agent_edits *e)
 {
 	avo_agent_edit_hash(out, e->r, e->nr, e->k, e->nk);
 }
 
-void edits_to_result(avo_agent_step_result *r, agent_edits *e)
+void avo_agent__edits_to_result(avo_agent_step_result *r, agent_edits *e)
 {
 	for (size_t i = 0; i < r->nregions; i++) {
 		free((char *)r->regions[i].region);
@@ -380,7 +367,7 @@ void edits_to_result(avo_agent_step_result *r, agent_edits *e)
 	}
 	free(r->regions);
 	free(r->knobs);
-	edits_hash(r->edit_hash, e);
+	avo_agent__edits_hash(r->edit_hash, e);
 	r->regions = e->r;
 	r->nregions = e->nr;
 	r->knobs = e->k;
@@ -390,7 +377,7 @@ void edits_to_result(avo_agent_step_result *r, agent_edits *e)
 
 /* ---- callbacks ---------------------------------------------------------------------- */
 
-int step_evaluate(avo_agent_step_result *r, const avo_agent_context *ctx, const agent_edits *e)
+int avo_agent__step_evaluate(avo_agent_step_result *r, const avo_agent_context *ctx, const agent_edits *e)
 {
 	avo_agent_eval ev;
 	memset(&ev, 0, sizeof(ev));
@@ -409,7 +396,7 @@ int step_evaluate(avo_agent_step_result *r, const avo_agent_context *ctx, const 
 	return 0;
 }
 
-int step_apply(char **msg, const avo_agent_context *ctx, const agent_edits *e)
+int avo_agent__step_apply(char **msg, const avo_agent_context *ctx, const agent_edits *e)
 {
 	*msg = NULL;
 	avo_agent_apply_error err;
@@ -426,7 +413,7 @@ int step_apply(char **msg, const avo_agent_context *ctx, const agent_edits *e)
 	return rc;
 }
 
-char *eval_describe(const avo_agent_eval *ev)
+char *avo_agent__eval_describe(const avo_agent_eval *ev)
 {
 	avo_buf b = AVO_BUF_INIT;
 	avo_buf_printf(&b, "correct: %s\nfitness: %.6g\ncommitted: %s\n", ev->correct ? "yes" : "no",
@@ -439,7 +426,7 @@ char *eval_describe(const avo_agent_eval *ev)
 	return avo_buf_detach(&b);
 }
 
-int result_add_knowledge(avo_agent_step_result *r, const char *name)
+int avo_agent__result_add_knowledge(avo_agent_step_result *r, const char *name)
 {
 	for (size_t i = 0; i < r->nknowledge_read; i++)
 		if (!strcmp(r->knowledge_read[i], name))
@@ -454,7 +441,7 @@ int result_add_knowledge(avo_agent_step_result *r, const char *name)
 	return 0;
 }
 
-void redact(char *s, const char *secret)
+void avo_agent__redact(char *s, const char *secret)
 {
 	size_t n = secret ? strlen(secret) : 0;
 	if (!s || n == 0)

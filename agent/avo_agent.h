@@ -198,9 +198,11 @@ struct avo_agent_op {
 	void (*free)(avo_agent_op *op);
 };
 
-/* Run one variation step. `out` is always initialised (dispose it even on error). Returns
- * <0 only when the step could not run at all (bad context, evaluate() failed); a model or
- * a command that misbehaves gives 0 with outcome AVO_AGENT_FAILED and `error` set. */
+/* Run one variation step. `out` is always initialised (dispose it even on error; its
+ * tokens and cost count even then). Returns <0 only when the step could not run at all
+ * (bad context, evaluate() failed) or the run cannot go on (an LLM API refused the key, the
+ * model or the request, or its quota is spent: AVO_ENET); a model or a command that
+ * misbehaves gives 0 with outcome AVO_AGENT_FAILED and `error` set. */
 int avo_agent_step(avo_agent_op *op, const avo_agent_context *ctx, avo_agent_step_result *out);
 void avo_agent_op_free(avo_agent_op *op);
 
@@ -212,9 +214,10 @@ void avo_agent_op_free(avo_agent_op *op);
  * evaluates one new point, or reports AVO_AGENT_EXHAUSTED when none is left. */
 int avo_agent_knob_new(avo_agent_op **out, const struct cJSON *options);
 
-/* LLM agent over HTTP with tool calls. Options (the spec's "llm" section):
- *   {"api": "openai" | "anthropic",            default "openai"
- *    "base_url": "https://api.openai.com/v1",  openai: POST {base_url}/chat/completions
+/* LLM agent over HTTP with tool calls (agent/llm.c; one file per wire format behind the
+ * table in agent/llm.h). Options (the spec's "llm" section):
+ *   {"api": "openai" | "responses" | "anthropic",  default "openai" (chat completions)
+ *    "base_url": "https://api.openai.com/v1",  POST {base_url}/chat/completions, /responses;
  *                                              anthropic (default https://api.anthropic.com):
  *                                              POST {base_url}/v1/messages
  *    "model": "gpt-4.1",                       required
@@ -222,14 +225,22 @@ int avo_agent_knob_new(avo_agent_op **out, const struct cJSON *options);
  *    "anthropic_version": "2023-06-01",
  *    "max_turns": 30, "max_tokens": 400000,    per-step budget (requests, in+out tokens)
  *    "max_output_tokens": 8192,                per request
- *    "max_tokens_field": "max_tokens",         its name in the request (max_completion_tokens)
+ *    "max_tokens_field": "max_tokens",         its name in chat requests (max_completion_tokens)
  *    "max_request_bytes": 600000,              older tool results are elided above this
  *    "temperature": null,
+ *    "reasoning_effort": null,                 "low" | "medium" | "high": reasoning_effort
+ *                                              (chat) or reasoning.effort (responses)
+ *    "extra_body": null,                       fields merged into every request (null removes)
+ *    "prompt_cache": true for anthropic,       cache breakpoints (system, tools, newest turn)
  *    "timeout": 300,                           seconds per request
  *    "retries": 6, "retry_base": 1.0, "retry_cap": 60,   429/5xx backoff (Retry-After wins)
  *    "price_input": 0, "price_output": 0,      USD per million tokens
+ *    "price_cached_input": 0.1x (anthropic) / 0.5x price_input, "price_cache_write": 1.25x / 1x
  *    "headers": {"X-Title": "avo"},            extra request headers
- *    "system_prompt_file": null}               default: the embedded agent/prompts/system.md */
+ *    "system_prompt_file": null}               default: the embedded agent/prompts/system.md
+ * A step returns AVO_ENET (the run should stop) on errors that no retry fixes: HTTP 400, 401,
+ * 403, 404, a spend-limit 429 (insufficient_quota), an authentication error inside a 200.
+ * The operator keeps its recent attempts and the model's notes across steps. */
 int avo_agent_llm_new(avo_agent_op **out, const struct cJSON *options);
 
 /* External agent program (protocol in agent/COMMAND.md). Options (the spec's "command"):
@@ -252,7 +263,8 @@ typedef struct {
 
 int avo_agent_mcp_new(avo_agent_op **out, const avo_agent_mcp_options *options);
 
-/* By name ("knob", "llm", "command"; "mcp" needs avo_agent_mcp_new). */
+/* By name ("knob", "llm", "command"; "mcp" needs avo_agent_mcp_new): the registry in
+ * agent/registry.c. */
 int avo_agent_op_new(avo_agent_op **out, const char *name, const struct cJSON *options);
 
 /* ---- the supervisor ---------------------------------------------------------------- */

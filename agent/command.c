@@ -96,7 +96,7 @@ static char *build_request(const avo_agent_context *ctx)
 		cJSON_AddNullToObject(req, "knowledge_dir");
 	/* The whole source of the base version, for context (apply() renders it). */
 	agent_edits e;
-	if (edits_from_base(&e, ctx) == 0) {
+	if (avo_agent__edits_from_base(&e, ctx) == 0) {
 		char *src = NULL;
 		avo_agent_apply_error err;
 		memset(&err, 0, sizeof(err));
@@ -106,7 +106,7 @@ static char *build_request(const avo_agent_context *ctx)
 			cJSON_AddNullToObject(req, "source");
 		avo_agent_apply_error_dispose(&err);
 		free(src);
-		edits_free(&e);
+		avo_agent__edits_free(&e);
 	}
 	char *s = cJSON_Print(req);
 	cJSON_Delete(req);
@@ -161,19 +161,19 @@ static char *read_proposal(agent_edits *e, const avo_agent_context *ctx, const c
 	if (knobs && !cJSON_IsObject(knobs) && !cJSON_IsNull(knobs))
 		return avo_strdup("proposal: \"knobs\" must be an object {\"NAME\": \"value\"}");
 	cJSON_ArrayForEach(it, regions) {
-		if (!ctx_region(ctx, it->string))
+		if (!avo_agent__ctx_region(ctx, it->string))
 			return avo_sprintf("proposal: there is no region named \"%s\"", it->string);
 		if (!cJSON_IsString(it))
 			return avo_sprintf("proposal: region \"%s\": the text must be a string", it->string);
 		size_t n = strlen(it->valuestring);
 		char *t = (n && it->valuestring[n - 1] == '\n') ? avo_strdup(it->valuestring) : avo_sprintf("%s\n", it->valuestring);
-		int rc = t ? edits_set_region(e, ctx, it->string, t) : AVO_ERROR;
+		int rc = t ? avo_agent__edits_set_region(e, ctx, it->string, t) : AVO_ERROR;
 		free(t);
 		if (rc < 0)
 			return avo_strdup("out of memory");
 	}
 	cJSON_ArrayForEach(it, knobs) {
-		const avo_agent_knob *k = ctx_knob(ctx, it->string);
+		const avo_agent_knob *k = avo_agent__ctx_knob(ctx, it->string);
 		char num[64];
 		const char *v = cJSON_IsString(it) ? it->valuestring : NULL;
 		if (cJSON_IsNumber(it)) {
@@ -182,7 +182,7 @@ static char *read_proposal(agent_edits *e, const avo_agent_context *ctx, const c
 		}
 		if (!k)
 			return avo_sprintf("proposal: there is no knob named \"%s\"", it->string);
-		if (!v || !knob_allows(k, v)) {
+		if (!v || !avo_agent__knob_allows(k, v)) {
 			avo_buf b = AVO_BUF_INIT;
 			avo_buf_printf(&b, "proposal: knob %s: value %s%s%s not allowed (allowed:", it->string,
 				       v ? "\"" : "", v ? v : "(not a string or number)", v ? "\" is" : " is");
@@ -193,7 +193,7 @@ static char *read_proposal(agent_edits *e, const avo_agent_context *ctx, const c
 			avo_buf_puts(&b, ")");
 			return avo_buf_detach(&b);
 		}
-		if (edits_set_knob(e, ctx, it->string, v) < 0)
+		if (avo_agent__edits_set_knob(e, ctx, it->string, v) < 0)
 			return avo_strdup("out of memory");
 	}
 	return NULL;
@@ -243,31 +243,31 @@ static int command_step(avo_agent_op *op, const avo_agent_context *ctx, avo_agen
 	const cJSON *note = cJSON_GetObjectItemCaseSensitive(prop, "note");
 	if (cJSON_IsString(note))
 		out->note = avo_strdup(note->valuestring);
-	if ((rc = edits_from_base(&e, ctx)) < 0)
+	if ((rc = avo_agent__edits_from_base(&e, ctx)) < 0)
 		goto done;
 	char base_hash[33], h[33];
-	edits_hash(base_hash, &e);
+	avo_agent__edits_hash(base_hash, &e);
 	if ((msg = read_proposal(&e, ctx, prop))) {
 		fail(out, msg);
 		goto done;
 	}
-	edits_hash(h, &e);
+	avo_agent__edits_hash(h, &e);
 	if (!strcmp(h, base_hash)) {
 		fail(out, avo_strdup("the proposal changes nothing"));
 		goto done;
 	}
-	if (step_apply(&msg, ctx, &e) < 0) {
+	if (avo_agent__step_apply(&msg, ctx, &e) < 0) {
 		fail(out, avo_sprintf("proposal refused: %s", msg ? msg : "invalid edit"));
 		free(msg);
 		goto done;
 	}
-	if ((rc = step_evaluate(out, ctx, &e)) < 0)
+	if ((rc = avo_agent__step_evaluate(out, ctx, &e)) < 0)
 		goto done;
 	out->evaluated = 1;
 	out->outcome = out->committed ? AVO_AGENT_COMMITTED : AVO_AGENT_SUBMITTED;
 done:
-	edits_to_result(out, &e);
-	edits_free(&e);
+	avo_agent__edits_to_result(out, &e);
+	avo_agent__edits_free(&e);
 	cJSON_Delete(prop);
 	avo_proc_result_dispose(&pr);
 	if (scratch) {

@@ -193,14 +193,14 @@ static void value_text(char *buf, size_t n, const avo_agent_knob *kn, uint64_t i
 /* The edits of a point: the base's regions plus every knob value. */
 static int point_edits(agent_edits *e, const avo_agent_context *ctx, const uint64_t *idx)
 {
-	int rc = edits_from_base(e, ctx);
+	int rc = avo_agent__edits_from_base(e, ctx);
 	for (size_t j = 0; rc == 0 && j < ctx->nknobs; j++) {
 		char v[64];
 		value_text(v, sizeof(v), &ctx->knobs[j], idx[j]);
-		rc = edits_set_knob(e, ctx, ctx->knobs[j].name, v);
+		rc = avo_agent__edits_set_knob(e, ctx, ctx->knobs[j].name, v);
 	}
 	if (rc < 0)
-		edits_free(e);
+		avo_agent__edits_free(e);
 	return rc;
 }
 
@@ -280,7 +280,7 @@ static int is_new(knob_op *k, const avo_agent_context *ctx, const uint64_t *idx,
 		if ((*err = point_edits(&e, ctx, idx)) < 0)
 			return 0;
 		int s = ctx->cb.seen(e.r, e.nr, e.k, e.nk, ctx->cb.payload);
-		edits_free(&e);
+		avo_agent__edits_free(&e);
 		if (s) {
 			*err = remember(k, idx, -INFINITY, 0);
 			return 0;
@@ -423,12 +423,12 @@ static int knob_step(avo_agent_op *op, const avo_agent_context *ctx, avo_agent_s
 		free(idx);
 		return rc;
 	}
-	rc = step_evaluate(out, ctx, &e);
+	rc = avo_agent__step_evaluate(out, ctx, &e);
 	if (rc == 0)
 		rc = remember(k, idx, out->eval.correct ? out->eval.fitness : -INFINITY, 1);
 	free(idx);
 	if (rc < 0) {
-		edits_free(&e);
+		avo_agent__edits_free(&e);
 		return rc;
 	}
 	out->evaluated = 1;
@@ -436,9 +436,9 @@ static int knob_step(avo_agent_op *op, const avo_agent_context *ctx, avo_agent_s
 	avo_buf note = AVO_BUF_INIT;
 	avo_buf_puts(&note, "knob search:");
 	for (size_t j = 0; j < ctx->nknobs; j++)
-		avo_buf_printf(&note, " %s=%s", ctx->knobs[j].name, edits_knob(&e, ctx, ctx->knobs[j].name));
+		avo_buf_printf(&note, " %s=%s", ctx->knobs[j].name, avo_agent__edits_knob(&e, ctx, ctx->knobs[j].name));
 	out->note = avo_buf_detach(&note);
-	edits_to_result(out, &e);
+	avo_agent__edits_to_result(out, &e);
 	return 0;
 }
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int knowledge_is_note(const char *name)
+int avo_agent__knowledge_is_note(const char *name)
 {
 	size_t l = strlen(name);
 	return l > 3 && !strcmp(name + l - 3, ".md") && !strchr(name, '/') && name[0] != '.';
@@ -17,7 +17,7 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int knowledge_list(char ***out, size_t *n, const char *dir)
+int avo_agent__knowledge_list(char ***out, size_t *n, const char *dir)
 {
 	*out = NULL;
 	*n = 0;
@@ -25,7 +25,7 @@ int knowledge_list(char ***out, size_t *n, const char *dir)
 	if (!d)
 		return avo_error_set(AVO_EIO, "%s: the knowledge base cannot be read", dir ? dir : "(none)");
 	for (struct dirent *e; (e = readdir(d));) {
-		if (!knowledge_is_note(e->d_name))
+		if (!avo_agent__knowledge_is_note(e->d_name))
 			continue;
 		char **p = realloc(*out, (*n + 1) * sizeof(**out));
 		if (!p)
@@ -40,14 +40,14 @@ int knowledge_list(char ***out, size_t *n, const char *dir)
 	return 0;
 }
 
-void knowledge_list_free(char **names, size_t n)
+void avo_agent__knowledge_list_free(char **names, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
 }
 
-char *knowledge_title(const char *dir, const char *name)
+char *avo_agent__knowledge_title(const char *dir, const char *name)
 {
 	/* The note's first heading says what it is about. */
 	avo_buf note = AVO_BUF_INIT;

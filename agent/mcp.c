@@ -207,13 +207,13 @@ static int is_extra(const char *name)
 /* Keep the client's working copy (now in the step result) for the next session. */
 static int keep_work(mcp_op *m, const avo_agent_context *ctx, const avo_agent_step_result *r)
 {
-	edits_free(&m->carry);
+	avo_agent__edits_free(&m->carry);
 	m->has_carry = 1;
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < r->nregions; i++)
-		rc = edits_set_region(&m->carry, ctx, r->regions[i].region, r->regions[i].text);
+		rc = avo_agent__edits_set_region(&m->carry, ctx, r->regions[i].region, r->regions[i].text);
 	for (size_t i = 0; rc == 0 && i < r->nknobs; i++)
-		rc = edits_set_knob(&m->carry, ctx, r->knobs[i].knob, r->knobs[i].value);
+		rc = avo_agent__edits_set_knob(&m->carry, ctx, r->knobs[i].knob, r->knobs[i].value);
 	return rc;
 }
 
@@ -293,7 +293,7 @@ static int serve_call(mcp_op *m, avo_agent_tools **ts, const avo_agent_context *
 	}
 	int rc = avo_agent__mcp_io_tool_result(m->io, req, text ? text : "internal error: out of memory", is_error || !text);
 	if (ran) {
-		char *outcome = eval_describe(&out->eval);
+		char *outcome = avo_agent__eval_describe(&out->eval);
 		avo_agent_memory_add(&m->mem, out->note ? out->note : "an evaluation requested over MCP", outcome ? outcome : "");
 		free(outcome);
 		*evaluated = 1;
@@ -343,7 +343,7 @@ static void mcp_free(avo_agent_op *op)
 {
 	mcp_op *m = (mcp_op *)op;
 	avo_agent__mcp_io_free(m->io);
-	edits_free(&m->carry);
+	avo_agent__edits_free(&m->carry);
 	free(m->spent);
 	avo_agent_memory_dispose(&m->mem);
 	free(m);

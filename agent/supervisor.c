@@ -119,7 +119,7 @@ static void unread_notes(avo_buf *b, const avo_agent_supervisor *s, const char *
 {
 	char **all = NULL;
 	size_t n = 0, unread = 0;
-	if (knowledge_list(&all, &n, dir) < 0)
+	if (avo_agent__knowledge_list(&all, &n, dir) < 0)
 		return;
 	for (size_t i = 0; i < n; i++)
 		unread += !set_has(&s->notes, all[i]);
@@ -128,11 +128,11 @@ static void unread_notes(avo_buf *b, const avo_agent_supervisor *s, const char *
 	for (size_t i = 0; i < n; i++) {
 		if (set_has(&s->notes, all[i]))
 			continue;
-		char *title = knowledge_title(dir, all[i]);
+		char *title = avo_agent__knowledge_title(dir, all[i]);
 		avo_buf_printf(b, "    %s%s%s\n", all[i], *title ? ": " : "", title);
 		free(title);
 	}
-	knowledge_list_free(all, n);
+	avo_agent__knowledge_list_free(all, n);
 }
 
 int avo_agent_supervisor_hint(char **out, avo_agent_supervisor *s, const avo_agent_context *ctx)

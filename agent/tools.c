@@ -114,7 +114,7 @@ static char *tool_read_regions(avo_agent_tools *s)
 	if (ctx->nregions == 0)
 		avo_buf_puts(&b, "The kernel has no regions.\n");
 	for (size_t i = 0; i < ctx->nregions; i++) {
-		const char *t = edits_region(&s->work, ctx, ctx->regions[i].name);
+		const char *t = avo_agent__edits_region(&s->work, ctx, ctx->regions[i].name);
 		avo_buf_printf(&b, "=== region %s ===\n%s", ctx->regions[i].name, t);
 		if (!*t || t[strlen(t) - 1] != '\n')
 			avo_buf_puts(&b, "\n");
@@ -124,7 +124,7 @@ static char *tool_read_regions(avo_agent_tools *s)
 		avo_buf_puts(&b, "Knobs:\n");
 	for (size_t i = 0; i < ctx->nknobs; i++) {
 		const avo_agent_knob *k = &ctx->knobs[i];
-		avo_buf_printf(&b, "  %s = %s   allowed: ", k->name, edits_knob(&s->work, ctx, k->name));
+		avo_buf_printf(&b, "  %s = %s   allowed: ", k->name, avo_agent__edits_knob(&s->work, ctx, k->name));
 		if (k->is_range)
 			avo_buf_printf(&b, "%lld..%lld", k->lo, k->hi);
 		for (size_t j = 0; !k->is_range && j < k->nvalues; j++)
@@ -234,7 +234,7 @@ static const char *version_region(const avo_agent_context *ctx, const avo_agent_
 	for (size_t i = 0; v && i < v->nregions; i++)
 		if (!strcmp(v->regions[i].region, name))
 			return v->regions[i].text;
-	const avo_agent_region *r = ctx_region(ctx, name);
+	const avo_agent_region *r = avo_agent__ctx_region(ctx, name);
 	return r ? r->text : "";
 }
 
@@ -243,7 +243,7 @@ static const char *version_knob(const avo_agent_context *ctx, const avo_agent_ve
 	for (size_t i = 0; v && i < v->nknobs; i++)
 		if (!strcmp(v->knobs[i].knob, name))
 			return v->knobs[i].value;
-	const avo_agent_knob *k = ctx_knob(ctx, name);
+	const avo_agent_knob *k = avo_agent__ctx_knob(ctx, name);
 	return k && k->value ? k->value : "";
 }
 
@@ -294,7 +294,7 @@ static char *tool_read_knowledge(avo_agent_tools *s, const cJSON *args, int *is_
 		return avo_strdup("There is no knowledge base for this kernel.");
 	}
 	if (name && *name) {
-		if (!knowledge_is_note(name)) {
+		if (!avo_agent__knowledge_is_note(name)) {
 			*is_error = 1;
 			return avo_sprintf("\"%s\" is not a note name (a file name ending in .md, no directories)", name);
 		}
@@ -306,7 +306,7 @@ static char *tool_read_knowledge(avo_agent_tools *s, const cJSON *args, int *is_
 			return avo_sprintf("no note named \"%s\"; call read_knowledge without a name for the list", name);
 		}
 		free(p);
-		result_add_knowledge(s->out, name);
+		avo_agent__result_add_knowledge(s->out, name);
 		char again[300];
 		snprintf(again, sizeof(again), "read_knowledge name=\"%.200s\"", name);
 		char *page = tools_page_text(avo_buf_cstr(&b), tools_arg_long(args, "offset", 1, 1),
@@ -316,17 +316,17 @@ static char *tool_read_knowledge(avo_agent_tools *s, const cJSON *args, int *is_
 	}
 	char **names = NULL;
 	size_t n = 0;
-	if (knowledge_list(&names, &n, dir) < 0) {
+	if (avo_agent__knowledge_list(&names, &n, dir) < 0) {
 		*is_error = 1;
 		return avo_strdup("The knowledge base cannot be read.");
 	}
 	avo_buf_puts(&b, n ? "Notes (call read_knowledge with a name to read one):\n" : "The knowledge base is empty.\n");
 	for (size_t i = 0; i < n; i++) {
-		char *title = knowledge_title(dir, names[i]);
+		char *title = avo_agent__knowledge_title(dir, names[i]);
 		avo_buf_printf(&b, "  %s  %s\n", names[i], title);
 		free(title);
 	}
-	knowledge_list_free(names, n);
+	avo_agent__knowledge_list_free(names, n);
 	return avo_buf_detach(&b);
 }
 
@@ -352,7 +352,7 @@ static char *tool_read_feedback(avo_agent_tools *s)
 {
 	const avo_agent_eval *ev = &s->out->eval;
 	if (s->out->evaluations)
-		return eval_describe(ev);
+		return avo_agent__eval_describe(ev);
 	if (s->ctx->feedback && *s->ctx->feedback)
 		return avo_sprintf("Feedback of the last evaluation before this step:\n%s", s->ctx->feedback);
 	return avo_strdup("No evaluation feedback yet.");
@@ -392,14 +392,14 @@ static char *tool_write_note(avo_agent_tools *s, const cJSON *args, int *is_erro
 static char *try_edits(avo_agent_tools *s, agent_edits *tentative, const char *what, int *is_error)
 {
 	char *msg = NULL;
-	if (step_apply(&msg, s->ctx, tentative) < 0) {
-		edits_free(tentative);
+	if (avo_agent__step_apply(&msg, s->ctx, tentative) < 0) {
+		avo_agent__edits_free(tentative);
 		*is_error = 1;
 		char *r = avo_sprintf("edit refused, the working copy is unchanged: %s", msg ? msg : "invalid edit");
 		free(msg);
 		return r;
 	}
-	edits_free(&s->work);
+	avo_agent__edits_free(&s->work);
 	s->work = *tentative;
 	return avo_sprintf("ok: %s. Call evaluate to measure the working copy.", what);
 }
@@ -411,7 +411,7 @@ static char *tool_edit_region(avo_agent_tools *s, const cJSON *args, int *is_err
 	*is_error = 1;
 	if (!name || !text)
 		return avo_strdup("edit_region needs string arguments \"name\" and \"text\"");
-	if (!ctx_region(ctx, name)) {
+	if (!avo_agent__ctx_region(ctx, name)) {
 		avo_buf b = AVO_BUF_INIT;
 		avo_buf_printf(&b, "edit refused: there is no region named \"%s\"; only the marked regions can be edited. Regions:", name);
 		for (size_t i = 0; i < ctx->nregions; i++)
@@ -422,9 +422,9 @@ static char *tool_edit_region(avo_agent_tools *s, const cJSON *args, int *is_err
 	size_t n = strlen(text);
 	char *t = (n && text[n - 1] == '\n') ? avo_strdup(text) : avo_sprintf("%s\n", text);
 	agent_edits tent;
-	if (!t || edits_copy(&tent, &s->work) < 0 || edits_set_region(&tent, ctx, name, t) < 0) {
+	if (!t || avo_agent__edits_copy(&tent, &s->work) < 0 || avo_agent__edits_set_region(&tent, ctx, name, t) < 0) {
 		if (t)
-			edits_free(&tent);
+			avo_agent__edits_free(&tent);
 		free(t);
 		*is_error = 1;
 		return avo_strdup("internal error: out of memory");
@@ -448,14 +448,14 @@ static char *tool_set_knob(avo_agent_tools *s, const cJSON *args, int *is_error)
 	*is_error = 1;
 	if (!name || !value)
 		return avo_strdup("set_knob needs arguments \"name\" and \"value\"");
-	const avo_agent_knob *k = ctx_knob(s->ctx, name);
+	const avo_agent_knob *k = avo_agent__ctx_knob(s->ctx, name);
 	if (!k)
 		return avo_sprintf("there is no knob named \"%s\"; read_regions lists the knobs", name);
-	if (!knob_allows(k, value))
+	if (!avo_agent__knob_allows(k, value))
 		return avo_sprintf("knob %s does not allow \"%s\"; read_regions lists the allowed values", name, value);
 	*is_error = 0;
 	agent_edits tent;
-	if (edits_copy(&tent, &s->work) < 0 || edits_set_knob(&tent, s->ctx, name, value) < 0) {
+	if (avo_agent__edits_copy(&tent, &s->work) < 0 || avo_agent__edits_set_knob(&tent, s->ctx, name, value) < 0) {
 		*is_error = 1;
 		return avo_strdup("internal error: out of memory");
 	}
@@ -467,18 +467,18 @@ static char *tool_set_knob(avo_agent_tools *s, const cJSON *args, int *is_error)
 static char *evaluate_work(avo_agent_tools *s, int *is_error)
 {
 	char h[33];
-	edits_hash(h, &s->work);
+	avo_agent__edits_hash(h, &s->work);
 	if (!strcmp(h, s->base_hash)) {
 		*is_error = 1;
 		return avo_strdup("not evaluated: the working copy is the version you started from, which is "
 				  "measured already; change a region or a knob first");
 	}
 	if (s->out->evaluations && !strcmp(h, s->eval_hash)) {
-		char *d = eval_describe(&s->out->eval), *r = avo_sprintf("unchanged since the last evaluation:\n%s", d ? d : "");
+		char *d = avo_agent__eval_describe(&s->out->eval), *r = avo_sprintf("unchanged since the last evaluation:\n%s", d ? d : "");
 		free(d);
 		return r;
 	}
-	int rc = step_evaluate(s->out, s->ctx, &s->work);
+	int rc = avo_agent__step_evaluate(s->out, s->ctx, &s->work);
 	if (rc < 0) {
 		s->fatal = rc;
 		return NULL;
@@ -488,7 +488,7 @@ static char *evaluate_work(avo_agent_tools *s, int *is_error)
 		s->end = AVO_AGENT_TOOLS_COMMITTED;
 	else if (s->out->eval.stop)
 		s->end = AVO_AGENT_TOOLS_STOPPED;
-	return eval_describe(&s->out->eval);
+	return avo_agent__eval_describe(&s->out->eval);
 }
 
 static char *tool_submit(avo_agent_tools *s, const cJSON *args, int *is_error)
@@ -497,7 +497,7 @@ static char *tool_submit(avo_agent_tools *s, const cJSON *args, int *is_error)
 	free(s->out->note);
 	s->out->note = avo_strdup(note);
 	char h[33];
-	edits_hash(h, &s->work);
+	avo_agent__edits_hash(h, &s->work);
 	s->end = AVO_AGENT_TOOLS_SUBMITTED;
 	if (!strcmp(h, s->base_hash))
 		return avo_strdup("submitted without changes");
@@ -557,11 +557,11 @@ int avo_agent_tools_new(avo_agent_tools **out, const avo_agent_context *ctx, avo
 	s->ctx = ctx;
 	s->out = result;
 	s->mem = memory;
-	if (edits_from_base(&s->work, ctx) < 0) {
+	if (avo_agent__edits_from_base(&s->work, ctx) < 0) {
 		free(s);
 		return avo_error_set(AVO_ERROR, "out of memory");
 	}
-	edits_hash(s->base_hash, &s->work);
+	avo_agent__edits_hash(s->base_hash, &s->work);
 	*out = s;
 	return 0;
 }
@@ -581,14 +581,14 @@ int avo_agent_tools_set_work(avo_agent_tools *t, const avo_astedit_region_edit *
 	memset(&e, 0, sizeof(e));
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < nredits; i++)
-		rc = edits_set_region(&e, t->ctx, redits[i].region, redits[i].text);
+		rc = avo_agent__edits_set_region(&e, t->ctx, redits[i].region, redits[i].text);
 	for (size_t i = 0; rc == 0 && i < nkedits; i++)
-		rc = edits_set_knob(&e, t->ctx, kedits[i].knob, kedits[i].value);
+		rc = avo_agent__edits_set_knob(&e, t->ctx, kedits[i].knob, kedits[i].value);
 	if (rc < 0) {
-		edits_free(&e);
+		avo_agent__edits_free(&e);
 		return rc;
 	}
-	edits_free(&t->work);
+	avo_agent__edits_free(&t->work);
 	t->work = e;
 	return 0;
 }
@@ -602,7 +602,7 @@ void avo_agent_tools_free(avo_agent_tools *t)
 {
 	if (!t)
 		return;
-	edits_free(&t->work);
+	avo_agent__edits_free(&t->work);
 	free(t);
 }
 
@@ -612,16 +612,16 @@ int avo_agent_tools_failed(const avo_agent_tools *t) { return t->fatal; }
 int avo_agent_tools_changed(const avo_agent_tools *t)
 {
 	char h[33];
-	edits_hash(h, &t->work);
+	avo_agent__edits_hash(h, &t->work);
 	return strcmp(h, t->base_hash) != 0;
 }
 
 void avo_agent_tools_finish(avo_agent_tools *t)
 {
 	char h[33];
-	edits_hash(h, &t->work);
+	avo_agent__edits_hash(h, &t->work);
 	t->out->evaluated = t->out->evaluations > 0 && !strcmp(h, t->eval_hash);
-	edits_to_result(t->out, &t->work);
+	avo_agent__edits_to_result(t->out, &t->work);
 }
 
 /* ---- memory --------------------------------------------------------------------------- */

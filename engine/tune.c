@@ -262,6 +262,33 @@ static cJSON *op_options(const avo_spec *spec, const char *op)
 	return o ? cJSON_Duplicate(o, 1) : NULL;
 }
 
+/* --operator-options: its top-level fields replace the spec section's. */
+static int op_override(cJSON **oopts, const char *json)
+{
+	cJSON *over = cJSON_Parse(json), *it;
+	if (!cJSON_IsObject(over)) {
+		cJSON_Delete(over);
+		return avo_error_set(AVO_EINVALID, "--operator-options: not a JSON object: %.80s", json);
+	}
+	if (!cJSON_IsObject(*oopts)) {
+		cJSON_Delete(*oopts);
+		*oopts = cJSON_CreateObject();
+	}
+	int rc = 0;
+	while (rc == 0 && over->child) {
+		it = cJSON_DetachItemViaPointer(over, over->child);
+		char *key = avo_strdup(it->string); /* cJSON frees the item's own name first */
+		cJSON_DeleteItemFromObjectCaseSensitive(*oopts, key);
+		if (!key || !cJSON_AddItemToObject(*oopts, key, it)) {
+			cJSON_Delete(it);
+			rc = avo_error_set(AVO_ERROR, "out of memory");
+		}
+		free(key);
+	}
+	cJSON_Delete(over);
+	return rc;
+}
+
 static char *knowledge_dir(const avo_spec *spec)
 {
 	if (spec->knowledge && !avo_path_exists(spec->knowledge)) {
@@ -332,6 +359,8 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 		goto done;
 
 	oopts = op_options(spec, t.op_name);
+	if (opts->op_json && (rc = op_override(&oopts, opts->op_json)) < 0)
+		goto done;
 	if (!strcmp(t.op_name, "command") && cJSON_IsObject(oopts) &&
 	    !cJSON_GetObjectItemCaseSensitive(oopts, "base_dir"))
 		cJSON_AddStringToObject(oopts, "base_dir", spec->dir);
@@ -419,25 +448,31 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 			last->tokens_out = (double)res.output_tokens;
 			last->cost_usd = res.cost_usd;
 		}
+		/* A step that ended without an evaluation is still an attempt to log when it failed
+		 * or was billed (a model that submits without changes costs tokens too; a fatal API
+		 * error stops the run after its spend is recorded). */
+		int billed = res.input_tokens || res.output_tokens || res.cost_usd > 0;
+		int failed = res.outcome == AVO_AGENT_FAILED || res.outcome == AVO_AGENT_BUDGET;
+		if (t.attempts == attempts_before && (billed || (rc >= 0 && failed))) {
+			int nochange = rc >= 0 && !failed;
+			avo_runrec_attempt a;
+			avo_tune__attempt_record(&a, &t, nochange ? "no_change" : "error", NULL, 0, NULL,
+				       res.error ? res.error : nochange ? "submitted without changes"
+									: avo_agent_outcome_name(res.outcome),
+				       res.edit_hash);
+			a.tokens_in = (double)res.input_tokens;
+			a.tokens_out = (double)res.output_tokens;
+			a.cost_usd = res.cost_usd;
+			avo_runstate_add_attempt(t.rs, &a);
+			t.attempts++;
+			avo_tune__save_run(&t, 0);
+		}
 		if (rc < 0) {
 			avo_agent_step_result_dispose(&res);
 			break;
 		}
-		if (res.outcome == AVO_AGENT_FAILED || res.outcome == AVO_AGENT_BUDGET) {
-			/* A step that ended without an evaluation is still an attempt to log. */
-			if (t.attempts == attempts_before) {
-				avo_runrec_attempt a;
-				avo_tune__attempt_record(&a, &t, "error", NULL, 0, NULL,
-					       res.error ? res.error : avo_agent_outcome_name(res.outcome), res.edit_hash);
-				a.tokens_in = (double)res.input_tokens;
-				a.tokens_out = (double)res.output_tokens;
-				a.cost_usd = res.cost_usd;
-				avo_runstate_add_attempt(t.rs, &a);
-				t.attempts++;
-				avo_tune__save_run(&t, 0);
-			}
+		if (failed)
 			avo_tune__progress(&t, res.error ? res.error : avo_agent_outcome_name(res.outcome));
-		}
 		free(last_feedback);
 		last_feedback = avo_strdup(res.eval.feedback ? res.eval.feedback : res.error);
 		avo_agent_supervisor_observe(sup, &res);

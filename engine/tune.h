@@ -36,9 +36,11 @@ typedef struct {
 	struct avo_agent_op *op_instance; /* an operator the caller made (borrowed; `op` is then
 				   * ignored), e.g. avo mcp's server; NULL: made from `op` */
 	int trust_harness;       /* --trust-harness: accept "harness_protocol": "legacy-trusted" */
+	const char *op_json;     /* a JSON object whose fields replace those of the operator's
+				  * spec section (e.g. the llm's extra_body); NULL: none */
 } avo_tune_options;
 
-#define AVO_TUNE_OPTIONS_INIT {NULL, NULL, 0, 0, -1, -1, -1, 0.0, 4, 0, -1, 0, -1, NULL, -1, 0, NULL, 0}
+#define AVO_TUNE_OPTIONS_INIT {NULL, NULL, 0, 0, -1, -1, -1, 0.0, 4, 0, -1, 0, -1, NULL, -1, 0, NULL, 0, NULL}
 
 /* Returns 0 when the run finished within its budget (or the space was exhausted), a
  * negative AVO_E* on errors, and AVO_TUNE_INTERRUPTED after SIGINT/SIGTERM (state saved). */

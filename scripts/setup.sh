@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 PKGS=(cmake ninja-build pkg-config gcc clang-19 libclang-19-dev libclang-rt-19-dev
       libcjson-dev libxxhash-dev libcurl4-openssl-dev libssl-dev nginx-light curl python3
-      chromium slurmctld slurmd slurm-client munge bubblewrap)
+      chromium slurmctld slurmd slurm-client munge bubblewrap nodejs)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${1:-}" = --check ]; then
@@ -30,6 +30,8 @@ fi
 if command -v npm >/dev/null 2>&1; then
   (cd tests && npm install --no-audit --no-fund --no-package-lock --loglevel=error) ||
     echo "setup: npm install failed; the tests that need the Node clients will skip"
+  (cd tests/agent/sdk && npm ci --no-audit --no-fund --loglevel=error) ||
+    echo "setup: npm ci in tests/agent/sdk failed: the SDK type checks will skip" >&2
 fi
 jobs=$(nproc)
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo

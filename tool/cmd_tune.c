@@ -21,6 +21,8 @@ static void usage(FILE *f)
 		"State lives in the run dir (default <spec dir>/.avo/<name>); see engine/RUNS.md.\n\n"
 		"options:\n"
 		"  --operator OP       knob (default; no network), llm, command\n"
+		"  --operator-options JSON   fields that replace those of the operator's spec section,\n"
+		"                      e.g. '{\"reasoning_effort\": \"high\", \"extra_body\": {...}}'\n"
 		"  --budget DUR        wall-time budget: 90s, 10m, 2h, 1d (plain number: seconds)\n"
 		"  --evals N           evaluation budget (attempts, the baseline included)\n"
 		"  --max-cost USD      API cost budget (llm operator)\n"
@@ -113,6 +115,9 @@ int avo_cmd_tune(int argc, char **argv)
 		} else if (!strcmp(a, "--backend")) {
 			NEED();
 			o.backend = v;
+		} else if (!strcmp(a, "--operator-options")) {
+			NEED();
+			o.op_json = v;
 		} else if (!strcmp(a, "--run-dir")) {
 			NEED();
 			o.run_dir = v;

@@ -13,7 +13,7 @@
 static inline avo_agent_op *make_op(const mock *m, const char *api, const char *extra_json)
 {
 	cJSON *o = cJSON_Parse(extra_json ? extra_json : "{}");
-	char *url = mock_url(m, strcmp(api, "openai") ? "" : "/v1");
+	char *url = mock_url(m, strcmp(api, "anthropic") ? "/v1" : "");
 	cJSON_AddStringToObject(o, "api", api);
 	cJSON_AddStringToObject(o, "base_url", url);
 	cJSON_AddStringToObject(o, "model", "mock-model");

@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
 """A scripted mock LLM API on loopback for the avo_agent tests.
 
-Speaks OpenAI chat completions (POST .../chat/completions) and Anthropic Messages
-(POST .../v1/messages). Answers come from a script, one entry per request, in order:
+Speaks OpenAI chat completions (POST .../chat/completions), the OpenAI Responses API
+(POST .../responses) and Anthropic Messages (POST .../v1/messages). Answers come from a
+script, one entry per request, in order:
   {"calls": [{"name": "edit_region", "args": {...}} | {"name": .., "raw_args": "text"}],
-   "text": "optional prose", "usage": [input_tokens, output_tokens]}
-  {"status": 429, "retry_after": "1"}           an error status (body: an API error object)
+   "text": "optional prose", "usage": [input_tokens, output_tokens],
+   "cached": N, "cache_write": N,               cached input tokens (read / written)
+   "truncated": true,                            cut at the output token limit
+   "no_ids": true}                               tool calls without ids (local servers)
+  {"status": 429, "retry_after": "1", "error": {...}}  an error status (body: an API error object)
+  {"error200": {...}}                            HTTP 200 with {"error": {...}} (OpenRouter)
   {"raw": "not json", "status": 200}             a raw body
   {"hang": 30}                                   sleep, then close without answering
 Every request is appended to the log (JSON lines): path, the auth header checked against
@@ -52,9 +57,55 @@ def check_openai(body):
     return None
 
 
+def check_responses(body):
+    if not isinstance(body.get("instructions"), str) or not body.get("model"):
+        return "model and instructions are required"
+    for t in body.get("tools") or []:
+        if t.get("type") != "function" or not t.get("name") or "parameters" not in t:
+            return "tools must be function tools with a name and parameters"
+    items = body.get("input")
+    if not isinstance(items, list) or not items:
+        return "input must be a non-empty list"
+    pending = []
+    for it in items:
+        t = it.get("type", "message")
+        if t == "function_call":
+            if not it.get("call_id"):
+                return "a function_call without call_id"
+            pending.append(it["call_id"])
+        elif t == "function_call_output":
+            if it.get("call_id") not in pending or not isinstance(it.get("output"), str):
+                return "function_call_output %s answers no function_call" % it.get("call_id")
+            pending.remove(it["call_id"])
+        elif t == "message":
+            if pending:
+                return "function calls without outputs: %s" % pending
+        elif t != "reasoning":
+            return "unknown input item type %s" % t
+    if pending:
+        return "function calls without outputs: %s" % pending
+    return None
+
+
+def count_cache_marks(body):
+    n = 0
+    for part in (body.get("system"), body.get("tools"), *[m.get("content") for m in body.get("messages") or []]):
+        for b in part if isinstance(part, list) else []:
+            n += isinstance(b, dict) and "cache_control" in b
+    return n
+
+
 def check_anthropic(body):
-    if not isinstance(body.get("system"), str) or not body.get("max_tokens"):
-        return "system (string) and max_tokens are required"
+    system = body.get("system")
+    if isinstance(system, list):
+        if not all(isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str) for b in system):
+            return "system blocks must be text blocks"
+    elif not isinstance(system, str):
+        return "system (string or text blocks) is required"
+    if not body.get("max_tokens"):
+        return "max_tokens is required"
+    if count_cache_marks(body) > 4:
+        return "more than 4 cache_control breakpoints"
     for t in body.get("tools") or []:
         if "input_schema" not in t:
             return "tool without input_schema"
@@ -85,9 +136,33 @@ def check_anthropic(body):
     return None
 
 
+def render_responses(entry, n):
+    calls = entry.get("calls", [])
+    usage = entry.get("usage", [10, 5])
+    out = [{"id": "rs_%d" % n, "type": "reasoning", "summary": []}]
+    if entry.get("text"):
+        out.append({"id": "msg_%d" % n, "type": "message", "role": "assistant", "status": "completed",
+                    "content": [{"type": "output_text", "text": entry["text"], "annotations": []}]})
+    for i, c in enumerate(calls):
+        args = c["raw_args"] if "raw_args" in c else json.dumps(c.get("args", {}))
+        item = {"id": "fc_%d_%d" % (n, i), "type": "function_call", "call_id": "call_%d_%d" % (n, i),
+                "name": c["name"], "arguments": args, "status": "completed"}
+        if entry.get("no_ids"):
+            del item["call_id"]
+        out.append(item)
+    cut = entry.get("truncated")
+    return {"id": "resp_%d" % n, "object": "response", "created_at": 0, "model": "mock",
+            "status": "incomplete" if cut else "completed", "error": None,
+            "incomplete_details": {"reason": "max_output_tokens"} if cut else None, "output": out,
+            "usage": {"input_tokens": usage[0], "output_tokens": usage[1], "total_tokens": usage[0] + usage[1],
+                      "input_tokens_details": {"cached_tokens": entry.get("cached", 0)},
+                      "output_tokens_details": {"reasoning_tokens": 0}}}
+
+
 def render(entry, anthropic, n):
     calls = entry.get("calls", [])
     usage = entry.get("usage", [10, 5])
+    cut = entry.get("truncated")
     if anthropic:
         content = []
         if entry.get("text"):
@@ -95,21 +170,31 @@ def render(entry, anthropic, n):
         for i, c in enumerate(calls):
             inp = c.get("args", {}) if "raw_input" not in c else c["raw_input"]
             content.append({"type": "tool_use", "id": "toolu_%d_%d" % (n, i), "name": c["name"], "input": inp})
+            if entry.get("no_ids"):
+                del content[-1]["id"]
+        # Anthropic's input_tokens excludes the cached parts
+        cached, written = entry.get("cached", 0), entry.get("cache_write", 0)
         return {"id": "msg_%d" % n, "type": "message", "role": "assistant", "model": "mock",
-                "content": content, "stop_reason": "tool_use" if calls else "end_turn",
-                "usage": {"input_tokens": usage[0], "output_tokens": usage[1]}}
+                "content": content, "stop_reason": "max_tokens" if cut else "tool_use" if calls else "end_turn",
+                "stop_sequence": None,
+                "usage": {"input_tokens": usage[0] - cached - written, "output_tokens": usage[1],
+                          "cache_read_input_tokens": cached, "cache_creation_input_tokens": written}}
     tcs = []
     for i, c in enumerate(calls):
         args = c["raw_args"] if "raw_args" in c else json.dumps(c.get("args", {}))
         tcs.append({"id": "call_%d_%d" % (n, i), "type": "function",
                     "function": {"name": c["name"], "arguments": args}})
+        if entry.get("no_ids"):
+            del tcs[-1]["id"]
     msg = {"role": "assistant", "content": entry.get("text")}
     if tcs:
         msg["tool_calls"] = tcs
-    return {"id": "chatcmpl-%d" % n, "object": "chat.completion", "model": "mock",
-            "choices": [{"index": 0, "message": msg, "finish_reason": "tool_calls" if tcs else "stop"}],
+    return {"id": "chatcmpl-%d" % n, "object": "chat.completion", "created": 0, "model": "mock",
+            "choices": [{"index": 0, "message": msg, "logprobs": None,
+                         "finish_reason": "length" if cut else "tool_calls" if tcs else "stop"}],
             "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1],
-                      "total_tokens": usage[0] + usage[1]}}
+                      "total_tokens": usage[0] + usage[1],
+                      "prompt_tokens_details": {"cached_tokens": entry.get("cached", 0)}}}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -149,6 +234,8 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 if anthropic:
                     violation = check_anthropic(body)
+                elif self.path.endswith("/responses"):
+                    violation = check_responses(body)
                 elif self.path.endswith("/chat/completions"):
                     violation = check_openai(body)
                 else:
@@ -179,8 +266,12 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(e.get("status", 200), e["raw"].encode())
         if e.get("status", 200) != 200:
             h = {"Retry-After": e["retry_after"]} if "retry_after" in e else {}
-            return self.send(e["status"], {"type": "error", "error": {"type": "overloaded_error",
-                                                                      "message": "mock status %d" % e["status"]}}, h)
+            err = e.get("error", {"type": "overloaded_error", "message": "mock status %d" % e["status"]})
+            return self.send(e["status"], {"type": "error", "error": err}, h)
+        if "error200" in e:
+            return self.send(200, {"error": e["error200"]})
+        if self.path.endswith("/responses"):
+            return self.send(200, render_responses(e, n))
         self.send(200, render(e, anthropic, n))
 
 

@@ -85,6 +85,7 @@ static void repair(const char *api, int commit)
 
 static void test_openai_repair(void) { repair("openai", 0); }
 static void test_anthropic_commit(void) { repair("anthropic", 1); }
+static void test_responses_repair(void) { repair("responses", 0); }
 
 /* edits outside the regions, unparsable, escaping and disallowed knob values are refused
  * and the model sees why; the working copy stays as it was */
@@ -448,14 +449,16 @@ static void garbage_corpus(const char *api)
 	int steps = 0, failed = 0, exhausted = 0;
 	while (steps < 200 && !exhausted) {
 		avo_agent_step_result r;
-		CHECK(avo_agent_step(op, &ctx, &r) == 0);
+		int rc = avo_agent_step(op, &ctx, &r);
 		save_result(&m, &r);
+		exhausted = r.error && strstr(r.error, "script exhausted");
+		/* garbage fails the step; only the mock's final HTTP 400 stops the run */
+		CHECK(rc == 0 || (exhausted && rc == AVO_ENET));
 		CHECK(r.outcome == AVO_AGENT_FAILED || r.outcome == AVO_AGENT_SUBMITTED);
 		CHECK(r.input_tokens >= 0 && r.output_tokens >= 0);
 		failed += r.outcome == AVO_AGENT_FAILED;
 		if (getenv("AVO_TEST_TRACE"))
 			fprintf(stderr, "%.2f s %s %s\n", r.seconds, avo_agent_outcome_name(r.outcome), r.error ? r.error : "");
-		exhausted = r.error && strstr(r.error, "script exhausted");
 		avo_agent_step_result_dispose(&r);
 		steps++;
 	}
@@ -475,6 +478,7 @@ static void test_garbage_corpus(void)
 {
 	garbage_corpus("openai");
 	garbage_corpus("anthropic");
+	garbage_corpus("responses");
 }
 
 /* long steps: the oldest long tool results are elided to keep requests under the cap */
@@ -535,6 +539,7 @@ static void test_elide(void)
 {
 	elide("openai");
 	elide("anthropic");
+	elide("responses");
 }
 
 static void test_options(void)
@@ -573,7 +578,7 @@ int main(int argc, char **argv)
 		{"retry_5xx", test_retry_5xx},         {"timeout", test_timeout},
 		{"budget", test_budget},               {"options", test_options},
 		{"lineage", test_lineage},             {"garbage_corpus", test_garbage_corpus},
-		{"elide", test_elide},
+		{"elide", test_elide},                 {"responses_repair", test_responses_repair},
 	};
 	return llm_test_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
 }

@@ -45,6 +45,7 @@ static void test_memory(void)
 {
 	memory("openai");
 	memory("anthropic");
+	memory("responses");
 }
 
 /* a 2.5 MB note and the kernel, read in pages */
@@ -110,6 +111,7 @@ static void test_paging(void)
 {
 	paging("openai");
 	paging("anthropic");
+	paging("responses");
 }
 
 int main(int argc, char **argv)
