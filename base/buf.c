@@ -86,18 +86,28 @@ char *avo_strdup(const char *s) { return s ? strdup(s) : NULL; }
 
 char *avo_strndup(const char *s, size_t n) { return s ? strndup(s, n) : NULL; }
 
-char *avo_sprintf(const char *fmt, ...)
+/* One formatted string in a new allocation: *out (caller frees), or NULL and rc < 0. */
+static int vsprintf_new(char **out, const char *fmt, va_list ap)
 {
 	avo_buf b = AVO_BUF_INIT;
-	va_list ap;
-	va_start(ap, fmt);
 	int rc = avo_buf_vprintf(&b, fmt, ap);
-	va_end(ap);
 	if (rc < 0) {
 		avo_buf_dispose(&b);
-		return NULL;
+		*out = NULL;
+		return rc;
 	}
-	return avo_buf_detach(&b);
+	*out = avo_buf_detach(&b);
+	return 0;
+}
+
+char *avo_sprintf(const char *fmt, ...)
+{
+	char *s;
+	va_list ap;
+	va_start(ap, fmt);
+	vsprintf_new(&s, fmt, ap);
+	va_end(ap);
+	return s;
 }
 
 int avo_array_grow(void **ptr, size_t *cap, size_t need, size_t elem)
@@ -130,16 +140,12 @@ int avo_strv_push(avo_strv *a, const char *s) { return strv_add(a, avo_strdup(s)
 
 int avo_strv_pushf(avo_strv *a, const char *fmt, ...)
 {
-	avo_buf b = AVO_BUF_INIT;
+	char *s;
 	va_list ap;
 	va_start(ap, fmt);
-	int rc = avo_buf_vprintf(&b, fmt, ap);
+	int rc = vsprintf_new(&s, fmt, ap);
 	va_end(ap);
-	if (rc < 0) {
-		avo_buf_dispose(&b);
-		return rc;
-	}
-	return strv_add(a, avo_buf_detach(&b));
+	return rc < 0 ? rc : strv_add(a, s);
 }
 
 int avo_strv_pushv(avo_strv *a, const char *const *v)
