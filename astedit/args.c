@@ -135,24 +135,7 @@ static char *find_resource_dir(void)
  * <prefix>/bin/avo; in a build tree, the source dir. */
 static char *find_cuda13_dir(void)
 {
-	const char *env = getenv("AVO_ASTEDIT_CUDA13_DIR");
-	if (env && *env)
-		return avo_strdup(env);
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *bin = avo_path_dirname(exe);
-		char *cand = bin ? avo_sprintf("%s/../share/avo/cuda13", bin) : NULL;
-		free(bin);
-		char real[PATH_MAX];
-		if (cand && realpath(cand, real)) {
-			free(cand);
-			return avo_strdup(real);
-		}
-		free(cand);
-	}
-	return is_dir(AVO_ASTEDIT_CUDA13_SRC) ? avo_strdup(AVO_ASTEDIT_CUDA13_SRC) : NULL;
+	return avo_path_share_dir("AVO_ASTEDIT_CUDA13_DIR", "cuda13", AVO_ASTEDIT_CUDA13_SRC);
 }
 
 /* ---- compile_commands.json --------------------------------------------------------------- */

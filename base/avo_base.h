@@ -91,6 +91,9 @@ char *avo_path_join(const char *a, const char *b);
 char *avo_path_dirname(const char *path);
 /* Last component; borrowed pointer into `path`. */
 const char *avo_path_basename(const char *path);
+/* A data dir of avo's (caller frees; NULL when none exists): $env when set, else
+ * <dir of this executable>/../share/avo/<name> (an install), else src_dir (a build tree). */
+char *avo_path_share_dir(const char *env, const char *name, const char *src_dir);
 /* Create a fresh directory "<parent>/<prefix>XXXXXX"; *out is caller-owned. */
 int avo_mkdtemp(char **out, const char *parent, const char *prefix);
 

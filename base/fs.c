@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,4 +224,25 @@ double avo_wall(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+char *avo_path_share_dir(const char *env, const char *name, const char *src_dir)
+{
+	const char *v = getenv(env);
+	if (v && *v)
+		return avo_strdup(v);
+	char exe[PATH_MAX], real[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *bin = avo_path_dirname(exe);
+		char *cand = bin ? avo_sprintf("%s/../share/avo/%s", bin, name) : NULL;
+		free(bin);
+		int found = cand && realpath(cand, real);
+		free(cand);
+		if (found)
+			return avo_strdup(real);
+	}
+	struct stat st;
+	return stat(src_dir, &st) == 0 && S_ISDIR(st.st_mode) ? avo_strdup(src_dir) : NULL;
 }

@@ -341,24 +341,7 @@ static int build_harness(avo_eval__ctx *e)
 /* The directory of the harness library (see eval_int.h). */
 char *avo_eval__find_libdir(void)
 {
-	const char *env = getenv("AVO_HARNESS_DIR");
-	if (env && *env)
-		return avo_strdup(env);
-	char exe[PATH_MAX], real[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *bin = avo_path_dirname(exe);
-		char *cand = bin ? avo_sprintf("%s/../share/avo/harness", bin) : NULL;
-		free(bin);
-		if (cand && realpath(cand, real)) {
-			free(cand);
-			return avo_strdup(real);
-		}
-		free(cand);
-	}
-	struct stat st;
-	return stat(AVO_HARNESS_SRC_DIR, &st) == 0 ? avo_strdup(AVO_HARNESS_SRC_DIR) : NULL;
+	return avo_path_share_dir("AVO_HARNESS_DIR", "harness", AVO_HARNESS_SRC_DIR);
 }
 
 static void set_compile_failure(avo_eval__item *it, const char *fb)
