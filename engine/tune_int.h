@@ -70,6 +70,9 @@ typedef struct {
 	avo_candidate_book book; /* candidates built this session, by edit hash; the base pinned */
 	avo_gate_options gate;   /* the confirming gate (gate.h) */
 	int pending;             /* 1 while a candidate is confirmed: its own attempt is due */
+	int interactive;         /* the operator's client stays while the budget is spent (mcp) */
+	int finished;            /* the operator ended the run (finish): evaluations are refused */
+	int final_done;          /* the final measurement ran (or was not needed) */
 } tune_ctx;
 
 
@@ -105,6 +108,8 @@ int avo_tune__ensure_base(tune_ctx *t);
 /* Gate one evaluated candidate (taking `c`, borrowing `er`) and fill `out`. */
 int avo_tune__gate(tune_ctx *t, avo_agent_eval *out, avo_candidate *c, const avo_eval_result *er);
 int avo_tune__final_measure(tune_ctx *t);
+/* A line on the final measurement for an interactive operator (caller frees). */
+char *avo_tune__final_line(tune_ctx *t);
 
 /* tune_batch.c */
 int avo_tune__eval_one(tune_ctx *t, avo_eval_result **er, avo_agent_eval *out, const char *eh,
