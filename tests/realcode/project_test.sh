@@ -19,6 +19,14 @@ cmake -S "$tmp/p" -B "$tmp/b" -G Ninja -DAVO_EXE="$avo" -DAVO_APPLY_EXE="$apply"
 grep -q "avo_tune(gx): tuning for sm_120 (the highest of \"75;90;120\"; pass ARCH to choose)" "$tmp/configure.log" ||
 	{ cat "$tmp/configure.log"; fail "no arch choice printed"; }
 grep -q "avo_tune(hx): tuning for sm_90a" "$tmp/configure.log" || { cat "$tmp/configure.log"; fail "hx: arch"; }
+# the local GPU's arch when it is listed (an nvidia-smi that reports compute capability 9.0)
+mkdir -p "$tmp/smi" && printf '#!/bin/sh\necho 9.0\n' >"$tmp/smi/nvidia-smi" && chmod +x "$tmp/smi/nvidia-smi"
+PATH=$tmp/smi:$PATH cmake -S "$tmp/p" -B "$tmp/b-local" -G Ninja -DAVO_EXE="$avo" -DAVO_APPLY_EXE="$apply" \
+	-DAVO_SOURCE_DIR="$src" -DCMAKE_CUDA_FLAGS="-DFROM_CUDA_FLAGS=1" >"$tmp/configure-local.log" 2>&1 ||
+	{ cat "$tmp/configure-local.log"; fail "configure with a local GPU"; }
+grep -q "avo_tune(gx): tuning for sm_90 (the local GPU's, listed in \"75;90;120\"; pass ARCH to choose)" "$tmp/configure-local.log" ||
+	{ cat "$tmp/configure-local.log"; fail "the local GPU's arch was not chosen"; }
+grep -q '"arch": "sm_90"' "$tmp/b-local/avo/gx/avo.json" || fail "local arch not in the spec"
 spec=$tmp/b/avo/gx/avo.json
 [ -n "$spec" ] || fail "no avo.json"
 python3 - "$spec" <<'PY' || fail "spec content"
