@@ -151,26 +151,27 @@ size_t avo_backend_slots(const avo_backend *b)
 	return b->nslots ? b->nslots : 1;
 }
 
-struct avo_pipeline *avo_backend_pipeline(avo_backend *b)
+int avo_backend_pipeline(avo_backend *b, struct avo_pipeline **out)
 {
-	if (b->pipe || !b->ndevices)
-		return b->pipe;
-	avo_pipeline_options po = {b->devices, b->ndevices, b->eopts.jobs};
-	if (avo_pipeline_open(&b->pipe, b->spec, b->cache, &b->eopts, &po) < 0)
-		b->pipe = NULL;
-	return b->pipe;
+	int rc = 0;
+	if (!b->pipe && b->ndevices) {
+		avo_pipeline_options po = {b->devices, b->ndevices, b->eopts.jobs};
+		rc = avo_pipeline_open(&b->pipe, b->spec, b->cache, &b->eopts, &po);
+	}
+	*out = b->pipe;
+	return rc;
 }
 
 int avo_backend__eval_pipeline(avo_backend *b, avo_eval_result **out, char **errs, const char *const *v,
 			       const size_t *lens, size_t n)
 {
-	avo_pipeline *p = avo_backend_pipeline(b);
+	avo_pipeline *p = NULL;
+	int rc = avo_backend_pipeline(b, &p);
+	if (rc < 0 || !p)
+		return rc < 0 ? rc : avo_error_set(AVO_EINVALID, "the %s backend has no pipeline", b->ops->name);
 	long *ids = calloc(n, sizeof(*ids));
-	int rc = 0;
-	if (!p || !ids) {
-		free(ids);
-		return p ? avo_error_set(AVO_ERROR, "out of memory") : AVO_EIO;
-	}
+	if (!ids)
+		return avo_error_set(AVO_ERROR, "out of memory");
 	for (size_t i = 0; i < n && rc == 0; i++)
 		if ((ids[i] = avo_pipeline_submit(p, v[i], lens[i], AVO_PIPELINE_ANY, 0)) < 0)
 			rc = (int)ids[i];
@@ -180,7 +181,7 @@ int avo_backend__eval_pipeline(avo_backend *b, avo_eval_result **out, char **err
 				avo_pipeline_cancel(p, ids[i]);
 			continue;
 		}
-		int wrc = avo_pipeline_wait(p, ids[i], &out[i], NULL, avo_backend__signal_flag());
+		int wrc = avo_pipeline_wait(p, ids[i], &out[i], NULL, avo_backend__signal_flag(), NULL);
 		if (wrc < 0 && !avo_backend__signalled())
 			rc = wrc; /* the environment failed: as inline, the whole call fails */
 		else if (wrc < 0)

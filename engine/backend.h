@@ -51,9 +51,10 @@ int avo_backend_eval(avo_backend *b, avo_eval_result **out, char **errs,
 		     const char *const *variants, const size_t *lens, size_t n);
 
 /* The backend's evaluation pipeline (engine/pipeline.h: compiles on every core, one run
- * worker per device), opened on first use; borrowed. NULL when the backend has none
- * (slurm: its batches are job arrays) or it could not start (the error slot says why). */
-struct avo_pipeline *avo_backend_pipeline(avo_backend *b);
+ * worker per device), opened on first use; *out is borrowed, NULL when the backend has
+ * none (slurm: its batches are job arrays). < 0: it could not start. */
+struct avo_pipeline;
+int avo_backend_pipeline(avo_backend *b, struct avo_pipeline **out);
 
 /* Did a SIGINT/SIGTERM arrive during the last avo_backend_eval()? */
 int avo_backend_interrupted(const avo_backend *b);

@@ -18,6 +18,10 @@ typedef struct job {
 	char *src;
 	size_t len;
 	int pin, remeasure;
+	avo_pipeline_make make; /* set: src comes from make(make_arg) on a compile thread */
+	void *make_arg;
+	void (*free_arg)(void *);
+	int refused;             /* make() refused it */
 	job_state st;
 	int cancelled;
 	avo_eval_built *built;
@@ -56,6 +60,8 @@ static void job_free(avo_pipeline *p, job *j)
 		return;
 	avo_eval_built_free(p->sess, j->built);
 	avo_eval_result_free(j->res);
+	if (j->free_arg && j->make_arg)
+		j->free_arg(j->make_arg);
 	free(j->src);
 	free(j->err);
 	free(j);
@@ -95,14 +101,20 @@ static void job_fail(job *j, int rc)
 
 /* ---- the workers -------------------------------------------------------------------- */
 
-/* Pinned jobs first (a confirmation holds up the lineage), then in submission order. */
+/* Pinned jobs first (a confirmation holds up the lineage), then in submission order. A
+ * device runs its pinned jobs in the order they came (the gate's A B A B): while the
+ * oldest one is still being built, it waits for it rather than start another run. */
 static job *pick(avo_pipeline *p, job_state st, long dev)
 {
 	job *any = NULL;
 	for (job *j = p->head; j; j = j->next) {
-		if (j->st != st || j->cancelled)
+		if (j->cancelled)
 			continue;
-		if (dev < 0 ? j->pin >= 0 : j->pin == dev)
+		if (dev >= 0 && j->pin == dev && j->st < J_RUNNING)
+			return j->st == st ? j : NULL;
+		if (j->st != st)
+			continue;
+		if (dev < 0 && j->pin >= 0)
 			return j;
 		if (!any && j->pin < 0)
 			any = j;
@@ -124,9 +136,14 @@ static void *compile_worker(void *arg)
 		pthread_mutex_unlock(&p->mu);
 		avo_eval_built *b = NULL;
 		avo_eval_result *r = NULL;
-		int rc = avo_eval_session_build(p->sess, j->src, j->len, j->remeasure, &b, &r);
+		int rc = j->make ? j->make(j->make_arg, &j->src, &j->len) : 0;
+		if (rc == 0)
+			rc = avo_eval_session_build(p->sess, j->src, j->len, j->remeasure, &b, &r);
 		pthread_mutex_lock(&p->mu);
-		if (rc < 0)
+		if (rc > 0) {
+			j->refused = 1;
+			j->st = J_DONE;
+		} else if (rc < 0)
 			job_fail(j, rc);
 		else if (b) {
 			j->built = b;
@@ -271,17 +288,8 @@ const char *avo_pipeline_device_name(const avo_pipeline *p, size_t i)
 
 /* ---- jobs --------------------------------------------------------------------------- */
 
-long avo_pipeline_submit(avo_pipeline *p, const char *src, size_t len, int pin, int remeasure)
+static long enqueue(avo_pipeline *p, job *j)
 {
-	job *j = calloc(1, sizeof(*j));
-	if (!j || !(j->src = malloc(len ? len : 1))) {
-		free(j);
-		return avo_error_set(AVO_ERROR, "out of memory");
-	}
-	memcpy(j->src, src, len);
-	j->len = len;
-	j->pin = pin >= 0 && (size_t)pin < p->ndev ? pin : AVO_PIPELINE_ANY;
-	j->remeasure = remeasure;
 	j->device = -1;
 	pthread_mutex_lock(&p->mu);
 	if (!p->t0)
@@ -293,8 +301,38 @@ long avo_pipeline_submit(avo_pipeline *p, const char *src, size_t len, int pin, 
 		p->head = j;
 	p->tail = j;
 	pthread_cond_broadcast(&p->work);
+	long id = j->id;
 	pthread_mutex_unlock(&p->mu);
-	return j->id;
+	return id;
+}
+
+long avo_pipeline_submit(avo_pipeline *p, const char *src, size_t len, int pin, int remeasure)
+{
+	job *j = calloc(1, sizeof(*j));
+	if (!j || !(j->src = malloc(len ? len : 1))) {
+		free(j);
+		return avo_error_set(AVO_ERROR, "out of memory");
+	}
+	memcpy(j->src, src, len);
+	j->len = len;
+	j->pin = pin >= 0 && (size_t)pin < p->ndev ? pin : AVO_PIPELINE_ANY;
+	j->remeasure = remeasure;
+	return enqueue(p, j);
+}
+
+long avo_pipeline_submit_make(avo_pipeline *p, avo_pipeline_make make, void *arg, void (*free_arg)(void *))
+{
+	job *j = calloc(1, sizeof(*j));
+	if (!j) {
+		if (free_arg)
+			free_arg(arg);
+		return avo_error_set(AVO_ERROR, "out of memory");
+	}
+	j->make = make;
+	j->make_arg = arg;
+	j->free_arg = free_arg;
+	j->pin = AVO_PIPELINE_ANY;
+	return enqueue(p, j);
 }
 
 static job *find(avo_pipeline *p, long id)
@@ -314,8 +352,11 @@ int avo_pipeline_ready(avo_pipeline *p, long id)
 	return r;
 }
 
-int avo_pipeline_wait(avo_pipeline *p, long id, avo_eval_result **out, int *device, const volatile sig_atomic_t *stop)
+int avo_pipeline_wait(avo_pipeline *p, long id, avo_eval_result **out, int *device, const volatile sig_atomic_t *stop,
+		      void **arg)
 {
+	if (arg)
+		*arg = NULL;
 	*out = NULL;
 	if (device)
 		*device = -1;
@@ -337,13 +378,17 @@ int avo_pipeline_wait(avo_pipeline *p, long id, avo_eval_result **out, int *devi
 		rc = avo_error_set(AVO_ERROR, "interrupted");
 	else {
 		job_unlink(p, j);
-		rc = j->rc;
+		rc = j->refused ? 1 : j->rc;
 		if (rc < 0)
 			avo_error_set(rc, "%s", j->err ? j->err : "evaluation failed");
 		*out = j->res;
 		j->res = NULL;
 		if (device)
 			*device = j->device;
+		if (arg) {
+			*arg = j->make_arg;
+			j->make_arg = NULL;
+		}
 		job_free(p, j);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -371,5 +416,14 @@ void avo_pipeline_stats(avo_pipeline *p, avo_pipeline_device_stats *out, double 
 		out[i] = p->dev[i].st;
 	if (wall_s)
 		*wall_s = p->t0 ? avo_now() - p->t0 : 0;
+	pthread_mutex_unlock(&p->mu);
+}
+
+void avo_pipeline_stats_reset(avo_pipeline *p)
+{
+	pthread_mutex_lock(&p->mu);
+	for (size_t i = 0; i < p->ndev; i++)
+		memset(&p->dev[i].st, 0, sizeof(p->dev[i].st));
+	p->t0 = avo_now();
 	pthread_mutex_unlock(&p->mu);
 }

@@ -44,14 +44,24 @@ const char *avo_pipeline_device_name(const avo_pipeline *p, size_t i);
  * AVO_PIPELINE_ANY; remeasure: bypass ns "eval" (a confirmation). Returns a job id > 0, or
  * a negative AVO_E* (out of memory). */
 long avo_pipeline_submit(avo_pipeline *p, const char *src, size_t len, int pin, int remeasure);
+/* Queue a variant that a compile thread makes first (the tune loop's edit check: a libclang
+ * parse, off the loop's thread): make(arg, &src, &len) gives the source (malloc'd; the
+ * pipeline frees it) and returns 0, or returns 1 when it refuses the variant (the job
+ * then ends without a build or a device: avo_pipeline_wait returns 1), or < 0 when the
+ * environment failed. The pipeline owns `arg` (free_arg) until avo_pipeline_wait hands it
+ * back. */
+typedef int (*avo_pipeline_make)(void *arg, char **src, size_t *len);
+long avo_pipeline_submit_make(avo_pipeline *p, avo_pipeline_make make, void *arg, void (*free_arg)(void *));
 /* 1 when job `id` has its verdict (or failed), without waiting. */
 int avo_pipeline_ready(avo_pipeline *p, long id);
 /* Wait for job `id` and forget it: *out its verdict (NULL when the environment failed: the
  * return value is then negative with the message in the error slot), *device the device it
- * ran on (-1: none; cached or not compiled). `device` may be NULL. Returns AVO_ERROR when
- * `stop` (may be NULL) became nonzero while waiting (the job stays queued). */
+ * ran on (-1: none; cached or not compiled). `device` may be NULL. Returns 1 (and no
+ * verdict) when its make() refused it, AVO_ERROR when `stop` (may be NULL) became nonzero
+ * while waiting (the job stays queued). `arg` (may be NULL): the make() argument of the
+ * job, handed to the caller (when waited for to the end). */
 int avo_pipeline_wait(avo_pipeline *p, long id, avo_eval_result **out, int *device,
-		      const volatile sig_atomic_t *stop);
+		      const volatile sig_atomic_t *stop, void **arg);
 /* Drop job `id`: its result is discarded (a run in progress finishes first). */
 void avo_pipeline_cancel(avo_pipeline *p, long id);
 
@@ -63,5 +73,7 @@ typedef struct {
 /* Per device (`out` holds ndevices entries) and the wall seconds since the first
  * submission (0 before it). */
 void avo_pipeline_stats(avo_pipeline *p, avo_pipeline_device_stats *out, double *wall_s);
+/* Start counting afresh now (the tune loop: the search, after the baseline). */
+void avo_pipeline_stats_reset(avo_pipeline *p);
 
 #endif
