@@ -46,6 +46,7 @@ struct avo_pipeline {
 	pthread_cond_t work, done;
 	job *head, *tail;
 	long next_id;
+	unsigned long finished;  /* jobs done so far (avo_pipeline_wait_event) */
 	int quit;
 	double t0;               /* first submission; 0: none yet */
 	device *dev;
@@ -88,6 +89,8 @@ static void job_settle(avo_pipeline *p, job *j)
 		pthread_cond_broadcast(&p->work);
 		return;
 	}
+	if (j->st == J_DONE)
+		p->finished++;
 	pthread_cond_broadcast(&p->done);
 	pthread_cond_broadcast(&p->work);
 }
@@ -181,6 +184,7 @@ static void *device_worker(void *arg)
 		pthread_mutex_lock(&p->mu);
 		d->st.busy_s += busy;
 		d->st.runs++;
+		d->st.dropped += j->cancelled != 0;
 		if (rc < 0)
 			job_fail(j, rc);
 		else {
@@ -352,6 +356,44 @@ int avo_pipeline_ready(avo_pipeline *p, long id)
 	return r;
 }
 
+int avo_pipeline_peek(avo_pipeline *p, long id, const avo_eval_result **res, void **arg, int *device)
+{
+	pthread_mutex_lock(&p->mu);
+	job *j = find(p, id);
+	int done = j && j->st == J_DONE;
+	if (res)
+		*res = done ? j->res : NULL;
+	if (arg)
+		*arg = done ? j->make_arg : NULL;
+	if (device)
+		*device = done ? j->device : -1;
+	pthread_mutex_unlock(&p->mu);
+	return done;
+}
+
+static void deadline(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_nsec += ms * 1000 * 1000;
+	if (ts->tv_nsec >= 1000000000L)
+		ts->tv_sec++, ts->tv_nsec -= 1000000000L;
+}
+
+int avo_pipeline_wait_event(avo_pipeline *p, long id, unsigned long *seen)
+{
+	pthread_mutex_lock(&p->mu);
+	job *j = find(p, id);
+	if (j && j->st != J_DONE && p->finished == *seen) {
+		struct timespec ts;
+		deadline(&ts, 100);
+		pthread_cond_timedwait(&p->done, &p->mu, &ts);
+	}
+	int done = !j || j->st == J_DONE;
+	*seen = p->finished;
+	pthread_mutex_unlock(&p->mu);
+	return done;
+}
+
 int avo_pipeline_wait(avo_pipeline *p, long id, avo_eval_result **out, int *device, const volatile sig_atomic_t *stop,
 		      void **arg)
 {
@@ -365,10 +407,7 @@ int avo_pipeline_wait(avo_pipeline *p, long id, avo_eval_result **out, int *devi
 	while (j && j->st != J_DONE && !(stop && *stop)) {
 		/* a signal sets `stop` without waking us: look again now and then */
 		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000L)
-			ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+		deadline(&ts, 100);
 		pthread_cond_timedwait(&p->done, &p->mu, &ts);
 	}
 	int rc;
@@ -401,6 +440,8 @@ void avo_pipeline_cancel(avo_pipeline *p, long id)
 	job *j = find(p, id);
 	if (j) {
 		j->cancelled = 1;
+		if (j->st == J_DONE && j->device >= 0 && (size_t)j->device < p->ndev)
+			p->dev[j->device].st.dropped++; /* run for nothing */
 		if (j->st == J_QUEUED || j->st == J_READY || j->st == J_DONE) {
 			job_unlink(p, j);
 			job_free(p, j);

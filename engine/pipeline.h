@@ -62,12 +62,20 @@ int avo_pipeline_ready(avo_pipeline *p, long id);
  * job, handed to the caller (when waited for to the end). */
 int avo_pipeline_wait(avo_pipeline *p, long id, avo_eval_result **out, int *device,
 		      const volatile sig_atomic_t *stop, void **arg);
+/* Without waiting: 1 when job `id` is done, with its verdict (NULL: refused or failed),
+ * its make() argument and its device, all borrowed until it is waited for or cancelled;
+ * 0 while it is not. Any pointer may be NULL. */
+int avo_pipeline_peek(avo_pipeline *p, long id, const avo_eval_result **res, void **arg, int *device);
+/* Block until job `id` is done (returns 1), or another job finished since the caller last
+ * looked (*seen: the count of finished jobs it saw), or a moment passed (returns 0). */
+int avo_pipeline_wait_event(avo_pipeline *p, long id, unsigned long *seen);
 /* Drop job `id`: its result is discarded (a run in progress finishes first). */
 void avo_pipeline_cancel(avo_pipeline *p, long id);
 
 typedef struct {
 	double busy_s;            /* seconds spent running harnesses */
 	unsigned runs;            /* harness runs (evaluations) */
+	unsigned dropped;         /* of them, runs whose verdict was cancelled (not used) */
 } avo_pipeline_device_stats;
 
 /* Per device (`out` holds ndevices entries) and the wall seconds since the first

@@ -506,6 +506,7 @@ static int devices_parse(avo_runrec_run *r, const cJSON *o)
 		x->name = jstr(d, "name", &err);
 		x->busy_s = jnum(d, "busy_s");
 		x->runs = jlong(d, "runs", -1);
+		x->dropped = jlong(d, "dropped", 0);
 	}
 	return err ? OOM() : 0;
 }
@@ -520,6 +521,7 @@ static void devices_json(cJSON *o, const avo_runrec_run *r)
 		put_str(d, "name", r->devices[i].name);
 		put_num(d, "busy_s", r->devices[i].busy_s);
 		put_long(d, "runs", r->devices[i].runs);
+		put_long(d, "dropped", r->devices[i].dropped);
 		cJSON_AddItemToArray(a, d);
 	}
 	put_num(o, "devices_wall_s", r->devices_wall_s);

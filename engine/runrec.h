@@ -110,6 +110,8 @@ typedef struct {
 	char *name;         /* "GPU 0", "worker 3" */
 	double busy_s;      /* seconds it ran harnesses */
 	long runs;          /* evaluations it ran */
+	long dropped;       /* of them, runs whose verdict went unused (a confirmation queued
+			     * ahead against a best that changed, a run past the budget) */
 } avo_runrec_device;
 
 /* run.json. */

@@ -82,6 +82,9 @@ typedef struct {
 	size_t nflight;
 	const char *eval_device; /* the device of the evaluation being recorded; NULL: none */
 	int devices_frozen;      /* run.json keeps the search's utilization (not the final's) */
+	struct tune_flight *folding; /* the proposal being folded (its confirmations queued ahead) */
+	unsigned conf_next;      /* the next of them the gate takes */
+	size_t spec_turn;        /* the device the next confirmation queued ahead goes to */
 } tune_ctx;
 
 

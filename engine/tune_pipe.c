@@ -24,6 +24,10 @@ struct tune_flight {
 	char eh[33];
 	char *note;              /* the operator's note when it was proposed */
 	long job;                /* pipeline job */
+	int looked;              /* speculate() decided on it */
+	long *conf;              /* its confirmation runs queued ahead (A B A B ...), or NULL */
+	unsigned nconf;
+	char conf_base[AVO_CACHE_HEX]; /* the best they measure against (its variant hash) */
 };
 
 /* The argument of make_candidate(): owned by the pipeline until the fold takes it back. */
@@ -70,11 +74,77 @@ static int make_candidate(void *arg, char **src, size_t *len)
 	return 0;
 }
 
+static void conf_drop(tune_ctx *t, struct tune_flight *f)
+{
+	for (unsigned k = 0; k < f->nconf; k++)
+		if (f->conf[k] > 0)
+			avo_pipeline_cancel(t->pipe, f->conf[k]);
+	free(f->conf);
+	f->conf = NULL;
+	f->nconf = 0;
+}
+
 static void flight_dispose(tune_ctx *t, struct tune_flight *f)
 {
 	if (f->job > 0 && t->pipe)
 		avo_pipeline_cancel(t->pipe, f->job);
+	conf_drop(t, f);
 	free(f->note);
+}
+
+/* ---- confirmations ahead -------------------------------------------------------------- */
+
+/* A candidate measured ahead whose first measurement beats the best gets its confirmation
+ * runs queued at once, pinned to one device (both sides), the devices taken in turn: while
+ * the oldest candidate is confirmed on one device, later ones are on the others. When it
+ * is folded, the gate takes these runs if the best is still the one they measured against
+ * (else they are dropped and it is confirmed afresh). Which runs are made never changes a
+ * record: the gate decides on the same measurements of the same two variants. */
+static void speculate(tune_ctx *t)
+{
+	unsigned need = 2 * (t->gate.rounds < 2 ? 2 : t->gate.rounds);
+	for (size_t i = 0; i < t->nflight; i++) {
+		struct tune_flight *f = &t->flight[i];
+		const avo_eval_result *er = NULL;
+		void *arg = NULL;
+		int dev = -1;
+		if (f->looked || !avo_pipeline_peek(t->pipe, f->job, &er, &arg, &dev))
+			continue;
+		f->looked = 1;
+		tune_make *m = arg;
+		long left = t->budget_evals > 0 ? t->budget_evals - t->attempts - (long)i - 1 : (long)need;
+		if (!er || !m || !m->cand || !er->correct || left < (long)need ||
+		    !avo_gate_could_win(&t->gate, er->fitness, t->best_fitness) || avo_tune__in_lineage(t, er->variant_hash) ||
+		    avo_tune__ensure_base(t) < 0)
+			continue;
+		if (!(f->conf = calloc(need, sizeof(*f->conf))))
+			continue;
+		size_t nd = avo_pipeline_ndevices(t->pipe);
+		int pin = (int)(t->spec_turn++ % nd);
+		const avo_candidate *a = t->book.pinned, *b = m->cand;
+		memcpy(f->conf_base, a->hash, sizeof(f->conf_base));
+		for (unsigned k = 0; k < need; k++) {
+			f->conf[k] = avo_pipeline_submit(t->pipe, k % 2 ? b->source : a->source, k % 2 ? b->len : a->len, pin, 1);
+			f->nconf++;
+			if (f->conf[k] < 0) {
+				f->conf[k] = 0;
+				conf_drop(t, f);
+				avo_error_clear();
+				break;
+			}
+		}
+	}
+}
+
+/* Wait for job `id`, queuing confirmations ahead while other jobs finish. */
+static void wait_speculating(tune_ctx *t, long id)
+{
+	unsigned long seen = 0;
+	if (t->nflight == 0 || avo_pipeline_ndevices(t->pipe) < 2)
+		return; /* one device: nothing runs beside a confirmation */
+	do
+		speculate(t);
+	while (!avo_pipeline_wait_event(t->pipe, id, &seen) && !*t->interrupted);
 }
 
 /* ---- single evaluations --------------------------------------------------------------- */
@@ -98,10 +168,17 @@ int avo_tune__pipe_eval(tune_ctx *t, avo_eval_result **er, const char *src, size
 	return rc;
 }
 
-/* The gate's measurements (gate.h): remeasures on the pipeline's first device. */
+/* The gate's measurements (gate.h): the runs queued ahead for the candidate being folded
+ * (speculate()), else remeasures on the pipeline's first device. */
 long avo_tune__pipe_gate_submit(const char *src, size_t len, void *payload)
 {
 	tune_ctx *t = payload;
+	struct tune_flight *f = t->folding;
+	if (f && f->conf && t->conf_next < f->nconf && f->conf[t->conf_next] > 0) {
+		long id = f->conf[t->conf_next];
+		f->conf[t->conf_next++] = 0; /* the gate's now: it waits for or cancels it */
+		return id;
+	}
 	return avo_pipeline_submit(t->pipe, src, len, 0, 1);
 }
 
@@ -109,6 +186,7 @@ int avo_tune__pipe_gate_wait(long ticket, avo_eval_result **out, void *payload)
 {
 	tune_ctx *t = payload;
 	int dev = -1;
+	wait_speculating(t, ticket);
 	/* not abandoned midway: the gate stops after it (gate_observe) */
 	int rc = avo_pipeline_wait(t->pipe, ticket, out, &dev, NULL, NULL);
 	t->eval_device = dev >= 0 ? avo_pipeline_device_name(t->pipe, (size_t)dev) : NULL;
@@ -152,6 +230,7 @@ int avo_tune__ahead_queue(tune_ctx *t, avo_agent_eval *out, const char *eh, cons
 	if (job < 0)
 		return (int)job;
 	struct tune_flight *f = &fl[t->nflight++];
+	memset(f, 0, sizeof(*f));
 	snprintf(f->eh, sizeof(f->eh), "%s", eh);
 	f->note = avo_strdup(t->step_note);
 	f->job = job;
@@ -172,6 +251,7 @@ static int fold(tune_ctx *t, avo_agent_op *op, const avo_agent_context *ctx)
 	avo_eval_result *er = NULL;
 	void *arg = NULL;
 	int dev = -1;
+	wait_speculating(t, f.job);
 	int rc = avo_pipeline_wait(t->pipe, f.job, &er, &dev, t->interrupted, &arg); /* then cancel is a no-op */
 	tune_make *m = arg;
 	if (rc == 1) { /* the edit check refused it: recorded in its turn, without a device */
@@ -186,7 +266,13 @@ static int fold(tune_ctx *t, avo_agent_op *op, const avo_agent_context *ctx)
 		t->eval_device = dev >= 0 ? avo_pipeline_device_name(t->pipe, (size_t)dev) : NULL;
 		avo_agent_observe(op, ctx, m->cand->knobs, m->cand->nknobs, er->correct, er->fitness);
 		avo_agent_eval ev = {0};
+		/* runs queued ahead serve only against the best they measured */
+		if (f.conf && (!t->book.pinned || memcmp(f.conf_base, t->book.pinned->hash, sizeof(f.conf_base))))
+			conf_drop(t, &f);
+		t->folding = &f;
+		t->conf_next = 0;
 		rc = avo_tune__gate(t, &ev, m->cand, er);
+		t->folding = NULL;
 		m->cand = NULL;
 		avo_agent_eval_dispose(&ev);
 		avo_eval_result_free(er);
@@ -241,7 +327,8 @@ void avo_tune__devices_save(tune_ctx *t)
 	if (st && d) {
 		avo_pipeline_stats(t->pipe, st, &wall);
 		for (size_t i = 0; i < n; i++)
-			d[i] = (avo_runrec_device){(char *)avo_pipeline_device_name(t->pipe, i), st[i].busy_s, (long)st[i].runs};
+			d[i] = (avo_runrec_device){(char *)avo_pipeline_device_name(t->pipe, i), st[i].busy_s, (long)st[i].runs,
+						   (long)st[i].dropped};
 		if (avo_runrec_run_set_devices(&t->rs->log.run, d, n, wall) < 0)
 			avo_error_clear();
 	}

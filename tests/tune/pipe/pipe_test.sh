@@ -5,7 +5,7 @@
 # usage: pipe_test.sh CASE AVO SRC_DIR WORK_DIR
 #   scale    the same knob tune (seed, budget, lookahead) inline on one device and local on
 #            4 workers: the same attempts and lineage; the 4 workers each busy >= 80% of the
-#            wall time and the wall ~ total/4; every confirmation on one device (both sides)
+#            wall time and the wall ~ total/4; each confirmation on one device (both sides)
 #   slots    edit refusals, compile failures and cached verdicts never take a device: the
 #            device runs are exactly the attempts that name a device; a second run on the
 #            same cache runs nothing but its confirmations
@@ -64,9 +64,19 @@ assert [key(x) for x in aa] == [key(x) for x in ab], "the attempts differ:\n%s\n
 vkey = lambda v: (v["variant"], v["fitness"], v["edits"], v.get("gain"))
 assert [vkey(v) for v in la] == [vkey(v) for v in lb], "the lineages differ"
 assert len(la) >= 2, "nothing was committed: the test does not exercise the gate"
-# Every confirmation on one device, both sides; the candidates themselves spread out.
-conf = [x for x in ab if x["status"] == "confirm"]
-assert conf and {x.get("device") for x in conf} == {"worker 0"}, [x.get("device") for x in conf]
+# Every confirmation (the confirm runs before a candidate's own line) on one device, both
+# sides; the candidates themselves spread out.
+groups, cur = [], []
+for x in ab:
+    if x["status"] == "confirm":
+        cur.append(x)
+    elif cur:
+        groups.append(cur)
+        cur = []
+assert groups, "nothing was confirmed"
+for g in groups:
+    assert len({x.get("device") for x in g}) == 1 and g[0].get("device"), [x.get("device") for x in g]
+    assert {x["note"].split(",")[0] for x in g} == {"best", "candidate"}, [x["note"] for x in g]
 spread = {x.get("device") for x in ab if x["operator"] == "knob" and x.get("device")}
 assert len(spread) == 4, spread
 devs = rb["devices"]
@@ -86,7 +96,7 @@ assert all(u >= need for u in util), "a worker was idle more than %.0f%% of the 
 assert wall <= sum(busy) / 4 / need, (wall, sum(busy))
 assert t2 - t1 < (t1 - t0) * 0.75, "4 workers were not faster than one"
 
-assert len(ra["devices"]) == 1 and ra["devices"][0]["busy_s"] > 3 * wall, (ra["devices"], wall)
+assert len(ra["devices"]) == 1 and ra["devices"][0]["busy_s"] > 0.9 * 4 * need * wall, (ra["devices"], wall)
 PY
   ;;
 slots)
@@ -99,7 +109,7 @@ import json, os, sys
 for n, run in enumerate(sys.argv[1:]):
     att = [json.loads(l) for l in open(os.path.join(run, "attempts.jsonl"))]
     r = json.load(open(os.path.join(run, "run.json")))
-    runs = sum(d["runs"] for d in r["devices"])
+    runs = sum(d["runs"] - d["dropped"] for d in r["devices"]) # the runs whose verdicts were used
     st = {}
     for x in att:
         st[x["status"]] = st.get(x["status"], 0) + 1
