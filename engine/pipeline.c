@@ -446,6 +446,7 @@ void avo_pipeline_cancel(avo_pipeline *p, long id)
 			job_unlink(p, j);
 			job_free(p, j);
 		}
+		pthread_cond_broadcast(&p->work); /* a device may have been waiting for it */
 	}
 	pthread_mutex_unlock(&p->mu);
 }
