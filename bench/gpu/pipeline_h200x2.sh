@@ -4,7 +4,8 @@
 # spec, evaluation budget, seed and lookahead (so the same proposals: the lineage depends
 # on them, not on the devices), each with a fresh cache (nothing served from an earlier
 # run; nvcc compiles every variant in both runs).
-#   bash bench/gpu/pipeline_h200x2.sh     (on an nvidia-h200-x2 machine; about 5 minutes)
+#   bash bench/gpu/pipeline_h200x2.sh     (on an nvidia-h200-x2 machine; about 5 minutes,
+#   each tune capped at 280 s; needs .devdeps/ as bench/gpu/env.sh says)
 #   EVALS=24 LOOKAHEAD=8 SEED=1 SPEC=kernels/attention/avo-sm90-tune.json  (the defaults)
 # Prints, per run: wall time, attempts, evaluations per minute (whole command, and over
 # the search alone: after the baseline, before the final measurement), per-GPU
@@ -30,7 +31,7 @@ one() { # one NAME DEVICES: a fresh run with its own cache; prints wall seconds
   rm -rf "$d" && mkdir -p "$d"
   local t0 t1
   t0=$(date +%s.%N)
-  AVO_CACHE_DIR=$d/cache timeout 420 "$AVO" tune "$SPEC" --run-dir "$d/run" --evals "$EVALS" --jobs "$jobs" \
+  AVO_CACHE_DIR=$d/cache timeout 280 "$AVO" tune "$SPEC" --run-dir "$d/run" --evals "$EVALS" --jobs "$jobs" \
     --backend local --devices "$devices" --lookahead "$LOOKAHEAD" --operator-options "{\"seed\": $SEED}" \
     --no-progress > "$d/tune.log" 2>&1 || { tail -20 "$d/tune.log" >&2; return 1; }
   t1=$(date +%s.%N)
@@ -54,7 +55,7 @@ def run(name, wall):
     return {"wall_s": wall, "attempts": len(att), "evals_per_min": 60 * len(att) / wall,
             "search_wall_s": sw, "search_evals_per_min": 60 * search / sw if sw else None,
             "confirm_runs": sum(a["status"] == "confirm" for a in att),
-            "devices": [{"name": x["name"], "busy_s": x["busy_s"], "runs": x["runs"],
+            "devices": [{"name": x["name"], "busy_s": x["busy_s"], "runs": x["runs"], "dropped": x.get("dropped", 0),
                          "utilization": x["busy_s"] / sw if sw else None} for x in r.get("devices", [])],
             "commits": [{"variant": v["variant"], "gain": v.get("gain"), "note": v.get("note")} for v in lin[1:]],
             "speedup": r.get("speedup"), "best_fitness": r.get("best_fitness"), "stop": r.get("stop_reason")}
@@ -73,8 +74,8 @@ for name in ("1gpu", "2gpu"):
         name, x["attempts"], x["confirm_runs"], x["wall_s"], x["evals_per_min"], x["search_wall_s"],
         "%.2f" % x["search_evals_per_min"] if x["search_evals_per_min"] else "-", x["stop"]))
     for dv in x["devices"]:
-        print("  %s: busy %.1f s of %.1f s (%.0f%%), %d runs" % (dv["name"], dv["busy_s"], x["search_wall_s"],
-              100 * (dv["utilization"] or 0), dv["runs"]))
+        print("  %s: busy %.1f s of %.1f s (%.0f%%), %d runs (%d unused: confirmations queued ahead)" % (
+              dv["name"], dv["busy_s"], x["search_wall_s"], 100 * (dv["utilization"] or 0), dv["runs"], dv["dropped"]))
     for c in x["commits"]:
         print("  commit %s: gain %s (%s)" % (c["variant"][:12], iv(c["gain"]), c["note"]))
     print("  final speedup over the original: %s" % iv(x["speedup"]))
