@@ -88,7 +88,11 @@ def params_type(header):
     missing = [f for f in REQUIRED if f not in dict(fields)]
     if missing:
         raise ValueError("%s: avo_attention_params lacks %s" % (header, ", ".join(missing)))
-    return type("Params", (ctypes.Structure,), {"_fields_": fields})
+    params = type("Params", (ctypes.Structure,), {"_fields_": fields})
+    # The return codes with their comments, for the n/a reasons.
+    params.codes = {int(m.group(2)): "%s: %s" % (m.group(1), m.group(3).strip()) for m in re.finditer(
+        r"#define\s+(AVO_ATTENTION_E\w+)\s+\(?\s*(-?\d+)\s*\)?[ \t]*(?:/\*\s*(.*?)\s*\*/)?", text)}
+    return params
 
 
 class Ours:
@@ -99,6 +103,11 @@ class Ours:
         self.lib.avo_attention_forward.restype = ctypes.c_int
         self.lib.avo_attention_variant.restype = ctypes.c_char_p
         self.variant = (self.lib.avo_attention_variant() or b"?").decode(errors="replace")
+        # Which kernel the entry point picks for a shape (attention.h; older libraries lack it).
+        self.kernel_for = getattr(self.lib, "avo_attention_kernel_for", None)
+        if self.kernel_for is not None:
+            self.kernel_for.argtypes = [ctypes.POINTER(params), ctypes.c_int]
+            self.kernel_for.restype = ctypes.c_char_p
 
     def fn(self, q, k, v, causal):
         b, hq, s, d = q.shape
@@ -106,13 +115,16 @@ class Ours:
         p = self.params(q=q.data_ptr(), k=k.data_ptr(), v=v.data_ptr(), o=o.data_ptr(), b=b, hq=hq,
                         hkv=k.shape[1], s=s, d=d, causal=int(causal))
         stream = ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
-        codes = {-1: "AVO_ATTENTION_EINVAL: shape not supported", -2: "AVO_ATTENTION_ECUDA: launch failed"}
+        codes = self.params.codes
 
         def f():
             rc = self.lib.avo_attention_forward(ctypes.byref(p), stream)
             if rc != 0:
                 raise RuntimeError("avo_attention_forward returned %d (%s)" % (rc, codes.get(rc, "?")))
             return o
+        if self.kernel_for is not None:
+            major, minor = torch.cuda.get_device_capability()
+            f.kernel = (self.kernel_for(ctypes.byref(p), major * 10 + minor) or b"none").decode(errors="replace")
         return f
 
 
@@ -270,12 +282,17 @@ def run_config(c, impls, timer, args, rng):
     fns, outs = {}, {}
     for n, make in impls.items():
         t0 = time.time()
-        f, out, why = first_call(make, q, k, v, c.causal)
+        try:
+            f, out, why = first_call(make, q, k, v, c.causal)
+        except Exception as e:  # noqa: BLE001  (name who broke the context)
+            raise RuntimeError("%s: %s" % (n, str(e).strip().splitlines()[0])) from e
         if out is None:
             row[n] = {"error": why}
             continue
         fns[n], outs[n] = f, out
         row[n] = {"first_call_s": round(time.time() - t0, 2)}
+        if hasattr(f, "kernel"):
+            row[n]["kernel"] = f.kernel
     t0 = time.time()
     for n, r in check(outs, q, k, v, c.causal).items():
         row[n].update(r)
@@ -340,13 +357,15 @@ def summary(rows, ours, avo_names):
     AVO configs, >= 1.0x elsewhere), and where a peer wins."""
     out, lines = {}, []
     for o in ours:
-        s = {"correct": 0, "wrong": [], "refused": [], "below_bar": [], "peer_wins": []}
+        s = {"correct": 0, "wrong": [], "refused": [], "below_bar": [], "peer_wins": [], "kernels": {}}
         groups = {"avo24": [], "real": []}
         for r in rows:
             x = r.get(o, {})
             if "error" in x:
                 s["refused"].append(r["config"])
                 continue
+            if "kernel" in x:
+                s["kernels"].setdefault(x["kernel"], []).append(r["config"])
             if not x.get("correct"):
                 s["wrong"].append(r["config"])
                 continue
@@ -357,14 +376,16 @@ def summary(rows, ours, avo_names):
                 groups["avo24" if avo else "real"].append(pt)
                 if pt < (1.05 if avo else 1.0):
                     s["below_bar"].append("%s %.3f [%.3f,%.3f]" % (r["config"], pt, lo, hi))
-            for p in PEERS:
-                if x.get("over_" + p) and x["over_" + p][0] < 1.0:
+            for p in PEERS:  # a peer whose output is wrong does not win
+                if x.get("over_" + p) and x["over_" + p][0] < 1.0 and r[p].get("correct"):
                     s["peer_wins"].append("%s: %s %.3f" % (r["config"], p, x["over_" + p][0]))
         for g, v in groups.items():
             if v:
                 s[g] = {"min": min(v), "geomean": round(wl.geomean(v), 3), "n": len(v)}
         out[o] = s
         lines.append("%s: %d correct, %d wrong, %d refused" % (o, s["correct"], len(s["wrong"]), len(s["refused"])))
+        for kname, cs in s["kernels"].items():
+            lines.append("  kernel %s on %d configs%s" % (kname, len(cs), ": " + ", ".join(cs) if len(cs) <= 12 else ""))
         for g in ("avo24", "real"):
             if g in s:
                 lines.append("  %s/cudnn on %s: min %.3f, geomean %.3f over %d" % (o, g, s[g]["min"], s[g]["geomean"], s[g]["n"]))
@@ -480,10 +501,20 @@ def main():
             print("bench: time limit reached, %d configs not run" % len(skipped), flush=True)
             break
         t0 = time.time()
-        row = run_config(c, impls, timer, args, rng)
+        try:
+            row = run_config(c, impls, timer, args, rng)
+        except Exception as e:  # noqa: BLE001  (a CUDA fault: report what was measured)
+            if not _fatal(e):
+                raise
+            doc["aborted"] = "%s: %s" % (c.name, str(e).strip().splitlines()[0])
+            skipped = [x.name for x in configs[i:]]
+            print("bench: CUDA fault in %s, the context is lost; %d configs not run" % (doc["aborted"], len(skipped)),
+                  flush=True)
+            break
         doc["rows"].append(row)
         write_json(args.out, doc)
-        cells = " ".join("%s %s" % (n, ("%.1f%s" % (row[n]["tflops"], "" if row[n]["correct"] else "(WRONG)"))
+        cells = " ".join("%s%s %s" % (n, "[%s]" % row[n]["kernel"] if "kernel" in row[n] else "",
+                                      ("%.1f%s" % (row[n]["tflops"], "" if row[n]["correct"] else "(WRONG)"))
                                     if "tflops" in row[n] else "n/a") for n in impls)
         slow = ", ".join("%s first call %.1f s" % (n, row[n]["first_call_s"]) for n in impls
                          if row[n].get("first_call_s", 0) > 2)  # compiles (flex) show here
@@ -496,8 +527,8 @@ def main():
     doc["skipped"], doc["complete"] = skipped, not skipped
     doc["wall_s"] = round(time.time() - t_start, 1)
     write_json(args.out, doc)
-    text += "\n\n" + sums + "\nwall %.0f s%s" % (doc["wall_s"], ", %d configs skipped (time limit)" % len(skipped)
-                                                if skipped else "")
+    text += "\n\n" + sums + "\nwall %.0f s%s" % (doc["wall_s"], ", %d configs not run (%s)" % (
+        len(skipped), "aborted: " + doc["aborted"] if "aborted" in doc else "time limit") if skipped else "")
     print("\n" + text, flush=True)
     tpath = args.table or os.path.splitext(args.out)[0] + "-table.txt"
     tmp = tpath + ".tmp"
