@@ -146,24 +146,40 @@ def _causal_mask(b, h, q_idx, kv_idx):  # one function object: a new one would r
 
 class Flex:
     """FlexAttention compiled by torch.compile. mode 'auto': one torch.compile, which
-    turns shapes dynamic after the first recompile (fewer compiles); 'static': a fresh
-    compile specialized to every config (slower to start, each kernel sees constants)."""
+    turns shapes dynamic after the first recompile (fewer compiles); a config whose
+    compile fails there gets a fresh static compile of its own (noted in the row).
+    'static': a fresh compile specialized to every config (slower to start, each kernel
+    sees its shapes as constants)."""
 
     def __init__(self, mode):
         from torch.nn.attention import flex_attention as fa
         self.fa, self.mode, self.compiled = fa, mode, None
 
+    def _compile(self, static):
+        torch._dynamo.reset()
+        self.compiled = torch.compile(self.fa.flex_attention, dynamic=False if static else None)
+
     def fn(self, q, k, v, causal):
         if self.compiled is None or self.mode == "static":
-            torch._dynamo.reset()
-            self.compiled = torch.compile(self.fa.flex_attention, dynamic=False if self.mode == "static" else None)
+            self._compile(self.mode == "static")
         s = q.shape[2]
         bm = self.fa.create_block_mask(_causal_mask, None, None, s, s, device=q.device) if causal else None
         gqa = q.shape[1] != k.shape[1]
-        flex = self.compiled
+        flex, first = [self.compiled], [self.mode == "auto"]
 
         def f():
-            return flex(q, k, v, block_mask=bm, enable_gqa=gqa)
+            if first[0]:  # the first call compiles
+                first[0] = False
+                try:
+                    return flex[0](q, k, v, block_mask=bm, enable_gqa=gqa)
+                except Exception as e:  # noqa: BLE001
+                    if _fatal(e):
+                        raise
+                    f.kernel = "static compile (auto failed: %s)" % str(e).strip().splitlines()[0][:120]
+                    self._compile(True)
+                    flex[0] = self.compiled
+                    self.compiled = None  # the next config starts a fresh auto compile
+            return flex[0](q, k, v, block_mask=bm, enable_gqa=gqa)
         return f
 
 
