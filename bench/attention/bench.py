@@ -34,6 +34,7 @@ torch = F = None  # imported by load_torch(), so that --dry-run needs no torch
 def load_torch():
     global torch, F
     import torch as _torch
+    import torch._dynamo  # noqa: F401  (lazy in torch; its config is set below)
     import torch.nn.functional as _F
     torch, F = _torch, _F
     warnings.filterwarnings("ignore", category=FutureWarning)
@@ -42,8 +43,11 @@ def load_torch():
     # Flex recompiles for each new shape; the default limit (8) would fall back to eager.
     for knob in ("cache_size_limit", "recompile_limit", "accumulated_cache_size_limit",
                  "accumulated_recompile_limit"):
-        if hasattr(torch._dynamo.config, knob):
-            setattr(torch._dynamo.config, knob, 4096)
+        try:
+            if hasattr(torch._dynamo.config, knob):
+                setattr(torch._dynamo.config, knob, 4096)
+        except (AttributeError, ValueError, TypeError):  # a renamed knob's old name
+            pass
 
 
 # ---- ours: ctypes against attention.h ----
