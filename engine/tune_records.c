@@ -110,14 +110,17 @@ void avo_tune__progress(tune_ctx *t, const char *what)
 	const char *unit = is_objective_ms(t->spec) ? "1/ms" : t->spec->objective;
 	double base = avo_tune__baseline_fitness(t);
 	double gain = base > 0 ? t->best_fitness / base : 0;
+	char dev[256]; /* per device busy / wall, as of the last save */
+	avo_tune__devices_text(t, dev, sizeof(dev));
 	if (t->progress) {
-		fprintf(stderr, "\r\033[K[avo %s] best %.4g %s (%.3fx) | attempts %d | commits %d | %s | $%.2f | %s",
+		fprintf(stderr, "\r\033[K[avo %s] best %.4g %s (%.3fx) | attempts %d | commits %d | %s | $%.2f%s%s | %s",
 			t->spec->name, t->best_fitness, unit, gain, t->attempts, t->commits, el, t->cost,
-			what ? what : "");
+			dev[0] ? " | " : "", dev, what ? what : "");
 		fflush(stderr);
 	} else if (what) {
-		fprintf(stderr, "avo: [%s] %s | best %.4g %s (%.3fx), %d attempts, %d commits, $%.2f\n",
-			el, what, t->best_fitness, unit, gain, t->attempts, t->commits, t->cost);
+		fprintf(stderr, "avo: [%s] %s | best %.4g %s (%.3fx), %d attempts, %d commits, $%.2f%s%s\n",
+			el, what, t->best_fitness, unit, gain, t->attempts, t->commits, t->cost,
+			dev[0] ? " | busy: " : "", dev);
 	}
 }
 
@@ -286,6 +289,8 @@ void avo_tune__attempt_record(avo_runrec_attempt *a, tune_ctx *t, const char *st
 	a->edit_hash = avo_strdup(edit_hash ? edit_hash : "");
 	a->note = avo_strdup(t->step_note);
 	a->from_cache = er && er->from_cache;
+	if (er && !er->from_cache && t->eval_device)
+		a->device = avo_strdup(t->eval_device);
 	guard_from_eval(&a->guard, er);
 }
 
@@ -388,6 +393,7 @@ int avo_tune__save_run(tune_ctx *t, int done)
 	r->budget_cost_usd = t->budget_cost;
 	r->done = done;
 	r->stop_reason = avo_strdup(t->stop_reason);
+	avo_tune__devices_save(t);
 	return avo_runstate_save(t->rs);
 }
 
@@ -395,7 +401,7 @@ const char *avo_tune__budget_reached(tune_ctx *t)
 {
 	if (*t->interrupted)
 		return "interrupted";
-	if (t->budget_evals > 0 && t->attempts + t->pending >= t->budget_evals)
+	if (t->budget_evals > 0 && t->attempts + t->pending + (t->ahead ? (long)t->nflight : 0) >= t->budget_evals)
 		return "evaluation budget reached";
 	if (t->budget_seconds > 0 && avo_runstate_elapsed(t->rs) >= t->budget_seconds)
 		return "time budget reached";
