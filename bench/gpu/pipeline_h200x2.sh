@@ -4,11 +4,9 @@
 # spec, evaluation budget, seed and lookahead (so the same proposals: the lineage depends
 # on them, not on the devices), each with a fresh cache (nothing served from an earlier
 # run; nvcc compiles every variant in both runs).
-#   bash bench/gpu/pipeline_h200x2.sh     (on an nvidia-h200-x2 machine; about 6 minutes:
-#   four tunes, capped at 240 + 240 + 150 + 150 s; needs .devdeps/ as bench/gpu/env.sh says)
-#   EVALS=24 LOOKAHEAD=8 SEED=1 WARM=1 SPEC=kernels/attention/avo-sm90-tune.json (defaults)
-# Cold runs: fresh caches. Warm runs (WARM=1): fresh verdicts, but the objects the cold runs
-# compiled are in the cache (ns bin), so the GPUs' share of the work shows.
+#   bash bench/gpu/pipeline_h200x2.sh     (on an nvidia-h200-x2 machine; about 8 minutes;
+#   needs .devdeps/ as bench/gpu/env.sh says)
+#   EVALS=8 LOOKAHEAD=8 SEED=1 SPEC=kernels/attention/avo-sm90-pipe.json PLAN=... SIDE=... (below)
 # Prints, per run: wall time, attempts, evaluations per minute (whole command, and over
 # the search alone: after the baseline, before the final measurement), per-GPU
 # utilization (busy / wall), the commits with their gain intervals; then the ratio 2 GPUs /
@@ -19,15 +17,15 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 . bench/gpu/env.sh
-SPEC=${SPEC:-kernels/attention/avo-sm90-tune.json}
-EVALS=${EVALS:-24}
+SPEC=${SPEC:-kernels/attention/avo-sm90-pipe.json}
+EVALS=${EVALS:-8}
 LOOKAHEAD=${LOOKAHEAD:-8}
 SEED=${SEED:-1}
 ngpu=$(nvidia-smi -L | grep -c '^GPU ')
 [ "$ngpu" -ge 2 ] || { echo "pipeline_h200x2.sh: needs 2 GPUs, found $ngpu" >&2; exit 77; }
 jobs=$(nproc)
 # whatever ran comes back, even when a tune fails
-trap 'tar -C "$OUT" --exclude=cache -czf "$OUT/pipeline-results.tar.gz" $(cd "$OUT" && ls -d pipeline* gpu.txt 2>/dev/null) || true' EXIT
+trap 'tar -C "$OUT" --exclude=cache -czf "$OUT/pipeline-results.tar.gz" $(cd "$OUT" && ls -d pipeline* gpu.txt side.log 2>/dev/null) || true' EXIT
 
 one() { # one NAME DEVICES LIMIT [WARM_FROM...]: a run with its own cache; prints wall seconds
   local name=$1 devices=$2 limit=$3
@@ -43,25 +41,38 @@ one() { # one NAME DEVICES LIMIT [WARM_FROM...]: a run with its own cache; print
   t0=$(date +%s.%N)
   AVO_CACHE_DIR=$d/cache timeout "$limit" "$AVO" tune "$SPEC" --run-dir "$d/run" --evals "$EVALS" --jobs "$jobs" \
     --backend local --devices "$devices" --lookahead "$LOOKAHEAD" --operator-options "{\"seed\": $SEED}" \
-    --no-progress > "$d/tune.log" 2>&1 || { tail -20 "$d/tune.log" >&2; return 1; }
+    --no-progress > "$d/tune.log" 2>&1 || {
+    local rc=$?
+    tail -20 "$d/tune.log" >&2
+    # cut by its time cap (124) or interrupted (130): the run is saved, its rate still counts
+    [ $rc = 124 ] || [ $rc = 130 ] || return 1
+  }
   t1=$(date +%s.%N)
   "$AVO" status "$SPEC" --run-dir "$d/run" > "$d/status.txt" 2>&1 || true
   "$AVO" status "$SPEC" --run-dir "$d/run" --json > "$d/status.json" 2>/dev/null || true
   python3 -c "print($t1 - $t0)"
 }
 
-# Cold: fresh caches, nvcc compiles every variant in both runs (the compiles are the
-# same work on one GPU or two: they bound the ratio). Warm (WARM=1, the default): the
-# same tunes again with the objects both cold runs compiled, so the runs dominate.
-start=$(date +%s)
-w1=$(one 1gpu 0 240)
-w2=$(one 2gpu 0,1 240)
-runs="1gpu:$w1 2gpu:$w2"
-if [ "${WARM:-1}" = 1 ] && [ $(($(date +%s) - start)) -lt 330 ]; then
-  w3=$(one 1gpu-warm 0 150 1gpu 2gpu)
-  w4=$(one 2gpu-warm 0,1 150 1gpu 2gpu)
-  runs="$runs 1gpu-warm:$w3 2gpu-warm:$w4"
-fi
+# PLAN: runs in order, each NAME:DEVICES:LIMIT_S[:WARM_FROM,...]. The default: a cold run on
+# one GPU (fresh cache: nvcc compiles every variant), then the same tune warm on one GPU and
+# on both (the objects the cold run compiled, fresh verdicts), so the warm pair compares the
+# GPUs' share apart from nvcc (issue 19's ratio). SIDE: a command run beside the first run
+# on GPU 1 (which that run leaves idle), e.g. another measurement; its output goes to
+# $OUT/side.log and the script waits for it before the next run.
+PLAN=${PLAN:-"1gpu:0:300 1gpu-warm:0:200:1gpu 2gpu-warm:0,1:150:1gpu"}
+runs="" first=1 side=""
+for step in $PLAN; do
+  IFS=: read -r name devices limit from <<<"$step"
+  if [ $first = 1 ] && [ -n "${SIDE:-}" ]; then
+    (CUDA_VISIBLE_DEVICES=1 bash -c "$SIDE" > "$OUT/side.log" 2>&1; echo "side: exit $?" >> "$OUT/side.log") &
+    side=$!
+  fi
+  w=$(one "$name" "$devices" "$limit" ${from//,/ }) || w=""
+  if [ $first = 1 ] && [ -n "$side" ]; then wait "$side" || true; fi
+  first=0
+  [ -n "$w" ] && runs="$runs $name:$w"
+done
+[ -n "$runs" ] || { echo "pipeline_h200x2.sh: no run finished" >&2; exit 1; }
 python3 - "$OUT" "$EVALS" "$LOOKAHEAD" $runs <<'PY' | tee "$OUT/pipeline.txt"
 import json, sys
 out, evals, la = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -94,7 +105,7 @@ for name, x in res["runs"].items():
         print("  commit %s: gain %s (%s)" % (c["variant"][:12], iv(c["gain"]), c["note"]))
     print("  final speedup over the original: %s" % iv(x["speedup"]))
 res["ratios"] = {}
-for one, two in (("1gpu", "2gpu"), ("1gpu-warm", "2gpu-warm")):
+for one, two in (("1gpu", "2gpu"), ("1gpu-warm", "2gpu-warm"), ("1gpu", "2gpu-warm")):
     if one not in res["runs"] or two not in res["runs"]:
         continue
     a, b = res["runs"][one], res["runs"][two]
