@@ -131,14 +131,17 @@ int avo_array_grow(void **ptr, size_t *cap, size_t need, size_t elem);
 /* ---- sandbox (bubblewrap) ---------------------------------------------------------- */
 
 /* What a sandboxed process may touch. It gets its own PID, network, IPC, UTS and cgroup
- * namespaces and no capabilities; / is read-only, /tmp and /run are empty tmpfs (host
- * sockets live there: a read-only mount does not stop connect()), /proc
- * shows only its own processes, /dev is minimal (plus the GPU nodes when `gpu`). Every
- * process in it dies when its first process ends or when avo dies. */
+ * namespaces and no capabilities. It sees, read-only, only the system (/usr, /bin, /sbin,
+ * /lib*, /etc, /opt, /sys) and `read_paths`: no /home, /root, /srv, /mnt, /var, no other
+ * checkout; `hide_paths` inside those are covered by empty tmpfs. /tmp and /run are empty
+ * tmpfs (host sockets live there: a read-only mount does not stop connect()), HOME is
+ * /tmp, /proc shows only its own processes, /dev is minimal (plus the GPU nodes when
+ * `gpu`). Every process in it dies when its first process ends or when avo dies. */
 typedef struct {
 	const char *write_dir; /* the one directory it may write, at its own path; NULL: none */
-	const char *const *read_paths; /* NULL-terminated or NULL: shown read-only even when
-					* under /tmp or /run (which are otherwise empty inside) */
+	const char *const *read_paths; /* NULL-terminated or NULL: shown read-only */
+	const char *const *hide_paths; /* NULL-terminated or NULL: emptied where read_paths
+					* would show them (the cache, run dirs) */
 	int gpu;               /* pass /dev/nvidia*, /dev/nvidia-caps and /dev/dri through */
 } avo_sandbox;
 

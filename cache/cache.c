@@ -11,7 +11,7 @@
 
 /* ---- options ---------------------------------------------------------------------- */
 
-static char *default_dir(void)
+char *avo_cache_default_dir(void)
 {
 	const char *s = getenv("AVO_CACHE_DIR");
 	if (s && *s)
@@ -73,7 +73,7 @@ int avo_cache_open(avo_cache **out, const avo_cache_options *opts)
 		return avo_error_set(AVO_ERROR, "out of memory");
 	pthread_mutex_init(&c->lock, NULL);
 	c->quiet = opts->quiet;
-	c->dir = opts->dir && *opts->dir ? avo_strdup(opts->dir) : default_dir();
+	c->dir = opts->dir && *opts->dir ? avo_strdup(opts->dir) : avo_cache_default_dir();
 	if (!c->dir) {
 		avo_cache_free(c);
 		return avo_error_set(AVO_EINVALID, "no cache directory: set AVO_CACHE_DIR or HOME");

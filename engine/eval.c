@@ -8,6 +8,7 @@
  * the compiles do not disturb the CPU timings). Cache calls are serialised by one mutex. */
 #include "eval_int.h"
 #include "buildid.h"
+#include "runstate.h"
 
 #include <errno.h>
 #include <math.h>
@@ -87,6 +88,16 @@ static int scratch_root(char **out, const avo_eval_options *o)
 	return 0;
 }
 
+int avo_eval_clean_scratch(const avo_eval_options *opts)
+{
+	char *root = NULL;
+	int rc = scratch_root(&root, opts);
+	if (rc == 0)
+		rc = avo_runstate_clean_scratch(root);
+	free(root);
+	return rc;
+}
+
 /* ---- the protocol --------------------------------------------------------------------- */
 
 /* The spec's harness protocol. The legacy one lets a variant forge its verdict, so it runs
@@ -124,7 +135,9 @@ static int choose_protocol(avo_eval__ctx *e)
 	return rc < 0 ? avo_error_wrap(rc, "the harness library in %s", e->libdir) : 0;
 }
 
-/* The harness's part of the eval key: its bytes, the protocol and the library's sources. */
+/* The harness's part of the eval key: its bytes, the protocol and the library's sources,
+ * and whether it runs sandboxed (a result from outside the sandbox is never served to a
+ * sandboxed evaluation, nor the other way round). */
 static void harness_hash(const avo_eval__ctx *e, char out[AVO_CACHE_HEX])
 {
 	avo_cache_key *k;
@@ -135,6 +148,7 @@ static void harness_hash(const avo_eval__ctx *e, char out[AVO_CACHE_HEX])
 	avo_cache_key_add(k, "harness", e->harness_src, e->harness_len);
 	avo_cache_key_adds(k, "harness_protocol", e->proto->name);
 	avo_cache_key_adds(k, "harness_library", e->libhash);
+	avo_cache_key_adds(k, "sandbox", e->spec->sandbox ? "bwrap" : "none");
 	avo_cache_key_final(k, out);
 }
 
@@ -156,6 +170,7 @@ static int ctx_open(avo_eval__ctx *e, const avo_spec *spec, avo_cache *cache, co
 	if ((rc = choose_protocol(e)) < 0 || (spec->sandbox && (rc = avo_sandbox_check()) < 0) ||
 	    (rc = scratch_root(&e->root, opts)) < 0 || (rc = avo_buildid_init(&e->id, spec, opts->gpu, e->cache)) < 0)
 		return rc;
+	avo_runstate_clean_scratch(e->root); /* what killed evaluations left */
 	if ((rc = avo_file_read(&hsrc, spec->harness)) < 0) {
 		avo_buf_dispose(&hsrc);
 		return avo_error_wrap(AVO_EIO, "harness");

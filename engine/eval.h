@@ -102,9 +102,10 @@ typedef struct {
 	int trust_harness;           /* accept "harness_protocol": "legacy-trusted" (--trust-harness) */
 	int remeasure;               /* run again: neither read nor write ns "eval" ("bin" still
 				      * serves the compiled objects); the gate's confirmations */
+	const char *hide_dir;        /* kept from the sandbox's sight (a run dir); NULL: none */
 } avo_eval_options;
 
-#define AVO_EVAL_OPTIONS_INIT {0, -1, 1, 0, NULL, 0, 0}
+#define AVO_EVAL_OPTIONS_INIT {0, -1, 1, 0, NULL, 0, 0, NULL}
 
 /* Evaluate `variant` (the full kernel source text). Returns 0 whenever a verdict was
  * reached (whatever it is: see out->status) and a negative AVO_E* code only when the
@@ -139,6 +140,10 @@ void avo_eval_session_free(avo_eval_session *s);
 /* JSON text of a result (caller frees); NaN numbers are written as null. */
 char *avo_eval_result_json(const avo_eval_result *r);
 /* Parse the text avo_eval_result_json() wrote; *out is caller-owned (avo_eval_result_free). */
+/* Remove what killed evaluations left in the scratch root (their dirs carry a pid that is
+ * gone; engine/runstate.h). Every evaluation does it first; `avo tune` at its start too.
+ * Returns how many dirs went, or a negative AVO_E* when the root is not usable. */
+int avo_eval_clean_scratch(const avo_eval_options *opts);
 int avo_eval_result_parse(avo_eval_result **out, const char *json, size_t len);
 
 #endif

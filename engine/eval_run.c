@@ -70,7 +70,7 @@ int avo_eval__spawn(avo_eval__ctx *e, int gpu, const char *const *argv, const ch
 	/* Writes only its run dir (cwd); reads its executable's dir. */
 	avo_evalbox box;
 	char *exe_dir = avo_path_dirname(argv[0]);
-	po.sandbox = avo_evalbox_init(&box, s, cwd, exe_dir);
+	po.sandbox = avo_evalbox_init(&box, s, cwd, exe_dir, e->opts->hide_dir);
 	int rc = avo_proc_run(r, &po);
 	avo_evalbox_dispose(&box);
 	free(exe_dir);

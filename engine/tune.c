@@ -333,6 +333,8 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	if (opts->confirm_rounds)
 		t.gate.rounds = opts->confirm_rounds;
 	run_dir = opts->run_dir ? avo_strdup(opts->run_dir) : avo_tune_default_run_dir(spec);
+	t.eopts.hide_dir = run_dir; /* the records stay out of the candidates' sight */
+	avo_eval_clean_scratch(&t.eopts); /* what a killed run left */
 	avo_backend_options bo = AVO_BACKEND_OPTIONS_INIT; /* backend: spec's or --backend */
 	bo.kind = opts->backend;
 	bo.quiet = opts->quiet;

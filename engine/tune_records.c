@@ -250,6 +250,8 @@ void avo_tune__publish_best(tune_ctx *t, const avo_runrec_version *version)
 	e.time = avo_wall();
 	e.avo_version = avo_strdup(AVO_VERSION_STRING);
 	e.speedup = t->rs->log.run.speedup;
+	e.guard.trust = avo_strdup(version->guard.trust);
+	e.guard.sandbox = avo_strdup(version->guard.sandbox);
 	cJSON *o = avo_runrec_tune_json(&e);
 	char *s = o ? cJSON_Print(o) : NULL;
 	if (!s || avo_cache_put(t->cache, "tune", t->tuning_key, s, strlen(s)) < 0)
@@ -259,12 +261,22 @@ void avo_tune__publish_best(tune_ctx *t, const avo_runrec_version *version)
 	avo_runrec_tune_dispose(&e);
 }
 
-/* How the evaluation was trusted (runrec.h): "library" when the verdict came from outside
- * the candidate (protocol avo-harness-1), "harness" under --trust-harness. */
+/* How the evaluation was trusted and contained (runrec.h): its harness protocol
+ * ("avo-harness-1", or "legacy-trusted" under --trust-harness) and its sandbox. */
 static void guard_from_eval(avo_runrec_guard *g, const avo_eval_result *er)
 {
-	if (er && er->harness_protocol[0])
-		g->trust = avo_strdup(strcmp(er->harness_protocol, "legacy-trusted") ? "library" : "harness");
+	if (er && er->harness_protocol[0]) {
+		g->trust = avo_strdup(er->harness_protocol);
+		g->sandbox = avo_strdup(er->unsandboxed ? "none" : "bwrap");
+	}
+}
+
+/* The same for the run as a whole (run.json), from its spec. */
+static void guard_from_spec(avo_runrec_guard *g, const avo_spec *s)
+{
+	free(g->trust), free(g->sandbox);
+	g->trust = avo_strdup(s->harness_protocol ? s->harness_protocol : "avo-harness-1");
+	g->sandbox = avo_strdup(s->sandbox ? "bwrap" : "none");
 }
 
 /* The record of an attempt (the caller appends it with avo_runstate_add_attempt). */
@@ -393,6 +405,7 @@ int avo_tune__save_run(tune_ctx *t, int done)
 	r->budget_cost_usd = t->budget_cost;
 	r->done = done;
 	r->stop_reason = avo_strdup(t->stop_reason);
+	guard_from_spec(&r->guard, t->spec);
 	avo_tune__devices_save(t);
 	return avo_runstate_save(t->rs);
 }
