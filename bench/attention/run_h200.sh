@@ -6,6 +6,8 @@
 # bench/results/attention-h200/).
 #
 #   bench/attention/run_h200.sh [bench.py args...]
+#   OURS=path.cu  the kernel built as "ours" (default kernels/attention/attention_sm90.cu;
+#                 kernels/attention/shipped/sm_90a/attention_sm90.cu is the shipped best)
 #   EXTRA="name=path.cu ..."  more kernels to build and compare (e.g. the `avo export` of a run)
 #   WORKLOAD=avo24|real|all (all)  REPS=N (15)  FLEX=auto|static|off (auto)
 #   TIME_LIMIT=S (420: bench.py starts no config after S seconds, then writes the table)
@@ -50,7 +52,9 @@ lib() {
 }
 
 libs=()
-lib ours "$k/attention_sm90.cu" || exit 3
+ours=${OURS:-$k/attention_sm90.cu}
+case $ours in /*) ;; *) ours=$root/$ours ;; esac
+lib ours "$ours" || exit 3
 libs+=(--lib "ours=$build/libours.so")
 for spec in ${EXTRA:-}; do
     name=${spec%%=*} src=${spec#*=}
