@@ -99,7 +99,7 @@ static int anth_parse(avo_llm_reply *r, const cJSON *root)
 	cJSON *m = cJSON_CreateObject();
 	if (!(r->turn = cJSON_CreateArray()) || !m) {
 		cJSON_Delete(m);
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	cJSON_AddItemToArray(r->turn, m);
 	cJSON_AddStringToObject(m, "role", "assistant");
@@ -145,7 +145,7 @@ static int anth_results(cJSON *conv, const avo_llm_reply *rp, char **texts, cons
 	if (!m || !content) {
 		cJSON_Delete(m);
 		cJSON_Delete(content);
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	cJSON_AddStringToObject(m, "role", "user");
 	cJSON_AddItemToObject(m, "content", content);

@@ -63,7 +63,7 @@ static int chat_parse(avo_llm_reply *r, const cJSON *root)
 	if (!(r->turn = cJSON_CreateArray()) || !m || !out_calls) {
 		cJSON_Delete(m);
 		cJSON_Delete(out_calls);
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	cJSON_AddItemToArray(r->turn, m);
 	cJSON_AddStringToObject(m, "role", "assistant");
@@ -76,7 +76,7 @@ static int chat_parse(avo_llm_reply *r, const cJSON *root)
 			cJSON_Delete(oc);
 			cJSON_Delete(of);
 			cJSON_Delete(out_calls);
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		}
 		cJSON_AddItemToArray(out_calls, oc);
 		if (avo_llm_str(c, "id"))
@@ -112,7 +112,7 @@ static int chat_results(cJSON *conv, const avo_llm_reply *rp, char **texts, cons
 		cJSON *m = avo_llm_text_message("tool", texts[i]);
 		if (!m || !cJSON_AddStringToObject(m, "tool_call_id", rp->calls[i].id)) {
 			cJSON_Delete(m);
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		}
 		cJSON_AddItemToArray(conv, m);
 	}

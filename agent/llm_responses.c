@@ -50,7 +50,7 @@ static int resp_parse(avo_llm_reply *r, const cJSON *root)
 	if (!cJSON_IsArray(output))
 		return avo_error_set(AVO_EPARSE, "the LLM API answer has no output array");
 	if (!(r->turn = cJSON_CreateArray()))
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	cJSON_ArrayForEach(item, output) {
 		const char *type = avo_llm_str(item, "type");
 		/* Only what the API takes back as input (other items are hosted tools' records). */
@@ -58,7 +58,7 @@ static int resp_parse(avo_llm_reply *r, const cJSON *root)
 			continue;
 		cJSON *echo = cJSON_Duplicate(item, 1);
 		if (!echo)
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		cJSON_AddItemToArray(r->turn, echo);
 		if (strcmp(type, "function_call"))
 			continue;
@@ -78,7 +78,7 @@ static int resp_results(cJSON *conv, const avo_llm_reply *rp, char **texts, cons
 		if (!o || !cJSON_AddStringToObject(o, "type", "function_call_output") ||
 		    !cJSON_AddStringToObject(o, "call_id", rp->calls[i].id) || !cJSON_AddStringToObject(o, "output", texts[i])) {
 			cJSON_Delete(o);
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		}
 		cJSON_AddItemToArray(conv, o);
 	}

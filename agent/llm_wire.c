@@ -48,19 +48,19 @@ int avo_llm_add_call(avo_llm_reply *r, cJSON *id_holder, const char *id_field, c
 		snprintf(tmp, sizeof(tmp), "avo_call_%lu", ++made_up);
 		cJSON_DeleteItemFromObjectCaseSensitive(id_holder, id_field);
 		if (!cJSON_AddStringToObject(id_holder, id_field, tmp))
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		id = tmp;
 	}
 	avo_llm_call *p = realloc(r->calls, (r->ncalls + 1) * sizeof(*p));
 	if (!p)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	r->calls = p;
 	memset(&p[r->ncalls], 0, sizeof(*p));
 	p[r->ncalls].id = avo_strdup(id);
 	p[r->ncalls].name = avo_strdup(name);
 	r->ncalls++;
 	if (!p[r->ncalls - 1].id || !p[r->ncalls - 1].name)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	return 0;
 }
 
@@ -129,7 +129,7 @@ int avo_llm_user_text(cJSON *conv, const char *text)
 {
 	cJSON *m = avo_llm_text_message("user", text);
 	if (!m)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	cJSON_AddItemToArray(conv, m);
 	return 0;
 }

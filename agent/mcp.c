@@ -276,7 +276,7 @@ static int serve_call(mcp_op *m, avo_agent_tools **ts, const avo_agent_context *
 			char *msg = avo_sprintf("the evaluation could not run: %s", avo_error_last());
 			avo_agent__mcp_io_tool_result(m->io, req, msg ? msg : "the evaluation could not run", 1);
 			free(msg);
-			return rc < 0 ? rc : avo_error_set(AVO_ERROR, "out of memory");
+			return rc < 0 ? rc : avo_oom();
 		}
 	}
 	int ran = out->evaluations > before;
@@ -331,7 +331,7 @@ static int mcp_step(avo_agent_op *op, const avo_agent_context *ctx, avo_agent_st
 	if (ts) {
 		avo_agent_tools_finish(ts);
 		if (keep_work(m, ctx, out) < 0 && rc == 0)
-			rc = avo_error_set(AVO_ERROR, "out of memory");
+			rc = avo_oom();
 		avo_agent_tools_free(ts);
 	}
 	if (evaluated)
@@ -364,7 +364,7 @@ int avo_agent_mcp_new(avo_agent_op **out, const avo_agent_mcp_options *o)
 	*out = NULL;
 	mcp_op *m = calloc(1, sizeof(*m));
 	if (!m)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	m->op.name = "mcp";
 	m->op.interactive = 1;
 	m->op.step = mcp_step;

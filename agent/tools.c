@@ -553,13 +553,13 @@ int avo_agent_tools_new(avo_agent_tools **out, const avo_agent_context *ctx, avo
 	*out = NULL;
 	avo_agent_tools *s = calloc(1, sizeof(*s));
 	if (!s)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	s->ctx = ctx;
 	s->out = result;
 	s->mem = memory;
 	if (avo_agent__edits_from_base(&s->work, ctx) < 0) {
 		free(s);
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	avo_agent__edits_hash(s->base_hash, &s->work);
 	*out = s;
@@ -636,7 +636,7 @@ int avo_agent_memory_add(avo_agent_memory *m, const char *summary, const char *o
 		free(b);
 		if (p)
 			m->attempts = p;
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	m->attempts = p;
 	p[m->nattempts++] = (avo_agent_memory_attempt){a, b};
@@ -656,7 +656,7 @@ int avo_agent_memory_note(avo_agent_memory *m, const char *note)
 		free(n);
 		if (p)
 			m->notes = p;
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	m->notes = p;
 	p[m->nnotes++] = n;

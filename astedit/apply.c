@@ -84,7 +84,7 @@ int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 	astedit__perr pe = {0};
 	int rc = 0;
 	if (!sp || !owned) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 		goto done;
 	}
 	const char *path = orig->path;
@@ -106,7 +106,7 @@ int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 		if (tl && t[tl - 1] != '\n') { /* whole lines: the end marker keeps its own line */
 			owned[i] = avo_sprintf("%s\n", t);
 			if (!owned[i]) {
-				rc = avo_error_set(AVO_ERROR, "out of memory");
+				rc = avo_oom();
 				goto done;
 			}
 			t = owned[i];
@@ -228,7 +228,7 @@ int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 	size_t which = 0;
 	int nd = astedit__diagnostics_same(orig, nu, &which);
 	if (nd != 0) {
-		rc = nd < 0 ? avo_error_set(AVO_ERROR, "out of memory")
+		rc = nd < 0 ? avo_oom()
 			    : avo_error_set(AVO_EPARSE, "%s (brought in by the edit)", nu->warnings[which]);
 		if (nd > 0)
 			rc = edit_fail(err, AVO_ASTEDIT_ERR_PARSE, NULL, 0, 0, 0, nu->warnings[which]);
@@ -306,7 +306,7 @@ int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 	if (out_len)
 		*out_len = nsrc.size;
 	*out = avo_buf_detach(&nsrc);
-	rc = *out ? 0 : avo_error_set(AVO_ERROR, "out of memory");
+	rc = *out ? 0 : avo_oom();
 done:
 	avo_astedit_unit_free(nu);
 	free(pe.diagnostic);

@@ -30,12 +30,12 @@ int astedit__strv_add(strv *s, const char *x)
 		size_t na = s->a ? 2 * s->a : 32;
 		char **p = realloc(s->v, na * sizeof(*p));
 		if (!p)
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		s->v = p;
 		s->a = na;
 	}
 	if (!(s->v[s->n] = avo_strdup(x)))
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	s->n++;
 	s->v[s->n] = NULL;
 	return 0;
@@ -383,7 +383,7 @@ int astedit__build_args(strv *args, const char *path, const avo_astedit_options 
 		    atoi(a + 3) >= 100 && clang_major() < 20) {
 			free(extra.v[i]);
 			if (!(extra.v[i] = avo_strdup("--cuda-gpu-arch=sm_90a"))) {
-				rc = avo_error_set(AVO_ERROR, "out of memory");
+				rc = avo_oom();
 				goto done;
 			}
 		}

@@ -510,7 +510,7 @@ static int qualify_knobs(checker *ck, avo_astedit_unit *u, const char **scopes)
 {
 	char *dup = calloc(u->nknobs + 1, 1);
 	if (!dup)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	for (size_t i = 0; i < u->nknobs; i++)
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(u->knobs[i].name, u->knobs[j].name)) {
@@ -529,7 +529,7 @@ static int qualify_knobs(checker *ck, avo_astedit_unit *u, const char **scopes)
 			continue;
 		char *q = avo_sprintf("%s%s%s", scopes[i], *scopes[i] ? "::" : "", u->knobs[i].name);
 		if (!q) {
-			rc = avo_error_set(AVO_ERROR, "out of memory");
+			rc = avo_oom();
 			break;
 		}
 		free(u->knobs[i].name);
@@ -570,7 +570,7 @@ int astedit__parse_args(avo_astedit_unit **out, const char *path, const char *sr
 			if (na)
 				u->clang_args = na;
 			avo_astedit_unit_free(u);
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		}
 		u->clang_args = na;
 		u->nclang_args++;
@@ -613,7 +613,7 @@ int astedit__parse_args(avo_astedit_unit **out, const char *path, const char *sr
 	frame top = {&w, 1, -1, -1, "", 0}; /* top-level declarations: container -1, the file */
 	clang_visitChildren(clang_getTranslationUnitCursor(tu), visit, &top);
 	if (w.oom) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 		goto done;
 	}
 	if (w.has_main)
@@ -627,7 +627,7 @@ int astedit__parse_args(avo_astedit_unit **out, const char *path, const char *sr
 		rc = check_region(&ck, &w, &u->regions[i]);
 	const char **scopes = calloc(u->nknobs + 1, sizeof(*scopes));
 	if (!scopes && rc == 0)
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 	for (size_t i = 0; i < u->nknobs && rc == 0; i++)
 		rc = check_knob(&ck, &w, &u->knobs[i], &scopes[i]);
 	if (rc == 0)

@@ -28,7 +28,7 @@ int astedit__add_warning(avo_astedit_unit *u, char *w)
 	char **nw = w ? realloc(u->warnings, (u->nwarnings + 1) * sizeof(*nw)) : NULL;
 	if (!nw) {
 		free(w);
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	u->warnings = nw;
 	u->warnings[u->nwarnings++] = w;
@@ -79,7 +79,7 @@ int astedit__diagnostics(CXTranslationUnit tu, avo_astedit_unit *u, const char *
 		char *m = describe(d, main, path, &in_main, &l, &col, &off);
 		if (!m) {
 			clang_disposeDiagnostic(d);
-			rc = avo_error_set(AVO_ERROR, "out of memory");
+			rc = avo_oom();
 			break;
 		}
 		/* a fatal error (a missing header; KeepGoing makes it a plain error) leaves

@@ -20,7 +20,7 @@ int astedit__lines_init(astedit__lines *t, const char *s, size_t len)
 		n += s[i] == '\n';
 	t->starts = malloc(n * sizeof(*t->starts));
 	if (!t->starts)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	t->n = 0;
 	t->starts[t->n++] = 0;
 	for (size_t i = 0; i < len; i++)
@@ -81,7 +81,7 @@ static int add_span(astedit__span **v, size_t *n, size_t *a, size_t start, size_
 		size_t na = *a ? 2 * *a : 16;
 		astedit__span *p = realloc(*v, na * sizeof(*p));
 		if (!p)
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		*v = p;
 		*a = na;
 	}
@@ -311,13 +311,13 @@ int astedit__lex_run(astedit__lex *lx, const char *s, size_t len, int check)
 					size_t na = adepth ? 2 * adepth : 32;
 					char *ns = realloc(stack, na);
 					if (!ns) {
-						rc = avo_error_set(AVO_ERROR, "out of memory");
+						rc = avo_oom();
 						goto done;
 					}
 					stack = ns;
 					size_t *no = realloc(stack_off, na * sizeof(*no));
 					if (!no) {
-						rc = avo_error_set(AVO_ERROR, "out of memory");
+						rc = avo_oom();
 						goto done;
 					}
 					stack_off = no;
@@ -602,7 +602,7 @@ static int parse_knob_code(scan_state *st, avo_astedit_knob *k, size_t lb, size_
 	k->name = avo_strndup(s + nb, ne - nb);
 	k->value = avo_strndup(s + vb, ve - vb);
 	if (!k->name || !k->value)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	long long v;
 	if (vb == ve || !astedit__knob_literal(k->value, &v))
 		return fail_at(st, vb, "knob '%s' value '%s' is not an integer literal", k->name, k->value);
@@ -648,7 +648,7 @@ static int parse_knob_values(scan_state *st, avo_astedit_knob *k, size_t mb, siz
 		char **nv = realloc(k->values, (k->nvalues + 1) * sizeof(*nv));
 		if (!nv) {
 			free(w);
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		}
 		k->values = nv;
 		k->values[k->nvalues++] = w;
@@ -673,7 +673,7 @@ static int grow(void **p, size_t *cap, size_t n, size_t elem)
 	size_t na = *cap ? 2 * *cap : 8;
 	void *q = realloc(*p, na * elem);
 	if (!q)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	memset((char *)q + *cap * elem, 0, (na - *cap) * elem);
 	*p = q;
 	*cap = na;
@@ -688,13 +688,13 @@ int astedit__scan(avo_astedit_unit **out, const char *path, const char *source, 
 	int rc;
 	avo_astedit_unit *u = calloc(1, sizeof(*u));
 	if (!u)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	st.u = u;
 	u->path = avo_strdup(path);
 	u->source = malloc(len + 1);
 	if (!u->path || !u->source) {
 		avo_astedit_unit_free(u);
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	memcpy(u->source, source, len);
 	u->source[len] = '\0';

@@ -47,7 +47,7 @@ int avo_astedit_variant_check(const avo_astedit_unit *orig, const char *vpath, c
 	re = calloc(orig->nregions + 1, sizeof(*re));
 	ke = calloc(orig->nknobs + 1, sizeof(*ke));
 	if (!re || !ke) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 		goto done;
 	}
 	for (size_t i = 0; i < orig->nregions; i++) {
@@ -71,7 +71,7 @@ int avo_astedit_variant_check(const avo_astedit_unit *orig, const char *vpath, c
 	}
 	char **texts = calloc(orig->nregions + 1, sizeof(*texts));
 	if (!texts) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 		goto done;
 	}
 	for (size_t i = 0; i < orig->nregions; i++) {

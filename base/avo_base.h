@@ -38,6 +38,8 @@ int avo_error_setloc(int code, const char *file, unsigned line, unsigned col, co
 	__attribute__((format(printf, 5, 6)));
 /* Prepend context: "ctx: <previous message>". Returns `code`. */
 int avo_error_wrap(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The one out-of-memory report: sets "out of memory" and returns AVO_ERROR. */
+int avo_oom(void);
 const char *avo_error_last(void); /* never NULL; "" when no error was set */
 void avo_error_clear(void);
 

@@ -99,7 +99,7 @@ int avo_backend_open(avo_backend **out, const avo_spec *spec, avo_cache *cache,
 		opts = &dflt;
 	avo_backend *b = calloc(1, sizeof(*b));
 	if (!b)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	b->spec = spec;
 	b->cache = cache;
 	b->eopts = eopts ? *eopts : (avo_eval_options)AVO_EVAL_OPTIONS_INIT;

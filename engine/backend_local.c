@@ -38,7 +38,7 @@ static int local_open(avo_backend *b, const cJSON *o, const avo_backend_options 
 	const avo_spec *s = b->spec;
 	(void)opts;
 	if (!(b->impl = calloc(1, sizeof(local_state))))
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	if (o && !cJSON_IsObject(o))
 		return avo_backend__field_err(s, "local", "must be an object");
 	const cJSON *g = cJSON_GetObjectItemCaseSensitive(o, "gpus"), *e;
@@ -49,7 +49,7 @@ static int local_open(avo_backend *b, const cJSON *o, const avo_backend_options 
 	size_t cap = 64;
 	LS(b)->gpus = calloc(cap, sizeof(int));
 	if (!LS(b)->gpus)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	if (!s->is_cuda) {
 		long n = workers ? workers : sysconf(_SC_NPROCESSORS_ONLN);
 		b->nslots = n < 1 ? 1 : (size_t)(n > 64 ? 64 : n);
@@ -158,7 +158,7 @@ static int eval_local(avo_backend *b, avo_eval_result **out, char **errs, const 
 	size_t started = 0;
 	int rc = 0;
 	if (!th || !sl) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 		goto done;
 	}
 	for (size_t i = 0; i < ns; i++) {

@@ -17,20 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char *avo_eval_status_name(avo_eval_status s)
-{
-	switch (s) {
-	case AVO_EVAL_OK: return "ok";
-	case AVO_EVAL_COMPILE: return "compile";
-	case AVO_EVAL_INCORRECT: return "incorrect";
-	case AVO_EVAL_CRASH: return "crash";
-	case AVO_EVAL_TIMEOUT: return "timeout";
-	case AVO_EVAL_PROTOCOL: return "protocol";
-	case AVO_EVAL_SKIPPED: return "skipped";
-	}
-	return "?";
-}
-
 static avo_eval_result *new_result(const avo_spec *s)
 {
 	avo_eval_result *r = calloc(1, sizeof(*r));
@@ -77,7 +63,7 @@ static int scratch_root(char **out, const avo_eval_options *o)
 	const char *tmp = getenv("TMPDIR");
 	*out = avo_sprintf("%s/avo-%ld", tmp && *tmp ? tmp : "/tmp", (long)getuid());
 	if (!*out)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	if (mkdir(*out, 0700) < 0 && errno != EEXIST)
 		return avo_error_set(AVO_EIO, "%s: cannot create scratch directory: %s", *out, strerror(errno));
 	struct stat st;
@@ -173,7 +159,7 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 	e.harness_src = avo_buf_detach(&hsrc);
 	harness_hash(&e, hhash);
 	if (!(e.items = calloc(n ? n : 1, sizeof(*e.items))) || !(e.todo = calloc(n ? n : 1, sizeof(size_t)))) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 		goto done;
 	}
 	e.n = n;
@@ -184,7 +170,7 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 		it->len = lens[i];
 		it->t0 = avo_now();
 		if (!(it->res = new_result(spec))) {
-			rc = avo_error_set(AVO_ERROR, "out of memory");
+			rc = avo_oom();
 			goto done;
 		}
 		avo_cache_hash_hex(it->hash, it->src, it->len);
@@ -214,7 +200,7 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 		if (jobs > njobs)
 			jobs = njobs;
 		if (!(th = calloc(jobs, sizeof(*th)))) {
-			rc = avo_error_set(AVO_ERROR, "out of memory");
+			rc = avo_oom();
 			goto done;
 		}
 		for (; nth < jobs; nth++)
@@ -325,18 +311,3 @@ int avo_eval_run(avo_eval_result **out, const avo_spec *spec, const char *varian
 {
 	return avo_eval_many(out, spec, &variant, &len, 1, cache, opts);
 }
-
-void avo_eval_result_free(avo_eval_result *r)
-{
-	if (!r)
-		return;
-	for (size_t i = 0; r->configs && i < r->nconfigs; i++) {
-		free(r->configs[i].name);
-		free(r->configs[i].feedback);
-		free(r->configs[i].samples);
-	}
-	free(r->configs);
-	free(r->feedback);
-	free(r);
-}
-

@@ -120,7 +120,7 @@ int avo_report_diff(avo_buf *out, const char *a, const char *b, int html, int *c
 		size_t w = m + 1;
 		t = calloc((n + 1) * w, sizeof(*t));
 		if (!t) {
-			rc = OOM();
+			rc = avo_oom();
 			goto done;
 		}
 		/* t[i][j] = LCS length of a[pre+i..] and b[pre+j..]; min(n,m) <= 2000 fits 16 bits. */
@@ -235,7 +235,7 @@ int avo_report_scan_regions(avo_report_pair **out, size_t *n, const char *src)
 			body = nl ? nl + 1 : p + len;
 		} else if (name && marker(p, len, "end")) {
 			char *text = avo_strndup(body, (size_t)(p - body));
-			int rc = text ? pair_add(out, n, &cap, name, text) : OOM();
+			int rc = text ? pair_add(out, n, &cap, name, text) : avo_oom();
 			free(text);
 			free(name);
 			name = NULL;

@@ -61,7 +61,7 @@ static int cb_apply(char **out_source, avo_agent_apply_error *err, const avo_ast
 		avo_candidate_book_put(&t->book, c);
 	}
 	if (out_source && !(*out_source = avo_strndup(c->source, c->len)))
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	return 0;
 }
 
@@ -281,7 +281,7 @@ static int op_override(cJSON **oopts, const char *json)
 		cJSON_DeleteItemFromObjectCaseSensitive(*oopts, key);
 		if (!key || !cJSON_AddItemToObject(*oopts, key, it)) {
 			cJSON_Delete(it);
-			rc = avo_error_set(AVO_ERROR, "out of memory");
+			rc = avo_oom();
 		}
 		free(key);
 	}

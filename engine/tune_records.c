@@ -66,7 +66,7 @@ static int scores_from_eval(avo_runrec_scores *out, const avo_eval_result *er)
 	memset(out, 0, sizeof(*out));
 	size_t n = er ? er->nconfigs : 0;
 	if (!(out->scores = calloc(n + 1, sizeof(*out->scores))))
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	for (size_t i = 0; i < n; i++, out->nscores++) {
 		const avo_eval_config_result *c = &er->configs[i];
 		avo_runrec_score *o = &out->scores[i];
@@ -146,7 +146,7 @@ int avo_tune__lineage_build(tune_lineage *l, const avo_runstate *rs, int objecti
 	l->regions = calloc(n + 1, sizeof(*l->regions));
 	l->knobs = calloc(n + 1, sizeof(*l->knobs));
 	if (!l->v || !l->ids || !l->parents || !l->scores || !l->regions || !l->knobs)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	l->n = n;
 	for (size_t i = 0; i < n; i++) {
 		const avo_runrec_version *rec = &rs->log.versions[i];
@@ -164,7 +164,7 @@ int avo_tune__lineage_build(tune_lineage *l, const avo_runstate *rs, int objecti
 		l->regions[i] = calloc(rec->nregions + 1, sizeof(avo_astedit_region_edit));
 		l->knobs[i] = calloc(rec->nknobs + 1, sizeof(avo_astedit_knob_edit));
 		if (!l->scores[i] || !l->regions[i] || !l->knobs[i])
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		for (size_t k = 0; k < rec->s.nscores; k++) {
 			double sc = objective_ms ? rec->s.scores[k].ms : rec->s.scores[k].tflops;
 			l->scores[i][v->nscores++] = (avo_agent_score){rec->s.scores[k].config, isfinite(sc) ? sc : 0};
@@ -178,7 +178,7 @@ int avo_tune__lineage_build(tune_lineage *l, const avo_runstate *rs, int objecti
 		v->knobs = l->knobs[i];
 	}
 	if (!(l->attempts = calloc(rs->log.nattempts + 1, sizeof(*l->attempts))))
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	for (size_t i = 0; i < rs->log.nattempts; i++) {
 		const avo_runrec_attempt *a = &rs->log.attempts[i];
 		l->attempts[l->nattempts++] = (avo_agent_attempt){a->n >= 0 ? a->n : (long)i + 1, a->op, a->status,

@@ -81,7 +81,7 @@ int avo_apply_check_edit(const char *path, const char *orig, size_t olen, const 
 		goto done;
 	}
 	if (!(so = spans_of(uo, &no)) || !(sv = spans_of(uv, &nv))) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 		goto done;
 	}
 	if (no != nv) {

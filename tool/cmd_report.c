@@ -49,7 +49,7 @@ int avo_report_target_resolve(avo_report_target *out, const char *spec_path, con
 	out->kernel = avo_strdup(kernel ? kernel : spec ? spec->kernel : NULL);
 	out->title = avo_strdup(title ? title : spec ? spec->name : NULL);
 	rc = !out->run_dir || (!out->kernel && (kernel || spec)) || (!out->title && (title || spec))
-		     ? avo_error_set(AVO_ERROR, "out of memory")
+		     ? avo_oom()
 		     : 0;
 	avo_spec_free(spec);
 	return rc;
