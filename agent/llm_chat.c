@@ -5,24 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int chat_tool(cJSON *t, const avo_agent_tool_def *d, cJSON *schema)
-{
-	cJSON *f = cJSON_CreateObject();
-	if (!f) {
-		cJSON_Delete(schema);
-		return -1;
-	}
-	cJSON_AddStringToObject(t, "type", "function");
-	cJSON_AddItemToObject(t, "function", f);
-	cJSON_AddStringToObject(f, "name", d->name);
-	cJSON_AddStringToObject(f, "description", d->description);
-	cJSON_AddItemToObject(f, "parameters", schema);
-	return 0;
-}
-
 static cJSON *chat_tools(const avo_agent_tool_def *defs, size_t n)
 {
-	return avo_llm_tool_list(defs, n, chat_tool);
+	static const avo_llm_tool_shape shape = {"function", "function", "parameters", 0};
+	return avo_llm_tool_list(defs, n, &shape);
 }
 
 static cJSON *chat_request(const avo_llm_conf *c, cJSON *conv, const cJSON *tools, const char *system)

@@ -6,19 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int resp_tool(cJSON *t, const avo_agent_tool_def *d, cJSON *schema)
-{
-	cJSON_AddStringToObject(t, "type", "function");
-	cJSON_AddStringToObject(t, "name", d->name);
-	cJSON_AddStringToObject(t, "description", d->description);
-	cJSON_AddItemToObject(t, "parameters", schema);
-	cJSON_AddBoolToObject(t, "strict", 0); /* optional arguments: not strict mode */
-	return 0;
-}
-
 static cJSON *resp_tools(const avo_agent_tool_def *defs, size_t n)
 {
-	return avo_llm_tool_list(defs, n, resp_tool);
+	static const avo_llm_tool_shape shape = {"function", NULL, "parameters", 1};
+	return avo_llm_tool_list(defs, n, &shape);
 }
 
 static cJSON *resp_request(const avo_llm_conf *c, cJSON *conv, const cJSON *tools, const char *system)

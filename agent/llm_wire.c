@@ -146,19 +146,25 @@ int avo_llm_elide_items(cJSON *conv, const char *key, const char *value, const c
 	return 0;
 }
 
-cJSON *avo_llm_tool_list(const avo_agent_tool_def *defs, size_t n,
-			 int (*fill)(cJSON *t, const avo_agent_tool_def *d, cJSON *schema))
+cJSON *avo_llm_tool_list(const avo_agent_tool_def *defs, size_t n, const avo_llm_tool_shape *shape)
 {
 	cJSON *arr = cJSON_CreateArray();
 	for (size_t i = 0; arr && i < n; i++) {
 		cJSON *t = cJSON_CreateObject(), *schema = cJSON_Parse(defs[i].schema);
-		if (!t || !schema)
+		if (t && shape->type)
+			cJSON_AddStringToObject(t, "type", shape->type);
+		cJSON *f = t && shape->wrap ? cJSON_AddObjectToObject(t, shape->wrap) : t;
+		if (!f || !schema) {
 			cJSON_Delete(schema);
-		if (!t || !schema || fill(t, &defs[i], schema) < 0) {
 			cJSON_Delete(t);
 			cJSON_Delete(arr);
 			return NULL;
 		}
+		cJSON_AddStringToObject(f, "name", defs[i].name);
+		cJSON_AddStringToObject(f, "description", defs[i].description);
+		cJSON_AddItemToObject(f, shape->schema_key, schema);
+		if (shape->strict)
+			cJSON_AddBoolToObject(f, "strict", 0);
 		cJSON_AddItemToArray(arr, t);
 	}
 	return arr;

@@ -150,7 +150,7 @@ static char *tool_list_attempts(const avo_agent_context *ctx, const cJSON *args,
 		*is_error = 1;
 		return avo_sprintf("there is no attempt with that n; the run has attempts 1..%zu", ctx->nattempts);
 	}
-	long last = tools_arg_long(args, "last", ATTEMPTS_SHOWN, 1);
+	long last = avo_agent__arg_long(args, "last", ATTEMPTS_SHOWN, 1);
 	size_t from = ctx->nattempts > (size_t)last ? ctx->nattempts - (size_t)last : 0;
 	avo_buf_printf(&b, "%zu attempts in this run%s\n", ctx->nattempts, from ? " (the newest follow)" : "");
 	for (size_t i = from; i < ctx->nattempts; i++)
@@ -175,7 +175,7 @@ static char *tool_read_version(const avo_agent_context *ctx, const cJSON *args, 
 	*is_error = 0;
 	char again[64];
 	snprintf(again, sizeof(again), "read_version id=%s", v->id);
-	char *page = tools_page_text(src, tools_arg_long(args, "offset", 1, 1), tools_arg_long(args, "limit", VERSION_LINES, 1),
+	char *page = avo_agent__page_text(src, avo_agent__arg_long(args, "offset", 1, 1), avo_agent__arg_long(args, "limit", VERSION_LINES, 1),
 				     again);
 	free(src);
 	return page;

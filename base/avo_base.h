@@ -130,6 +130,33 @@ void avo_strv_dispose(avo_strv *a);
  * elements; doubles. AVO_ERROR with "out of memory" set when it cannot. */
 int avo_array_grow(void **ptr, size_t *cap, size_t need, size_t elem);
 
+/* ---- line diff ------------------------------------------------------------------- */
+
+/* A line of a diffed text: borrowed from it, without its '\n'. */
+typedef struct {
+	const char *p;
+	size_t n;
+} avo_diff_line;
+
+/* One line of the edit script: ' ' both (a[ai] == b[bi]), '-' a[ai] only, '+' b[bi] only. */
+typedef struct {
+	char op;
+	size_t ai, bi;
+} avo_diff_op;
+
+typedef struct {
+	avo_diff_line *a, *b; /* the lines of both texts (owned arrays, borrowed text) */
+	size_t na, nb;
+	avo_diff_op *ops;     /* the edit script in order */
+	size_t nops;
+	int whole;            /* 1: too large for the LCS; the changed middle is -all then +all */
+} avo_diff;
+
+/* The line diff of a -> b (NULL reads as ""). The texts must outlive *out, which the caller
+ * frees with avo_diff_dispose(). AVO_ERROR with "out of memory" set on failure. */
+int avo_diff_lines(avo_diff *out, const char *a, const char *b);
+void avo_diff_dispose(avo_diff *d);
+
 /* ---- sandbox (bubblewrap) ---------------------------------------------------------- */
 
 /* What a sandboxed process may touch. It gets its own PID, network, IPC, UTS and cgroup

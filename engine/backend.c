@@ -25,37 +25,21 @@ static const avo_backend_ops *const backend_registry[] = {
 
 /* ---- signals ------------------------------------------------------------------------- */
 
-/* SIGINT/SIGTERM during a batch: remembered here, then passed on to the handler that was
- * installed before (the tune loop's), so both the loop and the backend stop. */
+/* SIGINT/SIGTERM/SIGHUP during a batch: remembered here through base/signal.c's stack, whose
+ * lower entries (the tune loop's) run too, so both the loop and the backend stop. */
 static volatile sig_atomic_t backend__signal;
 
 int avo_backend__signalled(void) { return backend__signal; }
-static struct sigaction backend__old_int, backend__old_term;
 
-static void on_signal(int sig)
-{
-	backend__signal = sig;
-	const struct sigaction *old = sig == SIGINT ? &backend__old_int : &backend__old_term;
-	if (!(old->sa_flags & SA_SIGINFO) && old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN)
-		old->sa_handler(sig);
-}
+static void on_signal(int sig) { backend__signal = sig; }
 
-static void signals_catch(void)
+static int signals_catch(void)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
 	backend__signal = 0;
-	sigaction(SIGINT, &sa, &backend__old_int);
-	sigaction(SIGTERM, &sa, &backend__old_term);
+	return avo_signals_push(on_signal);
 }
 
-static void signals_restore(void)
-{
-	sigaction(SIGINT, &backend__old_int, NULL);
-	sigaction(SIGTERM, &backend__old_term, NULL);
-}
+static void signals_restore(void) { avo_signals_pop(); }
 
 /* ---- the spec's sections ------------------------------------------------------------- */
 
@@ -164,11 +148,12 @@ int avo_backend_eval(avo_backend *b, avo_eval_result **out, char **errs,
 		return 0;
 	if (!b->ops->catch_signals)
 		return b->ops->eval(b, out, errs, variants, lens, n);
-	signals_catch();
+	int caught = signals_catch() == 0;
 	int rc = b->ops->eval(b, out, errs, variants, lens, n);
 	if (backend__signal)
 		b->interrupted = 1;
-	signals_restore();
+	if (caught)
+		signals_restore();
 	if (b->interrupted && rc == 0)
 		rc = avo_error_set(AVO_ERROR, "interrupted");
 	return rc;

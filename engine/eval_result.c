@@ -33,20 +33,15 @@ static int status_from_name(const char *n, avo_eval_status *out)
 	return -1;
 }
 
+/* NaN and missing strings are written as null. */
 static void add_num(cJSON *o, const char *name, double v)
 {
-	if (isfinite(v))
-		cJSON_AddNumberToObject(o, name, v);
-	else
-		cJSON_AddNullToObject(o, name);
+	cJSON_AddItemToObject(o, name, isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull());
 }
 
 static void add_str(cJSON *o, const char *name, const char *v)
 {
-	if (v)
-		cJSON_AddStringToObject(o, name, v);
-	else
-		cJSON_AddNullToObject(o, name);
+	cJSON_AddItemToObject(o, name, v ? cJSON_CreateString(v) : cJSON_CreateNull());
 }
 
 char *avo_eval_result_json(const avo_eval_result *r)

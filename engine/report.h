@@ -105,8 +105,9 @@ int avo_report_escape(avo_buf *out, const char *s, size_t len);
  * *changed (may be NULL) is set to 1 when the texts differ. */
 int avo_report_diff(avo_buf *out, const char *a, const char *b, int html, int *changed);
 
-/* Regions and knobs found in a source by their markers, textually (no libclang): region
- * text is from the line after `// avo:region NAME` to the start of the `// avo:end` line.
+/* Regions and knobs found in a source by their markers (astedit's scanner, no libclang):
+ * region text is from the line after `// avo:region NAME` to the start of the `// avo:end`
+ * line; a source whose markers do not scan has none.
  * *out (caller frees with avo_report_pairs_free) holds name/text pairs. */
 int avo_report_scan_regions(avo_report_pair **out, size_t *n, const char *src);
 int avo_report_scan_knobs(avo_report_pair **out, size_t *n, const char *src);

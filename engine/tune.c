@@ -22,13 +22,15 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Set by SIGINT/SIGTERM; the loop stops after the evaluation in flight and saves. */
+/* Set by SIGINT/SIGTERM/SIGHUP (base/signal.c calls this); the loop stops after the
+ * evaluation in flight and saves. A second signal kills at once, children included. */
 static volatile sig_atomic_t tune__interrupted;
 
 static void on_signal(int sig)
 {
+	if (tune__interrupted)
+		avo_signals_die(sig);
 	tune__interrupted = 1;
-	signal(sig, SIG_DFL); /* a second ^C kills at once */
 }
 
 /* ---- callbacks lent to the operator ------------------------------------------------ */
@@ -388,11 +390,8 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	}
 	kdir = knowledge_dir(spec);
 
-	struct sigaction sa = {0}, old_int, old_term;
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
 	tune__interrupted = 0;
+	int caught = avo_signals_push(on_signal) == 0;
 
 	/* An interactive operator (mcp) is still called once the budget is spent: its client
 	 * may read on, evaluate() refuses, and the step ends when the client leaves. */
@@ -495,8 +494,8 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	}
 	if (t.stop && !t.stop_reason)
 		t.stop_reason = avo_tune__budget_reached(&t);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	if (caught)
+		avo_signals_pop();
 	for (size_t i = 0; i < t.unit->nregions; i++)
 		free(rtexts[i]);
 	free(rtexts);

@@ -33,5 +33,11 @@ int avo_cli_exit_code(int code);
 double avo_cli_parse_duration(const char *s);
 /* Is argv[i] "-h" or "--help"? */
 int avo_cli_is_help(const char *arg);
+/* The value of option argv[*i] into *slot, advancing *i: 0, or -1 after printing
+ * "avo: <cmd>: <option> needs a value". */
+int avo_cli_value(const char *cmd, int argc, char **argv, int *i, const char **slot);
+/* Any other argument `a`: the command's one spec into *spec. -1 after printing why when `a`
+ * is an unknown option or a second spec. */
+int avo_cli_spec_arg(const char *cmd, const char *a, const char **spec);
 
 #endif

@@ -99,20 +99,10 @@ int avo_cmd_report(int argc, char **argv)
 		if (avo_cli_is_help(a)) {
 			usage(stdout);
 			return AVO_EXIT_OK;
-		} else if (slot) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "avo: report: %s needs a value\n", a);
-				return AVO_EXIT_USAGE;
-			}
-			*slot = argv[++i];
-		} else if (a[0] == '-' && a[1]) {
-			fprintf(stderr, "avo: report: unknown option '%s' (see 'avo report --help')\n", a);
+		} else if (slot ? avo_cli_value("report", argc, argv, &i, slot) < 0
+				: avo_cli_spec_arg("report", a, &spec) < 0) {
 			return AVO_EXIT_USAGE;
-		} else if (spec) {
-			fprintf(stderr, "avo: report: one spec at a time ('%s' and '%s')\n", spec, a);
-			return AVO_EXIT_USAGE;
-		} else
-			spec = a;
+		}
 	}
 	if (!spec && !run_dir) {
 		usage(stderr);

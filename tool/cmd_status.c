@@ -30,19 +30,11 @@ int avo_cmd_status(int argc, char **argv)
 		} else if (!strcmp(a, "--json"))
 			json = 1;
 		else if (!strcmp(a, "--run-dir") || !strcmp(a, "--peers")) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "avo: status: %s needs a value\n", a);
+			if (avo_cli_value("status", argc, argv, &i, !strcmp(a, "--run-dir") ? &run_dir : &peers) < 0)
 				return AVO_EXIT_USAGE;
-			}
-			*(!strcmp(a, "--run-dir") ? &run_dir : &peers) = argv[++i];
-		} else if (a[0] == '-' && a[1]) {
-			fprintf(stderr, "avo: status: unknown option '%s' (see 'avo status --help')\n", a);
+		} else if (avo_cli_spec_arg("status", a, &spec) < 0) {
 			return AVO_EXIT_USAGE;
-		} else if (spec) {
-			fprintf(stderr, "avo: status: one spec at a time ('%s' and '%s')\n", spec, a);
-			return AVO_EXIT_USAGE;
-		} else
-			spec = a;
+		}
 	}
 	if (!spec && !run_dir) {
 		usage(stderr);
