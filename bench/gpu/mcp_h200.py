@@ -25,12 +25,13 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "tests", "mcp"))
-from mcp_rpc import Session  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mcp_log  # noqa: E402
+from mcp_log import records  # noqa: E402
 
 AVO, OUT = sys.argv[1], sys.argv[2]
 LIMIT_A = float(sys.argv[3]) if len(sys.argv) > 3 else 150.0
-T0 = time.time()
+T0 = mcp_log.T0
 # AVO_MCP_SPEC / AVO_MCP_CANDIDATES ("K=V,K=V+K=V"): a dry run elsewhere, e.g. on kernels/cpu.
 SPEC_A = os.environ.get("AVO_MCP_SPEC") or os.path.join(ROOT, "kernels/attention/avo-sm90-tune.json")
 CANDIDATES_A = [[("STAGES", "3")], [("CONSUMER_REGS", "232")], [("PRODUCER_REGS", "32")]]
@@ -38,27 +39,8 @@ if os.environ.get("AVO_MCP_CANDIDATES"):
     CANDIDATES_A = [[tuple(kv.split("=", 1)) for kv in c.split("+")] for c in os.environ["AVO_MCP_CANDIDATES"].split(",")]
 
 
-class Logged(Session):
-    """A session that keeps a transcript of every tool call and its answer."""
-
-    def __init__(self, name, argv):
-        self.log = open(os.path.join(OUT, "mcp-%s.jsonl" % name), "w")
-        super().__init__(argv, stderr=open(os.path.join(OUT, "mcp-%s.stderr" % name), "w"))
-
-    def tool(self, name, args=None, timeout=900):
-        t = time.time()
-        text, err = self.call(name, args, timeout)
-        self.log.write(json.dumps({"t": round(t - T0, 1), "s": round(time.time() - t, 1), "tool": name,
-                                   "args": args or {}, "isError": err, "text": text}) + "\n")
-        self.log.flush()
-        first = text.strip().splitlines()[0][:110] if text.strip() else ""
-        print("[%5.0fs] %s %s -> %s%s" % (time.time() - T0, name, json.dumps(args or {}), "ERROR " if err else "", first))
-        return text, err
-
-
-def records(run, name):
-    p = os.path.join(run, name)
-    return [json.loads(x) for x in open(p)] if os.path.exists(p) else []
+def Logged(name, argv):
+    return mcp_log.Logged(OUT, name, argv)
 
 
 def phase(tag, spec, candidates, limit, extra=()):

@@ -27,6 +27,11 @@ typedef struct avo_attention_params {
 /* Enqueues the forward pass on stream; returns 0 or AVO_ATTENTION_E*. */
 int avo_attention_forward(const avo_attention_params *p, cudaStream_t stream);
 
+/* The kernel avo_attention_forward would run for p on a device of compute capability
+ * cc (major * 10 + minor), or NULL when it serves neither (static storage). Pure host
+ * logic: no CUDA call, so it can be checked without a GPU. */
+const char *avo_attention_kernel_for(const avo_attention_params *p, int cc);
+
 /* Short name of the variant (for logs), static storage. */
 const char *avo_attention_variant(void);
 

@@ -10,7 +10,10 @@
 // producer to the consumers. Tiles use the 128-byte TMA swizzle, which the wgmma
 // descriptors read directly. Causal: KV blocks past the diagonal are never loaded,
 // only the diagonal block is masked. GQA: query head h reads KV head h / (hq/hkv).
-// Head dim 128 only; other shapes return AVO_ATTENTION_EINVAL.
+// avo_attention_forward dispatches: shapes the Hopper kernel serves (sm90_serves) run
+// here on an sm_90 device, every other shape and device runs the sm_80 kernel of
+// attention_fa2.cuh. Build with -gencode for sm_90a (and sm_80 for other GPUs: the
+// Hopper kernel then compiles to a trap there and is never launched).
 #include <cuda_runtime.h>
 #include <cuda_bf16.h>
 #include <cuda.h>
@@ -19,11 +22,20 @@
 #include <math.h>
 
 #include "attention.h"
+#include "attention_fa2.cuh"
 
 #define STAGES 2 // avo:knob 2 3
 #define PRODUCER_REGS 24 // avo:knob 24 32 40
 #define CONSUMER_REGS 240 // avo:knob 232 240
 #define PINGPONG 1 // avo:knob 0 1
+
+// Device code for sm_90a only: the sm_80 pass of a fat binary never sees wgmma.
+#if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define AVO_SM90_DEVICE 0
+#pragma nv_diag_suppress 177 // the Hopper helpers go unused on this pass
+#else
+#define AVO_SM90_DEVICE 1
+#endif
 
 namespace {
 
@@ -83,6 +95,7 @@ __device__ __forceinline__ void mbar_wait(uint64_t *bar, int parity)
                  : "memory");
 }
 
+// avo:region tma
 // 2-D TMA load of one box at (col, row) into dst, completing on bar.
 __device__ __forceinline__ void tma_load(void *dst, const CUtensorMap *map, uint64_t *bar, int col,
                                          int row)
@@ -92,6 +105,7 @@ __device__ __forceinline__ void tma_load(void *dst, const CUtensorMap *map, uint
                  "l"(reinterpret_cast<uint64_t>(map)), "r"(smem_addr(bar)), "r"(col), "r"(row)
                  : "memory");
 }
+// avo:end
 
 // wgmma shared-memory descriptor, 128-byte swizzle; offsets in bytes.
 __device__ __forceinline__ uint64_t make_desc(uint32_t addr, uint32_t lbo, uint32_t sbo)
@@ -272,17 +286,16 @@ __device__ __forceinline__ void rescale_pack(float (&acc_o)[64], uint32_t (&pf)[
 // avo:end
 
 template <bool CAUSAL>
-__global__ void __launch_bounds__(kThreads, 1)
-    attention_sm90_kernel(const __grid_constant__ CUtensorMap tm_q,
-                          const __grid_constant__ CUtensorMap tm_k,
-                          const __grid_constant__ CUtensorMap tm_v, __nv_bfloat16 *__restrict__ o,
-                          int s, int hq, int group, float scale_log2)
+__device__ __forceinline__ void sm90_body(const CUtensorMap &tm_q, const CUtensorMap &tm_k,
+                                          const CUtensorMap &tm_v, __nv_bfloat16 *__restrict__ o, int s,
+                                          int hq, int group, float scale_log2)
 {
     extern __shared__ unsigned char smem_raw[];
     // The 128-byte swizzle repeats every 1024 bytes: align the tiles to it.
     Smem &sm = *reinterpret_cast<Smem *>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~(uintptr_t)1023);
 
     const int tid = threadIdx.x, wg = tid / 128;
+    // avo:region tile_setup
     const int mblk = CAUSAL ? (int)(gridDim.x - 1 - blockIdx.x) : (int)blockIdx.x;
     const int h = blockIdx.y, b = blockIdx.z;
     const int hkv = hq / group;
@@ -290,6 +303,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     const int q_row = (b * hq + h) * s + m0;             // row in the [b*hq*s, d] view
     const int kv_row = (b * hkv + h / group) * s;        // first row of this KV head
     const int n_blocks = CAUSAL ? mblk + 1 : s / kBlockN; // BLOCK_M == BLOCK_N
+    // avo:end
 
     if (tid == 0) {
         mbar_init(&sm.q_full, 1);
@@ -431,6 +445,19 @@ __global__ void __launch_bounds__(kThreads, 1)
     }
 }
 
+template <bool CAUSAL>
+__global__ void __launch_bounds__(kThreads, 1)
+    attention_sm90_kernel(const __grid_constant__ CUtensorMap tm_q,
+                          const __grid_constant__ CUtensorMap tm_k,
+                          const __grid_constant__ CUtensorMap tm_v, __nv_bfloat16 *__restrict__ o,
+                          int s, int hq, int group, float scale_log2)
+{
+    if constexpr (AVO_SM90_DEVICE)
+        sm90_body<CAUSAL>(tm_q, tm_k, tm_v, o, s, hq, group, scale_log2);
+    else
+        __trap();
+}
+
 PFN_cuTensorMapEncodeTiled_v12000 get_encode()
 {
     static PFN_cuTensorMapEncodeTiled_v12000 fn = nullptr;
@@ -445,6 +472,7 @@ PFN_cuTensorMapEncodeTiled_v12000 get_encode()
     return fn;
 }
 
+// avo:region launch
 // [rows, 128] bf16 row-major viewed as 2-D; boxes of 128 rows x 64 columns.
 bool make_map(CUtensorMap *map, const void *ptr, uint64_t rows)
 {
@@ -479,20 +507,66 @@ int launch(const avo_attention_params *p, cudaStream_t stream)
     return cudaPeekAtLastError() == cudaSuccess ? 0 : AVO_ATTENTION_ECUDA;
 }
 
+// avo:end
+
+// avo:region dispatch
+// The shapes the Hopper kernel serves; the rest run the sm_80 kernel.
+bool sm90_serves(const avo_attention_params *p)
+{
+    return p->d == kD && p->s % kBlockM == 0;
+}
+// avo:end
+
+// The sm_80 kernel's tile shape (tuned with attention.cu's knobs).
+int fa2_forward(const avo_attention_params *p, cudaStream_t stream)
+{
+    return avo_fa2::forward<4, 64, 2, 2>(p, stream);
+}
+
+// Compute capability of the current device, major * 10 + minor; 0 when unknown.
+int current_cc()
+{
+    static int cached[64];
+    int dev = 0, major = 0, minor = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess)
+        return 0;
+    if (dev >= 0 && dev < 64 && cached[dev])
+        return cached[dev];
+    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) != cudaSuccess)
+        return 0;
+    if (dev >= 0 && dev < 64)
+        cached[dev] = major * 10 + minor;
+    return major * 10 + minor;
+}
+
+const char kSm90[] = "sm90-wgmma-tma-ws", kFa2[] = "fa2-mma-sync";
+
 } // namespace
+
+extern "C" const char *avo_attention_kernel_for(const avo_attention_params *p, int cc)
+{
+    if (!avo_fa2::serves(p) || cc < 80)
+        return nullptr;
+    return cc == 90 && sm90_serves(p) ? kSm90 : kFa2;
+}
 
 extern "C" int avo_attention_forward(const avo_attention_params *p, cudaStream_t stream)
 {
-    if (!p || !p->q || !p->k || !p->v || !p->o || p->b <= 0 || p->hq <= 0 || p->hkv <= 0 ||
-        p->s <= 0 || p->hq % p->hkv != 0 || p->b > 65535 || p->hq > 65535)
+    if (!avo_fa2::serves(p))
         return AVO_ATTENTION_EINVAL;
-    // Whole 128-row tiles, head dim 128, row index within int range.
-    if (p->d != kD || p->s % kBlockM != 0 || (int64_t)p->b * p->hq * p->s > INT32_MAX)
-        return AVO_ATTENTION_EINVAL;
+    const int cc = current_cc();
+    if (cc == 0)
+        return AVO_ATTENTION_ECUDA; // no device: cudaPeekAtLastError() says why
+    const char *k = avo_attention_kernel_for(p, cc);
+    if (!k)
+        return AVO_ATTENTION_EINVAL; // a device older than sm_80
+    if (k == kFa2)
+        return fa2_forward(p, stream);
     return p->causal ? launch<true>(p, stream) : launch<false>(p, stream);
 }
 
 extern "C" const char *avo_attention_variant(void)
 {
-    return "sm90-wgmma-tma-ws-overlap";
+    return "sm90-wgmma-tma-ws-overlap+fa2";
 }

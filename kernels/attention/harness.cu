@@ -54,9 +54,10 @@ __global__ void __launch_bounds__(kRefThreads) reference_kernel(
     const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, float *ref,
     int s, int hq, int hkv, int causal)
 {
-    __shared__ float s_q[kRefRows][D];
-    __shared__ float s_k[kRefKeys][D + 1];
-    __shared__ float s_v[kRefKeys][D];
+    // Inputs stay bf16 in shared memory (exact: they are bf16), so D = 256 fits in 48 KB.
+    __shared__ __nv_bfloat16 s_q[kRefRows][D];
+    __shared__ __nv_bfloat16 s_k[kRefKeys][D + 2];
+    __shared__ __nv_bfloat16 s_v[kRefKeys][D];
     __shared__ float s_p[kRefRows][kRefKeys];
     __shared__ float s_alpha[kRefRows], s_l[kRefRows];
 
@@ -71,7 +72,7 @@ __global__ void __launch_bounds__(kRefThreads) reference_kernel(
 
     for (int i = tid; i < kRefRows * D; i += kRefThreads) {
         const int r = i / D, c = i % D;
-        s_q[r][c] = r0 + r < s ? __bfloat162float(qg[(size_t)(r0 + r) * D + c]) : 0.f;
+        s_q[r][c] = r0 + r < s ? qg[(size_t)(r0 + r) * D + c] : __float2bfloat16(0.f);
     }
     constexpr int kRowsPerThread = kRefRows * D / kRefThreads;
     const int my_d = tid % D, my_r = tid / D;          // rows my_r + i * (kRefThreads / D)
@@ -87,14 +88,14 @@ __global__ void __launch_bounds__(kRefThreads) reference_kernel(
         for (int i = tid; i < kRefKeys * D; i += kRefThreads) {
             const int r = i / D, c = i % D;
             const bool in = k0 + r < s;
-            s_k[r][c] = in ? __bfloat162float(kg[(size_t)(k0 + r) * D + c]) : 0.f;
-            s_v[r][c] = in ? __bfloat162float(vg[(size_t)(k0 + r) * D + c]) : 0.f;
+            s_k[r][c] = in ? kg[(size_t)(k0 + r) * D + c] : __float2bfloat16(0.f);
+            s_v[r][c] = in ? vg[(size_t)(k0 + r) * D + c] : __float2bfloat16(0.f);
         }
         __syncthreads();
         for (int rr = 0; rr < 2; ++rr) {
             const int r = warp + 8 * rr, row = r0 + r, key = k0 + lane;
             float dot = 0.f;
-            for (int c = 0; c < D; ++c) dot = fmaf(s_q[r][c], s_k[lane][c], dot);
+            for (int c = 0; c < D; ++c) dot = fmaf(__bfloat162float(s_q[r][c]), __bfloat162float(s_k[lane][c]), dot);
             float sc = dot * scale;
             if (key >= s || (causal && key > row)) sc = -INFINITY;
             float mx = sc;
@@ -115,7 +116,7 @@ __global__ void __launch_bounds__(kRefThreads) reference_kernel(
         for (int i = 0; i < kRowsPerThread; ++i) {
             const int r = my_r + i * (kRefThreads / D);
             float a = acc[i] * s_alpha[r];
-            for (int c = 0; c < kRefKeys; ++c) a = fmaf(s_p[r][c], s_v[c][my_d], a);
+            for (int c = 0; c < kRefKeys; ++c) a = fmaf(s_p[r][c], __bfloat162float(s_v[c][my_d]), a);
             acc[i] = a;
         }
     }
@@ -163,7 +164,9 @@ int reference(void *u, float *ref)
     const Attn *a = static_cast<const Attn *>(u);
     const avo_attention_params &p = a->p;
     const dim3 grid((unsigned)((p.s + kRefRows - 1) / kRefRows), (unsigned)p.hq, (unsigned)p.b);
-    if (p.d == 128)
+    if (p.d == 256)
+        reference_kernel<256><<<grid, kRefThreads>>>(a->q, a->k, a->v, ref, p.s, p.hq, p.hkv, p.causal);
+    else if (p.d == 128)
         reference_kernel<128><<<grid, kRefThreads>>>(a->q, a->k, a->v, ref, p.s, p.hq, p.hkv, p.causal);
     else
         reference_kernel<64><<<grid, kRefThreads>>>(a->q, a->k, a->v, ref, p.s, p.hq, p.hkv, p.causal);
@@ -225,9 +228,9 @@ int main(int argc, char **argv)
             return usage();
         }
     }
-    if (b < 1 || hq < 1 || hkv < 1 || s < 1 || (d != 64 && d != 128) || causal < 0 || causal > 1 ||
+    if (b < 1 || hq < 1 || hkv < 1 || s < 1 || (d != 64 && d != 128 && d != 256) || causal < 0 || causal > 1 ||
         hq % hkv != 0) {
-        fprintf(stderr, "harness: need b,hq,hkv,s >= 1, hq %% hkv == 0, d 64|128, causal 0|1\n");
+        fprintf(stderr, "harness: need b,hq,hkv,s >= 1, hq %% hkv == 0, d 64|128|256, causal 0|1\n");
         return 2;
     }
     Attn a;
