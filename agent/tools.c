@@ -41,6 +41,8 @@ static const avo_agent_tool_def tools[] = {
 	 "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}},\"required\":[\"text\"]}"},
 	{"edit_region", "Replace the whole text of one region in the working copy. The edit is validated at once.",
 	 "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"text\":{\"type\":\"string\",\"description\":\"the new region text, whole lines\"}},\"required\":[\"name\",\"text\"]}"},
+	{"edit_regions", "Replace several regions at once, validated together (for a change whose parts only parse together).",
+	 "{\"type\":\"object\",\"properties\":{\"edits\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"text\":{\"type\":\"string\"}},\"required\":[\"name\",\"text\"]}}},\"required\":[\"edits\"]}"},
 	{"set_knob", "Set one knob of the working copy to one of its allowed values.",
 	 "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"value\":{\"type\":\"string\"}},\"required\":[\"name\",\"value\"]}"},
 	{"evaluate", "Compile, check and time the working copy. A correct variant as fast as the best is committed and ends the step.", NOARGS},
@@ -337,13 +339,11 @@ static char *try_edits(avo_agent_tools *s, agent_edits *tentative, const char *w
 	return avo_sprintf("ok: %s. Call evaluate to measure the working copy.", what);
 }
 
-static char *tool_edit_region(avo_agent_tools *s, const cJSON *args, int *is_error)
+/* Puts one region's new text into tent; NULL, or why not (the caller frees it). */
+static char *put_region(const avo_agent_context *ctx, agent_edits *tent, const char *name, const char *text)
 {
-	const char *name = arg_str(args, "name"), *text = arg_str(args, "text");
-	const avo_agent_context *ctx = s->ctx;
-	*is_error = 1;
 	if (!name || !text)
-		return avo_strdup("edit_region needs string arguments \"name\" and \"text\"");
+		return avo_strdup("an edit needs string arguments \"name\" and \"text\"");
 	if (!avo_agent__ctx_region(ctx, name)) {
 		avo_buf b = AVO_BUF_INIT;
 		avo_buf_printf(&b, "edit refused: there is no region named \"%s\"; only the marked regions can be edited. Regions:", name);
@@ -351,21 +351,59 @@ static char *tool_edit_region(avo_agent_tools *s, const cJSON *args, int *is_err
 			avo_buf_printf(&b, " %s", ctx->regions[i].name);
 		return avo_buf_detach(&b);
 	}
-	*is_error = 0;
 	size_t n = strlen(text);
 	char *t = (n && text[n - 1] == '\n') ? avo_strdup(text) : avo_sprintf("%s\n", text);
-	agent_edits tent;
-	if (!t || avo_agent__edits_copy(&tent, &s->work) < 0 || avo_agent__edits_set_region(&tent, ctx, name, t) < 0) {
-		if (t)
-			avo_agent__edits_free(&tent);
-		free(t);
-		*is_error = 1;
-		return avo_strdup("internal error: out of memory");
-	}
+	int rc = t ? avo_agent__edits_set_region(tent, ctx, name, t) : -1;
 	free(t);
+	return rc < 0 ? avo_strdup("internal error: out of memory") : NULL;
+}
+
+static char *tool_edit_region(avo_agent_tools *s, const cJSON *args, int *is_error)
+{
+	const char *name = arg_str(args, "name");
+	agent_edits tent;
+	*is_error = 1;
+	if (avo_agent__edits_copy(&tent, &s->work) < 0)
+		return avo_strdup("internal error: out of memory");
+	char *why = put_region(s->ctx, &tent, name, arg_str(args, "text"));
+	if (why) {
+		avo_agent__edits_free(&tent);
+		return why;
+	}
+	*is_error = 0;
 	char what[256];
 	snprintf(what, sizeof(what), "region %s replaced", name);
 	return try_edits(s, &tent, what, is_error);
+}
+
+/* Several regions at once, validated together: a change whose parts only parse together
+ * (a helper's new signature and its callers) cannot go one region at a time. */
+static char *tool_edit_regions(avo_agent_tools *s, const cJSON *args, int *is_error)
+{
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(args, "edits"), *e;
+	agent_edits tent;
+	*is_error = 1;
+	if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) < 1)
+		return avo_strdup("edit_regions needs \"edits\": a non-empty array of {\"name\", \"text\"}");
+	if (avo_agent__edits_copy(&tent, &s->work) < 0)
+		return avo_strdup("internal error: out of memory");
+	avo_buf names = AVO_BUF_INIT;
+	cJSON_ArrayForEach(e, list)
+	{
+		char *why = put_region(s->ctx, &tent, arg_str(e, "name"), arg_str(e, "text"));
+		if (why) {
+			avo_agent__edits_free(&tent);
+			avo_buf_dispose(&names);
+			return why;
+		}
+		avo_buf_printf(&names, "%s%s", names.size ? ", " : "", arg_str(e, "name"));
+	}
+	*is_error = 0;
+	char *what = avo_sprintf("regions %s replaced", avo_buf_cstr(&names));
+	avo_buf_dispose(&names);
+	char *r = try_edits(s, &tent, what ? what : "regions replaced", is_error);
+	free(what);
+	return r;
 }
 
 static char *tool_set_knob(avo_agent_tools *s, const cJSON *args, int *is_error)
@@ -462,6 +500,8 @@ char *avo_agent_tools_call(avo_agent_tools *s, const char *name, const cJSON *ar
 		return tool_read_attempts(s);
 	if (!strcmp(name, "write_note"))
 		return tool_write_note(s, args, is_error);
+	if (!strcmp(name, "edit_regions"))
+		return tool_edit_regions(s, args, is_error);
 	if (!strcmp(name, "edit_region"))
 		return tool_edit_region(s, args, is_error);
 	if (!strcmp(name, "set_knob"))

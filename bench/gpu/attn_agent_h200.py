@@ -4,7 +4,7 @@ agent drives `avo mcp kernels/attention/avo-sm90-shapes.json` over stdio on the 
 The agent's changes were written beforehand by the session's engineer acting as the agent
 (the GPU host runs batch commands only, so the agent cannot think there): each step is a
 whole kernel file under bench/attention/agent/, and the script submits it the way any MCP
-agent would, as edit_region calls for the regions it changes, then submit with a note.
+agent would, as one edit_regions call for the regions it changes, then submit with a note.
 Every step so goes through avo's trusted evaluator and its confirming gate into one run
 dir; a step that is refused, wrong or not faster is recorded and not committed. After the
 session: a second session resumes the run and reads it back, then `avo status`,
@@ -59,11 +59,10 @@ def main():
         want = regions(os.path.join(ROOT, "bench/attention/agent", fname))
         changed = [n for n in want if want[n] != prev.get(n)]
         refused = None
-        for n in changed:
-            text, err = s.tool("edit_region", {"name": n, "text": want[n]})
-            if err:
-                refused = "%s: %s" % (n, text.strip()[:300])
-                break
+        # One call: the parts of a change (a helper's new signature, its callers) parse only together.
+        text, err = s.tool("edit_regions", {"edits": [{"name": n, "text": want[n]} for n in changed]})
+        if err:
+            refused = text.strip()[:600]
         if refused:
             summary.append({"step": fname, "refused": refused})
             continue

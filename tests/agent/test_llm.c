@@ -60,7 +60,7 @@ static void repair(const char *api, int commit)
 	/* what the model saw */
 	CHECK(req_has(log, 0, "HINT_TEXT_42"));                 /* the supervisor's hint */
 	CHECK(req_has(log, 0, "mock-model"));
-	CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(log, 0), "body"), "tools")) == 11);
+	CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(log, 0), "body"), "tools")) == 12);
 	CHECK(req_has(log, 1, "ORIGINAL"));                     /* read_regions */
 	CHECK(req_has(log, 1, "BLOCK = 64   allowed: 32 64 128"));
 	CHECK(req_has(log, 1, "tiling.md  Tiling for shared memory")); /* the note list */
@@ -164,7 +164,7 @@ static void test_bad_calls(void)
 	all_auth(log, "ok");
 	CHECK(req_has(log, 1, "not a JSON object"));
 	CHECK(req_has(log, 2, "unknown tool \\\"rm_rf\\\""));
-	CHECK(req_has(log, 2, "read_regions read_kernel read_lineage read_knowledge read_feedback read_attempts write_note edit_region set_knob evaluate submit"));
+	CHECK(req_has(log, 2, "read_regions read_kernel read_lineage read_knowledge read_feedback read_attempts write_note edit_region edit_regions set_knob evaluate submit"));
 	CHECK(req_has(log, 3, "Answer with tool calls only"));
 	CHECK(req_has(log, 4, "ORIGINAL")); /* empty arguments are no arguments */
 	CHECK(secret_absent(&m, KEY));

@@ -4,6 +4,7 @@ the original kernel is measured, the end of input, and SIGTERM.
 usage: protocol.py AVO SRC_DIR WORK_DIR"""
 import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -67,6 +68,22 @@ if not err:
 text, err = s.call("edit_region", {"name": "pv"})
 if not err:
     fail("edit_region without text: %s" % text)
+# A change whose parts only parse together: a name declared in one region, used in another.
+src = open(os.path.join(SRC, "kernels/cpu/attention.c")).read()
+cur = {m.group(1): m.group(2) for m in re.finditer(r"// avo:region (\w+)\n(.*?)^\s*// avo:end", src, re.S | re.M)}
+both = [{"name": "scores", "text": "\t\t\tconst float pair_scale = 1.0f;\n" + cur["scores"]},
+        {"name": "softmax", "text": cur["softmax"] + "\t\t\t(void)pair_scale;\n"}]
+text, err = s.call("edit_region", both[1])
+if not err or "refused" not in text:
+    fail("a region using an undeclared name was accepted alone: %s" % text)
+text, err = s.call("edit_regions", {"edits": both + [{"name": "nope", "text": "x"}]})
+if not err or "no region named" not in text:
+    fail("edit_regions with an unknown region: %s" % text)
+text, err = s.call("edit_regions", {"edits": both})
+if err or "regions scores, softmax replaced" not in text:
+    fail("edit_regions of two regions that parse together: %s" % text)
+if "pair_scale" not in s.call("read_kernel", {"offset": 30, "limit": 60})[0]:
+    fail("read_kernel does not show the two-region edit")
 s.request("tools/call", {"name": "status", "arguments": [1]})  # arguments not an object
 # Notifications get no answer: the next message is the ping's.
 s.send({"jsonrpc": "2.0", "method": "notifications/whatever", "params": {}})
