@@ -75,6 +75,18 @@ int avo_agent_step(avo_agent_op *op, const avo_agent_context *ctx, avo_agent_ste
 	return rc;
 }
 
+int avo_agent_proposes_ahead(const avo_agent_op *op)
+{
+	return op && op->observe;
+}
+
+void avo_agent_observe(avo_agent_op *op, const avo_agent_context *ctx, const avo_astedit_knob_edit *kedits,
+		       size_t nkedits, int correct, double fitness)
+{
+	if (op && op->observe)
+		op->observe(op, ctx, kedits, nkedits, correct, fitness);
+}
+
 void avo_agent_op_free(avo_agent_op *op)
 {
 	if (op)

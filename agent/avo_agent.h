@@ -92,6 +92,9 @@ typedef struct {
 	char *feedback;                  /* compiler errors, first failure, ...; may be NULL */
 	char *version_id;                /* the new version's id when committed, else NULL */
 	int stop;                        /* the caller's budget is spent: end the step now */
+	int pending;                     /* queued, not measured yet (the caller evaluates ahead,
+					  * engine/pipeline.h): the verdict comes later through
+					  * avo_agent_observe(); nothing above is set */
 } avo_agent_eval;
 
 void avo_agent_eval_dispose(avo_agent_eval *e);
@@ -196,6 +199,10 @@ struct avo_agent_op {
 	int interactive;
 	int (*step)(avo_agent_op *op, const avo_agent_context *ctx, avo_agent_step_result *out);
 	void (*free)(avo_agent_op *op);
+	/* Proposes ahead: its steps accept a `pending` evaluation and learn the verdict later
+	 * through observe() (the knob search). NULL: the operator waits for each verdict. */
+	void (*observe)(avo_agent_op *op, const avo_agent_context *ctx, const avo_astedit_knob_edit *kedits,
+			size_t nkedits, int correct, double fitness);
 };
 
 /* Run one variation step. `out` is always initialised (dispose it even on error; its
@@ -205,6 +212,12 @@ struct avo_agent_op {
  * misbehaves gives 0 with outcome AVO_AGENT_FAILED and `error` set. */
 int avo_agent_step(avo_agent_op *op, const avo_agent_context *ctx, avo_agent_step_result *out);
 void avo_agent_op_free(avo_agent_op *op);
+/* 1 when the operator proposes ahead (avo_agent_op.observe). */
+int avo_agent_proposes_ahead(const avo_agent_op *op);
+/* The verdict of a pending evaluation of these knob values (in proposal order); a no-op
+ * for an operator that does not propose ahead. */
+void avo_agent_observe(avo_agent_op *op, const avo_agent_context *ctx, const avo_astedit_knob_edit *kedits,
+		       size_t nkedits, int correct, double fitness);
 
 /* Built-in search over the declared knobs, no network. Options (may be NULL):
  *   {"seed": 1, "neighbors": 0.6, "crossover": 0.2, "elite": 4}

@@ -424,8 +424,9 @@ static int knob_step(avo_agent_op *op, const avo_agent_context *ctx, avo_agent_s
 		return rc;
 	}
 	rc = avo_agent__step_evaluate(out, ctx, &e);
+	/* pending: known (never proposed again), measured later (knob_observe) */
 	if (rc == 0)
-		rc = remember(k, idx, out->eval.correct ? out->eval.fitness : -INFINITY, 1);
+		rc = remember(k, idx, out->eval.correct ? out->eval.fitness : -INFINITY, !out->eval.pending);
 	free(idx);
 	if (rc < 0) {
 		avo_agent__edits_free(&e);
@@ -440,6 +441,19 @@ static int knob_step(avo_agent_op *op, const avo_agent_context *ctx, avo_agent_s
 	out->note = avo_buf_detach(&note);
 	avo_agent__edits_to_result(out, &e);
 	return 0;
+}
+
+/* A pending point's verdict, in proposal order: it joins the elite as if measured then. */
+static void knob_observe(avo_agent_op *op, const avo_agent_context *ctx, const avo_astedit_knob_edit *ke,
+			 size_t nke, int correct, double fitness)
+{
+	knob_op *k = (knob_op *)op;
+	if (!k->dom || k->nknobs != ctx->nknobs || !k->nknobs)
+		return;
+	uint64_t *idx = calloc(k->nknobs, sizeof(*idx));
+	if (idx && point_from(idx, ctx, ke, nke) == 0 && remember(k, idx, correct ? fitness : -INFINITY, 1) < 0)
+		avo_error_clear();
+	free(idx);
 }
 
 static void knob_free(avo_agent_op *op)
@@ -466,6 +480,7 @@ int avo_agent_knob_new(avo_agent_op **out, const struct cJSON *options)
 	k->op.name = "knob";
 	k->op.step = knob_step;
 	k->op.free = knob_free;
+	k->op.observe = knob_observe;
 	k->seed = k->rng = (uint64_t)opt_num(options, "seed", 1);
 	k->p_neighbors = opt_num(options, "neighbors", 0.6);
 	k->p_crossover = opt_num(options, "crossover", 0.2);

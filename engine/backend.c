@@ -9,6 +9,7 @@
 #include "backend_impl.h"
 
 #include "avo_base.h"
+#include "pipeline.h"
 
 #include <math.h>
 #include <signal.h>
@@ -30,6 +31,7 @@ static const avo_backend_ops *const backend_registry[] = {
 static volatile sig_atomic_t backend__signal;
 
 int avo_backend__signalled(void) { return backend__signal; }
+const volatile sig_atomic_t *avo_backend__signal_flag(void) { return &backend__signal; }
 
 static void on_signal(int sig) { backend__signal = sig; }
 
@@ -116,8 +118,10 @@ void avo_backend_free(avo_backend *b)
 {
 	if (!b)
 		return;
+	avo_pipeline_free(b->pipe);
 	if (b->ops && b->ops->close)
 		b->ops->close(b);
+	free(b->devices);
 	free(b);
 }
 
@@ -129,6 +133,54 @@ const char *avo_backend_name(const avo_backend *b)
 size_t avo_backend_slots(const avo_backend *b)
 {
 	return b->nslots ? b->nslots : 1;
+}
+
+int avo_backend_pipeline(avo_backend *b, struct avo_pipeline **out)
+{
+	int rc = 0;
+	if (!b->pipe && b->ndevices) {
+		avo_pipeline_options po = {b->devices, b->ndevices, b->eopts.jobs};
+		rc = avo_pipeline_open(&b->pipe, b->spec, b->cache, &b->eopts, &po);
+	}
+	*out = b->pipe;
+	return rc;
+}
+
+int avo_backend__eval_pipeline(avo_backend *b, avo_eval_result **out, char **errs, const char *const *v,
+			       const size_t *lens, size_t n)
+{
+	avo_pipeline *p = NULL;
+	int rc = avo_backend_pipeline(b, &p);
+	if (rc < 0 || !p)
+		return rc < 0 ? rc : avo_error_set(AVO_EINVALID, "the %s backend has no pipeline", b->ops->name);
+	long *ids = calloc(n, sizeof(*ids));
+	if (!ids)
+		return avo_oom();
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if ((ids[i] = avo_pipeline_submit(p, v[i], lens[i], AVO_PIPELINE_ANY, 0)) < 0)
+			rc = (int)ids[i];
+	for (size_t i = 0; i < n; i++) {
+		if (rc < 0 || ids[i] <= 0) {
+			if (ids[i] > 0)
+				avo_pipeline_cancel(p, ids[i]);
+			continue;
+		}
+		int wrc = avo_pipeline_wait(p, ids[i], &out[i], NULL, avo_backend__signal_flag(), NULL);
+		if (wrc < 0 && !avo_backend__signalled())
+			rc = wrc; /* the environment failed: as inline, the whole call fails */
+		else if (wrc < 0)
+			avo_pipeline_cancel(p, ids[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!out[i] && rc == 0)
+			errs[i] = avo_strdup(avo_backend__signalled() ? "not evaluated: interrupted" : "not evaluated");
+	if (rc < 0)
+		for (size_t i = 0; i < n; i++) {
+			avo_eval_result_free(out[i]);
+			out[i] = NULL;
+		}
+	free(ids);
+	return rc;
 }
 
 int avo_backend_interrupted(const avo_backend *b)

@@ -26,9 +26,11 @@ typedef struct {
 	const char *job_root;   /* slurm: NULL: spec's slurm.job_dir, else <spec dir>/.avo/slurm */
 	const char *worker;     /* slurm: program run on the nodes; NULL: spec's slurm.avo, else this avo */
 	int quiet;              /* no progress lines on stderr */
+	const char *devices;    /* local: "N" CPU workers (C kernels) or "0,2" GPU indices (CUDA);
+				 * NULL: $AVO_DEVICES, else the spec's "local" section, else all */
 } avo_backend_options;
 
-#define AVO_BACKEND_OPTIONS_INIT {NULL, NULL, NULL, 0}
+#define AVO_BACKEND_OPTIONS_INIT {NULL, NULL, NULL, 0, NULL}
 
 int avo_backend_open(avo_backend **out, const avo_spec *spec, avo_cache *cache,
 		     const avo_eval_options *eopts, const avo_backend_options *opts);
@@ -47,6 +49,12 @@ size_t avo_backend_slots(const avo_backend *b);
  * SIGTERM (jobs in flight are cancelled; finished verdicts are still in out[]). */
 int avo_backend_eval(avo_backend *b, avo_eval_result **out, char **errs,
 		     const char *const *variants, const size_t *lens, size_t n);
+
+/* The backend's evaluation pipeline (engine/pipeline.h: compiles on every core, one run
+ * worker per device), opened on first use; *out is borrowed, NULL when the backend has
+ * none (slurm: its batches are job arrays). < 0: it could not start. */
+struct avo_pipeline;
+int avo_backend_pipeline(avo_backend *b, struct avo_pipeline **out);
 
 /* Did a SIGINT/SIGTERM arrive during the last avo_backend_eval()? */
 int avo_backend_interrupted(const avo_backend *b);

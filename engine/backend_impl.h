@@ -12,6 +12,7 @@
 #include "backend.h"
 
 #include <cjson/cJSON.h>
+#include <signal.h>
 
 typedef struct {
 	const char *name;  /* what "backend" / --backend says */
@@ -35,12 +36,20 @@ struct avo_backend {
 	int interrupted;
 	size_t nslots;
 	void *impl;
+	/* The devices of its pipeline (open() sets them; none: no pipeline), the pipeline. */
+	int *devices;            /* CUDA_VISIBLE_DEVICES index per device, -1: a CPU worker */
+	size_t ndevices;
+	struct avo_pipeline *pipe;
 };
 
 extern const avo_backend_ops avo_backend__inline, avo_backend__local, avo_backend__slurm;
 
-/* The signal that arrived during the current eval (0: none). */
+/* The signal that arrived during the current eval (0: none), and its flag. */
 int avo_backend__signalled(void);
+const volatile sig_atomic_t *avo_backend__signal_flag(void);
+/* Evaluate through the pipeline: submit all, wait for each (eval() of inline and local). */
+int avo_backend__eval_pipeline(avo_backend *b, avo_eval_result **out, char **errs, const char *const *v,
+			       const size_t *lens, size_t n);
 
 /* Optional fields of a backend's spec section; errors name "<sec>.<k>" in the spec. */
 int avo_backend__field_err(const avo_spec *s, const char *field, const char *what);

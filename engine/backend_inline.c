@@ -1,12 +1,19 @@
 /* The inline backend: evaluations in this process, as `avo eval` does (the default). */
 #include "backend_impl.h"
 
+#include "avo_base.h"
+
 #include <stdlib.h>
 
 static int inline_open(avo_backend *b, const cJSON *section, const avo_backend_options *opts)
 {
 	(void)section, (void)opts;
 	b->nslots = 1;
+	/* one device for the tune loop's pipeline (engine/pipeline.h): compiles overlap runs */
+	if (!(b->devices = calloc(1, sizeof(int))))
+		return avo_oom();
+	b->devices[0] = b->eopts.gpu;
+	b->ndevices = 1;
 	return 0;
 }
 

@@ -124,6 +124,118 @@ static void harness_hash(const avo_eval__ctx *e, char out[AVO_CACHE_HEX])
 	avo_cache_key_final(k, out);
 }
 
+/* ---- what avo_eval_many and a session share --------------------------------------- */
+
+/* The context of one evaluation call or session: protocol, sandbox, scratch, identity,
+ * harness. `hhash` gets the harness's part of the eval key. */
+static int ctx_open(avo_eval__ctx *e, const avo_spec *spec, avo_cache *cache, const avo_eval_options *opts,
+		    char hhash[AVO_CACHE_HEX])
+{
+	memset(e, 0, sizeof(*e));
+	e->spec = spec;
+	e->opts = opts;
+	e->cache = opts->use_cache ? cache : NULL;
+	pthread_mutex_init(&e->mu, NULL);
+	pthread_cond_init(&e->cv, NULL);
+	avo_buf hsrc = AVO_BUF_INIT;
+	int rc;
+	if ((rc = choose_protocol(e)) < 0 || (spec->sandbox && (rc = avo_sandbox_check()) < 0) ||
+	    (rc = scratch_root(&e->root, opts)) < 0 || (rc = avo_buildid_init(&e->id, spec, opts->gpu, e->cache)) < 0)
+		return rc;
+	if ((rc = avo_file_read(&hsrc, spec->harness)) < 0) {
+		avo_buf_dispose(&hsrc);
+		return avo_error_wrap(AVO_EIO, "harness");
+	}
+	e->harness_len = hsrc.size;
+	e->harness_src = avo_buf_detach(&hsrc);
+	harness_hash(e, hhash);
+	return 0;
+}
+
+static void ctx_close(avo_eval__ctx *e)
+{
+	free(e->root);
+	avo_buildid_dispose(&e->id);
+	free(e->harness_src);
+	for (size_t i = 0; i < e->nhobj; i++)
+		free(e->hobj[i].bytes);
+	if (e->ref_dir && !e->opts->verbose)
+		avo_rm_rf(e->ref_dir);
+	free(e->ref_dir);
+	free(e->ref_exe);
+	free(e->libdir);
+	free(e->harness_feedback);
+	pthread_mutex_destroy(&e->mu);
+	pthread_cond_destroy(&e->cv);
+}
+
+/* Key an item and look it up in ns "eval": 1 when the cache had its verdict (IT_DONE). */
+static int item_init(avo_eval__ctx *e, avo_eval__item *it, const char *src, size_t len, int gpu, int remeasure,
+		     const char *hhash)
+{
+	it->src = src;
+	it->len = len;
+	it->gpu = gpu;
+	it->remeasure = remeasure;
+	it->t0 = avo_now();
+	if (!(it->res = new_result(e->spec)))
+		return avo_oom();
+	avo_cache_hash_hex(it->hash, it->src, it->len);
+	avo_buildid_eval_key(it->key, e->spec, &e->id, it->hash, hhash);
+	avo_buf hit = AVO_BUF_INIT;
+	avo_eval_result *cached = NULL;
+	int found = 0;
+	if (!remeasure && avo_eval__cache_get(e, "eval", it->key, &hit) == 0 &&
+	    avo_eval_result_parse(&cached, hit.ptr ? hit.ptr : "", hit.size) == 0 &&
+	    cached->nconfigs == e->spec->nconfigs) {
+		avo_eval_result_free(it->res);
+		it->res = cached;
+		cached->from_cache = 1;
+		it->state = IT_DONE;
+		found = 1;
+	} else {
+		avo_eval_result_free(cached);
+		it->state = IT_COMPILING;
+	}
+	avo_buf_dispose(&hit);
+	return found;
+}
+
+/* The verdict of a judged item: fitness, its record in ns "eval"; hands it out. */
+static avo_eval_result *item_finish(avo_eval__ctx *e, avo_eval__item *it, double t0)
+{
+	avo_eval_result *r = it->res;
+	memcpy(r->variant_hash, it->hash, AVO_CACHE_HEX);
+	memcpy(r->eval_key, it->key, AVO_CACHE_HEX);
+	if (!r->from_cache) {
+		snprintf(r->harness_protocol, sizeof(r->harness_protocol), "%s", e->proto->name);
+		r->unsandboxed = !e->spec->sandbox;
+		finish(e->spec, r);
+		if (!it->remeasure && (r->status == AVO_EVAL_OK || r->status == AVO_EVAL_INCORRECT)) {
+			char *j = avo_eval_result_json(r);
+			if (j)
+				avo_eval__cache_put(e, "eval", it->key, j, strlen(j));
+			free(j);
+		}
+	}
+	r->seconds = avo_now() - (r->from_cache ? it->t0 : t0);
+	it->res = NULL;
+	return r;
+}
+
+static void item_dispose(avo_eval__ctx *e, avo_eval__item *it)
+{
+	avo_eval_result_free(it->res);
+	if (it->dir && !e->opts->verbose)
+		avo_rm_rf(it->dir);
+	else if (it->dir)
+		fprintf(stderr, "avo: scratch kept: %s\n", it->dir);
+	free(it->dir);
+	free(it->exe);
+	free(it->env_msg);
+	memset(it, 0, sizeof(*it));
+}
+
 /* ---- the API -------------------------------------------------------------------------- */
 
 int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const *variants,
@@ -135,29 +247,13 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 	for (size_t i = 0; i < n; i++)
 		out[i] = NULL;
 	avo_eval__ctx e;
-	memset(&e, 0, sizeof(e));
-	e.spec = spec;
-	e.opts = opts;
-	e.cache = opts->use_cache ? cache : NULL;
-	pthread_mutex_init(&e.mu, NULL);
-	pthread_cond_init(&e.cv, NULL);
-	avo_buf hsrc = AVO_BUF_INIT;
 	pthread_t *th = NULL;
 	size_t nth = 0;
-	int rc;
 	double t0 = avo_now();
 	char hhash[AVO_CACHE_HEX];
-
-	if ((rc = choose_protocol(&e)) < 0 || (spec->sandbox && (rc = avo_sandbox_check()) < 0) ||
-	    (rc = scratch_root(&e.root, opts)) < 0 || (rc = avo_buildid_init(&e.id, spec, opts->gpu, e.cache)) < 0)
+	int rc = ctx_open(&e, spec, cache, opts, hhash);
+	if (rc < 0)
 		goto done;
-	if ((rc = avo_file_read(&hsrc, spec->harness)) < 0) {
-		rc = avo_error_wrap(AVO_EIO, "harness");
-		goto done;
-	}
-	e.harness_len = hsrc.size;
-	e.harness_src = avo_buf_detach(&hsrc);
-	harness_hash(&e, hhash);
 	if (!(e.items = calloc(n ? n : 1, sizeof(*e.items))) || !(e.todo = calloc(n ? n : 1, sizeof(size_t)))) {
 		rc = avo_oom();
 		goto done;
@@ -165,32 +261,12 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 	e.n = n;
 	size_t to_build = 0;
 	for (size_t i = 0; i < n; i++) {
-		avo_eval__item *it = &e.items[i];
-		it->src = variants[i];
-		it->len = lens[i];
-		it->t0 = avo_now();
-		if (!(it->res = new_result(spec))) {
-			rc = avo_oom();
+		if ((rc = item_init(&e, &e.items[i], variants[i], lens[i], opts->gpu, opts->remeasure, hhash)) < 0)
 			goto done;
-		}
-		avo_cache_hash_hex(it->hash, it->src, it->len);
-		avo_buildid_eval_key(it->key, spec, &e.id, it->hash, hhash);
-		avo_buf hit = AVO_BUF_INIT;
-		avo_eval_result *cached = NULL;
-		if (!opts->remeasure && avo_eval__cache_get(&e, "eval", it->key, &hit) == 0 &&
-		    avo_eval_result_parse(&cached, hit.ptr ? hit.ptr : "", hit.size) == 0 &&
-		    cached->nconfigs == spec->nconfigs) {
-			avo_eval_result_free(it->res);
-			it->res = cached;
-			cached->from_cache = 1;
-			it->state = IT_DONE;
-		} else {
-			avo_eval_result_free(cached);
-			it->state = IT_COMPILING;
+		if (rc == 0) {
 			e.todo[e.ntodo++] = i;
 			to_build++;
 		}
-		avo_buf_dispose(&hit);
 	}
 	if (to_build) {
 		e.need_harness = 1; /* job 0: the shared objects (memoised) and the reference */
@@ -245,43 +321,15 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 			goto done;
 		}
 	}
-	for (size_t i = 0; i < n; i++) {
-		avo_eval__item *it = &e.items[i];
-		avo_eval_result *r = it->res;
-		memcpy(r->variant_hash, it->hash, AVO_CACHE_HEX);
-		memcpy(r->eval_key, it->key, AVO_CACHE_HEX);
-		if (!r->from_cache)
-			snprintf(r->harness_protocol, sizeof(r->harness_protocol), "%s", e.proto->name);
-		if (!r->from_cache) {
-			r->unsandboxed = !spec->sandbox;
-			finish(spec, r);
-			if (!opts->remeasure && (r->status == AVO_EVAL_OK || r->status == AVO_EVAL_INCORRECT)) {
-				char *j = avo_eval_result_json(r);
-				if (j)
-					avo_eval__cache_put(&e, "eval", it->key, j, strlen(j));
-				free(j);
-			}
-		}
-		r->seconds = avo_now() - (r->from_cache ? it->t0 : t0);
-		out[i] = r;
-		it->res = NULL;
-	}
+	for (size_t i = 0; i < n; i++)
+		out[i] = item_finish(&e, &e.items[i], t0);
 	rc = 0;
 done:
 	for (size_t i = 0; i < nth; i++)
 		pthread_join(th[i], NULL);
 	free(th);
-	for (size_t i = 0; e.items && i < e.n; i++) {
-		avo_eval__item *it = &e.items[i];
-		avo_eval_result_free(it->res);
-		if (it->dir && !opts->verbose)
-			avo_rm_rf(it->dir);
-		else if (it->dir)
-			fprintf(stderr, "avo: scratch kept: %s\n", it->dir);
-		free(it->dir);
-		free(it->exe);
-		free(it->env_msg);
-	}
+	for (size_t i = 0; e.items && i < e.n; i++)
+		item_dispose(&e, &e.items[i]);
 	if (rc < 0)
 		for (size_t i = 0; i < n; i++) {
 			avo_eval_result_free(out[i]);
@@ -289,21 +337,122 @@ done:
 		}
 	free(e.items);
 	free(e.todo);
-	free(e.root);
-	avo_buildid_dispose(&e.id);
-	free(e.harness_src);
-	for (size_t i = 0; i < e.nhobj; i++)
-		free(e.hobj[i].bytes);
-	if (e.ref_dir && !opts->verbose)
-		avo_rm_rf(e.ref_dir);
-	free(e.ref_dir);
-	free(e.ref_exe);
-	free(e.libdir);
-	free(e.harness_feedback);
-	avo_buf_dispose(&hsrc);
-	pthread_mutex_destroy(&e.mu);
-	pthread_cond_destroy(&e.cv);
+	ctx_close(&e);
 	return rc;
+}
+
+/* ---- a session: builds and runs apart (the pipeline, engine/pipeline.h) ---------------- */
+
+struct avo_eval_session {
+	avo_eval__ctx e;
+	avo_eval_options opts;
+	char hhash[AVO_CACHE_HEX];
+	int harness_started;
+};
+
+struct avo_eval_built {
+	avo_eval__item it;
+	double t0;
+};
+
+int avo_eval_session_open(avo_eval_session **out, const avo_spec *spec, avo_cache *cache,
+			  const avo_eval_options *opts)
+{
+	avo_eval_session *s = calloc(1, sizeof(*s));
+	*out = NULL;
+	if (!s)
+		return avo_oom();
+	s->opts = opts ? *opts : (avo_eval_options)AVO_EVAL_OPTIONS_INIT;
+	int rc = ctx_open(&s->e, spec, cache, &s->opts, s->hhash);
+	if (rc < 0) {
+		avo_eval_session_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void avo_eval_session_free(avo_eval_session *s)
+{
+	if (!s)
+		return;
+	ctx_close(&s->e);
+	free(s);
+}
+
+/* An environment failure of an item: its message in the error slot. */
+static int item_env_fail(avo_eval__ctx *e, avo_eval__item *it)
+{
+	int rc = avo_error_set(it->env_rc < 0 ? it->env_rc : AVO_EIO, "%s", it->env_msg ? it->env_msg : "evaluation failed");
+	item_dispose(e, it);
+	return rc;
+}
+
+int avo_eval_session_build(avo_eval_session *s, const char *src, size_t len, int remeasure,
+			   avo_eval_built **built, avo_eval_result **res)
+{
+	avo_eval__ctx *e = &s->e;
+	*built = NULL;
+	*res = NULL;
+	avo_eval_built *b = calloc(1, sizeof(*b));
+	if (!b)
+		return avo_oom();
+	b->t0 = avo_now();
+	int rc = item_init(e, &b->it, src, len, s->opts.gpu, remeasure || s->opts.remeasure, s->hhash);
+	if (rc < 0) {
+		item_dispose(e, &b->it);
+		free(b);
+		return rc;
+	}
+	if (rc == 0) {
+		/* The first build makes the shared objects; the others wait for them. */
+		pthread_mutex_lock(&e->mu);
+		int mine = !s->harness_started;
+		s->harness_started = 1;
+		pthread_mutex_unlock(&e->mu);
+		if (mine)
+			avo_eval__build_harness(e);
+		avo_eval__build_variant(e, &b->it);
+		if (b->it.env_rc < 0) {
+			rc = item_env_fail(e, &b->it);
+			free(b);
+			return rc;
+		}
+	}
+	if (b->it.state == IT_DONE) { /* cached, or it did not build: a verdict already */
+		*res = item_finish(e, &b->it, b->t0);
+		item_dispose(e, &b->it);
+		free(b);
+		return 0;
+	}
+	*built = b;
+	return 0;
+}
+
+int avo_eval_session_run(avo_eval_session *s, avo_eval_built *b, int gpu, avo_eval_result **res)
+{
+	avo_eval__ctx *e = &s->e;
+	*res = NULL;
+	b->it.gpu = gpu >= 0 ? gpu : s->opts.gpu;
+	int rc = avo_eval__run_item(e, &b->it);
+	if (rc < 0) {
+		b->it.env_rc = rc;
+		b->it.env_msg = avo_strdup(avo_error_last());
+		rc = item_env_fail(e, &b->it);
+	} else {
+		*res = item_finish(e, &b->it, b->t0);
+		item_dispose(e, &b->it);
+	}
+	free(b);
+	return rc;
+}
+
+void avo_eval_built_free(avo_eval_session *s, avo_eval_built *b)
+{
+	if (!b)
+		return;
+	item_dispose(&s->e, &b->it);
+	free(b);
 }
 
 int avo_eval_run(avo_eval_result **out, const avo_spec *spec, const char *variant, size_t len,

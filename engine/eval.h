@@ -78,5 +78,23 @@ int avo_eval_run(avo_eval_result **out, const avo_spec *spec, const char *varian
  * out[i] corresponds to variants[i]. */
 int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const *variants,
 		  const size_t *lens, size_t n, avo_cache *cache, const avo_eval_options *opts);
+/* A session: the build and the run of an evaluation apart, from any threads, for a
+ * pipeline (engine/pipeline.h) that compiles on every core while each device runs.
+ * avo_eval_session_build() looks the variant up in ns "eval" and otherwise compiles and
+ * links it: a verdict known already (cached; did not compile) comes back in *res, else
+ * *built waits to be run. avo_eval_session_run() runs it with CUDA_VISIBLE_DEVICES=<gpu>
+ * (gpu -1: as opts->gpu says) and takes it. `src` is borrowed until then. Both return < 0
+ * only when the environment failed. remeasure: as avo_eval_options.remeasure, per build.
+ * Ownership: the session is freed with avo_eval_session_free() (after every built one is
+ * run or freed with avo_eval_built_free()); results with avo_eval_result_free(). */
+typedef struct avo_eval_session avo_eval_session;
+typedef struct avo_eval_built avo_eval_built;
+int avo_eval_session_open(avo_eval_session **out, const avo_spec *spec, avo_cache *cache,
+			  const avo_eval_options *opts);
+int avo_eval_session_build(avo_eval_session *s, const char *src, size_t len, int remeasure,
+			   avo_eval_built **built, avo_eval_result **res);
+int avo_eval_session_run(avo_eval_session *s, avo_eval_built *b, int gpu, avo_eval_result **res);
+void avo_eval_built_free(avo_eval_session *s, avo_eval_built *b);
+void avo_eval_session_free(avo_eval_session *s);
 
 #endif

@@ -316,7 +316,7 @@ static int build_reference(avo_eval__ctx *e, const char *dir)
 }
 
 /* Job 0: the shared objects, and the reference executable when the protocol needs it. */
-static int build_harness(avo_eval__ctx *e)
+static int build_harness_objs(avo_eval__ctx *e)
 {
 	int rc = avo_mkdtemp(&e->ref_dir, e->root, "harness-");
 	if (rc < 0)
@@ -351,8 +351,19 @@ static void set_compile_failure(avo_eval__item *it, const char *fb)
 	it->res->feedback = avo_strdup(fb ? fb : "compile failed");
 }
 
+void avo_eval__build_harness(avo_eval__ctx *e)
+{
+	int rc = build_harness_objs(e);
+	pthread_mutex_lock(&e->mu);
+	e->harness_state = rc == 0 ? 1 : -1;
+	if (rc < 0 && !e->harness_feedback)
+		e->harness_feedback = avo_sprintf("harness: %s", avo_error_last());
+	pthread_cond_broadcast(&e->cv);
+	pthread_mutex_unlock(&e->mu);
+}
+
 /* Compile and link one variant (a worker thread). Leaves it IT_READY (exe set) or IT_DONE. */
-static void build_variant(avo_eval__ctx *e, avo_eval__item *it)
+void avo_eval__build_variant(avo_eval__ctx *e, avo_eval__item *it)
 {
 	const avo_spec *s = e->spec;
 	char *src = NULL, *obj = NULL, *fb = NULL, *tu = NULL;
@@ -415,19 +426,13 @@ void *avo_eval__worker(void *arg)
 		size_t job = e->next_job++;
 		pthread_mutex_unlock(&e->mu);
 		if (e->need_harness && job == 0) {
-			int rc = build_harness(e);
-			pthread_mutex_lock(&e->mu);
-			e->harness_state = rc == 0 ? 1 : -1;
-			if (rc < 0 && !e->harness_feedback)
-				e->harness_feedback = avo_sprintf("harness: %s", avo_error_last());
-			pthread_cond_broadcast(&e->cv);
-			pthread_mutex_unlock(&e->mu);
+			avo_eval__build_harness(e);
 			continue;
 		}
 		size_t idx = job - (size_t)e->need_harness;
 		if (idx >= e->ntodo)
 			return NULL;
-		build_variant(e, &e->items[e->todo[idx]]);
+		avo_eval__build_variant(e, &e->items[e->todo[idx]]);
 	}
 }
 

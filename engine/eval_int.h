@@ -35,6 +35,8 @@ typedef struct {
 	int env_rc;   /* < 0: the environment failed for this item */
 	char *env_msg;
 	double t0;
+	int gpu;      /* CUDA_VISIBLE_DEVICES index of its runs; -1: leave as is */
+	int remeasure; /* neither read nor write ns "eval" (avo_eval_options.remeasure) */
 } avo_eval__item;
 
 /* An object every link of this evaluation shares (the harness, the harness library). */
@@ -92,6 +94,11 @@ extern const avo_eval_proto avo_eval__proto_legacy; /* proto_legacy.c */
 /* ---- shared helpers ------------------------------------------------------------------- */
 
 /* eval_build.c */
+/* Compile and link one variant; leaves it IT_READY (exe set) or IT_DONE (a verdict, or
+ * env_rc < 0). Waits for the harness (job 0, or avo_eval__build_harness) to be built. */
+void avo_eval__build_variant(avo_eval__ctx *e, avo_eval__item *it);
+/* The shared objects and the reference executable; sets harness_state and wakes waiters. */
+void avo_eval__build_harness(avo_eval__ctx *e);
 void avo_eval__verbose_cmd(const avo_eval__ctx *e, const char *const *argv);
 int avo_eval__cache_get(avo_eval__ctx *e, const char *ns, const char *key, avo_buf *out);
 void avo_eval__cache_put(avo_eval__ctx *e, const char *ns, const char *key, const void *data, size_t len);
@@ -103,7 +110,7 @@ char *avo_eval__find_libdir(void);
 /* eval_run.c */
 /* The one place an evaluation starts a harness process (the sandbox wraps it here).
  * pass_fds: -1-terminated fds the process gets as 3, 4, ...; env_add as avo_proc_options. */
-int avo_eval__spawn(avo_eval__ctx *e, const char *const *argv, const char *cwd,
+int avo_eval__spawn(avo_eval__ctx *e, int gpu, const char *const *argv, const char *cwd,
 		    const char *const *env_add, const int *pass_fds, avo_proc_result *r);
 int avo_eval__run_item(avo_eval__ctx *e, avo_eval__item *it);
 const char *avo_eval__tail_of(const char *s, size_t cap);

@@ -14,10 +14,10 @@
 
 /* One file lock per GPU index under the scratch root: two avo processes never time on
  * the same GPU at once. Returns the fd (or -1: run unlocked). */
-static int lock_gpu(const avo_eval__ctx *e)
+static int lock_gpu(const avo_eval__ctx *e, int gpu)
 {
 	char name[64];
-	snprintf(name, sizeof(name), "gpu%d.lock", avo_buildid_gpu_index(e->opts->gpu));
+	snprintf(name, sizeof(name), "gpu%d.lock", avo_buildid_gpu_index(gpu));
 	char *p = avo_path_join(e->root, name);
 	int fd = p ? open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
 	free(p);
@@ -38,7 +38,7 @@ static int has_sanitizer(const avo_spec *s)
 	return 0;
 }
 
-int avo_eval__spawn(avo_eval__ctx *e, const char *const *argv, const char *cwd,
+int avo_eval__spawn(avo_eval__ctx *e, int gpu, const char *const *argv, const char *cwd,
 		    const char *const *env_add, const int *pass_fds, avo_proc_result *r)
 {
 	const avo_spec *s = e->spec;
@@ -47,8 +47,8 @@ int avo_eval__spawn(avo_eval__ctx *e, const char *const *argv, const char *cwd,
 	size_t n = 0;
 	for (; env_add && env_add[n] && n < 12; n++)
 		env[n] = env_add[n];
-	if (e->opts->gpu >= 0) {
-		snprintf(gpu_env, sizeof(gpu_env), "CUDA_VISIBLE_DEVICES=%d", e->opts->gpu);
+	if (gpu >= 0) {
+		snprintf(gpu_env, sizeof(gpu_env), "CUDA_VISIBLE_DEVICES=%d", gpu);
 		env[n++] = gpu_env;
 		/* Number GPUs as nvidia-smi does, so the identity we key on is the GPU we run on. */
 		env[n++] = "CUDA_DEVICE_ORDER=PCI_BUS_ID";
@@ -104,7 +104,7 @@ int avo_eval__run_item(avo_eval__ctx *e, avo_eval__item *it)
 	int rc = cwd ? avo_mkdir_p(cwd, 0700) : avo_oom();
 	for (size_t i = 0; rc == 0 && i < s->nconfigs; i++) {
 		avo_eval_config_result *c = &res->configs[i];
-		int lock = s->is_cuda ? lock_gpu(e) : -1;
+		int lock = s->is_cuda ? lock_gpu(e, it->gpu) : -1;
 		rc = e->proto->run_config(e, it, i, cwd, c);
 		if (lock >= 0)
 			close(lock);

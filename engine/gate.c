@@ -86,6 +86,7 @@ int avo_gate_confirm(avo_gate_verdict *out, const avo_gate_options *o, const avo
 {
 	size_t nc = spec->nconfigs;
 	side sa = {0}, sb = {0};
+	long *tickets = NULL;
 	avo_eval_options eo = *eopts;
 	int tflops = !strcmp(spec->objective, "tflops"), rc;
 	unsigned rounds = o->rounds < 2 ? 2 : o->rounds;
@@ -101,11 +102,28 @@ int avo_gate_confirm(avo_gate_verdict *out, const avo_gate_options *o, const avo
 	}
 	for (size_t c = 0; c < nc; c++)
 		out->configs[c] = avo_strdup(spec->configs[c].name);
+	if (o->submit) { /* every measurement queued now, in order: the builds overlap */
+		if (!(tickets = calloc(2 * rounds, sizeof(*tickets)))) {
+			rc = avo_oom();
+			goto done;
+		}
+		for (unsigned k = 0; k < 2 * rounds; k++)
+			if ((tickets[k] = o->submit(k % 2 ? b_src : a_src, k % 2 ? b_len : a_len, o->payload)) < 0) {
+				rc = (int)tickets[k];
+				goto done;
+			}
+	}
 	out->complete = 1;
 	for (unsigned r = 0; r < rounds && out->complete; r++) {
 		for (int is_b = 0; is_b < 2 && out->complete; is_b++) {
 			avo_eval_result *er = NULL;
-			if ((rc = avo_eval_run(&er, spec, is_b ? b_src : a_src, is_b ? b_len : a_len, cache, &eo)) < 0)
+			size_t k = 2 * r + (unsigned)is_b;
+			if (tickets) {
+				rc = o->wait(tickets[k], &er, o->payload);
+				tickets[k] = 0;
+			} else
+				rc = avo_eval_run(&er, spec, is_b ? b_src : a_src, is_b ? b_len : a_len, cache, &eo);
+			if (rc < 0)
 				goto done;
 			out->evaluations++;
 			if (!er->correct || er->nconfigs != nc) {
@@ -152,6 +170,10 @@ int avo_gate_confirm(avo_gate_verdict *out, const avo_gate_options *o, const avo
 			       : out->gain.lo > 0 ? "real but below the minimum gain"
 						  : "within the noise");
 done:
+	for (unsigned k = 0; tickets && k < 2 * rounds; k++)
+		if (tickets[k] > 0)
+			o->cancel(tickets[k], o->payload);
+	free(tickets);
 	side_dispose(&sa, nc);
 	side_dispose(&sb, nc);
 	if (rc < 0)

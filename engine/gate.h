@@ -32,10 +32,20 @@ typedef struct {
 	unsigned rounds;       /* A B pairs per confirmation, >= 2 */
 	unsigned replicates;   /* bootstrap replicates */
 	uint64_t seed;         /* bootstrap RNG seed */
+	/* Where the confirmation measurements run, all queued at once in their order (A B A B
+	 * ...) so their builds overlap: submit() queues a remeasure of `src` (a ticket > 0, or
+	 * < 0 on failure), wait() gives its verdict (*out the caller's; < 0 only when the
+	 * environment failed), cancel() drops one not waited for. NULL: avo_eval_run() in this
+	 * thread, one after another. The tune loop queues them on its pipeline's first device,
+	 * which runs them in that order: both sides on one device. */
+	long (*submit)(const char *src, size_t len, void *payload);
+	int (*wait)(long ticket, avo_eval_result **out, void *payload);
+	void (*cancel)(long ticket, void *payload);
+	void *payload;
 } avo_gate_options;
 
 #define AVO_GATE_MIN_GAIN_DEFAULT 0.01
-#define AVO_GATE_OPTIONS_INIT {AVO_GATE_MIN_GAIN_DEFAULT, 0.95, 3, 2000, 1}
+#define AVO_GATE_OPTIONS_INIT {AVO_GATE_MIN_GAIN_DEFAULT, 0.95, 3, 2000, 1, NULL, NULL, NULL, NULL}
 
 /* 1 when a first measurement `fitness` is worth confirming against `best` (higher is better). */
 int avo_gate_could_win(const avo_gate_options *o, double fitness, double best);

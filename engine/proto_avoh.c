@@ -382,7 +382,7 @@ static void chan_free(chan *c)
 }
 
 /* One process of the protocol with a reader thread on its channel. *r is its result. */
-static int run_one(avo_eval__ctx *e, chan *c, const char *exe, const avo_spec_config *cfg, const char *cwd,
+static int run_one(avo_eval__ctx *e, int gpu, chan *c, const char *exe, const avo_spec_config *cfg, const char *cwd,
 		   const char *const *env, avo_proc_result *r)
 {
 	int data[2] = {-1, -1}, ctl[2] = {-1, -1}, rc;
@@ -405,7 +405,7 @@ static int run_one(avo_eval__ctx *e, chan *c, const char *exe, const avo_spec_co
 		rc = avo_error_set(AVO_EIO, "cannot start a reader thread");
 		goto done;
 	}
-	rc = avo_eval__spawn(e, a.v, cwd, env, pass, r);
+	rc = avo_eval__spawn(e, gpu, a.v, cwd, env, pass, r);
 	close(data[1]);
 	data[1] = -1;
 	if (ctl[1] >= 0)
@@ -587,7 +587,7 @@ static int run_config(avo_eval__ctx *e, avo_eval__item *it, size_t i, const char
 		ref.check_rep[k] = rep;
 	}
 	const char *renv[] = {"AVO_HARNESS_MODE=reference", seeds_env, NULL};
-	int rc = run_one(e, &ref, e->ref_exe, cfg, cwd, renv, &rr);
+	int rc = run_one(e, it->gpu, &ref, e->ref_exe, cfg, cwd, renv, &rr);
 	if (rc < 0)
 		goto done;
 	if (!ref.got_end || ref.err[0] || !rr.exited || rr.exit_code != 0) {
@@ -607,7 +607,7 @@ static int run_config(avo_eval__ctx *e, avo_eval__item *it, size_t i, const char
 	snprintf(reps_env, sizeof(reps_env), "AVO_HARNESS_REPS=%d", REPS);
 	snprintf(warm_env, sizeof(warm_env), "AVO_HARNESS_WARMUP=%d", WARMUP);
 	const char *cenv[] = {"AVO_HARNESS_MODE=candidate", reps_env, warm_env, NULL};
-	if ((rc = run_one(e, &cand, it->exe, cfg, cwd, cenv, &r)) < 0)
+	if ((rc = run_one(e, it->gpu, &cand, it->exe, cfg, cwd, cenv, &r)) < 0)
 		goto done;
 	judge(e->spec, &ref, &rr, &cand, &r, cr);
 done:

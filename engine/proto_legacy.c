@@ -214,7 +214,7 @@ static int run_config(avo_eval__ctx *e, avo_eval__item *it, size_t i, const char
 	for (size_t j = 0; j < cfg->nargs; j++)
 		avo_buildid_argv_push(&a, cfg->args[j]);
 	avo_proc_result r;
-	int rc = avo_eval__spawn(e, a.v, cwd, NULL, NULL, &r);
+	int rc = avo_eval__spawn(e, it->gpu, a.v, cwd, NULL, NULL, &r);
 	avo_buildid_argv_dispose(&a);
 	if (rc < 0)
 		return rc;

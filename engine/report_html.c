@@ -92,6 +92,15 @@ static void summary_section(W *w, const avo_report_run *run, const avo_report_su
 	snprintf(t, sizeof(t), "%ld", s->commits);
 	kv(w, "commits", "commits (after the baseline)", t, t);
 	kv(w, "elapsed", "elapsed", fx(x, s->elapsed_s), fdur(b, s->elapsed_s, DASH));
+	for (size_t i = 0; i < run->info.ndevices && is_num(run->info.devices_wall_s) && run->info.devices_wall_s > 0; i++) {
+		const avo_runrec_device *d = &run->info.devices[i]; /* the pipeline: busy / wall */
+		char id[48], label[96];
+		double u = d->busy_s / run->info.devices_wall_s;
+		snprintf(id, sizeof(id), "device-%zu", i);
+		snprintf(label, sizeof(label), "%s busy", d->name ? d->name : "?");
+		snprintf(t, sizeof(t), "%.0f%% (%ld runs)", 100 * u, d->runs);
+		kv(w, id, label, fx(x, u), t);
+	}
 	kv(w, "tokens-in", "tokens in", fx(x, s->tokens_in), fg(b, s->tokens_in, 12, DASH));
 	kv(w, "tokens-out", "tokens out", fx(x, s->tokens_out), fg(b, s->tokens_out, 12, DASH));
 	if (is_num(s->cost_usd))

@@ -60,6 +60,10 @@ int avo_report_status_text(avo_buf *out, const avo_report_run *run, const char *
 		wp(&w, "%s%s %s", i ? ", " : "", s.failures[i].name, s.failures[i].text);
 	wp(&w, "%s\n", s.nfailures ? "" : "none");
 	wp(&w, "  elapsed     %s\n", fdur(b, s.elapsed_s, "-"));
+	const avo_runrec_run *ri = &run->info; /* the pipeline's devices: busy / wall */
+	for (size_t i = 0; i < ri->ndevices && is_num(ri->devices_wall_s) && ri->devices_wall_s > 0; i++)
+		wp(&w, "%s%s %.0f%% (%ld runs)%s", i ? ", " : "  devices     ", ri->devices[i].name,
+		   100 * ri->devices[i].busy_s / ri->devices_wall_s, ri->devices[i].runs, i + 1 == ri->ndevices ? "\n" : "");
 	wp(&w, "  tokens      %s in, %s out\n", fg(b, s.tokens_in, 12, "-"), fg(c, s.tokens_out, 12, "-"));
 	if (is_num(s.cost_usd))
 		wp(&w, "  cost        $%.4f\n", s.cost_usd);
@@ -158,6 +162,15 @@ int avo_report_status_json(avo_buf *out, const avo_report_run *run, const char *
 	for (size_t i = 0; i < s.nfailures; i++)
 		cJSON_AddItemToObject(fl, s.failures[i].name, cJSON_CreateNumber(strtod(s.failures[i].text, NULL)));
 	cJSON_AddItemToObject(o, "elapsed_s", jnum_or_null(s.elapsed_s));
+	cJSON *dv = cJSON_AddArrayToObject(o, "devices"); /* busy_s / wall_s: utilization */
+	for (size_t i = 0; dv && i < run->info.ndevices; i++) {
+		cJSON *d = cJSON_CreateObject();
+		cJSON_AddStringToObject(d, "name", run->info.devices[i].name ? run->info.devices[i].name : "?");
+		cJSON_AddItemToObject(d, "busy_s", jnum_or_null(run->info.devices[i].busy_s));
+		cJSON_AddItemToObject(d, "wall_s", jnum_or_null(run->info.devices_wall_s));
+		cJSON_AddNumberToObject(d, "runs", (double)run->info.devices[i].runs);
+		cJSON_AddItemToArray(dv, d);
+	}
 	cJSON_AddItemToObject(o, "tokens_in", jnum_or_null(s.tokens_in));
 	cJSON_AddItemToObject(o, "tokens_out", jnum_or_null(s.tokens_out));
 	cJSON_AddItemToObject(o, "cost_usd", jnum_or_null(s.cost_usd));

@@ -392,6 +392,7 @@ void avo_runrec_attempt_init(avo_runrec_attempt *a)
 void avo_runrec_attempt_dispose(avo_runrec_attempt *a)
 {
 	free(a->op), free(a->status), free(a->variant), free(a->feedback), free(a->note), free(a->edit_hash);
+	free(a->device);
 	avo_runrec_scores_dispose(&a->s);
 	guard_dispose(&a->guard);
 	avo_runrec_attempt_init(a);
@@ -415,6 +416,7 @@ int avo_runrec_attempt_parse(avo_runrec_attempt *a, const cJSON *o)
 	a->feedback = jstr(o, "feedback", &err);
 	a->note = jstr(o, "note", &err);
 	a->edit_hash = jstr(o, "edit_hash", &err);
+	a->device = jstr(o, "device", &err);
 	a->from_cache = jbool(o, "from_cache");
 	interval_parse(&a->gain, cJSON_GetObjectItemCaseSensitive(o, "gain"));
 	if (!a->status && !err)
@@ -444,6 +446,7 @@ cJSON *avo_runrec_attempt_json(const avo_runrec_attempt *a)
 	put_str(o, "note", a->note);
 	if (a->from_cache >= 0)
 		cJSON_AddBoolToObject(o, "from_cache", a->from_cache);
+	put_str(o, "device", a->device);
 	put_num(o, "tokens_in", a->tokens_in);
 	put_num(o, "tokens_out", a->tokens_out);
 	put_num(o, "cost_usd", a->cost_usd);
@@ -462,12 +465,72 @@ void avo_runrec_run_init(avo_runrec_run *r)
 	r->attempts = r->commits = r->best_id = r->budget_evaluations = -1;
 	r->done = -1;
 	r->speedup = (avo_runrec_interval)AVO_RUNREC_INTERVAL_NONE;
+	r->devices_wall_s = NAN;
+}
+
+static void devices_dispose(avo_runrec_run *r)
+{
+	for (size_t i = 0; i < r->ndevices; i++)
+		free(r->devices[i].name);
+	free(r->devices);
+	r->devices = NULL;
+	r->ndevices = 0;
+}
+
+int avo_runrec_run_set_devices(avo_runrec_run *r, const avo_runrec_device *d, size_t n, double wall_s)
+{
+	devices_dispose(r);
+	if (n && !(r->devices = calloc(n, sizeof(*d))))
+		return avo_oom();
+	for (size_t i = 0; i < n; i++) {
+		r->devices[i] = d[i];
+		r->devices[i].name = avo_strdup(d[i].name ? d[i].name : "?");
+	}
+	r->ndevices = n;
+	r->devices_wall_s = wall_s;
+	return 0;
+}
+
+static int devices_parse(avo_runrec_run *r, const cJSON *o)
+{
+	const cJSON *ds = cJSON_GetObjectItemCaseSensitive(o, "devices"), *d;
+	int err = 0;
+	if (!cJSON_IsArray(ds))
+		return 0;
+	r->devices_wall_s = jnum(o, "devices_wall_s");
+	if (!(r->devices = calloc((size_t)cJSON_GetArraySize(ds) + 1, sizeof(*r->devices))))
+		return avo_oom();
+	cJSON_ArrayForEach(d, ds) {
+		avo_runrec_device *x = &r->devices[r->ndevices++];
+		x->name = jstr(d, "name", &err);
+		x->busy_s = jnum(d, "busy_s");
+		x->runs = jlong(d, "runs", -1);
+		x->dropped = jlong(d, "dropped", 0);
+	}
+	return err ? avo_oom() : 0;
+}
+
+static void devices_json(cJSON *o, const avo_runrec_run *r)
+{
+	if (!r->ndevices)
+		return;
+	cJSON *a = cJSON_AddArrayToObject(o, "devices");
+	for (size_t i = 0; a && i < r->ndevices; i++) {
+		cJSON *d = cJSON_CreateObject();
+		put_str(d, "name", r->devices[i].name);
+		put_num(d, "busy_s", r->devices[i].busy_s);
+		put_long(d, "runs", r->devices[i].runs);
+		put_long(d, "dropped", r->devices[i].dropped);
+		cJSON_AddItemToArray(a, d);
+	}
+	put_num(o, "devices_wall_s", r->devices_wall_s);
 }
 
 void avo_runrec_run_dispose(avo_runrec_run *r)
 {
 	free(r->spec), free(r->tuning_key), free(r->stop_reason), free(r->objective), free(r->op);
 	guard_dispose(&r->guard);
+	devices_dispose(r);
 	avo_runrec_run_init(r);
 }
 
@@ -504,7 +567,7 @@ int avo_runrec_run_parse(avo_runrec_run *r, const cJSON *o)
 	interval_parse(&r->speedup, cJSON_GetObjectItemCaseSensitive(o, "speedup"));
 	if (err || guard_parse(&r->guard, o) < 0)
 		return avo_oom();
-	return 0;
+	return devices_parse(r, o);
 }
 
 cJSON *avo_runrec_run_json(const avo_runrec_run *r)
@@ -536,6 +599,7 @@ cJSON *avo_runrec_run_json(const avo_runrec_run *r)
 	if (r->done >= 0)
 		cJSON_AddBoolToObject(o, "done", r->done);
 	put_str_or_null(o, "stop_reason", r->stop_reason);
+	devices_json(o, r);
 	return o;
 }
 

@@ -98,11 +98,21 @@ typedef struct {
 	double time, elapsed_s, fitness, best_before, cost_usd, tokens_in, tokens_out;
 	char *op, *status, *variant, *feedback, *note, *edit_hash;
 	int from_cache;     /* 1, 0, -1 unknown */
+	char *device;       /* the device that ran it ("GPU 1", "worker 0"); NULL: none or unknown */
 	avo_runrec_scores s;
 	avo_runrec_interval gain; /* the gate's measured gain over the best, when it measured */
 	avo_runrec_guard guard;
 	unsigned line;
 } avo_runrec_attempt;
+
+/* A device of the evaluation pipeline, in run.json's "devices" (this session's). */
+typedef struct {
+	char *name;         /* "GPU 0", "worker 3" */
+	double busy_s;      /* seconds it ran harnesses */
+	long runs;          /* evaluations it ran */
+	long dropped;       /* of them, runs whose verdict went unused (a confirmation queued
+			     * ahead against a best that changed, a run past the budget) */
+} avo_runrec_device;
 
 /* run.json. */
 typedef struct {
@@ -117,6 +127,9 @@ typedef struct {
 	double min_gain;    /* the gate's minimum gain (0.01: 1%); NAN unknown */
 	avo_runrec_interval speedup; /* final measurement of the best against the original */
 	avo_runrec_guard guard;
+	avo_runrec_device *devices; /* per device utilization: busy_s / devices_wall_s */
+	size_t ndevices;
+	double devices_wall_s;      /* wall seconds of the pipeline (this session); NAN unknown */
 } avo_runrec_run;
 
 /* The cache's "tune" entry: the best result for a tuning key (what `avo apply` uses). */
@@ -150,6 +163,9 @@ void avo_runrec_attempt_dispose(avo_runrec_attempt *a);
 void avo_runrec_run_dispose(avo_runrec_run *r);
 void avo_runrec_tune_dispose(avo_runrec_tune *t);
 void avo_runrec_manifest_dispose(avo_runrec_manifest *m);
+
+/* Replace run.json's "devices" (copied) and "devices_wall_s". */
+int avo_runrec_run_set_devices(avo_runrec_run *r, const avo_runrec_device *d, size_t n, double wall_s);
 
 /* cJSON -> record (lenient: wrong types read as unknown). `out` is initialised first. */
 int avo_runrec_version_parse(avo_runrec_version *out, const cJSON *o);

@@ -8,6 +8,7 @@
 #include "backend.h"
 #include "candidate.h"
 #include "gate.h"
+#include "pipeline.h"
 #include "buildid.h"
 #include "eval.h"
 #include "runrec.h"
@@ -51,8 +52,7 @@ static int cb_apply(char **out_source, avo_agent_apply_error *err, const avo_ast
 			if (err) {
 				memset(err, 0, sizeof(*err));
 				err->kind = (int)ae.kind;
-				err->message = ae.diagnostic ? avo_sprintf("%s\n%s", ae.message ? ae.message : "", ae.diagnostic)
-							     : avo_strdup(ae.message ? ae.message : avo_error_last());
+				err->message = avo_tune__refusal_text(&ae);
 				err->region = avo_strdup(ae.region);
 				err->region_line = ae.region_line;
 			}
@@ -114,10 +114,14 @@ static int cb_evaluate(avo_agent_eval *out, const avo_astedit_region_edit *re, s
 {
 	tune_ctx *t = payload;
 	memset(out, 0, sizeof(*out));
-	const char *stop = avo_tune__budget_reached(t);
+	const char *stop = avo_tune__budget_reached(t); /* counts the candidates in flight */
 	if (stop) {
-		/* Not an attempt: the step is told and the loop ends after it. */
-		t->stop = 1;
+		/* Not an attempt: the step is told and the loop ends after it (ahead: once the
+		 * candidates in flight are folded). */
+		if (t->ahead && !*t->interrupted)
+			t->ahead_full = 1;
+		else
+			t->stop = 1;
 		out->stop = 1;
 		out->feedback = avo_sprintf("not evaluated: %s", stop);
 		return 0;
@@ -126,19 +130,19 @@ static int cb_evaluate(avo_agent_eval *out, const avo_astedit_region_edit *re, s
 	avo_agent_edit_hash(eh, re, nre, ke, nke);
 	avo_tune__remember_edit(t, eh);
 
+	/* ahead: into the pipeline, whose compile threads check the edits (tune_pipe.c) */
+	if (t->ahead)
+		return avo_tune__ahead_queue(t, out, eh, re, nre, ke, nke);
 	avo_candidate *c = NULL;
 	avo_agent_apply_error aerr = {0};
 	if (take_candidate(t, &c, &aerr, eh, re, nre, ke, nke) < 0) {
-		avo_runrec_attempt a;
-		avo_tune__attempt_record(&a, t, "invalid_edit", NULL, 0, NULL, aerr.message, eh);
+		int rc = avo_tune__record_refusal(t, eh, aerr.message);
 		out->feedback = avo_sprintf("edit refused: %s", aerr.message ? aerr.message : "");
 		avo_agent_apply_error_dispose(&aerr);
-		int rc = avo_runstate_add_attempt(t->rs, &a);
-		t->attempts++;
-		avo_tune__progress(t, "invalid edit");
-		return rc < 0 ? rc : 0;
+		return rc;
 	}
-	/* backend: queue in batch mode, else evaluate through the backend (engine/backend.h) */
+	/* batch mode (slurm): queued for the batch; else evaluated now through the pipeline
+	 * or the backend (engine/backend.h) */
 	if (t->batching)
 		return avo_tune__batch_queue(t, out, c);
 	avo_eval_result *er = NULL;
@@ -334,8 +338,20 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	avo_backend_options bo = AVO_BACKEND_OPTIONS_INIT; /* backend: spec's or --backend */
 	bo.kind = opts->backend;
 	bo.quiet = opts->quiet;
-	if ((rc = avo_backend_open(&t.backend, spec, cache, &t.eopts, &bo)) < 0)
+	bo.devices = opts->devices;
+	if ((rc = avo_backend_open(&t.backend, spec, cache, &t.eopts, &bo)) < 0 ||
+	    (rc = avo_backend_pipeline(t.backend, &t.pipe)) < 0)
 		goto done;
+	if (t.pipe) { /* every evaluation through the pipeline; confirmations on its first device */
+		size_t nd = avo_pipeline_ndevices(t.pipe);
+		/* several devices: enough in flight that the others stay busy while the first
+		 * confirms a candidate (2 x rounds runs) */
+		t.lookahead = opts->lookahead ? opts->lookahead : nd > 1 ? 4 * nd : 1;
+		t.gate.submit = avo_tune__pipe_gate_submit;
+		t.gate.wait = avo_tune__pipe_gate_wait;
+		t.gate.cancel = avo_tune__pipe_gate_cancel;
+		t.gate.payload = &t;
+	}
 	if ((rc = avo_tunekey_compute(t.tuning_key, spec, cache)) < 0 || (rc = avo_tune_parse_kernel(&t.unit, spec)) < 0)
 		goto done;
 	if ((rc = avo_runstate_open(&t.rs, run_dir, opts->fresh_run ? AVO_RUNSTATE_FRESH
@@ -357,6 +373,8 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 			t.op_name, avo_backend_name(t.backend), run_dir, opts->resume && t.attempts ? " (resumed)" : "");
 	if (t.rs->log.nversions == 0 && (rc = baseline(&t)) < 0)
 		goto done;
+	if (t.pipe) /* utilization of the search (run.json "devices") */
+		avo_pipeline_stats_reset(t.pipe);
 	if ((rc = avo_tune__save_run(&t, 0)) < 0)
 		goto done;
 
@@ -392,6 +410,7 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 
 	tune__interrupted = 0;
 	int caught = avo_signals_push(on_signal) == 0;
+	int ahead_exhausted = 0;
 
 	/* An interactive operator (mcp) is still called once the budget is spent: its client
 	 * may read on, evaluate() refuses, and the step ends when the client leaves. */
@@ -422,7 +441,19 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 		t.step_op = op->name;
 		free(t.step_note);
 		t.step_note = NULL;
-		/* backend: several evaluations at once; knob proposals go in batches */
+		/* the pipeline: an operator that proposes ahead keeps `lookahead` in flight */
+		if (t.pipe && avo_agent_proposes_ahead(op)) {
+			int finished = 0;
+			if ((rc = avo_tune__ahead_turn(&t, op, &ctx, &finished, &ahead_exhausted)) < 0)
+				break;
+			if (finished) {
+				if (!t.stop_reason)
+					t.stop_reason = ahead_exhausted ? "search space exhausted" : avo_tune__budget_reached(&t);
+				break;
+			}
+			continue;
+		}
+		/* slurm: several evaluations at once; knob proposals go in batches */
 		if (avo_backend_slots(t.backend) > 1 && !strcmp(op->name, "knob")) {
 			int exhausted = 0;
 			if ((rc = avo_tune__batch_round(&t, oopts, &ctx, &exhausted)) < 0)
@@ -494,6 +525,9 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	}
 	if (t.stop && !t.stop_reason)
 		t.stop_reason = avo_tune__budget_reached(&t);
+	avo_tune__ahead_drop(&t); /* candidates past the budget or an interrupt: no attempts */
+	avo_tune__devices_save(&t); /* utilization of the search, before the final measurement */
+	t.devices_frozen = 1;
 	if (caught)
 		avo_signals_pop();
 	for (size_t i = 0; i < t.unit->nregions; i++)
@@ -537,6 +571,7 @@ done:
 	free(last_feedback);
 	free(run_dir);
 	free(t.edit_hashes);
+	avo_tune__ahead_drop(&t);
 	avo_backend_free(t.backend);
 	free(t.step_note);
 	avo_runstate_free(t.rs);

@@ -38,9 +38,13 @@ typedef struct {
 	int trust_harness;       /* --trust-harness: accept "harness_protocol": "legacy-trusted" */
 	const char *op_json;     /* a JSON object whose fields replace those of the operator's
 				  * spec section (e.g. the llm's extra_body); NULL: none */
+	const char *devices;     /* local backend: "N" CPU workers or "0,1" GPUs (backend.h) */
+	unsigned lookahead;      /* candidates in flight for an operator that proposes ahead
+				  * (knob); 0: 4 per device, 1 on one device (serial). The lineage
+				  * depends on it, not on the devices (engine/tune_pipe.c) */
 } avo_tune_options;
 
-#define AVO_TUNE_OPTIONS_INIT {NULL, NULL, 0, 0, -1, -1, -1, 0.0, 4, 0, -1, 0, -1, NULL, -1, 0, NULL, 0, NULL}
+#define AVO_TUNE_OPTIONS_INIT {NULL, NULL, 0, 0, -1, -1, -1, 0.0, 4, 0, -1, 0, -1, NULL, -1, 0, NULL, 0, NULL, NULL, 0}
 
 /* Returns 0 when the run finished within its budget (or the space was exhausted), a
  * negative AVO_E* on errors, and AVO_TUNE_INTERRUPTED after SIGINT/SIGTERM (state saved). */

@@ -1,6 +1,8 @@
 /* Evaluations through a backend, and batches of knob proposals (backend.h, CLUSTER.md). */
 #include "tune_int.h"
 
+#include "pipeline.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,15 @@
 int avo_tune__eval_one(tune_ctx *t, avo_eval_result **er, avo_agent_eval *out, const char *eh,
 		    const char *src, size_t len)
 {
+	if (t->pipe) { /* any free device; an interrupt leaves *er NULL: not an attempt */
+		int rc = avo_tune__pipe_eval(t, er, src, len);
+		if (rc == 0 && !*er) {
+			t->stop = 1;
+			if (out)
+				out->feedback = avo_strdup("not evaluated: interrupted");
+		}
+		return rc;
+	}
 	char *why = NULL;
 	int rc = avo_backend_eval(t->backend, er, &why, &src, &len, 1);
 	if (*er) {

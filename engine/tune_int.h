@@ -70,6 +70,21 @@ typedef struct {
 	avo_candidate_book book; /* candidates built this session, by edit hash; the base pinned */
 	avo_gate_options gate;   /* the confirming gate (gate.h) */
 	int pending;             /* 1 while a candidate is confirmed: its own attempt is due */
+	/* The evaluation pipeline (pipeline.h; tune_pipe.c), borrowed from the backend; NULL on
+	 * slurm. An operator that proposes ahead (avo_agent_proposes_ahead) keeps up to
+	 * `lookahead` candidates in flight; while `ahead`, cb_evaluate queues them in `flight`,
+	 * and they are folded into the records in proposal order. */
+	struct avo_pipeline *pipe;
+	size_t lookahead;
+	int ahead;
+	int ahead_full;          /* no further proposal: the budget is spoken for */
+	struct tune_flight *flight;
+	size_t nflight;
+	const char *eval_device; /* the device of the evaluation being recorded; NULL: none */
+	int devices_frozen;      /* run.json keeps the search's utilization (not the final's) */
+	struct tune_flight *folding; /* the proposal being folded (its confirmations queued ahead) */
+	unsigned conf_next;      /* the next of them the gate takes */
+	size_t spec_turn;        /* the device the next confirmation queued ahead goes to */
 } tune_ctx;
 
 
@@ -105,6 +120,31 @@ int avo_tune__ensure_base(tune_ctx *t);
 /* Gate one evaluated candidate (taking `c`, borrowing `er`) and fill `out`. */
 int avo_tune__gate(tune_ctx *t, avo_agent_eval *out, avo_candidate *c, const avo_eval_result *er);
 int avo_tune__final_measure(tune_ctx *t);
+
+/* tune_pipe.c */
+/* One evaluation through the pipeline, on any device. *er NULL with 0 returned:
+ * interrupted. Sets t->eval_device. */
+int avo_tune__pipe_eval(tune_ctx *t, avo_eval_result **er, const char *src, size_t len);
+/* The gate's hooks (gate.h): remeasures in order on the pipeline's first device. */
+long avo_tune__pipe_gate_submit(const char *src, size_t len, void *payload);
+int avo_tune__pipe_gate_wait(long ticket, avo_eval_result **out, void *payload);
+void avo_tune__pipe_gate_cancel(long ticket, void *payload);
+/* cb_evaluate while t->ahead: queue the edits (checked and built on the pipeline's compile
+ * threads), pending. */
+int avo_tune__ahead_queue(tune_ctx *t, avo_agent_eval *out, const char *eh, const avo_astedit_region_edit *re,
+			  size_t nre, const avo_astedit_knob_edit *ke, size_t nke);
+/* An edit refusal in words (caller frees). */
+char *avo_tune__refusal_text(const avo_astedit_error *ae);
+/* One turn of proposing ahead: a proposal while there is room, else the oldest candidate
+ * folded into the records. *finished when nothing is in flight nor will be. */
+int avo_tune__ahead_turn(tune_ctx *t, avo_agent_op *op, avo_agent_context *ctx, int *finished, int *exhausted);
+/* Drop the candidates still in flight (the run stops): they are not attempts. */
+void avo_tune__ahead_drop(tune_ctx *t);
+/* The refusal of an edit as an attempt record (invalid_edit). */
+int avo_tune__record_refusal(tune_ctx *t, const char *eh, const char *why);
+/* Per device utilization into run.json, and as text for the progress line ("" if none). */
+void avo_tune__devices_save(tune_ctx *t);
+void avo_tune__devices_text(tune_ctx *t, char *buf, size_t n);
 
 /* tune_batch.c */
 int avo_tune__eval_one(tune_ctx *t, avo_eval_result **er, avo_agent_eval *out, const char *eh,

@@ -1,5 +1,6 @@
 /* The tuning run's records and progress (tune_int.h, RUNS.md). */
 #include "tune_int.h"
+#include "pipeline.h"
 #include "stats.h"
 
 #include <math.h>
@@ -110,14 +111,17 @@ void avo_tune__progress(tune_ctx *t, const char *what)
 	const char *unit = is_objective_ms(t->spec) ? "1/ms" : t->spec->objective;
 	double base = avo_tune__baseline_fitness(t);
 	double gain = base > 0 ? t->best_fitness / base : 0;
+	char dev[256]; /* per device busy / wall, as of the last save */
+	avo_tune__devices_text(t, dev, sizeof(dev));
 	if (t->progress) {
-		fprintf(stderr, "\r\033[K[avo %s] best %.4g %s (%.3fx) | attempts %d | commits %d | %s | $%.2f | %s",
+		fprintf(stderr, "\r\033[K[avo %s] best %.4g %s (%.3fx) | attempts %d | commits %d | %s | $%.2f%s%s | %s",
 			t->spec->name, t->best_fitness, unit, gain, t->attempts, t->commits, el, t->cost,
-			what ? what : "");
+			dev[0] ? " | " : "", dev, what ? what : "");
 		fflush(stderr);
 	} else if (what) {
-		fprintf(stderr, "avo: [%s] %s | best %.4g %s (%.3fx), %d attempts, %d commits, $%.2f\n",
-			el, what, t->best_fitness, unit, gain, t->attempts, t->commits, t->cost);
+		fprintf(stderr, "avo: [%s] %s | best %.4g %s (%.3fx), %d attempts, %d commits, $%.2f%s%s\n",
+			el, what, t->best_fitness, unit, gain, t->attempts, t->commits, t->cost,
+			dev[0] ? " | busy: " : "", dev);
 	}
 }
 
@@ -286,6 +290,8 @@ void avo_tune__attempt_record(avo_runrec_attempt *a, tune_ctx *t, const char *st
 	a->edit_hash = avo_strdup(edit_hash ? edit_hash : "");
 	a->note = avo_strdup(t->step_note);
 	a->from_cache = er && er->from_cache;
+	if (er && !er->from_cache && t->eval_device)
+		a->device = avo_strdup(t->eval_device);
 	guard_from_eval(&a->guard, er);
 }
 
@@ -388,6 +394,7 @@ int avo_tune__save_run(tune_ctx *t, int done)
 	r->budget_cost_usd = t->budget_cost;
 	r->done = done;
 	r->stop_reason = avo_strdup(t->stop_reason);
+	avo_tune__devices_save(t);
 	return avo_runstate_save(t->rs);
 }
 
@@ -395,7 +402,7 @@ const char *avo_tune__budget_reached(tune_ctx *t)
 {
 	if (*t->interrupted)
 		return "interrupted";
-	if (t->budget_evals > 0 && t->attempts + t->pending >= t->budget_evals)
+	if (t->budget_evals > 0 && t->attempts + t->pending + (t->ahead ? (long)t->nflight : 0) >= t->budget_evals)
 		return "evaluation budget reached";
 	if (t->budget_seconds > 0 && avo_runstate_elapsed(t->rs) >= t->budget_seconds)
 		return "time budget reached";
@@ -404,3 +411,40 @@ const char *avo_tune__budget_reached(tune_ctx *t)
 	return NULL;
 }
 
+/* ---- utilization of the pipeline's devices (tune_pipe.c) ---------------------------- */
+
+void avo_tune__devices_save(tune_ctx *t)
+{
+	if (!t->pipe || t->devices_frozen)
+		return;
+	size_t n = avo_pipeline_ndevices(t->pipe);
+	avo_pipeline_device_stats *st = calloc(n, sizeof(*st));
+	avo_runrec_device *d = calloc(n, sizeof(*d));
+	double wall = 0;
+	if (st && d) {
+		avo_pipeline_stats(t->pipe, st, &wall);
+		for (size_t i = 0; i < n; i++)
+			d[i] = (avo_runrec_device){(char *)avo_pipeline_device_name(t->pipe, i), st[i].busy_s, (long)st[i].runs,
+						   (long)st[i].dropped};
+		if (avo_runrec_run_set_devices(&t->rs->log.run, d, n, wall) < 0)
+			avo_error_clear();
+	}
+	free(st);
+	free(d);
+}
+
+void avo_tune__devices_text(tune_ctx *t, char *buf, size_t n)
+{
+	buf[0] = '\0';
+	const avo_runrec_run *r = &t->rs->log.run;
+	if (!r->ndevices || !(r->devices_wall_s > 0))
+		return;
+	size_t off = 0;
+	for (size_t i = 0; i < r->ndevices && off + 1 < n; i++) {
+		int w = snprintf(buf + off, n - off, "%s%s %.0f%%", i ? ", " : "", r->devices[i].name,
+				 100 * r->devices[i].busy_s / r->devices_wall_s);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+}

@@ -37,6 +37,10 @@ static void usage(FILE *f)
 		"  --gpu N             run on GPU N (CUDA_VISIBLE_DEVICES)\n"
 		"  --backend B         where evaluations run: inline (default), local (every GPU),\n"
 		"                      slurm (job arrays; see engine/CLUSTER.md)\n"
+		"  --devices D         local backend: GPU indices \"0,1\" (CUDA) or a number of CPU\n"
+		"                      workers (C kernels); default $AVO_DEVICES, else all\n"
+		"  --lookahead N       knob proposals in flight (default: 4 per device; 1 on one\n"
+		"                      device). The lineage depends on it, not on the devices\n"
 		"  --trust-harness     accept a spec whose \"harness_protocol\" is \"legacy-trusted\"\n"
 		"                      (its harness prints its own verdict, which a variant can forge)\n"
 		"  --progress/--no-progress   live progress line (default: when stderr is a TTY)\n"
@@ -115,6 +119,18 @@ int avo_cmd_tune(int argc, char **argv)
 		} else if (!strcmp(a, "--backend")) {
 			NEED();
 			o.backend = v;
+		} else if (!strcmp(a, "--devices")) {
+			NEED();
+			o.devices = v;
+		} else if (!strcmp(a, "--lookahead")) {
+			NEED();
+			char *end;
+			long n = strtol(v, &end, 10);
+			if (*end || n < 1 || n > 4096) {
+				fprintf(stderr, "avo: tune: --lookahead '%s': expected 1..4096\n", v);
+				return AVO_EXIT_USAGE;
+			}
+			o.lookahead = (unsigned)n;
 		} else if (!strcmp(a, "--operator-options")) {
 			NEED();
 			o.op_json = v;
