@@ -202,6 +202,10 @@ void avo_signals_clear(void);
 void avo_signals_kill_children(void);
 /* A ready fn: kill those children, then die of `sig` (default action, re-raised). */
 void avo_signals_die(int sig);
+/* Ignore SIGPIPE for the rest of the process: a peer gone mid-write is then an error on
+ * write (EPIPE), not a kill (a server on stdio: avo mcp). avo_proc_run's children get the
+ * default back. */
+void avo_signals_ignore_pipe(void);
 /* Semi-private: avo_proc_run registers (running = 1) and unregisters its children. */
 void avo_signals__child(pid_t pid, int running);
 
