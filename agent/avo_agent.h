@@ -133,6 +133,11 @@ typedef struct {
 	/* 1 once the caller is stopping (SIGINT/SIGTERM): an operator that waits on something
 	 * else than evaluate() (a client) ends its step. May be NULL. */
 	int (*stopping)(void *payload);
+	/* End the run now (an interactive operator's client says it is done): the final
+	 * measurement of the best against the original, outside the budget, as a run that
+	 * spends its budget ends. Returns a line on the result (the operator frees it), or NULL
+	 * with the error set; evaluate() refuses afterwards. May be NULL. */
+	char *(*finish)(void *payload);
 } avo_agent_callbacks;
 
 typedef struct {

@@ -29,6 +29,7 @@ typedef struct {
 	agent_edits carry;   /* the client's working copy between steps */
 	int has_carry;
 	char *spent;         /* why evaluations are refused now (the budget), or NULL */
+	char *finished;      /* finish's answer once the run was finished, or NULL */
 	avo_agent_memory mem;
 } mcp_op;
 
@@ -59,6 +60,10 @@ static const avo_agent_tool_def extra_tools[] = {
 	 "\"first line, 1-based\"},\"limit\":{\"type\":\"integer\",\"description\":\"number of lines\"}},\"required\":[\"id\"]}"},
 	{"checkout", "Replace the working copy with the edits of one committed version (to branch from it).",
 	 "{\"type\":\"object\",\"properties\":{" ID_ARG "},\"required\":[\"id\"]}"},
+	{"finish", "End the run: avo measures the best version against the original, interleaved on the same "
+		   "device, and answers with the speedup and its interval (this may take minutes). evaluate "
+		   "refuses afterwards; reads still work. A run whose budget is spent is measured by itself.",
+	 "{\"type\":\"object\",\"properties\":{}}"},
 };
 #define NEXTRA (sizeof(extra_tools) / sizeof(extra_tools[0]))
 
@@ -194,6 +199,28 @@ static char *tool_checkout(avo_agent_tools *ts, const avo_agent_context *ctx, co
 	return avo_sprintf("the working copy is now version %s (fitness %.6g); edit it, then evaluate", v->id, v->fitness);
 }
 
+/* finish: the run's final measurement, once; evaluations are refused after it. */
+static char *tool_finish(mcp_op *m, const avo_agent_context *ctx, const cJSON *req, int *is_error)
+{
+	if (m->finished)
+		return avo_sprintf("the run was already finished: %s", m->finished);
+	if (!ctx->cb.finish) {
+		*is_error = 1;
+		return avo_strdup("finish is not available in this run");
+	}
+	avo_agent__mcp_io_busy(m->io, req, "avo is measuring the best version against the original");
+	char *line = ctx->cb.finish(ctx->cb.payload);
+	if (!line) {
+		*is_error = 1;
+		return avo_sprintf("the final measurement failed: %s", avo_error_last());
+	}
+	m->finished = line;
+	free(m->spent);
+	m->spent = avo_strdup("the run was finished (finish)");
+	return avo_sprintf("%s. evaluate is refused from now on; the records are kept, and a later avo mcp "
+			   "session with a larger budget continues the run.", line);
+}
+
 static int is_extra(const char *name)
 {
 	for (size_t i = 0; i < NEXTRA; i++)
@@ -263,6 +290,8 @@ static int serve_call(mcp_op *m, avo_agent_tools **ts, const avo_agent_context *
 		text = tool_read_version(ctx, args, &is_error);
 	else if (!strcmp(name, "checkout"))
 		text = tool_checkout(*ts, ctx, args, &is_error);
+	else if (!strcmp(name, "finish"))
+		text = tool_finish(m, ctx, req, &is_error);
 	else if (is_evaluation(name) && m->spent) {
 		is_error = 1;
 		text = avo_sprintf("refused: %s. The budget of this run is spent; the records are kept, and "
@@ -345,6 +374,7 @@ static void mcp_free(avo_agent_op *op)
 	avo_agent__mcp_io_free(m->io);
 	avo_agent__edits_free(&m->carry);
 	free(m->spent);
+	free(m->finished);
 	avo_agent_memory_dispose(&m->mem);
 	free(m);
 }

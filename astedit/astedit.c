@@ -477,6 +477,24 @@ static int check_region(checker *ck, walk *w, avo_astedit_region *reg)
 	return rc;
 }
 
+/* No edit of a region holding asm in host code could keep it (apply's rule, which checks
+ * edits itself): refuse such a region when the original is parsed. */
+static int check_region_asm(checker *ck, walk *w, avo_astedit_region *reg)
+{
+	int rc = 0;
+	for (size_t i = 0; i < w->nasms && rc == 0; i++) {
+		if (w->asms[i].device || w->asms[i].b < reg->begin.offset || w->asms[i].e > reg->end.offset)
+			continue;
+		avo_astedit_pos p = avo_astedit__pos(&ck->lines, w->asms[i].b);
+		char what[320];
+		snprintf(what, sizeof(what), "holds inline asm at %u:%u in code compiled for the host (a host or __host__ __device__ "
+			 "function, or C); asm in a region is allowed only in device code (__global__, or __device__ without "
+			 "__host__): move the asm out of the region", p.line, p.col);
+		rc = region_fail(ck, reg, what);
+	}
+	return rc;
+}
+
 static int check_knob(checker *ck, walk *w, avo_astedit_knob *k, const char **scope)
 {
 	*scope = "";
@@ -613,13 +631,15 @@ int avo_astedit__parse_args(avo_astedit_unit **out, const char *path, const char
 	}
 	if (w.has_main)
 		u->main_def = avo_astedit__pos(&ck.lines, w.main_off);
+	for (size_t i = 0; i < u->nregions && rc == 0; i++)
+		rc = check_region(&ck, &w, &u->regions[i]);
+	for (size_t i = 0; i < u->nregions && rc == 0 && !pe->want_asms; i++)
+		rc = check_region_asm(&ck, &w, &u->regions[i]);
 	if (pe->want_asms) {
 		pe->asms = w.asms;
 		pe->nasms = w.nasms;
 		w.asms = NULL;
 	}
-	for (size_t i = 0; i < u->nregions && rc == 0; i++)
-		rc = check_region(&ck, &w, &u->regions[i]);
 	const char **scopes = calloc(u->nknobs + 1, sizeof(*scopes));
 	if (!scopes && rc == 0)
 		rc = avo_oom();

@@ -149,7 +149,8 @@ int avo_astedit__guard_asm(const avo_astedit__asm *asms, size_t nasms, size_t b,
 		found++;
 		if (!asms[i].device)
 			return refuse(bad_off, asms[i].b, msg, msgsz,
-				      "holds inline asm in host code%s; asm is allowed only in device code (__global__ or __device__ functions)", "");
+				      "holds inline asm in host code%s; asm is allowed only in device code (__global__, or __device__ without __host__)",
+				      " (a host or __host__ __device__ function, or C)");
 	}
 	if (found < nasm_words)
 		return refuse(bad_off, b, msg, msgsz, "uses 'asm' outside an asm statement in device code%s (an asm label, or asm in host code)", "");

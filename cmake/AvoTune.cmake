@@ -53,9 +53,14 @@ installed or fetched avo) and is included by ``avoConfig.cmake`` and by avo's ow
     them). Tuning runs in the Ninja job pool ``avo_tune`` of depth one.
 
   ``KERNEL``, ``HARNESS``
-    The kernel (``.cu``: CUDA, ``.c``: C, ``.cpp``/``.cc``/``.cxx``: C++) and the harness
-    that checks and times it (see avo's "Harness protocol"). Relative paths are relative
-    to the current source directory.
+    The kernel (``.cu``/``.cuh``: CUDA, ``.c``: C, ``.cpp``/``.cc``/``.cxx``: C++; a
+    ``.h``/``.hpp`` header needs ``LANGUAGE``) and the harness that checks and times it
+    (see avo's "Harness protocol"). Relative paths are relative to the current source
+    directory. A header kernel is built as avo evaluates it: through a wrapper translation
+    unit ``<build>/avo/<target>/avo_kernel_tu.<ext>`` that includes the generated header
+    beside it, so the rest of the target calls the kernel through declarations. A kernel
+    file that guards its own ``main()`` with ``#ifndef AVO_KERNEL_ONLY`` keeps it in the
+    build; the spec defines ``AVO_KERNEL_ONLY`` so that the harness's ``main`` links.
 
   ``CONFIGS``
     Problem configurations, one argument each, holding the harness arguments as one
@@ -296,14 +301,19 @@ function(avo_tune target)
     set(lang ${arg_LANGUAGE})
     string(TOLOWER "${lang}" spec_language)
     string(REPLACE "cxx" "c++" spec_language "${spec_language}")
-  elseif(ext STREQUAL ".cu")
+  elseif(ext MATCHES "^\\.(cu|cuh)$")
     set(lang CUDA)
   elseif(ext STREQUAL ".c")
     set(lang C)
   elseif(ext MATCHES "^\\.(cpp|cc|cxx)$")
     set(lang CXX)
   else()
-    message(FATAL_ERROR "avo_tune(${target}): cannot tell the language of ${kernel_name} (.cu, .c, .cpp)")
+    message(FATAL_ERROR "avo_tune(${target}): cannot tell the language of ${kernel_name} (.cu, .cuh, .c, .cpp); pass LANGUAGE")
+  endif()
+  # A header kernel is compiled through a wrapper translation unit, as `avo eval` does.
+  set(is_header FALSE)
+  if(ext MATCHES "^\\.(cuh|h|hh|hpp|hxx)$")
+    set(is_header TRUE)
   endif()
   if(NOT CMAKE_${lang}_COMPILER)
     message(FATAL_ERROR "avo_tune(${target}): ${kernel_name} needs the ${lang} language enabled")
@@ -372,16 +382,38 @@ function(avo_tune target)
   if(NOT found)
     message(FATAL_ERROR "avo_tune(${target}): ${arg_KERNEL} is not among the target's sources")
   endif()
+  if(is_header)
+    # The wrapper sits beside the generated header, so its quoted include finds the variant.
+    set(ext_of_CUDA cu)
+    set(ext_of_C c)
+    set(ext_of_CXX cpp)
+    set(wrapper "${spec_dir}/avo_kernel_tu.${ext_of_${lang}}")
+    file(CONFIGURE OUTPUT "${wrapper}" CONTENT "#include \"${kernel_name}\"\n" @ONLY)
+    list(APPEND new_sources "${wrapper}")
+    set_source_files_properties("${generated}" PROPERTIES GENERATED TRUE HEADER_FILE_ONLY TRUE)
+    set_source_files_properties("${wrapper}" PROPERTIES
+      LANGUAGE ${lang}
+      INCLUDE_DIRECTORIES "${kernel_dir}"
+      OBJECT_DEPENDS "${generated}")
+  else()
+    set_source_files_properties("${generated}" PROPERTIES
+      GENERATED TRUE
+      LANGUAGE ${lang}
+      INCLUDE_DIRECTORIES "${kernel_dir}")
+  endif()
   set_property(TARGET ${target} PROPERTY SOURCES "${new_sources}")
-  set_source_files_properties("${generated}" PROPERTIES
-    GENERATED TRUE
-    LANGUAGE ${lang}
-    INCLUDE_DIRECTORIES "${kernel_dir}")
 
   # Scalars of the spec, known now. CMAKE_<LANG>_FLAGS is what the build compiles with too.
   separate_arguments(lang_flags UNIX_COMMAND "${CMAKE_${lang}_FLAGS}")
   set(flags ${lang_flags} ${arg_FLAGS})
   set(parse_flags ${arg_PARSE_FLAGS})
+  # A kernel that guards its own main() with AVO_KERNEL_ONLY (as samples need) is evaluated
+  # with it defined, since the harness brings main; the build compiles the file as it is.
+  set(kernel_only "")
+  file(STRINGS "${kernel}" guard REGEX "^[ \t]*#[ \t]*if(ndef|[ \t]+!defined)[ \t(]*AVO_KERNEL_ONLY")
+  if(guard)
+    set(kernel_only "AVO_KERNEL_ONLY")
+  endif()
   set(tolerance "")
   if(DEFINED arg_TOLERANCE)
     set(tolerance "\n  \"tolerance\": ${arg_TOLERANCE},")
@@ -426,7 +458,7 @@ function(avo_tune target)
     set(id "${target}/${arg_NAME}")
   endif()
   foreach(v name kernel harness compiler arch flags configs_json tolerance objective operator
-            budget shipped spec spec_dir kernel_dir lang parse_flags spec_language)
+            budget shipped spec spec_dir kernel_dir lang parse_flags spec_language kernel_only)
     set_property(GLOBAL PROPERTY "_AVO_${id}_${v}" "${${v}}")
   endforeach()
   set_property(GLOBAL PROPERTY "_AVO_${id}_target" "${target}")
@@ -492,7 +524,8 @@ endfunction()
 # final include dirs, defines and options, and so the file changes only with its content.
 function(_avo_tune_write_spec id)
   foreach(v target name kernel harness compiler arch flags configs_json tolerance objective
-            operator budget shipped spec spec_dir kernel_dir link_flags lang parse_flags spec_language)
+            operator budget shipped spec spec_dir kernel_dir link_flags lang parse_flags spec_language
+            kernel_only)
     get_property(${v} GLOBAL PROPERTY "_AVO_${id}_${v}")
   endforeach()
 
@@ -561,7 +594,7 @@ function(_avo_tune_write_spec id)
   _avo_json_genex_array(j_flags "${flags};$<TARGET_PROPERTY:${target},COMPILE_OPTIONS>;${std_flag}")
   _avo_json_genex_array(j_parse "${parse_flags}")
   _avo_json_genex_array(j_incs "$<TARGET_PROPERTY:${target},INCLUDE_DIRECTORIES>")
-  _avo_json_genex_array(j_defs "$<TARGET_PROPERTY:${target},COMPILE_DEFINITIONS>")
+  _avo_json_genex_array(j_defs "$<TARGET_PROPERTY:${target},COMPILE_DEFINITIONS>;${kernel_only}")
   _avo_json_genex_array(j_links "${link_flags}")
 
   file(GENERATE OUTPUT "${spec}" CONTENT "{

@@ -385,6 +385,7 @@ void avo_runrec_attempt_init(avo_runrec_attempt *a)
 	a->n = -1;
 	a->time = a->elapsed_s = a->fitness = a->best_before = NAN;
 	a->cost_usd = a->tokens_in = a->tokens_out = NAN;
+	a->eval_s = a->operator_s = NAN;
 	a->from_cache = -1;
 	a->gain = (avo_runrec_interval)AVO_RUNREC_INTERVAL_NONE;
 }
@@ -410,6 +411,8 @@ int avo_runrec_attempt_parse(avo_runrec_attempt *a, const cJSON *o)
 	a->cost_usd = jnum(o, "cost_usd");
 	a->tokens_in = jnum(o, "tokens_in");
 	a->tokens_out = jnum(o, "tokens_out");
+	a->eval_s = jnum(o, "eval_s");
+	a->operator_s = jnum(o, "operator_s");
 	a->op = jstr(o, "operator", &err);
 	a->status = jstr(o, "status", &err);
 	a->variant = jstr(o, "variant", &err);
@@ -450,6 +453,8 @@ cJSON *avo_runrec_attempt_json(const avo_runrec_attempt *a)
 	put_num(o, "tokens_in", a->tokens_in);
 	put_num(o, "tokens_out", a->tokens_out);
 	put_num(o, "cost_usd", a->cost_usd);
+	put_num(o, "eval_s", a->eval_s);
+	put_num(o, "operator_s", a->operator_s);
 	put_guard(o, &a->guard);
 	return o;
 }

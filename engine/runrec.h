@@ -96,6 +96,8 @@ typedef struct {
 typedef struct {
 	long n;
 	double time, elapsed_s, fitness, best_before, cost_usd, tokens_in, tokens_out;
+	double eval_s;      /* wall seconds of its evaluation (NAN: none) */
+	double operator_s;  /* seconds the operator took since the previous record (NAN: not an operator's) */
 	char *op, *status, *variant, *feedback, *note, *edit_hash;
 	int from_cache;     /* 1, 0, -1 unknown */
 	char *device;       /* the device that ran it ("GPU 1", "worker 0"); NULL: none or unknown */

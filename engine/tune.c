@@ -109,6 +109,18 @@ static int cb_seen(const avo_astedit_region_edit *re, size_t nre, const avo_aste
 	return avo_tune__seen_edit(payload, h);
 }
 
+static char *cb_finish(void *payload)
+{
+	tune_ctx *t = payload;
+	t->finished = 1;
+	t->stop = 1;
+	t->stop_reason = avo_tune__budget_reached(t);
+	if (avo_tune__final_measure(t) < 0)
+		return NULL;
+	avo_tune__save_run(t, 0);
+	return avo_tune__final_line(t);
+}
+
 static int cb_evaluate(avo_agent_eval *out, const avo_astedit_region_edit *re, size_t nre,
 		       const avo_astedit_knob_edit *ke, size_t nke, void *payload)
 {
@@ -153,6 +165,18 @@ static int cb_evaluate(avo_agent_eval *out, const avo_astedit_region_edit *re, s
 	}
 	rc = avo_tune__gate(t, out, c, er);
 	avo_eval_result_free(er);
+	/* The evaluation that spends an interactive operator's budget ends the run: measure the
+	 * best against the original now, while its client waits for this answer. */
+	if (rc >= 0 && t->interactive && avo_tune__budget_reached(t) && !t->final_done) {
+		char *line = avo_tune__final_measure(t) < 0 ? avo_sprintf("The final measurement failed: %s", avo_error_last())
+							    : avo_tune__final_line(t);
+		char *fb = avo_sprintf("%s\nThe budget is now spent. %s", out->feedback ? out->feedback : "", line ? line : "");
+		if (fb) {
+			free(out->feedback);
+			out->feedback = fb;
+		}
+		free(line);
+	}
 	return rc;
 }
 
@@ -224,6 +248,7 @@ static int baseline(tune_ctx *t)
 	free(a.op);
 	a.op = avo_strdup("baseline");
 	a.best_before = 0;
+	a.operator_s = NAN;
 	int arc = avo_runstate_add_attempt(t->rs, &a);
 	if (fail)
 		rc = avo_error_set(AVO_EIO, "%s", fail);
@@ -388,6 +413,7 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 		op = opts->op_instance;
 	else if ((rc = avo_agent_op_new(&op, t.op_name, oopts)) < 0)
 		goto done;
+	t.interactive = op->interactive;
 	avo_agent_supervisor_options so = AVO_AGENT_SUPERVISOR_OPTIONS_INIT;
 	if (opts->stall_attempts)
 		so.stall_attempts = opts->stall_attempts;
@@ -437,7 +463,7 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 		ctx.budget = (avo_agent_budget){t.attempts, t.budget_evals > 0 ? t.budget_evals : 0,
 						avo_runstate_elapsed(t.rs), t.budget_seconds > 0 ? t.budget_seconds : 0,
 						t.cost, t.budget_cost > 0 ? t.budget_cost : 0};
-		ctx.cb = (avo_agent_callbacks){cb_apply, cb_evaluate, cb_seen, &t, cb_annotate, cb_stopping};
+		ctx.cb = (avo_agent_callbacks){cb_apply, cb_evaluate, cb_seen, &t, cb_annotate, cb_stopping, cb_finish};
 		t.step_op = op->name;
 		free(t.step_note);
 		t.step_note = NULL;
@@ -534,7 +560,8 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 		free(rtexts[i]);
 	free(rtexts);
 	/* An interactive operator's client has left: it stops the server a moment after (the MCP
-	 * SDK's close() sends SIGTERM after 2 s), too soon for a final measurement. */
+	 * SDK's close() sends SIGTERM after 2 s), too soon for a final measurement; its run was
+	 * measured when its budget was spent or when it called finish. */
 	if (rc >= 0 && !op->interactive && (rc = avo_tune__final_measure(&t)) < 0)
 		fprintf(stderr, "\navo: the final measurement failed: %s\n", avo_error_last());
 	if (rc >= 0) {

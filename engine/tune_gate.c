@@ -19,6 +19,7 @@ static int gate_observe(const avo_eval_result *r, int is_b, unsigned round, void
 	free(a.op), free(a.note);
 	a.op = avo_strdup("gate");
 	a.note = avo_strdup(note);
+	a.operator_s = NAN; /* the gate's, not the operator's */
 	if (avo_runstate_add_attempt(t->rs, &a) < 0)
 		return 1;
 	t->attempts++;
@@ -162,8 +163,9 @@ static int final_observe(const avo_eval_result *r, int is_b, unsigned round, voi
 int avo_tune__final_measure(tune_ctx *t)
 {
 	avo_gate_verdict v;
-	if (t->best_id == 0 || *t->interrupted || avo_tune__ensure_base(t) < 0)
+	if (t->final_done || t->best_id == 0 || *t->interrupted || avo_tune__ensure_base(t) < 0)
 		return 0;
+	t->final_done = 1;
 	int rc = avo_gate_confirm(&v, &t->gate, t->spec, t->cache, &t->eopts, t->unit->source, t->unit->source_len,
 				  t->book.pinned->source, t->book.pinned->len, final_observe, t);
 	if (rc < 0)
@@ -178,3 +180,16 @@ int avo_tune__final_measure(tune_ctx *t)
 	return 0;
 }
 
+
+char *avo_tune__final_line(tune_ctx *t)
+{
+	const avo_runrec_interval *sp = &t->rs->log.run.speedup;
+	char txt[96];
+	if (t->best_id == 0)
+		return avo_strdup("no version beat the original: there is nothing to measure");
+	if (!avo_runrec_interval_known(sp))
+		return avo_sprintf("the final measurement of version %d against the original did not complete", t->best_id);
+	return avo_sprintf("final measurement, interleaved on the same device: version %d is %s the speed of the "
+			   "original (%.0f%% interval, %ld samples)", t->best_id, avo_runrec_interval_text(txt, sizeof(txt), sp),
+			   100 * sp->confidence, sp->samples);
+}

@@ -85,6 +85,9 @@ typedef struct {
 	struct tune_flight *folding; /* the proposal being folded (its confirmations queued ahead) */
 	unsigned conf_next;      /* the next of them the gate takes */
 	size_t spec_turn;        /* the device the next confirmation queued ahead goes to */
+	int interactive;         /* the operator's client stays while the budget is spent (mcp) */
+	int finished;            /* the operator ended the run (finish): evaluations are refused */
+	int final_done;          /* the final measurement ran (or was not needed) */
 } tune_ctx;
 
 
@@ -120,6 +123,8 @@ int avo_tune__ensure_base(tune_ctx *t);
 /* Gate one evaluated candidate (taking `c`, borrowing `er`) and fill `out`. */
 int avo_tune__gate(tune_ctx *t, avo_agent_eval *out, avo_candidate *c, const avo_eval_result *er);
 int avo_tune__final_measure(tune_ctx *t);
+/* A line on the final measurement for an interactive operator (caller frees). */
+char *avo_tune__final_line(tune_ctx *t);
 
 /* tune_pipe.c */
 /* One evaluation through the pipeline, on any device. *er NULL with 0 returned:

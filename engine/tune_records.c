@@ -293,6 +293,22 @@ void avo_tune__attempt_record(avo_runrec_attempt *a, tune_ctx *t, const char *st
 	if (er && !er->from_cache && t->eval_device)
 		a->device = avo_strdup(t->eval_device);
 	guard_from_eval(&a->guard, er);
+	/* Where the time went: the evaluation's own wall time, and for an operator's attempt
+	 * the time it took before asking (since the previous record: reading, thinking, its
+	 * model's calls). Costs are charged by the tune loop to the step's last record. */
+	if (er)
+		a->eval_s = er->seconds;
+	size_t i = t->rs->log.nattempts;
+	double spent = er ? er->seconds : 0; /* and the gate's confirmations of this candidate */
+	while (i > 0 && t->rs->log.attempts[i - 1].op && !strcmp(t->rs->log.attempts[i - 1].op, "gate")) {
+		double g = t->rs->log.attempts[--i].eval_s;
+		spent += isfinite(g) ? g : 0;
+	}
+	if (i > 0) {
+		double d = a->elapsed_s - t->rs->log.attempts[i - 1].elapsed_s - spent;
+		if (isfinite(d))
+			a->operator_s = d > 0 ? d : 0;
+	}
 }
 
 /* Is this variant already a version of the lineage? (Never commit it twice.) */
@@ -402,6 +418,8 @@ const char *avo_tune__budget_reached(tune_ctx *t)
 {
 	if (*t->interrupted)
 		return "interrupted";
+	if (t->finished)
+		return "the operator finished the run";
 	if (t->budget_evals > 0 && t->attempts + t->pending + (t->ahead ? (long)t->nflight : 0) >= t->budget_evals)
 		return "evaluation budget reached";
 	if (t->budget_seconds > 0 && avo_runstate_elapsed(t->rs) >= t->budget_seconds)

@@ -22,8 +22,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 # Test-only clients from npm, pinned in tests/package.json and installed into
-# tests/node_modules: the official MCP SDK client drives `avo mcp` (tests/mcp). Node comes
-# from Debian when it is missing; without it those tests skip.
+# tests/node_modules: the official MCP SDK client and the MCP Inspector CLI
+# (@modelcontextprotocol/inspector) drive `avo mcp` (tests/mcp). Node comes from Debian when
+# it is missing; without it those tests skip.
 if ! command -v npm >/dev/null 2>&1; then
   $SUDO apt-get install -y -qq --no-install-recommends nodejs npm || echo "setup: no Node; the tests that need it will skip"
 fi

@@ -182,6 +182,15 @@ int avo_cmd_regions(int argc, char **argv)
 		/* an unreadable file is the environment's fault, not the input's */
 		if (rc == AVO_EIO)
 			return avo_cli_fail(rc);
+		/* a CUDA header is C or C++ by its extension: say how to parse it as CUDA */
+		const char *dot = strrchr(avo_path_basename(file), '.');
+		if (rc == AVO_EPARSE && !opts.language && dot && (!strcmp(dot, ".h") || !strcmp(dot, ".hpp"))) {
+			char *m = avo_strdup(avo_error_last());
+			avo_error_set(rc, "%s (%s was parsed as %s by its extension; for a CUDA header pass --language cuda, "
+					  "or \"language\": \"cuda\" in the spec)", m ? m : "", avo_path_basename(file),
+				      strcmp(dot, ".h") ? "C++" : "C");
+			free(m);
+		}
 		fprintf(stderr, "avo: %s\n", avo_error_last());
 		int code = rc == AVO_ENOTFOUND && !avo_path_exists(file) ? AVO_EXIT_ENV : avo_cli_exit_code(rc);
 		if (json) { /* a script reading stdout still gets one object */

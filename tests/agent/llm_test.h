@@ -16,7 +16,8 @@ static inline avo_agent_op *make_op(const mock *m, const char *api, const char *
 	char *url = mock_url(m, strcmp(api, "anthropic") ? "/v1" : "");
 	cJSON_AddStringToObject(o, "api", api);
 	cJSON_AddStringToObject(o, "base_url", url);
-	cJSON_AddStringToObject(o, "model", "mock-model");
+	if (!cJSON_GetObjectItem(o, "model"))
+		cJSON_AddStringToObject(o, "model", "mock-model");
 	if (!cJSON_GetObjectItem(o, "api_key_env"))
 		cJSON_AddStringToObject(o, "api_key_env", KEY_ENV);
 	if (!cJSON_GetObjectItem(o, "timeout"))

@@ -16,16 +16,20 @@ script, one entry per request, in order:
 Every request is appended to the log (JSON lines): path, the auth header checked against
 $MOCK_EXPECT_KEY ("ok" / "missing" / "wrong"; the key itself is never written),
 anthropic-version, the parsed body, and any wire-format violation found in it.
-A violation or an exhausted script is answered with HTTP 400.
+A violation or an exhausted script is answered with HTTP 400. Chat completions for a model
+named like an OpenAI reasoning model (o1.., gpt-5..) with tools but no reasoning_effort is a
+violation, as the real API refuses it.
 """
 import argparse
 import json
 import os
+import re
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+REASONING_MODEL = re.compile(r"^(o[1-9]|gpt-5)")
 lock = threading.Lock()
 state = {"n": 0}
 
@@ -36,6 +40,10 @@ def check_openai(body):
         return "messages must start with a system message"
     if not isinstance(body.get("tools"), list) or not body.get("model"):
         return "model and tools are required"
+    # As OpenAI's reasoning models do: tools on chat completions only with the reasoning setting.
+    if REASONING_MODEL.match(str(body["model"])) and "reasoning_effort" not in body:
+        return ("model %s: function tools on /v1/chat/completions need reasoning_effort "
+                "(or use /v1/responses)" % body["model"])
     pending = []
     for m in msgs[1:]:
         role = m.get("role")

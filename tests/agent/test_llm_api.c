@@ -2,7 +2,8 @@
  * stop the run at once (401, 403, 404, 400, a spend-limit 429), a provider error inside an
  * HTTP 200, answers cut at the output token limit, tool calls without ids, cached-token
  * pricing and Anthropic prompt caching, reasoning_effort and extra_body. Each in every
- * wire format. */
+ * wire format; and a reasoning model on chat completions, which refuses tools without
+ * reasoning_effort. */
 #include "llm_test.h"
 
 static const char *const apis[] = {"openai", "responses", "anthropic"};
@@ -240,11 +241,33 @@ static void test_extra_body(void)
 	cJSON_Delete(o);
 }
 
+/* A reasoning model on chat completions: without reasoning_effort the API refuses the tools
+ * (a 400: the run stops at once, with the API's reason); with it, the step runs. */
+static void test_reasoning_model(void)
+{
+	static const char script[] = "[{\"calls\":[{\"name\":\"submit\",\"args\":{}}]}]";
+	fake f = {0};
+	avo_agent_step_result r;
+	int rc;
+	cJSON *log = one_step("openai", script, "{\"model\":\"gpt-5-mini\",\"retries\":2,\"retry_base\":0}", &rc, &r, &f);
+	CHECK(rc == AVO_ENET && r.outcome == AVO_AGENT_FAILED);
+	CHECK(r.error && strstr(r.error, "need reasoning_effort") && strstr(r.error, "stopping"));
+	CHECK(cJSON_GetArraySize(log) == 1); /* not retried */
+	cJSON_Delete(log);
+	avo_agent_step_result_dispose(&r);
+	log = one_step("openai", script, "{\"model\":\"gpt-5-mini\",\"reasoning_effort\":\"low\"}", &rc, &r, &f);
+	CHECK(rc == 0 && r.outcome == AVO_AGENT_SUBMITTED);
+	CHECK(req_has(log, 0, "\"reasoning_effort\":\"low\"") && req_has(log, 0, "\"model\":\"gpt-5-mini\""));
+	cJSON_Delete(log);
+	avo_agent_step_result_dispose(&r);
+}
+
 int main(int argc, char **argv)
 {
 	static const llm_test_case tests[] = {
 		{"fatal", test_fatal},         {"error_in_200", test_error_in_200}, {"truncated", test_truncated},
 		{"no_ids", test_no_ids},       {"cache", test_cache},               {"extra_body", test_extra_body},
+		{"reasoning_model", test_reasoning_model},
 	};
 	return llm_test_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
 }

@@ -1,6 +1,6 @@
 /* Proves (issue 14 point 4): region edits cannot hold preprocessor directives (but loop
  * pragmas and the region's own #if lines), attributes that place code elsewhere, inline asm
- * in host code, or asm with section directives; each refusal names file:line:col and the
+ * in host code (a __host__ __device__ function included), or asm with section directives; each refusal names file:line:col and the
  * line inside the region. Device-code asm and #pragma unroll are accepted. */
 #include "t.h"
 
@@ -76,6 +76,12 @@ int main(int argc, char **argv)
 		"section directive '.pushsection'", "guard.cu:9:");
 	refused("dev", "\tasm(\".section .init_array\");\n", "section directive '.section'", "");
 	refused("host", "\textern int z asm(\"y\");\n\ts = z;\n", "'asm' outside an asm statement", "");
+	/* a __host__ __device__ function is compiled for the host too: asm there is refused,
+	 * even under the device pass's __CUDA_ARCH__ */
+	refused("hd", "\tasm volatile(\"add.f32 %0, %0, 0f3F800000;\" : \"+f\"(y));\n", "inline asm in host code", "guard.cu:43:2:");
+	refused("hd", "\tasm volatile(\"add.f32 %0, %0, 0f3F800000;\" : \"+f\"(y));\n",
+		"a host or __host__ __device__ function", "");
+	accepted("hd", "\ty = y + 2.0f;\n");
 	avo_astedit_unit_free(u);
 
 	/* plain C: asm is host code */

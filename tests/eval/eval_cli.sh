@@ -128,7 +128,26 @@ nocompile)
 	has "$out" '"status":"compile"'
 	has "$err" "undeclared_tile_size"
 	has "$err" "attention.c:8:"
-	lacks "$err" "/avo-"   # messages name the kernel file, not the scratch copy
+	lacks "$err" "$TMPDIR"   # messages name the kernel file, not the scratch copy
+	;;
+nocompile_avo_path)
+	# A checkout whose path holds "/avo-" (a clone into avo-main/): the message names the
+	# kernel there, never the scratch copy (issue 17 point 9).
+	mkdir -p "$work/avo-main/k" && cp "$src"/kernels/cpu/*.c "$src"/kernels/cpu/*.h "$src"/kernels/cpu/avo.json "$work/avo-main/k/" || fail "copy"
+	run 1 eval "$work/avo-main/k/avo.json" --json --variant "$variants/nocompile.c"
+	has "$out" '"status":"compile"'
+	has "$err" "attention.c:8:"
+	lacks "$err" "$TMPDIR"
+	;;
+harness_usage)
+	# A harness that exits 2 on arguments it does not take is a usage error of the config,
+	# reported with its usage line, not a crash of the kernel (issue 17 point 9).
+	spec_with '"configs": [{"name": "bad", "args": ["--bogus", "1"]}]' || fail "cannot write spec"
+	run 1 eval "$work/k/avo.json" --no-cache
+	has "$out" "protocol"
+	lacks "$out" "crash"
+	has "$err" "failed (exit 2)"
+	has "$err" "usage: harness"
 	;;
 secrets)
 	# The variant aborts when FOO_API_KEY reaches it, or when AVO_TEST_VISIBLE does not.

@@ -1,6 +1,7 @@
 // `avo mcp` driven by the official MCP TypeScript SDK client (StdioClientTransport + Client)
 // through whole sessions on the CPU example: list tools, read, a refused edit, an incorrect
-// evaluation, a committed version, kill -9, a resumed session, and the budget's refusal.
+// evaluation, a committed version, kill -9, a resumed session, the budget's refusal with the
+// final measurement of the best against the original, and finish.
 // usage: node session.mjs AVO SRC_DIR WORK_DIR      (exit 77: the SDK is not installed)
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -69,7 +70,7 @@ const mcpAttempts = () => records('attempts.jsonl').filter((a) => a.operator ===
   check(typeof s.client.getInstructions() === 'string', 'no instructions');
   const tools = (await s.client.listTools()).tools.map((t) => t.name);
   for (const t of ['read_regions', 'read_kernel', 'read_lineage', 'read_knowledge', 'edit_region', 'set_knob',
-    'evaluate', 'submit', 'status', 'list_attempts', 'read_version', 'checkout'])
+    'evaluate', 'submit', 'status', 'list_attempts', 'read_version', 'checkout', 'finish'])
     check(tools.includes(t), `tools/list lacks ${t}: ${tools}`);
 
   let t = await call(s.client, 'status');
@@ -111,6 +112,11 @@ const mcpAttempts = () => records('attempts.jsonl').filter((a) => a.operator ===
   check(records('attempts.jsonl').some((a) => a.operator === 'gate'), 'no confirmation by the gate');
   check(lin.length === 2 && lin[1].operator === 'mcp' && /compute the scores once/.test(lin[1].note), 'lineage');
   check(!/volatile/.test(lin[1].edits.regions.scores ?? ''), 'the committed edit');
+  // Time attribution per attempt: the evaluation's own seconds, and the client's time before it.
+  for (const a of att)
+    check(a.eval_s > 0 && a.operator_s >= 0, `mcp attempt without eval_s/operator_s: ${JSON.stringify(a)}`);
+  for (const a of records('attempts.jsonl').filter((x) => x.operator === 'gate'))
+    check(a.eval_s > 0 && a.operator_s === undefined, `gate attempt: ${JSON.stringify(a)}`);
   console.log(`session 1 ok: ${records('attempts.jsonl').length} attempts, version 1 committed`);
 }
 
@@ -127,7 +133,7 @@ const before = records('attempts.jsonl').length;
 
 // ---- session 3: resumed; the memory is on disk; the budget refuses ----------------------
 {
-  const s = await connect(['--evals', String(before + 1)]);
+  const s = await connect(['--evals', String(before + 1), '--confirm', '2']);
   let t = await call(s.client, 'status');
   check(/best: version 1/.test(t) && t.includes(`evaluations: ${before} of ${before + 1} evaluations used`),
     `status after resume:\n${t}`);
@@ -143,9 +149,13 @@ const before = records('attempts.jsonl').length;
   await call(s.client, 'read_version', { id: 9 }, true);
 
   // One evaluation is left: a knob change is measured (not confirmed: no budget), then refused.
+  // That evaluation spends the budget of a run with a commit: the final measurement of the
+  // best against the original runs inside it (as avo tune's end), and its answer says so.
   await call(s.client, 'set_knob', { name: 'UNROLL', value: '4' });
   t = await call(s.client, 'evaluate');
   check(/correct: yes/.test(t), `the UNROLL=4 variant:\n${t}`);
+  check(/The budget is now spent\. final measurement, interleaved on the same device: version 1 is .* the speed of the original/.test(t),
+    `no final measurement when the budget was spent:\n${t}`);
   await call(s.client, 'checkout', { id: 0 });
   t = await call(s.client, 'read_regions');
   check(/volatile int rep/.test(t), 'checkout 0');
@@ -160,7 +170,25 @@ const before = records('attempts.jsonl').length;
   check(att.length === before + 1 && att[before].operator === 'mcp', `attempts after session 3: ${att.length}`);
   const run = JSON.parse(fs.readFileSync(path.join(RUN, 'run.json'), 'utf8'));
   check(run.attempts === before + 1 && run.stop_reason === 'evaluation budget reached', `run.json: ${JSON.stringify(run)}`);
-  console.log('session 3 ok: resumed, budget refused');
+  check(run.speedup && run.speedup.value > 1, `run.json has no final speedup: ${JSON.stringify(run)}`);
+  console.log('session 3 ok: resumed, budget refused, final measurement recorded');
+}
+
+// ---- session 4: the client ends the run itself with finish ------------------------------
+{
+  const s = await connect(['--evals', '100', '--confirm', '2']);
+  check((await s.client.listTools()).tools.some((x) => x.name === 'finish'), 'tools/list lacks finish');
+  let t = await call(s.client, 'finish');
+  check(/final measurement, interleaved on the same device: version 1 is/.test(t) && /evaluate is refused/.test(t),
+    `finish:\n${t}`);
+  t = await call(s.client, 'evaluate', {}, true);
+  check(/refused: the run was finished/.test(t), `evaluate after finish:\n${t}`);
+  t = await call(s.client, 'finish');
+  check(/already finished/.test(t), `a second finish:\n${t}`);
+  await s.client.close();
+  const run = JSON.parse(fs.readFileSync(path.join(RUN, 'run.json'), 'utf8'));
+  check(run.speedup && run.speedup.value > 1 && /finished/.test(run.stop_reason), `run.json after finish: ${JSON.stringify(run)}`);
+  console.log('session 4 ok: finish measured the best and ended the run');
 }
 
 // The report reads the run like any other.

@@ -196,7 +196,9 @@ JS
   MOCK_EXPECT_KEY=$KEY python3 "$SRC/tests/agent/mock_llm.py" --port "$port" --script "$W/script.json" --log "$W/requests.jsonl" 2> "$W/mock.log" &
   mock=$!
   trap 'kill $mock 2>/dev/null || true' EXIT
-  for _ in $(seq 100); do grep -q listening "$W/mock.log" && break; sleep 0.05; done
+  # under load python may take seconds to listen (issue 17 point 9: this case once failed so)
+  for _ in $(seq 600); do grep -q listening "$W/mock.log" && break; sleep 0.05; done
+  grep -q listening "$W/mock.log" || { cat "$W/mock.log"; fail "the mock API did not start"; }
   if [ "$api" = openai ]; then base="http://127.0.0.1:$port/v1"; keyvar=OPENAI_API_KEY
   else base="http://127.0.0.1:$port"; keyvar=ANTHROPIC_API_KEY; fi
   python3 - "$SPEC" "$W/spec.json" "$SRC/kernels/cpu" "$api" "$base" <<'PY'
