@@ -1,9 +1,9 @@
 /* The evaluation sandbox: bubblewrap (Debian's `bubblewrap`), the tool Flatpak and the
- * coding-agent CLIs use. avo only builds its command line; bwrap does the namespaces. */
+ * coding-agent CLIs use. avo only builds its command line; bwrap does the namespaces.
+ * Running it (and the probe avo_sandbox_check) is proc.c's job. */
 #include "avo_base.h"
 
 #include <dirent.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,47 +92,8 @@ int avo_sandbox_argv(avo_strv *out, const avo_sandbox *sb, const char *cwd, cons
 		rc = avo_strv_pushv(&a, argv);
 	if (rc < 0) {
 		avo_strv_dispose(&a);
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	*out = a;
 	return 0;
-}
-
-static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
-static int probe_rc;
-static char probe_msg[1024];
-
-static void probe(void)
-{
-	avo_sandbox sb = {NULL, NULL, NULL, 0};
-	avo_proc_options o = {0};
-	o.argv = (const char *const[]){"true", NULL};
-	o.sandbox = &sb;
-	o.timeout_s = 30;
-	avo_proc_result r;
-	probe_rc = avo_proc_run(&r, &o);
-	if (probe_rc < 0) {
-		snprintf(probe_msg, sizeof(probe_msg), "%s", avo_error_last());
-	} else if (!r.exited || r.exit_code != 0) {
-		char *how = avo_proc_describe(&r, o.timeout_s);
-		const char *err = avo_buf_cstr(&r.err);
-		size_t n = strcspn(err, "\n");
-		snprintf(probe_msg, sizeof(probe_msg), "%s%s%.*s", how ? how : "failed", n ? ": " : "",
-			 (int)n, err);
-		free(how);
-		probe_rc = AVO_EIO;
-	}
-	avo_proc_result_dispose(&r);
-}
-
-int avo_sandbox_check(void)
-{
-	pthread_once(&probe_once, probe);
-	if (probe_rc == 0)
-		return 0;
-	return avo_error_set(AVO_EIO,
-			     "the evaluation sandbox (bubblewrap) cannot start here (%s); install the "
-			     "\"bubblewrap\" package, allow user namespaces, or opt out with --no-sandbox "
-			     "or \"sandbox\": false in the spec (candidates then run with your rights)",
-			     probe_msg);
 }

@@ -18,20 +18,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char *avo_eval_status_name(avo_eval_status s)
-{
-	switch (s) {
-	case AVO_EVAL_OK: return "ok";
-	case AVO_EVAL_COMPILE: return "compile";
-	case AVO_EVAL_INCORRECT: return "incorrect";
-	case AVO_EVAL_CRASH: return "crash";
-	case AVO_EVAL_TIMEOUT: return "timeout";
-	case AVO_EVAL_PROTOCOL: return "protocol";
-	case AVO_EVAL_SKIPPED: return "skipped";
-	}
-	return "?";
-}
-
 static avo_eval_result *new_result(const avo_spec *s)
 {
 	avo_eval_result *r = calloc(1, sizeof(*r));
@@ -78,7 +64,7 @@ static int scratch_root(char **out, const avo_eval_options *o)
 	const char *tmp = getenv("TMPDIR");
 	*out = avo_sprintf("%s/avo-%ld", tmp && *tmp ? tmp : "/tmp", (long)getuid());
 	if (!*out)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	if (mkdir(*out, 0700) < 0 && errno != EEXIST)
 		return avo_error_set(AVO_EIO, "%s: cannot create scratch directory: %s", *out, strerror(errno));
 	struct stat st;
@@ -208,7 +194,7 @@ static int item_init(avo_eval__ctx *e, avo_eval__item *it, const char *src, size
 	it->remeasure = remeasure;
 	it->t0 = avo_now();
 	if (!(it->res = new_result(e->spec)))
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	avo_cache_hash_hex(it->hash, it->src, it->len);
 	avo_buildid_eval_key(it->key, e->spec, &e->id, it->hash, hhash);
 	avo_buf hit = AVO_BUF_INIT;
@@ -284,7 +270,7 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 	if (rc < 0)
 		goto done;
 	if (!(e.items = calloc(n ? n : 1, sizeof(*e.items))) || !(e.todo = calloc(n ? n : 1, sizeof(size_t)))) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 		goto done;
 	}
 	e.n = n;
@@ -305,7 +291,7 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 		if (jobs > njobs)
 			jobs = njobs;
 		if (!(th = calloc(jobs, sizeof(*th)))) {
-			rc = avo_error_set(AVO_ERROR, "out of memory");
+			rc = avo_oom();
 			goto done;
 		}
 		for (; nth < jobs; nth++)
@@ -390,7 +376,7 @@ int avo_eval_session_open(avo_eval_session **out, const avo_spec *spec, avo_cach
 	avo_eval_session *s = calloc(1, sizeof(*s));
 	*out = NULL;
 	if (!s)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	s->opts = opts ? *opts : (avo_eval_options)AVO_EVAL_OPTIONS_INIT;
 	int rc = ctx_open(&s->e, spec, cache, &s->opts, s->hhash);
 	if (rc < 0) {
@@ -425,7 +411,7 @@ int avo_eval_session_build(avo_eval_session *s, const char *src, size_t len, int
 	*res = NULL;
 	avo_eval_built *b = calloc(1, sizeof(*b));
 	if (!b)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	b->t0 = avo_now();
 	int rc = item_init(e, &b->it, src, len, s->opts.gpu, remeasure || s->opts.remeasure, s->hhash);
 	if (rc < 0) {
@@ -489,18 +475,3 @@ int avo_eval_run(avo_eval_result **out, const avo_spec *spec, const char *varian
 {
 	return avo_eval_many(out, spec, &variant, &len, 1, cache, opts);
 }
-
-void avo_eval_result_free(avo_eval_result *r)
-{
-	if (!r)
-		return;
-	for (size_t i = 0; r->configs && i < r->nconfigs; i++) {
-		free(r->configs[i].name);
-		free(r->configs[i].feedback);
-		free(r->configs[i].samples);
-	}
-	free(r->configs);
-	free(r->feedback);
-	free(r);
-}
-

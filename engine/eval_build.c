@@ -86,7 +86,7 @@ static int compile_argv(const avo_eval__ctx *e, avo_buildid_argv *c, const char 
 	int rc = avo_buildid_compile_argv(c, e->spec, src, obj);
 	if (rc == 0 && e->libdir) {
 		if (!(*owned = avo_sprintf("-I%s", e->libdir)))
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		rc = avo_buildid_argv_push(c, *owned);
 	}
 	return rc;
@@ -202,7 +202,7 @@ static int link_exe(avo_eval__ctx *e, const char *dir, const char *own_obj, cons
 	for (size_t i = 0; i < e->nhobj && rc == 0; i++) {
 		objs[n] = avo_path_join(dir, e->hobj[i].name);
 		rc = objs[n] ? avo_file_write_atomic(objs[n], e->hobj[i].bytes, e->hobj[i].len, 0644)
-			     : avo_error_set(AVO_ERROR, "out of memory");
+			     : avo_oom();
 		n++;
 	}
 	objs[n++] = (char *)own_obj;
@@ -281,7 +281,7 @@ static int header_wrapper(const avo_spec *s, const char *dir, char **tu)
 		ext = "c";
 	char *text = avo_sprintf("#include \"%s\"\n", base);
 	*tu = avo_sprintf("%s/avo_kernel_tu.%s", dir, ext);
-	int rc = text && *tu ? avo_file_write_atomic(*tu, text, strlen(text), 0644) : avo_error_set(AVO_ERROR, "out of memory");
+	int rc = text && *tu ? avo_file_write_atomic(*tu, text, strlen(text), 0644) : avo_oom();
 	free(text);
 	return rc;
 }

@@ -101,7 +101,7 @@ int avo_eval__run_item(avo_eval__ctx *e, avo_eval__item *it)
 	const avo_spec *s = e->spec;
 	avo_eval_result *res = it->res;
 	char *cwd = avo_path_join(it->dir, "run");
-	int rc = cwd ? avo_mkdir_p(cwd, 0700) : avo_error_set(AVO_ERROR, "out of memory");
+	int rc = cwd ? avo_mkdir_p(cwd, 0700) : avo_oom();
 	for (size_t i = 0; rc == 0 && i < s->nconfigs; i++) {
 		avo_eval_config_result *c = &res->configs[i];
 		int lock = s->is_cuda ? lock_gpu(e, it->gpu) : -1;

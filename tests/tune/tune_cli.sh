@@ -121,7 +121,18 @@ kill9_scratch)
   [ -d "$root/eval-otherhost-1-remote" ] || fail "removed the scratch of another host"
   ;;
 sigint)
-  "$AVO" tune "$SPEC" --run-dir "$RUN" --evals 500 --no-progress 2> "$W/log" &
+  # A shell's `&` starts avo with SIGINT ignored: it must stay ignored (base/signal.c, as
+  # nohup expects), while SIGTERM still stops the run.
+  "$AVO" tune "$SPEC" --run-dir "$W/run-ign" --evals 500 --no-progress 2> "$W/log-ign" &
+  pid=$!
+  for _ in $(seq 600); do [ -s "$W/run-ign/attempts.jsonl" ] && break; sleep 0.05; done
+  kill -INT $pid; sleep 0.5
+  kill -0 $pid 2> /dev/null || { cat "$W/log-ign"; fail "an ignored SIGINT stopped avo"; }
+  kill -TERM $pid
+  set +e; wait $pid; rc=$?; set -e
+  [ $rc = 130 ] || { cat "$W/log-ign"; fail "SIGTERM: expected exit 130, got $rc"; }
+  # With SIGINT not ignored (a terminal's ^C), it interrupts and the run can resume.
+  (trap - INT; exec "$AVO" tune "$SPEC" --run-dir "$RUN" --evals 500 --no-progress 2> "$W/log") &
   pid=$!
   for _ in $(seq 600); do [ "$(count)" -ge 3 ] && break; sleep 0.05; done
   kill -INT $pid
