@@ -171,7 +171,7 @@ static int put_region(agent_edits *e, const char *name, const char *text)
 		if (!strcmp(e->r[i].region, name)) {
 			char *t = avo_strdup(text);
 			if (!t)
-				return avo_error_set(AVO_ERROR, "out of memory");
+				return avo_oom();
 			free((char *)e->r[i].text);
 			e->r[i].text = t;
 			return 0;
@@ -180,7 +180,7 @@ static int put_region(agent_edits *e, const char *name, const char *text)
 		size_t n = e->ar ? 2 * e->ar : 4;
 		void *p = realloc(e->r, n * sizeof(*e->r));
 		if (!p)
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		e->r = p;
 		e->ar = n;
 	}
@@ -188,7 +188,7 @@ static int put_region(agent_edits *e, const char *name, const char *text)
 	if (!a || !b) {
 		free(a);
 		free(b);
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	e->r[e->nr].region = a;
 	e->r[e->nr].text = b;
@@ -202,7 +202,7 @@ static int put_knob(agent_edits *e, const char *name, const char *value)
 		if (!strcmp(e->k[i].knob, name)) {
 			char *t = avo_strdup(value);
 			if (!t)
-				return avo_error_set(AVO_ERROR, "out of memory");
+				return avo_oom();
 			free((char *)e->k[i].value);
 			e->k[i].value = t;
 			return 0;
@@ -211,7 +211,7 @@ static int put_knob(agent_edits *e, const char *name, const char *value)
 		size_t n = e->ak ? 2 * e->ak : 4;
 		void *p = realloc(e->k, n * sizeof(*e->k));
 		if (!p)
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		e->k = p;
 		e->ak = n;
 	}
@@ -219,7 +219,7 @@ static int put_knob(agent_edits *e, const char *name, const char *value)
 	if (!a || !b) {
 		free(a);
 		free(b);
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	e->k[e->nk].knob = a;
 	e->k[e->nk].value = b;
@@ -445,10 +445,10 @@ int avo_agent__result_add_knowledge(avo_agent_step_result *r, const char *name)
 			return 0;
 	char **p = realloc(r->knowledge_read, (r->nknowledge_read + 1) * sizeof(*p));
 	if (!p)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	r->knowledge_read = p;
 	if (!(p[r->nknowledge_read] = avo_strdup(name)))
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	r->nknowledge_read++;
 	return 0;
 }

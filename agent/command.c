@@ -209,7 +209,7 @@ static int command_step(avo_agent_op *op, const avo_agent_context *ctx, avo_agen
 	int rc = 0;
 	memset(&pr, 0, sizeof(pr));
 	if (!req)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	if ((rc = avo_mkdtemp(&scratch, c->scratch_parent, "avo-agent-")) < 0)
 		goto done;
 	avo_proc_options po = {0};
@@ -299,7 +299,7 @@ int avo_agent_command_new(avo_agent_op **out, const struct cJSON *options)
 			return avo_error_set(AVO_EINVALID, "command options: \"argv\" must hold non-empty strings");
 	command_op *c = calloc(1, sizeof(*c));
 	if (!c)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	c->op.name = "command";
 	c->op.step = command_step;
 	c->op.free = command_free;
@@ -347,5 +347,5 @@ int avo_agent_command_new(avo_agent_op **out, const struct cJSON *options)
 	return 0;
 oom:
 	command_free(&c->op);
-	return avo_error_set(AVO_ERROR, "out of memory");
+	return avo_oom();
 }

@@ -55,8 +55,8 @@ char *avo_agent__knowledge_title(const char *dir, const char *name);
 /* tools.c: lines [offset, offset+limit) of text (1-based) with a header saying where the
  * page lies and, when more follows, how to read on (`again` names the call); caller frees.
  * An integer argument >= lo, or `def` when absent. */
-char *tools_page_text(const char *text, long offset, long limit, const char *again);
-long tools_arg_long(const struct cJSON *args, const char *name, long def, long lo);
+char *avo_agent__page_text(const char *text, long offset, long limit, const char *again);
+long avo_agent__arg_long(const struct cJSON *args, const char *name, long def, long lo);
 
 
 /* The embedded agent/prompts/system.md. */

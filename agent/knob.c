@@ -95,7 +95,7 @@ static int table_rebuild(knob_op *k, size_t size)
 {
 	int32_t *t = malloc(size * sizeof(*t));
 	if (!t)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	for (size_t i = 0; i < size; i++)
 		t[i] = -1;
 	free(k->table);
@@ -142,13 +142,13 @@ static int remember(knob_op *k, const uint64_t *idx, double fitness, int evaluat
 		size_t n = k->apts ? 2 * k->apts : 64;
 		point *p = realloc(k->pts, n * sizeof(*p));
 		if (!p)
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		k->pts = p;
 		k->apts = n;
 	}
 	uint64_t *c = malloc((k->nknobs ? k->nknobs : 1) * sizeof(*c));
 	if (!c)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	memcpy(c, idx, k->nknobs * sizeof(*c));
 	k->pts[k->npts] = (point){c, evaluated ? fitness : -INFINITY, evaluated};
 	k->npts++;
@@ -244,7 +244,7 @@ static int memory_sync(knob_op *k, const avo_agent_context *ctx)
 	k->dom = calloc(ctx->nknobs ? ctx->nknobs : 1, sizeof(*k->dom));
 	k->elite = calloc(k->elite_max, sizeof(*k->elite));
 	if (!k->dom || !k->elite)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	k->space = 1;
 	for (size_t j = 0; j < ctx->nknobs; j++) {
 		const avo_agent_knob *kn = &ctx->knobs[j];
@@ -259,7 +259,7 @@ static int memory_sync(knob_op *k, const avo_agent_context *ctx)
 	/* What the lineage already measured on these regions is known ground. */
 	uint64_t *idx = calloc(ctx->nknobs ? ctx->nknobs : 1, sizeof(*idx));
 	if (!idx)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < ctx->nlineage; i++) {
 		const avo_agent_version *v = &ctx->lineage[i];
@@ -397,7 +397,7 @@ static int knob_step(avo_agent_op *op, const avo_agent_context *ctx, avo_agent_s
 	}
 	uint64_t *idx = calloc(k->nknobs, sizeof(*idx));
 	if (!idx)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	int found = propose(k, ctx, idx);
 	if (found < 0) {
 		free(idx);
@@ -476,7 +476,7 @@ int avo_agent_knob_new(avo_agent_op **out, const struct cJSON *options)
 		return avo_error_set(AVO_EINVALID, "knob options: must be a JSON object");
 	knob_op *k = calloc(1, sizeof(*k));
 	if (!k)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	k->op.name = "knob";
 	k->op.step = knob_step;
 	k->op.free = knob_free;

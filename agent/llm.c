@@ -121,7 +121,7 @@ static int run_calls(const avo_llm_conf *c, avo_agent_tools *s, cJSON *conv, con
 	int *errs = calloc(rp->ncalls, sizeof(*errs));
 	int rc = 0;
 	if (!texts || !errs)
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 	for (size_t i = 0; rc == 0 && i < rp->ncalls; i++) {
 		const avo_llm_call *tc = &rp->calls[i];
 		if (avo_agent_tools_ended(s) || avo_agent_tools_failed(s))
@@ -134,7 +134,7 @@ static int run_calls(const avo_llm_conf *c, avo_agent_tools *s, cJSON *conv, con
 		if (!texts[i])
 			texts[i] = avo_strdup(avo_agent_tools_failed(s) ? "evaluation failed" : "internal error");
 		if (!texts[i])
-			rc = avo_error_set(AVO_ERROR, "out of memory");
+			rc = avo_oom();
 	}
 	if (rc == 0)
 		rc = c->wire->results(conv, rp, texts, errs);
@@ -158,7 +158,7 @@ static int turn(avo_llm_reply *rp, int *fatal, const avo_llm_conf *c, const char
 		req = build_request(c, conv, tools);
 	}
 	if (!req)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	int rc = avo_llm_post(body, fatal, c, url, req, key);
 	free(req);
 	if (rc < 0)
@@ -189,7 +189,7 @@ static int llm_step_run(avo_agent_op *op, const avo_agent_context *ctx, avo_agen
 	avo_buf body = AVO_BUF_INIT;
 	int rc = 0, no_tool = 0, cut = 0, fatal = 0;
 	if (!url || !conv || !tools || !first || c->wire->user(conv, first) < 0 || avo_agent_tools_new(&s, ctx, out, &o->mem) < 0) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 		goto done;
 	}
 	for (;;) {
@@ -297,7 +297,7 @@ static int opt_string(char **out, const cJSON *opts, const char *name, const cha
 		return avo_error_set(AVO_EINVALID, "llm options: \"%s\" must be a string", name);
 	const char *s = cJSON_IsString(v) ? v->valuestring : def;
 	*out = s ? avo_strdup(s) : NULL;
-	return (s && !*out) ? avo_error_set(AVO_ERROR, "out of memory") : 0;
+	return (s && !*out) ? avo_oom() : 0;
 }
 
 static int opt_number(double *out, const cJSON *opts, const char *name, double def, double lo)
@@ -317,12 +317,12 @@ static int opt_headers(avo_llm_conf *c, const cJSON *options)
 	if (hdrs && !cJSON_IsObject(hdrs))
 		return avo_error_set(AVO_EINVALID, "llm options: \"headers\" must be an object of strings");
 	if (hdrs && !(c->headers = calloc((size_t)cJSON_GetArraySize(hdrs) + 1, sizeof(*c->headers))))
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	cJSON_ArrayForEach(h, hdrs) {
 		if (!cJSON_IsString(h) || !*h->string || strpbrk(h->string, ":\r\n") || strpbrk(h->valuestring, "\r\n"))
 			return avo_error_set(AVO_EINVALID, "llm options: header \"%s\" must be a one-line string", h->string);
 		if (!(c->headers[c->nheaders] = avo_sprintf("%s: %s", h->string, h->valuestring)))
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		c->nheaders++;
 	}
 	return 0;
@@ -407,7 +407,7 @@ static int llm_configure(avo_llm_conf *c, const cJSON *options)
 		goto done;
 	}
 	if (cJSON_IsObject(v) && !(c->extra_body = cJSON_Duplicate(v, 1))) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 		goto done;
 	}
 	if (prompt_file) {
@@ -431,7 +431,7 @@ int avo_agent_llm_new(avo_agent_op **out, const struct cJSON *options)
 		return avo_error_set(AVO_EINVALID, "llm options: need a JSON object with at least \"model\"");
 	llm_op *o = calloc(1, sizeof(*o));
 	if (!o)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		free(o);
 		return avo_error_set(AVO_ENET, "curl_global_init failed");

@@ -95,10 +95,15 @@ int avo_llm_elide_field(cJSON *o, const char *field);
 cJSON *avo_llm_text_message(const char *role, const char *text);
 /* "Authorization: Bearer KEY" (OpenAI and compatible servers). */
 void avo_llm_bearer_headers(char *out[2], const avo_llm_conf *c, const char *key);
-/* The tool list: `fill` writes one tool into t and takes the parsed schema (it frees it
- * on failure too). NULL when out of memory. */
-cJSON *avo_llm_tool_list(const avo_agent_tool_def *defs, size_t n,
-			 int (*fill)(cJSON *t, const avo_agent_tool_def *d, cJSON *schema));
+/* How a wire format writes one tool: {"type": type?, <wrap>: {"name", "description",
+ * <schema_key>: schema}} where a NULL wrap puts the fields in the tool itself; `strict`
+ * adds "strict": false there (optional arguments allowed). */
+typedef struct {
+	const char *type, *wrap, *schema_key;
+	int strict;
+} avo_llm_tool_shape;
+/* The tool list in that shape. NULL when out of memory. */
+cJSON *avo_llm_tool_list(const avo_agent_tool_def *defs, size_t n, const avo_llm_tool_shape *shape);
 /* Append {"role": "user", "content": text}. */
 int avo_llm_user_text(cJSON *conv, const char *text);
 /* Elide string `field` of the oldest item whose `key` is `value` (not the last 4 items). */

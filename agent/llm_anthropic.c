@@ -11,17 +11,10 @@ static void anth_headers(char *out[2], const avo_llm_conf *c, const char *key)
 	out[1] = avo_sprintf("anthropic-version: %s", c->anthropic_version);
 }
 
-static int anth_tool(cJSON *t, const avo_agent_tool_def *d, cJSON *schema)
-{
-	cJSON_AddStringToObject(t, "name", d->name);
-	cJSON_AddStringToObject(t, "description", d->description);
-	cJSON_AddItemToObject(t, "input_schema", schema);
-	return 0;
-}
-
 static cJSON *anth_tools(const avo_agent_tool_def *defs, size_t n)
 {
-	return avo_llm_tool_list(defs, n, anth_tool);
+	static const avo_llm_tool_shape shape = {NULL, NULL, "input_schema", 0};
+	return avo_llm_tool_list(defs, n, &shape);
 }
 
 static cJSON *ephemeral(void)
@@ -99,7 +92,7 @@ static int anth_parse(avo_llm_reply *r, const cJSON *root)
 	cJSON *m = cJSON_CreateObject();
 	if (!(r->turn = cJSON_CreateArray()) || !m) {
 		cJSON_Delete(m);
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	cJSON_AddItemToArray(r->turn, m);
 	cJSON_AddStringToObject(m, "role", "assistant");
@@ -145,7 +138,7 @@ static int anth_results(cJSON *conv, const avo_llm_reply *rp, char **texts, cons
 	if (!m || !content) {
 		cJSON_Delete(m);
 		cJSON_Delete(content);
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	cJSON_AddStringToObject(m, "role", "user");
 	cJSON_AddItemToObject(m, "content", content);

@@ -5,24 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int chat_tool(cJSON *t, const avo_agent_tool_def *d, cJSON *schema)
-{
-	cJSON *f = cJSON_CreateObject();
-	if (!f) {
-		cJSON_Delete(schema);
-		return -1;
-	}
-	cJSON_AddStringToObject(t, "type", "function");
-	cJSON_AddItemToObject(t, "function", f);
-	cJSON_AddStringToObject(f, "name", d->name);
-	cJSON_AddStringToObject(f, "description", d->description);
-	cJSON_AddItemToObject(f, "parameters", schema);
-	return 0;
-}
-
 static cJSON *chat_tools(const avo_agent_tool_def *defs, size_t n)
 {
-	return avo_llm_tool_list(defs, n, chat_tool);
+	static const avo_llm_tool_shape shape = {"function", "function", "parameters", 0};
+	return avo_llm_tool_list(defs, n, &shape);
 }
 
 static cJSON *chat_request(const avo_llm_conf *c, cJSON *conv, const cJSON *tools, const char *system)
@@ -63,7 +49,7 @@ static int chat_parse(avo_llm_reply *r, const cJSON *root)
 	if (!(r->turn = cJSON_CreateArray()) || !m || !out_calls) {
 		cJSON_Delete(m);
 		cJSON_Delete(out_calls);
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	cJSON_AddItemToArray(r->turn, m);
 	cJSON_AddStringToObject(m, "role", "assistant");
@@ -76,7 +62,7 @@ static int chat_parse(avo_llm_reply *r, const cJSON *root)
 			cJSON_Delete(oc);
 			cJSON_Delete(of);
 			cJSON_Delete(out_calls);
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		}
 		cJSON_AddItemToArray(out_calls, oc);
 		if (avo_llm_str(c, "id"))
@@ -112,7 +98,7 @@ static int chat_results(cJSON *conv, const avo_llm_reply *rp, char **texts, cons
 		cJSON *m = avo_llm_text_message("tool", texts[i]);
 		if (!m || !cJSON_AddStringToObject(m, "tool_call_id", rp->calls[i].id)) {
 			cJSON_Delete(m);
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		}
 		cJSON_AddItemToArray(conv, m);
 	}

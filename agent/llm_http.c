@@ -54,7 +54,7 @@ static int add_header(struct curl_slist **h, const char *s)
 {
 	struct curl_slist *t = curl_slist_append(*h, s);
 	if (!t)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	*h = t;
 	return 0;
 }

@@ -6,19 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int resp_tool(cJSON *t, const avo_agent_tool_def *d, cJSON *schema)
-{
-	cJSON_AddStringToObject(t, "type", "function");
-	cJSON_AddStringToObject(t, "name", d->name);
-	cJSON_AddStringToObject(t, "description", d->description);
-	cJSON_AddItemToObject(t, "parameters", schema);
-	cJSON_AddBoolToObject(t, "strict", 0); /* optional arguments: not strict mode */
-	return 0;
-}
-
 static cJSON *resp_tools(const avo_agent_tool_def *defs, size_t n)
 {
-	return avo_llm_tool_list(defs, n, resp_tool);
+	static const avo_llm_tool_shape shape = {"function", NULL, "parameters", 1};
+	return avo_llm_tool_list(defs, n, &shape);
 }
 
 static cJSON *resp_request(const avo_llm_conf *c, cJSON *conv, const cJSON *tools, const char *system)
@@ -50,7 +41,7 @@ static int resp_parse(avo_llm_reply *r, const cJSON *root)
 	if (!cJSON_IsArray(output))
 		return avo_error_set(AVO_EPARSE, "the LLM API answer has no output array");
 	if (!(r->turn = cJSON_CreateArray()))
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	cJSON_ArrayForEach(item, output) {
 		const char *type = avo_llm_str(item, "type");
 		/* Only what the API takes back as input (other items are hosted tools' records). */
@@ -58,7 +49,7 @@ static int resp_parse(avo_llm_reply *r, const cJSON *root)
 			continue;
 		cJSON *echo = cJSON_Duplicate(item, 1);
 		if (!echo)
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		cJSON_AddItemToArray(r->turn, echo);
 		if (strcmp(type, "function_call"))
 			continue;
@@ -78,7 +69,7 @@ static int resp_results(cJSON *conv, const avo_llm_reply *rp, char **texts, cons
 		if (!o || !cJSON_AddStringToObject(o, "type", "function_call_output") ||
 		    !cJSON_AddStringToObject(o, "call_id", rp->calls[i].id) || !cJSON_AddStringToObject(o, "output", texts[i])) {
 			cJSON_Delete(o);
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		}
 		cJSON_AddItemToArray(conv, o);
 	}

@@ -48,19 +48,19 @@ int avo_llm_add_call(avo_llm_reply *r, cJSON *id_holder, const char *id_field, c
 		snprintf(tmp, sizeof(tmp), "avo_call_%lu", ++made_up);
 		cJSON_DeleteItemFromObjectCaseSensitive(id_holder, id_field);
 		if (!cJSON_AddStringToObject(id_holder, id_field, tmp))
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		id = tmp;
 	}
 	avo_llm_call *p = realloc(r->calls, (r->ncalls + 1) * sizeof(*p));
 	if (!p)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	r->calls = p;
 	memset(&p[r->ncalls], 0, sizeof(*p));
 	p[r->ncalls].id = avo_strdup(id);
 	p[r->ncalls].name = avo_strdup(name);
 	r->ncalls++;
 	if (!p[r->ncalls - 1].id || !p[r->ncalls - 1].name)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	return 0;
 }
 
@@ -129,7 +129,7 @@ int avo_llm_user_text(cJSON *conv, const char *text)
 {
 	cJSON *m = avo_llm_text_message("user", text);
 	if (!m)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	cJSON_AddItemToArray(conv, m);
 	return 0;
 }
@@ -146,19 +146,25 @@ int avo_llm_elide_items(cJSON *conv, const char *key, const char *value, const c
 	return 0;
 }
 
-cJSON *avo_llm_tool_list(const avo_agent_tool_def *defs, size_t n,
-			 int (*fill)(cJSON *t, const avo_agent_tool_def *d, cJSON *schema))
+cJSON *avo_llm_tool_list(const avo_agent_tool_def *defs, size_t n, const avo_llm_tool_shape *shape)
 {
 	cJSON *arr = cJSON_CreateArray();
 	for (size_t i = 0; arr && i < n; i++) {
 		cJSON *t = cJSON_CreateObject(), *schema = cJSON_Parse(defs[i].schema);
-		if (!t || !schema)
+		if (t && shape->type)
+			cJSON_AddStringToObject(t, "type", shape->type);
+		cJSON *f = t && shape->wrap ? cJSON_AddObjectToObject(t, shape->wrap) : t;
+		if (!f || !schema) {
 			cJSON_Delete(schema);
-		if (!t || !schema || fill(t, &defs[i], schema) < 0) {
 			cJSON_Delete(t);
 			cJSON_Delete(arr);
 			return NULL;
 		}
+		cJSON_AddStringToObject(f, "name", defs[i].name);
+		cJSON_AddStringToObject(f, "description", defs[i].description);
+		cJSON_AddItemToObject(f, shape->schema_key, schema);
+		if (shape->strict)
+			cJSON_AddBoolToObject(f, "strict", 0);
 		cJSON_AddItemToArray(arr, t);
 	}
 	return arr;

@@ -155,7 +155,7 @@ static char *tool_list_attempts(const avo_agent_context *ctx, const cJSON *args,
 		*is_error = 1;
 		return avo_sprintf("there is no attempt with that n; the run has attempts 1..%zu", ctx->nattempts);
 	}
-	long last = tools_arg_long(args, "last", ATTEMPTS_SHOWN, 1);
+	long last = avo_agent__arg_long(args, "last", ATTEMPTS_SHOWN, 1);
 	size_t from = ctx->nattempts > (size_t)last ? ctx->nattempts - (size_t)last : 0;
 	avo_buf_printf(&b, "%zu attempts in this run%s\n", ctx->nattempts, from ? " (the newest follow)" : "");
 	for (size_t i = from; i < ctx->nattempts; i++)
@@ -180,7 +180,7 @@ static char *tool_read_version(const avo_agent_context *ctx, const cJSON *args, 
 	*is_error = 0;
 	char again[64];
 	snprintf(again, sizeof(again), "read_version id=%s", v->id);
-	char *page = tools_page_text(src, tools_arg_long(args, "offset", 1, 1), tools_arg_long(args, "limit", VERSION_LINES, 1),
+	char *page = avo_agent__page_text(src, avo_agent__arg_long(args, "offset", 1, 1), avo_agent__arg_long(args, "limit", VERSION_LINES, 1),
 				     again);
 	free(src);
 	return page;
@@ -305,7 +305,7 @@ static int serve_call(mcp_op *m, avo_agent_tools **ts, const avo_agent_context *
 			char *msg = avo_sprintf("the evaluation could not run: %s", avo_error_last());
 			avo_agent__mcp_io_tool_result(m->io, req, msg ? msg : "the evaluation could not run", 1);
 			free(msg);
-			return rc < 0 ? rc : avo_error_set(AVO_ERROR, "out of memory");
+			return rc < 0 ? rc : avo_oom();
 		}
 	}
 	int ran = out->evaluations > before;
@@ -360,7 +360,7 @@ static int mcp_step(avo_agent_op *op, const avo_agent_context *ctx, avo_agent_st
 	if (ts) {
 		avo_agent_tools_finish(ts);
 		if (keep_work(m, ctx, out) < 0 && rc == 0)
-			rc = avo_error_set(AVO_ERROR, "out of memory");
+			rc = avo_oom();
 		avo_agent_tools_free(ts);
 	}
 	if (evaluated)
@@ -394,7 +394,7 @@ int avo_agent_mcp_new(avo_agent_op **out, const avo_agent_mcp_options *o)
 	*out = NULL;
 	mcp_op *m = calloc(1, sizeof(*m));
 	if (!m)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	m->op.name = "mcp";
 	m->op.interactive = 1;
 	m->op.step = mcp_step;

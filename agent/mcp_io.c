@@ -58,7 +58,7 @@ static int send_msg(mcp_io *io, cJSON *msg)
 	char *s = cJSON_PrintUnformatted(msg);
 	cJSON_Delete(msg);
 	if (!s)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	size_t n = strlen(s), off = 0;
 	int rc = 0;
 	pthread_mutex_lock(&io->wmu);
@@ -292,7 +292,7 @@ int avo_agent__mcp_io_start(mcp_io **out, const mcp_io_options *o)
 	mcp_io *io = calloc(1, sizeof(*io));
 	if (!io) {
 		cJSON_Delete(o->tools);
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	io->in_fd = o->in_fd;
 	io->out_fd = o->out_fd;

@@ -32,10 +32,10 @@ static int set_add(strset *s, const char *x)
 		return 0;
 	char **p = realloc(s->v, (s->n + 1) * sizeof(*p));
 	if (!p)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	s->v = p;
 	if (!(p[s->n] = avo_strdup(x)))
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	s->n++;
 	return 0;
 }
@@ -53,7 +53,7 @@ int avo_agent_supervisor_new(avo_agent_supervisor **out, const avo_agent_supervi
 {
 	*out = calloc(1, sizeof(**out));
 	if (!*out)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	(*out)->stall_attempts = opts && opts->stall_attempts ? opts->stall_attempts : 4;
 	return 0;
 }
@@ -180,5 +180,5 @@ int avo_agent_supervisor_hint(char **out, avo_agent_supervisor *s, const avo_age
 	if (b.size == 0)
 		avo_buf_puts(&b, "\n");
 	*out = avo_buf_detach(&b);
-	return *out ? 0 : avo_error_set(AVO_ERROR, "out of memory");
+	return *out ? 0 : avo_oom();
 }

@@ -64,7 +64,7 @@ static const char *arg_str(const cJSON *args, const char *name)
 }
 
 /* An integer argument >= lo, or `def` when absent; a number given as a string counts. */
-long tools_arg_long(const cJSON *args, const char *name, long def, long lo)
+long avo_agent__arg_long(const cJSON *args, const char *name, long def, long lo)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, name);
 	double d = cJSON_IsNumber(v) ? v->valuedouble : cJSON_IsString(v) ? strtod(v->valuestring, NULL) : (double)def;
@@ -75,7 +75,7 @@ long tools_arg_long(const cJSON *args, const char *name, long def, long lo)
 
 /* Lines [offset, offset+limit) of `text` (1-based), at most PAGE_BYTES, with a header saying
  * where the page lies and how to read on (`again` names the call). */
-char *tools_page_text(const char *text, long offset, long limit, const char *again)
+char *avo_agent__page_text(const char *text, long offset, long limit, const char *again)
 {
 	long total = 0;
 	for (const char *p = text; *p; p += strcspn(p, "\n") + (p[strcspn(p, "\n")] == '\n'))
@@ -136,78 +136,19 @@ static char *tool_read_regions(avo_agent_tools *s)
 	return avo_buf_detach(&b);
 }
 
-/* Split into lines (each keeps its '\n'); pointers into s. */
-static size_t split_lines(const char *s, const char ***out, size_t **lens)
-{
-	size_t n = 0, cap = 16;
-	*out = malloc(cap * sizeof(**out));
-	*lens = malloc(cap * sizeof(**lens));
-	while (*out && *lens && *s) {
-		if (n == cap) {
-			cap *= 2;
-			const char **o = realloc(*out, cap * sizeof(**out));
-			size_t *l = o ? realloc(*lens, cap * sizeof(**lens)) : NULL;
-			if (o)
-				*out = o;
-			if (!l)
-				return 0;
-			*lens = l;
-		}
-		size_t len = strcspn(s, "\n");
-		len += s[len] == '\n';
-		(*out)[n] = s;
-		(*lens)[n++] = len;
-		s += len;
-	}
-	return n;
-}
-
-/* A line diff of a -> b (LCS), changed lines with one line of context around them. */
+/* A line diff of a -> b (base/diff.c), changed lines with one line of context around them. */
 static void line_diff(avo_buf *b, const char *a, const char *c)
 {
-	const char **la = NULL, **lc = NULL;
-	size_t *na = NULL, *nc = NULL;
-	size_t n = split_lines(a, &la, &na), m = split_lines(c, &lc, &nc);
-	unsigned *t = (n + 1) * (m + 1) <= 4000000 ? calloc((n + 1) * (m + 1), sizeof(*t)) : NULL;
-	if (!t) { /* too large to diff: show the new text */
+	avo_diff d = {0}; /* left as is when avo_diff_lines fails */
+	if (avo_diff_lines(&d, a, c) < 0 || d.whole) { /* too large to diff: show the new text */
 		avo_buf_puts(b, c);
-		goto done;
+		avo_diff_dispose(&d);
+		return;
 	}
-#define T(i, j) t[(i) * (m + 1) + (j)]
-#define EQ(i, j) (na[i] == nc[j] && !memcmp(la[i], lc[j], na[i]))
-	for (size_t i = n; i-- > 0;)
-		for (size_t j = m; j-- > 0;)
-			T(i, j) = EQ(i, j) ? T(i + 1, j + 1) + 1 : (T(i + 1, j) > T(i, j + 1) ? T(i + 1, j) : T(i, j + 1));
-	/* ops: 0 same, 1 removed, 2 added; with the line each refers to */
-	size_t nops = 0, i = 0, j = 0;
-	char *op = malloc(n + m + 1);
-	const char **ln = malloc((n + m + 1) * sizeof(*ln));
-	size_t *ll = malloc((n + m + 1) * sizeof(*ll));
-	if (!op || !ln || !ll) {
-		free(op);
-		free(ln);
-		free(ll);
-		free(t);
-		avo_buf_puts(b, c);
-		goto done;
-	}
-	while (i < n || j < m) {
-		if (i < n && j < m && EQ(i, j)) {
-			op[nops] = 0, ln[nops] = la[i], ll[nops++] = na[i];
-			i++, j++;
-		} else if (j < m && (i == n || T(i, j + 1) >= T(i + 1, j))) {
-			op[nops] = 2, ln[nops] = lc[j], ll[nops++] = nc[j];
-			j++;
-		} else {
-			op[nops] = 1, ln[nops] = la[i], ll[nops++] = na[i];
-			i++;
-		}
-	}
-#undef T
-#undef EQ
 	int skipped = 0;
-	for (size_t k = 0; k < nops; k++) {
-		int near = op[k] || (k > 0 && op[k - 1]) || (k + 1 < nops && op[k + 1]);
+	for (size_t k = 0; k < d.nops; k++) {
+		char op = d.ops[k].op;
+		int near = op != ' ' || (k > 0 && d.ops[k - 1].op != ' ') || (k + 1 < d.nops && d.ops[k + 1].op != ' ');
 		if (!near) {
 			if (!skipped)
 				avo_buf_puts(b, "   ...\n");
@@ -215,20 +156,12 @@ static void line_diff(avo_buf *b, const char *a, const char *c)
 			continue;
 		}
 		skipped = 0;
-		avo_buf_puts(b, op[k] == 1 ? "  -" : op[k] == 2 ? "  +" : "   ");
-		avo_buf_put(b, ln[k], ll[k]);
-		if (ll[k] == 0 || ln[k][ll[k] - 1] != '\n')
-			avo_buf_puts(b, "\n");
+		const avo_diff_line *l = op == '+' ? &d.b[d.ops[k].bi] : &d.a[d.ops[k].ai];
+		avo_buf_puts(b, op == '-' ? "  -" : op == '+' ? "  +" : "   ");
+		avo_buf_put(b, l->p, l->n);
+		avo_buf_puts(b, "\n");
 	}
-	free(op);
-	free(ln);
-	free(ll);
-	free(t);
-done:
-	free(la);
-	free(lc);
-	free(na);
-	free(nc);
+	avo_diff_dispose(&d);
 }
 
 static const char *version_region(const avo_agent_context *ctx, const avo_agent_version *v, const char *name)
@@ -311,8 +244,8 @@ static char *tool_read_knowledge(avo_agent_tools *s, const cJSON *args, int *is_
 		avo_agent__result_add_knowledge(s->out, name);
 		char again[300];
 		snprintf(again, sizeof(again), "read_knowledge name=\"%.200s\"", name);
-		char *page = tools_page_text(avo_buf_cstr(&b), tools_arg_long(args, "offset", 1, 1),
-					     tools_arg_long(args, "limit", NOTE_LINES, 1), again);
+		char *page = avo_agent__page_text(avo_buf_cstr(&b), avo_agent__arg_long(args, "offset", 1, 1),
+					     avo_agent__arg_long(args, "limit", NOTE_LINES, 1), again);
 		avo_buf_dispose(&b);
 		return page;
 	}
@@ -345,7 +278,7 @@ static char *tool_read_kernel(avo_agent_tools *s, const cJSON *args, int *is_err
 		*is_error = 1;
 		return avo_strdup("the kernel source is not available; read_regions shows the editable parts");
 	}
-	char *page = tools_page_text(src, tools_arg_long(args, "offset", 1, 1), tools_arg_long(args, "limit", KERNEL_LINES, 1), "read_kernel");
+	char *page = avo_agent__page_text(src, avo_agent__arg_long(args, "offset", 1, 1), avo_agent__arg_long(args, "limit", KERNEL_LINES, 1), "read_kernel");
 	free(src);
 	return page;
 }
@@ -593,13 +526,13 @@ int avo_agent_tools_new(avo_agent_tools **out, const avo_agent_context *ctx, avo
 	*out = NULL;
 	avo_agent_tools *s = calloc(1, sizeof(*s));
 	if (!s)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	s->ctx = ctx;
 	s->out = result;
 	s->mem = memory;
 	if (avo_agent__edits_from_base(&s->work, ctx) < 0) {
 		free(s);
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	avo_agent__edits_hash(s->base_hash, &s->work);
 	*out = s;
@@ -676,7 +609,7 @@ int avo_agent_memory_add(avo_agent_memory *m, const char *summary, const char *o
 		free(b);
 		if (p)
 			m->attempts = p;
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	m->attempts = p;
 	p[m->nattempts++] = (avo_agent_memory_attempt){a, b};
@@ -696,7 +629,7 @@ int avo_agent_memory_note(avo_agent_memory *m, const char *note)
 		free(n);
 		if (p)
 			m->notes = p;
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	m->notes = p;
 	p[m->nnotes++] = n;

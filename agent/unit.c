@@ -46,7 +46,7 @@ int avo_agent_unit_view_init(avo_agent_unit_view *out, const avo_astedit_unit *u
 	return 0;
 oom:
 	avo_agent_unit_view_dispose(out);
-	return avo_error_set(AVO_ERROR, "out of memory");
+	return avo_oom();
 }
 
 int avo_agent_astedit_apply(char **out_source, avo_agent_apply_error *err,

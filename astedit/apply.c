@@ -46,21 +46,6 @@ typedef struct {
 	size_t nasm;     /* asm keywords in the text */
 } span_edit;
 
-/* Line (1-based, inside the text) and column of byte `off` of `t`. */
-static void text_pos(const char *t, size_t off, unsigned *rl, unsigned *col)
-{
-	*rl = 1;
-	*col = 1;
-	for (size_t q = 0; q < off; q++) {
-		if (t[q] == '\n') {
-			(*rl)++;
-			*col = 1;
-		} else {
-			(*col)++;
-		}
-	}
-}
-
 static int cmp_span(const void *a, const void *b)
 {
 	const span_edit *x = a, *y = b;
@@ -81,10 +66,10 @@ int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 	char **owned = calloc(n ? n : 1, sizeof(*owned));
 	avo_buf nsrc = AVO_BUF_INIT;
 	avo_astedit_unit *nu = NULL;
-	astedit__perr pe = {0};
+	avo_astedit__perr pe = {0};
 	int rc = 0;
 	if (!sp || !owned) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 		goto done;
 	}
 	const char *path = orig->path;
@@ -106,7 +91,7 @@ int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 		if (tl && t[tl - 1] != '\n') { /* whole lines: the end marker keeps its own line */
 			owned[i] = avo_sprintf("%s\n", t);
 			if (!owned[i]) {
-				rc = avo_error_set(AVO_ERROR, "out of memory");
+				rc = avo_oom();
 				goto done;
 			}
 			t = owned[i];
@@ -126,30 +111,30 @@ int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 				goto done;
 			}
 		}
-		astedit__lex lx;
-		if ((rc = astedit__lex_run(&lx, t, tl, 1)) < 0)
+		avo_astedit__lex lx;
+		if ((rc = avo_astedit__lex_run(&lx, t, tl, 1)) < 0)
 			goto done;
 		size_t nasm = 0, bad = 0;
 		char why[320];
-		if (!lx.problem && astedit__guard_text(orig, r, t, &lx, &nasm, &bad, why, sizeof(why))) {
+		if (!lx.problem && avo_astedit__guard_text(orig, r, t, &lx, &nasm, &bad, why, sizeof(why))) {
 			unsigned rl, col;
-			text_pos(t, bad, &rl, &col);
+			avo_astedit_line_col(t, bad, &rl, &col);
 			avo_error_setloc(AVO_EINVALID, path, r->begin.line + rl - 1, col,
 					 "edit of region '%s' %s (line %u of the new text)", r->name, why, rl);
-			astedit__lex_dispose(&lx);
+			avo_astedit__lex_dispose(&lx);
 			rc = edit_fail(err, AVO_ASTEDIT_ERR_ESCAPE, r->name, r->begin.line + rl - 1, col, rl, NULL);
 			goto done;
 		}
 		if (lx.problem) {
 			unsigned rl, col;
-			text_pos(t, lx.problem_off, &rl, &col);
+			avo_astedit_line_col(t, lx.problem_off, &rl, &col);
 			avo_error_setloc(AVO_EINVALID, path, r->begin.line + rl - 1, col,
 					 "edit of region '%s' would escape it: %s (line %u of the new text)", r->name, lx.problem_msg, rl);
-			astedit__lex_dispose(&lx);
+			avo_astedit__lex_dispose(&lx);
 			rc = edit_fail(err, AVO_ASTEDIT_ERR_ESCAPE, r->name, r->begin.line + rl - 1, col, rl, NULL);
 			goto done;
 		}
-		astedit__lex_dispose(&lx);
+		avo_astedit__lex_dispose(&lx);
 		sp[i] = (span_edit){r->begin.offset, r->end.offset, t, tl, r->name, NULL, 0, r->begin.offset - r->marker.offset, nasm};
 	}
 	for (size_t i = 0; i < nkedits; i++) {
@@ -167,7 +152,7 @@ int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 			}
 		const char *v = kedits[i].value ? kedits[i].value : "";
 		long long val;
-		int ok = astedit__knob_literal(v, &val);
+		int ok = avo_astedit__knob_literal(v, &val);
 		if (ok && k->is_range)
 			ok = val >= k->lo && val <= k->hi;
 		else if (ok) {
@@ -200,7 +185,7 @@ int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 
 	/* re-parse in memory with the same arguments */
 	pe.want_asms = 1;
-	rc = astedit__parse_args(&nu, path, nsrc.ptr ? nsrc.ptr : "", nsrc.size, orig->clang_args, orig->nclang_args, &pe);
+	rc = avo_astedit__parse_args(&nu, path, nsrc.ptr ? nsrc.ptr : "", nsrc.size, orig->clang_args, orig->nclang_args, &pe);
 	if (rc < 0) {
 		const char *region = NULL;
 		unsigned rline = 0;
@@ -226,9 +211,9 @@ int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 
 	/* no clang error the original did not have (errors outside the marks are warnings) */
 	size_t which = 0;
-	int nd = astedit__diagnostics_same(orig, nu, &which);
+	int nd = avo_astedit__diagnostics_same(orig, nu, &which);
 	if (nd != 0) {
-		rc = nd < 0 ? avo_error_set(AVO_ERROR, "out of memory")
+		rc = nd < 0 ? avo_oom()
 			    : avo_error_set(AVO_EPARSE, "%s (brought in by the edit)", nu->warnings[which]);
 		if (nd > 0)
 			rc = edit_fail(err, AVO_ASTEDIT_ERR_PARSE, NULL, 0, 0, 0, nu->warnings[which]);
@@ -240,10 +225,10 @@ int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 		size_t bad = 0;
 		char why[320];
 		if (!sp[i].region || !sp[i].nasm ||
-		    !astedit__guard_asm(pe.asms, pe.nasms, sp[i].nb, sp[i].nb + sp[i].tlen, sp[i].nasm, &bad, why, sizeof(why)))
+		    !avo_astedit__guard_asm(pe.asms, pe.nasms, sp[i].nb, sp[i].nb + sp[i].tlen, sp[i].nasm, &bad, why, sizeof(why)))
 			continue;
 		unsigned rl, col;
-		text_pos(sp[i].text, bad - sp[i].nb, &rl, &col);
+		avo_astedit_line_col(sp[i].text, bad - sp[i].nb, &rl, &col);
 		const avo_astedit_region *r = avo_astedit_region_find(orig, sp[i].region);
 		avo_error_setloc(AVO_EINVALID, path, r->begin.line + rl - 1, col, "edit of region '%s' %s (line %u of the new text)",
 				 r->name, why, rl);
@@ -306,7 +291,7 @@ int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 	if (out_len)
 		*out_len = nsrc.size;
 	*out = avo_buf_detach(&nsrc);
-	rc = *out ? 0 : avo_error_set(AVO_ERROR, "out of memory");
+	rc = *out ? 0 : avo_oom();
 done:
 	avo_astedit_unit_free(nu);
 	free(pe.diagnostic);

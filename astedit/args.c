@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define strv_add astedit__strv_add
-#define strv_dispose astedit__strv_dispose
+#define strv_add avo_astedit__strv_add
+#define strv_dispose avo_astedit__strv_dispose
 #ifndef AVO_ASTEDIT_CUDA13_SRC
 #define AVO_ASTEDIT_CUDA13_SRC ""
 #endif
@@ -24,24 +24,24 @@
 
 /* ---- small helpers --------------------------------------------------------------------- */
 
-int astedit__strv_add(strv *s, const char *x)
+int avo_astedit__strv_add(strv *s, const char *x)
 {
 	if (s->n + 1 >= s->a) {
 		size_t na = s->a ? 2 * s->a : 32;
 		char **p = realloc(s->v, na * sizeof(*p));
 		if (!p)
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		s->v = p;
 		s->a = na;
 	}
 	if (!(s->v[s->n] = avo_strdup(x)))
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	s->n++;
 	s->v[s->n] = NULL;
 	return 0;
 }
 
-void astedit__strv_dispose(strv *s)
+void avo_astedit__strv_dispose(strv *s)
 {
 	for (size_t i = 0; i < s->n; i++)
 		free(s->v[i]);
@@ -51,7 +51,7 @@ void astedit__strv_dispose(strv *s)
 
 static int has_prefix(const char *s, const char *p) { return !strncmp(s, p, strlen(p)); }
 
-const char *astedit__ext(const char *path)
+const char *avo_astedit__ext(const char *path)
 {
 	const char *b = avo_path_basename(path), *d = strrchr(b, '.');
 	return d ? d : "";
@@ -331,7 +331,7 @@ static int any_prefix(char **v, size_t n, const char *p)
 	return 0;
 }
 
-int astedit__build_args(strv *args, const char *path, const avo_astedit_options *o)
+int avo_astedit__build_args(strv *args, const char *path, const avo_astedit_options *o)
 {
 	int rc = 0;
 	strv extra = {0};
@@ -349,7 +349,7 @@ int astedit__build_args(strv *args, const char *path, const avo_astedit_options 
 	}
 	/* the language: the option, else `-x LANG` among the arguments (taken out: avo sets up
 	 * CUDA itself), else the extension */
-	const char *ext = astedit__ext(path), *lang = o && o->language && *o->language ? o->language : NULL;
+	const char *ext = avo_astedit__ext(path), *lang = o && o->language && *o->language ? o->language : NULL;
 	for (size_t i = 0; o && i < o->nclang_args; i++) {
 		const char *a = o->clang_args[i];
 		if (!strcmp(a, "-x") && i + 1 < o->nclang_args) {
@@ -383,7 +383,7 @@ int astedit__build_args(strv *args, const char *path, const avo_astedit_options 
 		    atoi(a + 3) >= 100 && clang_major() < 20) {
 			free(extra.v[i]);
 			if (!(extra.v[i] = avo_strdup("--cuda-gpu-arch=sm_90a"))) {
-				rc = avo_error_set(AVO_ERROR, "out of memory");
+				rc = avo_oom();
 				goto done;
 			}
 		}

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define strv_add astedit__strv_add
-#define strv_dispose astedit__strv_dispose
+#define strv_add avo_astedit__strv_add
+#define strv_dispose avo_astedit__strv_dispose
 
 /* ---- the AST walk --------------------------------------------------------------------------- */
 
@@ -67,7 +67,7 @@ typedef struct {
 	strv names; /* owns the strings the arrays point to */
 	int has_main;       /* main() defined at file scope, at main_off */
 	size_t main_off;
-	astedit__asm *asms; /* asm statements, for apply's device-code rule */
+	avo_astedit__asm *asms; /* asm statements, for apply's device-code rule */
 	size_t nasms, aasms;
 	int oom;
 } walk;
@@ -306,7 +306,7 @@ static enum CXChildVisitResult visit(CXCursor c, CXCursor parent, CXClientData d
 			w->oom = 1;
 			return CXChildVisit_Break;
 		}
-		w->asms[w->nasms++] = (astedit__asm){r.b, r.e, fr->device};
+		w->asms[w->nasms++] = (avo_astedit__asm){r.b, r.e, fr->device};
 	}
 	if (k == CXCursor_CompoundStmt) {
 		if (grow_arr((void **)&w->comp, &w->acomp, w->ncomp, sizeof(*w->comp)) < 0) {
@@ -361,7 +361,7 @@ typedef struct {
 	const char *path;
 	const char *s;
 	size_t len;
-	astedit__lines lines;
+	avo_astedit__lines lines;
 	size_t err_off; /* where the first problem lies, for apply's mapping */
 } checker;
 
@@ -386,13 +386,13 @@ static int innermost_compound(walk *w, size_t b, size_t e)
 
 static int check_region_ast(checker *ck, walk *w, avo_astedit_region *reg)
 {
-	astedit__lex lx;
+	avo_astedit__lex lx;
 	size_t rb = reg->begin.offset, re = reg->end.offset;
-	if (astedit__lex_run(&lx, ck->s + rb, re - rb, 0) < 0)
+	if (avo_astedit__lex_run(&lx, ck->s + rb, re - rb, 0) < 0)
 		return AVO_ERROR;
 	size_t cb = rb + lx.code_begin, ce = rb + lx.code_end;
 	int empty = lx.code_begin == re - rb;
-	astedit__lex_dispose(&lx);
+	avo_astedit__lex_dispose(&lx);
 	if (empty)
 		cb = ce = rb;
 
@@ -406,12 +406,12 @@ static int check_region_ast(checker *ck, walk *w, avo_astedit_region *reg)
 			char what[256];
 			if (c1 >= 0 && c2 >= 0 && !contains(w->comp[c1].r, w->comp[c2].r) &&
 			    !contains(w->comp[c2].r, w->comp[c1].r)) {
-				avo_astedit_pos p1 = astedit__pos(&ck->lines, w->comp[c1].r.b),
-						p2 = astedit__pos(&ck->lines, w->comp[c2].r.b);
+				avo_astedit_pos p1 = avo_astedit__pos(&ck->lines, w->comp[c1].r.b),
+						p2 = avo_astedit__pos(&ck->lines, w->comp[c2].r.b);
 				snprintf(what, sizeof(what), "spans two compound statements (begins in the block at %u:%u, ends in the block at %u:%u)",
 					 p1.line, p1.col, p2.line, p2.col);
 			} else {
-				avo_astedit_pos p = astedit__pos(&ck->lines, k->r.b);
+				avo_astedit_pos p = avo_astedit__pos(&ck->lines, k->r.b);
 				snprintf(what, sizeof(what), "cuts the statement at %u:%u; it must cover whole statements of one block",
 					 p.line, p.col);
 			}
@@ -434,18 +434,13 @@ static int check_region_ast(checker *ck, walk *w, avo_astedit_region *reg)
 		tdecl *d = &w->decls[i];
 		if (d->container != cont || d->r.e <= cb || d->r.b >= ce)
 			continue;
-		if (d->r.b < cb || d->r.e > ce) {
-			avo_astedit_pos p = astedit__pos(&ck->lines, d->r.b);
+		int cut = d->r.b < cb || d->r.e > ce;
+		if (cut || !d->ok) {
+			avo_astedit_pos p = avo_astedit__pos(&ck->lines, d->r.b);
 			char what[320];
-			snprintf(what, sizeof(what), "cuts the declaration of '%s' at %u:%u; it must cover whole statements of one block or whole function definitions",
-				 d->name ? d->name : "", p.line, p.col);
-			avo_buf_dispose(&names);
-			return region_fail(ck, reg, what);
-		}
-		if (!d->ok) {
-			avo_astedit_pos p = astedit__pos(&ck->lines, d->r.b);
-			char what[320];
-			snprintf(what, sizeof(what), "covers '%s' at %u:%u, which is not a function; outside a function body a region holds whole function definitions",
+			snprintf(what, sizeof(what),
+				 cut ? "cuts the declaration of '%s' at %u:%u; it must cover whole statements of one block or whole function definitions"
+				     : "covers '%s' at %u:%u, which is not a function; outside a function body a region holds whole function definitions",
 				 d->name ? d->name : "", p.line, p.col);
 			avo_buf_dispose(&names);
 			return region_fail(ck, reg, what);
@@ -467,18 +462,18 @@ static int check_region(checker *ck, walk *w, avo_astedit_region *reg)
 	int rc = check_region_ast(ck, w, reg);
 	if (rc < 0)
 		return rc;
-	astedit__lex lx;
+	avo_astedit__lex lx;
 	size_t rb = reg->begin.offset;
-	if ((rc = astedit__lex_run(&lx, ck->s + rb, reg->end.offset - rb, 1)) < 0)
+	if ((rc = avo_astedit__lex_run(&lx, ck->s + rb, reg->end.offset - rb, 1)) < 0)
 		return rc;
 	if (lx.problem) {
-		avo_astedit_pos p = astedit__pos(&ck->lines, rb + lx.problem_off);
+		avo_astedit_pos p = avo_astedit__pos(&ck->lines, rb + lx.problem_off);
 		char what[300];
 		snprintf(what, sizeof(what), "straddles a block or a preprocessor branch: %s at %u:%u; it must cover whole statements of one block",
 			 lx.problem_msg, p.line, p.col);
 		rc = region_fail(ck, reg, what);
 	}
-	astedit__lex_dispose(&lx);
+	avo_astedit__lex_dispose(&lx);
 	return rc;
 }
 
@@ -490,7 +485,7 @@ static int check_region_asm(checker *ck, walk *w, avo_astedit_region *reg)
 	for (size_t i = 0; i < w->nasms && rc == 0; i++) {
 		if (w->asms[i].device || w->asms[i].b < reg->begin.offset || w->asms[i].e > reg->end.offset)
 			continue;
-		avo_astedit_pos p = astedit__pos(&ck->lines, w->asms[i].b);
+		avo_astedit_pos p = avo_astedit__pos(&ck->lines, w->asms[i].b);
 		char what[320];
 		snprintf(what, sizeof(what), "holds inline asm at %u:%u in code compiled for the host (a host or __host__ __device__ "
 			 "function, or C); asm in a region is allowed only in device code (__global__, or __device__ without "
@@ -528,7 +523,7 @@ static int qualify_knobs(checker *ck, avo_astedit_unit *u, const char **scopes)
 {
 	char *dup = calloc(u->nknobs + 1, 1);
 	if (!dup)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	for (size_t i = 0; i < u->nknobs; i++)
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(u->knobs[i].name, u->knobs[j].name)) {
@@ -547,7 +542,7 @@ static int qualify_knobs(checker *ck, avo_astedit_unit *u, const char **scopes)
 			continue;
 		char *q = avo_sprintf("%s%s%s", scopes[i], *scopes[i] ? "::" : "", u->knobs[i].name);
 		if (!q) {
-			rc = avo_error_set(AVO_ERROR, "out of memory");
+			rc = avo_oom();
 			break;
 		}
 		free(u->knobs[i].name);
@@ -560,13 +555,13 @@ static int qualify_knobs(checker *ck, avo_astedit_unit *u, const char **scopes)
 /* ---- parsing ------------------------------------------------------------------------------- */
 
 
-int astedit__parse_args(avo_astedit_unit **out, const char *path, const char *src, size_t len, char **args,
-		      size_t nargs, astedit__perr *pe)
+int avo_astedit__parse_args(avo_astedit_unit **out, const char *path, const char *src, size_t len, char **args,
+		      size_t nargs, avo_astedit__perr *pe)
 {
 	avo_astedit_unit *u = NULL;
 	int rc;
 	*out = NULL;
-	if ((rc = astedit__scan(&u, path, src, len)) < 0) {
+	if ((rc = avo_astedit__scan(&u, path, src, len)) < 0) {
 		/* the scanner's message carries line:col; find the offset for apply */
 		const char *m = avo_error_last(), *p = strstr(m, path);
 		unsigned l = 0, col = 0;
@@ -574,10 +569,10 @@ int astedit__parse_args(avo_astedit_unit **out, const char *path, const char *sr
 			pe->has_loc = 1;
 			pe->line = l;
 			pe->col = col;
-			astedit__lines t;
-			if (astedit__lines_init(&t, src, len) == 0) {
+			avo_astedit__lines t;
+			if (avo_astedit__lines_init(&t, src, len) == 0) {
 				pe->off = l - 1 < t.n ? t.starts[l - 1] + col - 1 : len;
-				astedit__lines_dispose(&t);
+				avo_astedit__lines_dispose(&t);
 			}
 		}
 		return rc;
@@ -588,7 +583,7 @@ int astedit__parse_args(avo_astedit_unit **out, const char *path, const char *sr
 			if (na)
 				u->clang_args = na;
 			avo_astedit_unit_free(u);
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		}
 		u->clang_args = na;
 		u->nclang_args++;
@@ -614,11 +609,11 @@ int astedit__parse_args(avo_astedit_unit **out, const char *path, const char *sr
 		avo_buf_dispose(&a);
 		goto done;
 	}
-	if ((rc = astedit__lines_init(&ck.lines, u->source, len)) < 0)
+	if ((rc = avo_astedit__lines_init(&ck.lines, u->source, len)) < 0)
 		goto done;
 
-	if ((rc = astedit__diagnostics(tu, u, path, pe)) < 0 || (rc = astedit__knob_notes(tu, u, path, args, nargs)) < 0 ||
-	    (rc = astedit__header_notes(tu, u, path)) < 0)
+	if ((rc = avo_astedit__diagnostics(tu, u, path, pe)) < 0 || (rc = avo_astedit__knob_notes(tu, u, path, args, nargs)) < 0 ||
+	    (rc = avo_astedit__header_notes(tu, u, path)) < 0)
 		goto done;
 
 	w.s = u->source;
@@ -631,11 +626,11 @@ int astedit__parse_args(avo_astedit_unit **out, const char *path, const char *sr
 	frame top = {&w, 1, -1, -1, "", 0}; /* top-level declarations: container -1, the file */
 	clang_visitChildren(clang_getTranslationUnitCursor(tu), visit, &top);
 	if (w.oom) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 		goto done;
 	}
 	if (w.has_main)
-		u->main_def = astedit__pos(&ck.lines, w.main_off);
+		u->main_def = avo_astedit__pos(&ck.lines, w.main_off);
 	for (size_t i = 0; i < u->nregions && rc == 0; i++)
 		rc = check_region(&ck, &w, &u->regions[i]);
 	for (size_t i = 0; i < u->nregions && rc == 0 && !pe->want_asms; i++)
@@ -647,7 +642,7 @@ int astedit__parse_args(avo_astedit_unit **out, const char *path, const char *sr
 	}
 	const char **scopes = calloc(u->nknobs + 1, sizeof(*scopes));
 	if (!scopes && rc == 0)
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 	for (size_t i = 0; i < u->nknobs && rc == 0; i++)
 		rc = check_knob(&ck, &w, &u->knobs[i], &scopes[i]);
 	if (rc == 0)
@@ -660,7 +655,7 @@ int astedit__parse_args(avo_astedit_unit **out, const char *path, const char *sr
 		free(m);
 	}
 	if (rc < 0) {
-		avo_astedit_pos p = astedit__pos(&ck.lines, ck.err_off);
+		avo_astedit_pos p = avo_astedit__pos(&ck.lines, ck.err_off);
 		pe->has_loc = 1;
 		pe->off = ck.err_off;
 		pe->line = p.line;
@@ -668,7 +663,7 @@ int astedit__parse_args(avo_astedit_unit **out, const char *path, const char *sr
 	}
 done:
 	walk_dispose(&w);
-	astedit__lines_dispose(&ck.lines);
+	avo_astedit__lines_dispose(&ck.lines);
 	if (tu)
 		clang_disposeTranslationUnit(tu);
 	clang_disposeIndex(idx);
@@ -684,7 +679,7 @@ int avo_astedit_parse(avo_astedit_unit **out, const char *path, const char *sour
 {
 	avo_buf buf = AVO_BUF_INIT;
 	strv args = {0};
-	astedit__perr pe = {0};
+	avo_astedit__perr pe = {0};
 	int rc;
 	*out = NULL;
 	if (!source) {
@@ -693,7 +688,7 @@ int avo_astedit_parse(avo_astedit_unit **out, const char *path, const char *sour
 		source = buf.ptr ? buf.ptr : "";
 		len = buf.size;
 	}
-	const char *ext = astedit__ext(path);
+	const char *ext = avo_astedit__ext(path);
 	static const char *known[] = {".cu", ".cuh", ".c", ".h", ".cpp", ".cc", ".cxx", ".hpp", NULL};
 	size_t ki = 0;
 	while (known[ki] && strcmp(ext, known[ki]))
@@ -702,10 +697,10 @@ int avo_astedit_parse(avo_astedit_unit **out, const char *path, const char *sour
 		rc = avo_error_set(AVO_EINVALID, "%s: unknown kind of file (want .cu, .cuh, .c, .h, .cpp, .cc, .cxx or .hpp, or name the language)", path);
 		goto done;
 	}
-	if ((rc = astedit__build_args(&args, path, opts)) < 0)
+	if ((rc = avo_astedit__build_args(&args, path, opts)) < 0)
 		goto done;
 	pe.all_errors = opts && opts->all_errors;
-	rc = astedit__parse_args(out, path, source, len, args.v, args.n, &pe);
+	rc = avo_astedit__parse_args(out, path, source, len, args.v, args.n, &pe);
 done:
 	free(pe.diagnostic);
 	strv_dispose(&args);

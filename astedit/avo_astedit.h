@@ -157,6 +157,9 @@ int avo_astedit_apply(char **out, size_t *out_len, const avo_astedit_unit *orig,
 int avo_astedit_variant_check(const avo_astedit_unit *orig, const char *vpath, const char *vsrc, size_t vlen,
 			      avo_astedit_error *err);
 
+/* Line and column (1-based; a column counts bytes) of byte `off` of `text`. */
+void avo_astedit_line_col(const char *text, size_t off, unsigned *line, unsigned *col);
+
 /* The marker scanner alone (no libclang): used by the fuzz target. Fills regions (name,
  * positions, hash; kind and function are not decided, function is "") and knobs (all
  * fields); nclang_args is 0. Returns 0 or AVO_EINVALID with "file:line:col: reason". */

@@ -23,12 +23,12 @@ static int in_marked(const avo_astedit_unit *u, size_t off, unsigned line)
 	return 0;
 }
 
-int astedit__add_warning(avo_astedit_unit *u, char *w)
+int avo_astedit__add_warning(avo_astedit_unit *u, char *w)
 {
 	char **nw = w ? realloc(u->warnings, (u->nwarnings + 1) * sizeof(*nw)) : NULL;
 	if (!nw) {
 		free(w);
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	u->warnings = nw;
 	u->warnings[u->nwarnings++] = w;
@@ -58,7 +58,7 @@ static char *describe(CXDiagnostic d, CXFile main, const char *path, int *in_mai
 	return m;
 }
 
-int astedit__diagnostics(CXTranslationUnit tu, avo_astedit_unit *u, const char *path, astedit__perr *pe)
+int avo_astedit__diagnostics(CXTranslationUnit tu, avo_astedit_unit *u, const char *path, avo_astedit__perr *pe)
 {
 	CXFile main = clang_getFile(tu, path);
 	unsigned nd = clang_getNumDiagnostics(tu), nbad = 0;
@@ -79,14 +79,14 @@ int astedit__diagnostics(CXTranslationUnit tu, avo_astedit_unit *u, const char *
 		char *m = describe(d, main, path, &in_main, &l, &col, &off);
 		if (!m) {
 			clang_disposeDiagnostic(d);
-			rc = avo_error_set(AVO_ERROR, "out of memory");
+			rc = avo_oom();
 			break;
 		}
 		/* a fatal error (a missing header; KeepGoing makes it a plain error) leaves
 		 * nothing to trust */
 		int fatal = clang_getDiagnosticSeverity(d) == CXDiagnostic_Fatal || strstr(m, "' file not found");
 		if (f && !fatal && !(in_main && in_marked(u, off, l))) {
-			rc = astedit__add_warning(u, m);
+			rc = avo_astedit__add_warning(u, m);
 			clang_disposeDiagnostic(d);
 			continue;
 		}
@@ -123,7 +123,7 @@ int astedit__diagnostics(CXTranslationUnit tu, avo_astedit_unit *u, const char *
 }
 
 /* An edit may bring no clang error that the original did not have (by text: the lines move). */
-int astedit__diagnostics_same(const avo_astedit_unit *orig, const avo_astedit_unit *nu, size_t *which)
+int avo_astedit__diagnostics_same(const avo_astedit_unit *orig, const avo_astedit_unit *nu, size_t *which)
 {
 	char *used = calloc(orig->nwarnings + 1, 1);
 	if (!used)
@@ -150,7 +150,7 @@ int astedit__diagnostics_same(const avo_astedit_unit *orig, const avo_astedit_un
 
 /* Knobs that change nothing: in code the preprocessor skips (#if 0, the other side of an
  * #ifdef), or a #define the command line also defines (-DNAME wins over the file's). */
-int astedit__knob_notes(CXTranslationUnit tu, avo_astedit_unit *u, const char *path, char **args, size_t nargs)
+int avo_astedit__knob_notes(CXTranslationUnit tu, avo_astedit_unit *u, const char *path, char **args, size_t nargs)
 {
 	CXFile main = clang_getFile(tu, path);
 	CXSourceRangeList *sk = main ? clang_getSkippedRanges(tu, main) : NULL;
@@ -165,7 +165,7 @@ int astedit__knob_notes(CXTranslationUnit tu, avo_astedit_unit *u, const char *p
 			skipped = k->marker.offset >= b && k->marker.offset < e;
 		}
 		if (skipped)
-			rc = astedit__add_warning(u, avo_sprintf("%s:%u:%u: knob '%s' is in code the preprocessor skips in this parse; its value may change nothing",
+			rc = avo_astedit__add_warning(u, avo_sprintf("%s:%u:%u: knob '%s' is in code the preprocessor skips in this parse; its value may change nothing",
 								 path, k->marker.line, k->marker.col, k->name));
 		size_t nl = strlen(k->name);
 		for (size_t j = 0; rc == 0 && k->kind == AVO_ASTEDIT_KNOB_DEFINE && j < nargs; j++) {
@@ -177,7 +177,7 @@ int astedit__knob_notes(CXTranslationUnit tu, avo_astedit_unit *u, const char *p
 			else
 				continue;
 			if (!strncmp(a, k->name, nl) && (a[nl] == '\0' || a[nl] == '=')) {
-				rc = astedit__add_warning(u, avo_sprintf("%s:%u:%u: knob '%s' is also defined on the command line (-D%s), which the file's #define then redefines",
+				rc = avo_astedit__add_warning(u, avo_sprintf("%s:%u:%u: knob '%s' is also defined on the command line (-D%s), which the file's #define then redefines",
 									 path, k->marker.line, k->marker.col, k->name, a));
 				break;
 			}
@@ -204,8 +204,8 @@ static void inclusion(CXFile f, CXSourceLocation *stack, unsigned depth, CXClien
 		return;
 	size_t n = 0;
 	const char *text = clang_getFileContents(c->tu, f, &n);
-	astedit__lex lx;
-	if (!text || astedit__lex_run(&lx, text, n, 0) < 0)
+	avo_astedit__lex lx;
+	if (!text || avo_astedit__lex_run(&lx, text, n, 0) < 0)
 		return;
 	for (size_t i = 0; i < lx.ncomments; i++) {
 		const char *b = text + lx.comments[i].start + 2;
@@ -218,16 +218,16 @@ static void inclusion(CXFile f, CXSourceLocation *stack, unsigned depth, CXClien
 		for (const char *q = text; q < b; q++)
 			line += *q == '\n';
 		CXString fn = clang_getFileName(f);
-		c->rc = astedit__add_warning(c->u, avo_sprintf("%s:%u: an avo marker in a header the kernel includes: avo edits only the kernel file, so it is ignored (mark the kernel, or tune the header as the kernel)",
+		c->rc = avo_astedit__add_warning(c->u, avo_sprintf("%s:%u: an avo marker in a header the kernel includes: avo edits only the kernel file, so it is ignored (mark the kernel, or tune the header as the kernel)",
 								 clang_getCString(fn), line));
 		clang_disposeString(fn);
 		break;
 	}
-	astedit__lex_dispose(&lx);
+	avo_astedit__lex_dispose(&lx);
 }
 
 /* Markers in the user's headers are not the kernel's: say so instead of ignoring them. */
-int astedit__header_notes(CXTranslationUnit tu, avo_astedit_unit *u, const char *path)
+int avo_astedit__header_notes(CXTranslationUnit tu, avo_astedit_unit *u, const char *path)
 {
 	incl_ctx c = {u, tu, clang_getFile(tu, path), 0};
 	clang_getInclusions(tu, inclusion, &c);

@@ -69,14 +69,14 @@ static int refuse(size_t *bad_off, size_t off, char *msg, size_t msgsz, const ch
 	return 1;
 }
 
-int astedit__guard_text(const avo_astedit_unit *orig, const avo_astedit_region *r, const char *t,
-			const astedit__lex *lx, size_t *nasm, size_t *bad_off, char *msg, size_t msgsz)
+int avo_astedit__guard_text(const avo_astedit_unit *orig, const avo_astedit_region *r, const char *t,
+			const avo_astedit__lex *lx, size_t *nasm, size_t *bad_off, char *msg, size_t msgsz)
 {
 	*nasm = 0;
 	const char *os = orig->source + r->begin.offset;
 	size_t olen = r->end.offset - r->begin.offset;
-	astedit__lex olx;
-	int have_orig = astedit__lex_run(&olx, os, olen, 0) == 0;
+	avo_astedit__lex olx;
+	int have_orig = avo_astedit__lex_run(&olx, os, olen, 0) == 0;
 	int res = 0;
 	for (size_t i = 0; i < lx->ndirectives && !res; i++) {
 		size_t b = lx->directives[i].start, e = lx->directives[i].end;
@@ -92,12 +92,12 @@ int astedit__guard_text(const avo_astedit_unit *orig, const avo_astedit_region *
 				     "holds the preprocessor directive '#%s'; region text holds no directives but loop pragmas (#pragma unroll, ...) and the region's own original directive lines", word);
 	}
 	if (have_orig)
-		astedit__lex_dispose(&olx);
+		avo_astedit__lex_dispose(&olx);
 	int attr_syntax = strstr(t, "[[") != NULL;
 	size_t danger = (size_t)-1, nasm_words = 0;
 	for (size_t i = 0; i < lx->nwords && !res; i++) {
 		size_t b = lx->words[i].start, n = lx->words[i].end - b;
-		int w = astedit__watch_word(t + b, n);
+		int w = avo_astedit__watch_word(t + b, n);
 		if (w <= 3) {
 			nasm_words++;
 		} else if (w <= 5) { /* _Pragma("...") */
@@ -139,7 +139,7 @@ int astedit__guard_text(const avo_astedit_unit *orig, const avo_astedit_region *
 	return res;
 }
 
-int astedit__guard_asm(const astedit__asm *asms, size_t nasms, size_t b, size_t e, size_t nasm_words, size_t *bad_off,
+int avo_astedit__guard_asm(const avo_astedit__asm *asms, size_t nasms, size_t b, size_t e, size_t nasm_words, size_t *bad_off,
 		       char *msg, size_t msgsz)
 {
 	size_t found = 0;

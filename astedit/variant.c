@@ -42,12 +42,12 @@ int avo_astedit_variant_check(const avo_astedit_unit *orig, const char *vpath, c
 	int rc;
 	if (err)
 		memset(err, 0, sizeof(*err));
-	if ((rc = astedit__scan(&v, vpath, vsrc, vlen)) < 0)
+	if ((rc = avo_astedit__scan(&v, vpath, vsrc, vlen)) < 0)
 		return fail(err, AVO_ASTEDIT_ERR_MARKERS, NULL, 0, 0);
 	re = calloc(orig->nregions + 1, sizeof(*re));
 	ke = calloc(orig->nknobs + 1, sizeof(*ke));
 	if (!re || !ke) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 		goto done;
 	}
 	for (size_t i = 0; i < orig->nregions; i++) {
@@ -71,7 +71,7 @@ int avo_astedit_variant_check(const avo_astedit_unit *orig, const char *vpath, c
 	}
 	char **texts = calloc(orig->nregions + 1, sizeof(*texts));
 	if (!texts) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 		goto done;
 	}
 	for (size_t i = 0; i < orig->nregions; i++) {
@@ -90,7 +90,7 @@ int avo_astedit_variant_check(const avo_astedit_unit *orig, const char *vpath, c
 		int ok = 0;
 		long long val;
 		if (o->is_range)
-			ok = astedit__knob_literal(k->value, &val) && val >= o->lo && val <= o->hi;
+			ok = avo_astedit__knob_literal(k->value, &val) && val >= o->lo && val <= o->hi;
 		for (size_t j = 0; !o->is_range && j < o->nvalues && !ok; j++)
 			ok = !strcmp(o->values[j], k->value);
 		if (!ok) {

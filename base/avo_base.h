@@ -38,6 +38,8 @@ int avo_error_setloc(int code, const char *file, unsigned line, unsigned col, co
 	__attribute__((format(printf, 5, 6)));
 /* Prepend context: "ctx: <previous message>". Returns `code`. */
 int avo_error_wrap(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The one out-of-memory report: sets "out of memory" and returns AVO_ERROR. */
+int avo_oom(void);
 const char *avo_error_last(void); /* never NULL; "" when no error was set */
 void avo_error_clear(void);
 
@@ -128,17 +130,47 @@ void avo_strv_dispose(avo_strv *a);
  * elements; doubles. AVO_ERROR with "out of memory" set when it cannot. */
 int avo_array_grow(void **ptr, size_t *cap, size_t need, size_t elem);
 
+/* ---- line diff ------------------------------------------------------------------- */
+
+/* A line of a diffed text: borrowed from it, without its '\n'. */
+typedef struct {
+	const char *p;
+	size_t n;
+} avo_diff_line;
+
+/* One line of the edit script: ' ' both (a[ai] == b[bi]), '-' a[ai] only, '+' b[bi] only. */
+typedef struct {
+	char op;
+	size_t ai, bi;
+} avo_diff_op;
+
+typedef struct {
+	avo_diff_line *a, *b; /* the lines of both texts (owned arrays, borrowed text) */
+	size_t na, nb;
+	avo_diff_op *ops;     /* the edit script in order */
+	size_t nops;
+	int whole;            /* 1: too large for the LCS; the changed middle is -all then +all */
+} avo_diff;
+
+/* The line diff of a -> b (NULL reads as ""). The texts must outlive *out, which the caller
+ * frees with avo_diff_dispose(). AVO_ERROR with "out of memory" set on failure. */
+int avo_diff_lines(avo_diff *out, const char *a, const char *b);
+void avo_diff_dispose(avo_diff *d);
+
 /* ---- sandbox (bubblewrap) ---------------------------------------------------------- */
 
 /* What a sandboxed process may touch. It gets its own PID, network, IPC, UTS and cgroup
- * namespaces and no capabilities; / is read-only, /tmp and /run are empty tmpfs (host
- * sockets live there: a read-only mount does not stop connect()), /proc
- * shows only its own processes, /dev is minimal (plus the GPU nodes when `gpu`). Every
- * process in it dies when its first process ends or when avo dies. */
+ * namespaces and no capabilities. It sees, read-only, only the system (/usr, /bin, /sbin,
+ * /lib*, /etc, /opt, /sys) and `read_paths`: no /home, /root, /srv, /mnt, /var, no other
+ * checkout; `hide_paths` inside those are covered by empty tmpfs. /tmp and /run are empty
+ * tmpfs (host sockets live there: a read-only mount does not stop connect()), HOME is
+ * /tmp, /proc shows only its own processes, /dev is minimal (plus the GPU nodes when
+ * `gpu`). Every process in it dies when its first process ends or when avo dies. */
 typedef struct {
 	const char *write_dir; /* the one directory it may write, at its own path; NULL: none */
-	const char *const *read_paths; /* NULL-terminated or NULL: shown read-only even when
-					* under /tmp or /run (which are otherwise empty inside) */
+	const char *const *read_paths; /* NULL-terminated or NULL: shown read-only */
+	const char *const *hide_paths; /* NULL-terminated or NULL: emptied where read_paths
+					* would show them (the cache, run dirs) */
 	int gpu;               /* pass /dev/nvidia*, /dev/nvidia-caps and /dev/dri through */
 } avo_sandbox;
 
@@ -173,6 +205,10 @@ void avo_signals_clear(void);
 void avo_signals_kill_children(void);
 /* A ready fn: kill those children, then die of `sig` (default action, re-raised). */
 void avo_signals_die(int sig);
+/* Ignore SIGPIPE for the rest of the process: a peer gone mid-write is then an error on
+ * write (EPIPE), not a kill (a server on stdio: avo mcp). avo_proc_run's children get the
+ * default back. */
+void avo_signals_ignore_pipe(void);
 /* Semi-private: avo_proc_run registers (running = 1) and unregisters its children. */
 void avo_signals__child(pid_t pid, int running);
 

@@ -15,7 +15,7 @@ int avo_buf_grow(avo_buf *b, size_t extra)
 		n *= 2;
 	char *p = realloc(b->ptr, n);
 	if (!p)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	b->ptr = p;
 	b->asize = n;
 	return 0;
@@ -119,7 +119,7 @@ int avo_array_grow(void **ptr, size_t *cap, size_t need, size_t elem)
 		n *= 2;
 	void *p = n > SIZE_MAX / elem ? NULL : realloc(*ptr, n * elem);
 	if (!p)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	*ptr = p;
 	*cap = n;
 	return 0;
@@ -129,7 +129,7 @@ static int strv_add(avo_strv *a, char *s)
 {
 	if (!s || avo_array_grow((void **)&a->v, &a->cap, a->n + 2, sizeof(*a->v)) < 0) {
 		free(s);
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	a->v[a->n++] = s;
 	a->v[a->n] = NULL;

@@ -50,6 +50,8 @@ int avo_error_wrap(int code, const char *fmt, ...)
 	return code;
 }
 
+int avo_oom(void) { return avo_error_set(AVO_ERROR, "out of memory"); }
+
 const char *avo_error_last(void) { return avo__errmsg; }
 
 void avo_error_clear(void) { avo__errmsg[0] = '\0'; }

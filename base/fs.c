@@ -64,7 +64,7 @@ int avo_file_write_atomic_at(int dirfd, const char *name, const avo_span *parts,
 	static _Atomic unsigned long counter;
 	char *tmp = avo_sprintf("%s.tmp.%ld.%lu", name, (long)getpid(), ++counter);
 	if (!tmp)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0) {
 		int e = errno;
@@ -100,7 +100,7 @@ int avo_file_write_atomic(const char *path, const void *data, size_t len, mode_t
 {
 	char *dir = avo_path_dirname(path);
 	if (!dir)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	free(dir);
 	if (dfd < 0)
@@ -129,7 +129,7 @@ int avo_mkdir_p(const char *path, mode_t mode)
 {
 	char *p = avo_strdup(path);
 	if (!p)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	for (char *s = p + 1;; s++) {
 		if (*s == '/' || *s == '\0') {
 			char c = *s;
@@ -202,7 +202,7 @@ int avo_mkdtemp(char **out, const char *parent, const char *prefix)
 		return AVO_EIO;
 	char *t = avo_sprintf("%s/%sXXXXXX", parent, prefix);
 	if (!t)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	if (!mkdtemp(t)) {
 		int e = errno;
 		free(t);

@@ -1,3 +1,5 @@
+/* Child processes: spawn with a timeout, rlimits and a scrubbed environment, collect
+ * their output, kill the whole group; also the sandbox probe (avo_sandbox_check). */
 #include "avo_base.h"
 
 #include <errno.h>
@@ -174,7 +176,7 @@ static int proc_run(avo_proc_result *out, const avo_proc_options *o)
 	int pout[2] = {-1, -1}, perr[2] = {-1, -1}, pin[2] = {-1, -1};
 	char **env = build_env(o);
 	if (!env)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	if (pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0 ||
 	    (o->stdin_data && pipe2(pin, O_CLOEXEC) < 0)) {
 		int e = errno;
@@ -340,4 +342,45 @@ char *avo_proc_describe(const avo_proc_result *r, double timeout_s)
 		return avo_sprintf("killed by SIG%s", name ? name : "?");
 	}
 	return avo_strdup("ended in an unknown way");
+}
+
+/* The sandbox probe lives here, beside the runner it uses, so that sandbox.c only builds
+ * bwrap's command line and the dependency runs one way (proc.c -> sandbox.c). */
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+static int probe_rc;
+static char probe_msg[1024];
+
+static void probe(void)
+{
+	avo_sandbox sb = {NULL, NULL, NULL, 0};
+	avo_proc_options o = {0};
+	o.argv = (const char *const[]){"true", NULL};
+	o.sandbox = &sb;
+	o.timeout_s = 30;
+	avo_proc_result r;
+	probe_rc = avo_proc_run(&r, &o);
+	if (probe_rc < 0) {
+		snprintf(probe_msg, sizeof(probe_msg), "%s", avo_error_last());
+	} else if (!r.exited || r.exit_code != 0) {
+		char *how = avo_proc_describe(&r, o.timeout_s);
+		const char *err = avo_buf_cstr(&r.err);
+		size_t n = strcspn(err, "\n");
+		snprintf(probe_msg, sizeof(probe_msg), "%s%s%.*s", how ? how : "failed", n ? ": " : "",
+			 (int)n, err);
+		free(how);
+		probe_rc = AVO_EIO;
+	}
+	avo_proc_result_dispose(&r);
+}
+
+int avo_sandbox_check(void)
+{
+	pthread_once(&probe_once, probe);
+	if (probe_rc == 0)
+		return 0;
+	return avo_error_set(AVO_EIO,
+			     "the evaluation sandbox (bubblewrap) cannot start here (%s); install the "
+			     "\"bubblewrap\" package, allow user namespaces, or opt out with --no-sandbox "
+			     "or \"sandbox\": false in the spec (candidates then run with your rights)",
+			     probe_msg);
 }

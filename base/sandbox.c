@@ -1,13 +1,14 @@
 /* The evaluation sandbox: bubblewrap (Debian's `bubblewrap`), the tool Flatpak and the
- * coding-agent CLIs use. avo only builds its command line; bwrap does the namespaces. */
+ * coding-agent CLIs use. avo only builds its command line; bwrap does the namespaces.
+ * Running it (and the probe avo_sandbox_check) is proc.c's job. */
 #include "avo_base.h"
 
 #include <dirent.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int is_dir(const char *p)
 {
@@ -35,20 +36,46 @@ static int push_gpu_nodes(avo_strv *a)
 	return rc;
 }
 
+/* The system, read-only: what compilers and programs need, and nothing of the users'. A
+ * top-level link (/bin -> usr/bin on a merged /usr) is made as the same link. */
+static int push_system(avo_strv *a)
+{
+	static const char *const sys[] = {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+					  "/etc", "/opt", "/sys", NULL};
+	int rc = 0;
+	for (const char *const *p = sys; rc == 0 && *p; p++) {
+		struct stat st;
+		char target[256];
+		ssize_t n;
+		if (lstat(*p, &st) < 0)
+			continue;
+		if (S_ISLNK(st.st_mode) && (n = readlink(*p, target, sizeof(target) - 1)) > 0) {
+			target[n] = '\0';
+			rc = avo_strv_pushv(a, (const char *const[]){"--symlink", target, *p, NULL});
+		} else {
+			rc = avo_strv_pushv(a, (const char *const[]){"--ro-bind", *p, *p, NULL});
+		}
+	}
+	return rc;
+}
+
 int avo_sandbox_argv(avo_strv *out, const avo_sandbox *sb, const char *cwd, const char *const *argv)
 {
 	static const char *const base[] = {
-		"bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-		"--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-		/* Private /tmp, /run and /dev/shm: nothing left behind, no host sockets. */
-		"--tmpfs", "/tmp", "--tmpfs", "/run", "--tmpfs", "/dev/shm",
-		"--setenv", "TMPDIR", "/tmp", NULL};
+		"bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", NULL};
+	/* Private /tmp, /run and /dev/shm: nothing left behind, no host sockets. */
+	static const char *const devs[] = {
+		"--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run", "--tmpfs", "/dev/shm",
+		"--setenv", "TMPDIR", "/tmp", "--setenv", "HOME", "/tmp", NULL};
 	avo_strv a = AVO_STRV_INIT;
-	int rc = avo_strv_pushv(&a, base);
+	int rc = avo_strv_pushv(&a, base) || push_system(&a) || avo_strv_pushv(&a, devs) ? AVO_ERROR : 0;
 	if (rc == 0 && sb->gpu)
 		rc = push_gpu_nodes(&a);
 	for (const char *const *r = sb->read_paths; rc == 0 && r && *r; r++)
 		rc = avo_strv_pushv(&a, (const char *const[]){"--ro-bind-try", *r, *r, NULL});
+	for (const char *const *h = sb->hide_paths; rc == 0 && h && *h; h++)
+		if (is_dir(*h))
+			rc = avo_strv_pushv(&a, (const char *const[]){"--tmpfs", *h, NULL});
 	char *exe_dir = argv[0][0] == '/' ? avo_path_dirname(argv[0]) : NULL;
 	if (rc == 0 && exe_dir)
 		rc = avo_strv_pushv(&a, (const char *const[]){"--ro-bind-try", exe_dir, exe_dir, NULL});
@@ -65,47 +92,8 @@ int avo_sandbox_argv(avo_strv *out, const avo_sandbox *sb, const char *cwd, cons
 		rc = avo_strv_pushv(&a, argv);
 	if (rc < 0) {
 		avo_strv_dispose(&a);
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	*out = a;
 	return 0;
-}
-
-static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
-static int probe_rc;
-static char probe_msg[1024];
-
-static void probe(void)
-{
-	avo_sandbox sb = {NULL, NULL, 0};
-	avo_proc_options o = {0};
-	o.argv = (const char *const[]){"true", NULL};
-	o.sandbox = &sb;
-	o.timeout_s = 30;
-	avo_proc_result r;
-	probe_rc = avo_proc_run(&r, &o);
-	if (probe_rc < 0) {
-		snprintf(probe_msg, sizeof(probe_msg), "%s", avo_error_last());
-	} else if (!r.exited || r.exit_code != 0) {
-		char *how = avo_proc_describe(&r, o.timeout_s);
-		const char *err = avo_buf_cstr(&r.err);
-		size_t n = strcspn(err, "\n");
-		snprintf(probe_msg, sizeof(probe_msg), "%s%s%.*s", how ? how : "failed", n ? ": " : "",
-			 (int)n, err);
-		free(how);
-		probe_rc = AVO_EIO;
-	}
-	avo_proc_result_dispose(&r);
-}
-
-int avo_sandbox_check(void)
-{
-	pthread_once(&probe_once, probe);
-	if (probe_rc == 0)
-		return 0;
-	return avo_error_set(AVO_EIO,
-			     "the evaluation sandbox (bubblewrap) cannot start here (%s); install the "
-			     "\"bubblewrap\" package, allow user namespaces, or opt out with --no-sandbox "
-			     "or \"sandbox\": false in the spec (candidates then run with your rights)",
-			     probe_msg);
 }

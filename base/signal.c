@@ -1,5 +1,6 @@
-/* The one owner of avo's SIGINT/SIGTERM/SIGHUP handling: a stack of async-signal-safe
- * callbacks behind one handler, and the children of avo_proc_run to kill on the way out. */
+/* The one owner of avo's signal handling: SIGINT/SIGTERM/SIGHUP through a stack of
+ * async-signal-safe callbacks behind one handler, the children of avo_proc_run to kill on
+ * the way out, and SIGPIPE ignored where a server asks for it. */
 #include "avo_base.h"
 
 #include <signal.h>
@@ -76,6 +77,8 @@ void avo_signals_die(int sig)
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
+
+void avo_signals_ignore_pipe(void) { signal(SIGPIPE, SIG_IGN); }
 
 /* avo_proc_run's bookkeeping: a child (its process group) in flight. */
 void avo_signals__child(pid_t pid, int running)

@@ -93,6 +93,9 @@ typedef struct {
 int avo_cache_open(avo_cache **out, const avo_cache_options *opts);
 void avo_cache_free(avo_cache *c);
 const char *avo_cache_dir(const avo_cache *c); /* borrowed */
+/* The local cache dir when none is given: $AVO_CACHE_DIR, else $XDG_CACHE_HOME/avo, else
+ * ~/.cache/avo; NULL when there is no home. Caller frees. */
+char *avo_cache_default_dir(void);
 /* The remote base URL in use, for display: "user:password@" masked as "***@". NULL when
  * there is none. Borrowed. */
 const char *avo_cache_remote(const avo_cache *c);

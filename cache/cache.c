@@ -11,7 +11,7 @@
 
 /* ---- options ---------------------------------------------------------------------- */
 
-static char *default_dir(void)
+char *avo_cache_default_dir(void)
 {
 	const char *s = getenv("AVO_CACHE_DIR");
 	if (s && *s)
@@ -70,10 +70,10 @@ int avo_cache_open(avo_cache **out, const avo_cache_options *opts)
 	*out = NULL;
 	avo_cache *c = calloc(1, sizeof(*c));
 	if (!c)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	pthread_mutex_init(&c->lock, NULL);
 	c->quiet = opts->quiet;
-	c->dir = opts->dir && *opts->dir ? avo_strdup(opts->dir) : default_dir();
+	c->dir = opts->dir && *opts->dir ? avo_strdup(opts->dir) : avo_cache_default_dir();
 	if (!c->dir) {
 		avo_cache_free(c);
 		return avo_error_set(AVO_EINVALID, "no cache directory: set AVO_CACHE_DIR or HOME");
@@ -86,7 +86,7 @@ int avo_cache_open(avo_cache **out, const avo_cache_options *opts)
 	if (url && *url) {
 		if (!(c->remote = avo_strdup(url))) {
 			avo_cache_free(c);
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		}
 		size_t ul = strlen(c->remote);
 		while (ul > 0 && c->remote[ul - 1] == '/')
@@ -94,7 +94,7 @@ int avo_cache_open(avo_cache **out, const avo_cache_options *opts)
 		c->remote_shown = mask_url(c->remote);
 		if (!c->remote_shown) {
 			avo_cache_free(c);
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		}
 		if (strncmp(c->remote, "http://", 7) && strncmp(c->remote, "https://", 8))
 			avo_cache__remote_failed(c, "not an http:// or https:// URL");
@@ -105,7 +105,7 @@ int avo_cache_open(avo_cache **out, const avo_cache_options *opts)
 	const char *mac = avo_secret_get(opts->hmac_key_env ? opts->hmac_key_env : "AVO_CACHE_HMAC_KEY");
 	if (mac && *mac && !(c->mac_key = avo_strdup(mac))) {
 		avo_cache_free(c);
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	c->readonly = opts->remote_readonly >= 0 ? !!opts->remote_readonly
 						 : env_flag("AVO_CACHE_REMOTE_READONLY");

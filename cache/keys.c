@@ -52,7 +52,7 @@ int avo_cache_key_new(avo_cache_key **out, const char *kind)
 	avo_cache_key *k = calloc(1, sizeof(*k));
 	if (!k || !(k->st = XXH3_createState())) {
 		free(k);
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	XXH3_128bits_reset(k->st);
 	/* A version tag first: a change of encoding must change every key. */
@@ -130,7 +130,7 @@ char *avo_cache_entry_path(const avo_cache *c, const char *ns, const char *key)
 		return NULL;
 	char *p = avo_sprintf("%s/%s/%.2s/%s", c->dir, ns, key, key + 2);
 	if (!p)
-		avo_error_set(AVO_ERROR, "out of memory");
+		avo_oom();
 	return p;
 }
 

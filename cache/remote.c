@@ -84,12 +84,12 @@ static int remote_request(avo_cache *c, const char *method, const char *ns, cons
 		if (h && c->auth_header)
 			h = curl_slist_append(h, c->auth_header) ? h : NULL;
 		if (!h)
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		c->headers = h;
 	}
 	char *url = avo_sprintf("%s/%s/%.2s/%s", c->remote, ns, key, key + 2);
 	if (!url)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	CURL *h = c->curl;
 	char errbuf[CURL_ERROR_SIZE] = "";
 	upload_state u = {up, up_len, 0};

@@ -26,38 +26,22 @@ static const avo_backend_ops *const backend_registry[] = {
 
 /* ---- signals ------------------------------------------------------------------------- */
 
-/* SIGINT/SIGTERM during a batch: remembered here, then passed on to the handler that was
- * installed before (the tune loop's), so both the loop and the backend stop. */
+/* SIGINT/SIGTERM/SIGHUP during a batch: remembered here through base/signal.c's stack, whose
+ * lower entries (the tune loop's) run too, so both the loop and the backend stop. */
 static volatile sig_atomic_t backend__signal;
 
 int avo_backend__signalled(void) { return backend__signal; }
 const volatile sig_atomic_t *avo_backend__signal_flag(void) { return &backend__signal; }
-static struct sigaction backend__old_int, backend__old_term;
 
-static void on_signal(int sig)
-{
-	backend__signal = sig;
-	const struct sigaction *old = sig == SIGINT ? &backend__old_int : &backend__old_term;
-	if (!(old->sa_flags & SA_SIGINFO) && old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN)
-		old->sa_handler(sig);
-}
+static void on_signal(int sig) { backend__signal = sig; }
 
-static void signals_catch(void)
+static int signals_catch(void)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
 	backend__signal = 0;
-	sigaction(SIGINT, &sa, &backend__old_int);
-	sigaction(SIGTERM, &sa, &backend__old_term);
+	return avo_signals_push(on_signal);
 }
 
-static void signals_restore(void)
-{
-	sigaction(SIGINT, &backend__old_int, NULL);
-	sigaction(SIGTERM, &backend__old_term, NULL);
-}
+static void signals_restore(void) { avo_signals_pop(); }
 
 /* ---- the spec's sections ------------------------------------------------------------- */
 
@@ -101,7 +85,7 @@ int avo_backend_open(avo_backend **out, const avo_spec *spec, avo_cache *cache,
 		opts = &dflt;
 	avo_backend *b = calloc(1, sizeof(*b));
 	if (!b)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	b->spec = spec;
 	b->cache = cache;
 	b->eopts = eopts ? *eopts : (avo_eval_options)AVO_EVAL_OPTIONS_INIT;
@@ -171,7 +155,7 @@ int avo_backend__eval_pipeline(avo_backend *b, avo_eval_result **out, char **err
 		return rc < 0 ? rc : avo_error_set(AVO_EINVALID, "the %s backend has no pipeline", b->ops->name);
 	long *ids = calloc(n, sizeof(*ids));
 	if (!ids)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	for (size_t i = 0; i < n && rc == 0; i++)
 		if ((ids[i] = avo_pipeline_submit(p, v[i], lens[i], AVO_PIPELINE_ANY, 0)) < 0)
 			rc = (int)ids[i];
@@ -216,11 +200,12 @@ int avo_backend_eval(avo_backend *b, avo_eval_result **out, char **errs,
 		return 0;
 	if (!b->ops->catch_signals)
 		return b->ops->eval(b, out, errs, variants, lens, n);
-	signals_catch();
+	int caught = signals_catch() == 0;
 	int rc = b->ops->eval(b, out, errs, variants, lens, n);
 	if (backend__signal)
 		b->interrupted = 1;
-	signals_restore();
+	if (caught)
+		signals_restore();
 	if (b->interrupted && rc == 0)
 		rc = avo_error_set(AVO_ERROR, "interrupted");
 	return rc;

@@ -11,7 +11,7 @@ static int inline_open(avo_backend *b, const cJSON *section, const avo_backend_o
 	b->nslots = 1;
 	/* one device for the tune loop's pipeline (engine/pipeline.h): compiles overlap runs */
 	if (!(b->devices = calloc(1, sizeof(int))))
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	b->devices[0] = b->eopts.gpu;
 	b->ndevices = 1;
 	return 0;

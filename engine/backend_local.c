@@ -110,7 +110,7 @@ static int local_open(avo_backend *b, const cJSON *o, const avo_backend_options 
 	if (o && !cJSON_IsObject(o))
 		return avo_backend__field_err(b->spec, "local", "must be an object");
 	if (!(b->devices = calloc(MAX_DEVICES, sizeof(int))))
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	int rc = which_devices(b, o, opts);
 	b->nslots = b->ndevices;
 	return rc;

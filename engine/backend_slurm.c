@@ -104,7 +104,7 @@ static int parse_slurm(avo_backend *b, const cJSON *o, char **job_dir, char **av
 		return avo_backend__field_err(s, "slurm.sbatch_args", "must be an array of strings");
 	c->extra = calloc((size_t)cJSON_GetArraySize(ex) + 1, sizeof(char *));
 	if (!c->extra)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	cJSON_ArrayForEach(e, ex) {
 		if (!cJSON_IsString(e))
 			return avo_backend__field_err(s, "slurm.sbatch_args", "must be an array of strings");
@@ -135,7 +135,7 @@ static int slurm_open(avo_backend *b, const cJSON *section, const avo_backend_op
 	char *job_dir = NULL, *avo = NULL;
 	int rc;
 	if (!(b->impl = calloc(1, sizeof(slurm_state))))
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	slurm_state *st = SL(b);
 	if ((rc = parse_slurm(b, section, &job_dir, &avo)) < 0)
 		goto done;
@@ -284,7 +284,7 @@ static int write_job_dir(avo_backend *b, const char *dir, const char *const *v, 
 	char *js = cJSON_Print(j);
 	cJSON_Delete(j);
 	char *p = avo_path_join(dir, "job.json");
-	rc = js && p ? avo_file_write_atomic(p, js, strlen(js), 0644) : avo_error_set(AVO_ERROR, "out of memory");
+	rc = js && p ? avo_file_write_atomic(p, js, strlen(js), 0644) : avo_oom();
 	free(js);
 	free(p);
 	if (rc < 0)
@@ -326,7 +326,7 @@ static int submit(avo_backend *b, const char *dir, const size_t *idx, size_t nid
 	const char **argv = calloc(20 + c->nextra, sizeof(char *));
 	int rc;
 	if (!argv || !script) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 		goto done;
 	}
 	size_t k = 0;
@@ -531,12 +531,12 @@ static int eval_slurm(avo_backend *b, avo_eval_result **out, char **errs, const 
 	long *tj = calloc(n, sizeof(*tj));
 	int rc, submitted = 0;
 	if (!t || !idx || !tj) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 		goto done;
 	}
 	/* batch-<host>-<pid>-XXXXXX: a later run on this host removes it if we are killed. */
 	char *prefix = avo_runstate_scratch_prefix("batch");
-	rc = prefix ? avo_mkdir_p(SL(b)->job_root, 0755) : avo_error_set(AVO_ERROR, "out of memory");
+	rc = prefix ? avo_mkdir_p(SL(b)->job_root, 0755) : avo_oom();
 	if (rc == 0)
 		rc = avo_mkdtemp(&dir, SL(b)->job_root, prefix);
 	free(prefix);

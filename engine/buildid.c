@@ -132,7 +132,7 @@ static int run_version(char **out, const char *shown, const char *compiler)
 	}
 	*out = identity_from_version(avo_buf_cstr(&r.out));
 	avo_proc_result_dispose(&r);
-	return *out ? 0 : avo_error_set(AVO_ERROR, "out of memory");
+	return *out ? 0 : avo_oom();
 }
 
 int avo_buildid_compiler(char **out, const char *compiler, avo_cache *cache)
@@ -172,7 +172,7 @@ int avo_buildid_compiler(char **out, const char *compiler, avo_cache *cache)
 		if (avo_cache_open(&local, &o) == 0 && avo_cache_get_local(local, COMPILER_NS, key, &b) == 0 &&
 		    b.size > 0) {
 			*out = avo_strndup(b.ptr, b.size);
-			rc = *out ? 0 : avo_error_set(AVO_ERROR, "out of memory");
+			rc = *out ? 0 : avo_oom();
 			goto remember;
 		}
 		avo_error_clear();
@@ -278,12 +278,12 @@ void avo_buildid_argv_dispose(avo_buildid_argv *a)
 int avo_buildid_argv_push(avo_buildid_argv *a, const char *s)
 {
 	if (!s)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	if (a->n + 2 > a->cap) {
 		size_t cap = a->cap ? a->cap * 2 : 32;
 		const char **nv = realloc(a->v, cap * sizeof(*nv));
 		if (!nv)
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		a->v = nv;
 		a->cap = cap;
 	}
@@ -296,13 +296,13 @@ int avo_buildid_argv_push(avo_buildid_argv *a, const char *s)
 static int av_own(avo_buildid_argv *a, char *s)
 {
 	if (!s)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	if (a->nowned == a->cap_owned) {
 		size_t cap = a->cap_owned ? a->cap_owned * 2 : 16;
 		char **no = realloc(a->owned, cap * sizeof(*no));
 		if (!no) {
 			free(s);
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		}
 		a->owned = no;
 		a->cap_owned = cap;

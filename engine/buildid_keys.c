@@ -293,7 +293,7 @@ int avo_buildid_init(avo_buildid *out, const avo_spec *s, int gpu, avo_cache *ca
 	    (rc = avo_buildid_headers(out->headers, s)) < 0)
 		goto fail;
 	if (!(out->device = avo_buildid_device(s->is_cuda, gpu))) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 		goto fail;
 	}
 	return 0;

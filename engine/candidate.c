@@ -41,7 +41,7 @@ static int with_edits(avo_candidate **out, const avo_astedit_region_edit *re, si
 	return 0;
 oom:
 	avo_candidate_free(c);
-	return avo_error_set(AVO_ERROR, "out of memory");
+	return avo_oom();
 }
 
 /* The candidate of these edits with the source that `u` (one parse) or `known` gives. */
@@ -59,7 +59,7 @@ static int make(avo_candidate **out, avo_astedit_error *err, const avo_astedit_u
 	else if ((c->source = avo_strndup(known, len)))
 		c->len = len;
 	else
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 	if (rc < 0) {
 		avo_candidate_free(c);
 		return rc;

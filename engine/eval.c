@@ -8,6 +8,7 @@
  * the compiles do not disturb the CPU timings). Cache calls are serialised by one mutex. */
 #include "eval_int.h"
 #include "buildid.h"
+#include "runstate.h"
 
 #include <errno.h>
 #include <math.h>
@@ -16,20 +17,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-const char *avo_eval_status_name(avo_eval_status s)
-{
-	switch (s) {
-	case AVO_EVAL_OK: return "ok";
-	case AVO_EVAL_COMPILE: return "compile";
-	case AVO_EVAL_INCORRECT: return "incorrect";
-	case AVO_EVAL_CRASH: return "crash";
-	case AVO_EVAL_TIMEOUT: return "timeout";
-	case AVO_EVAL_PROTOCOL: return "protocol";
-	case AVO_EVAL_SKIPPED: return "skipped";
-	}
-	return "?";
-}
 
 static avo_eval_result *new_result(const avo_spec *s)
 {
@@ -77,7 +64,7 @@ static int scratch_root(char **out, const avo_eval_options *o)
 	const char *tmp = getenv("TMPDIR");
 	*out = avo_sprintf("%s/avo-%ld", tmp && *tmp ? tmp : "/tmp", (long)getuid());
 	if (!*out)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	if (mkdir(*out, 0700) < 0 && errno != EEXIST)
 		return avo_error_set(AVO_EIO, "%s: cannot create scratch directory: %s", *out, strerror(errno));
 	struct stat st;
@@ -85,6 +72,16 @@ static int scratch_root(char **out, const avo_eval_options *o)
 		return avo_error_set(AVO_EIO, "%s: scratch directory is not a private directory of this user",
 				     *out);
 	return 0;
+}
+
+int avo_eval_clean_scratch(const avo_eval_options *opts)
+{
+	char *root = NULL;
+	int rc = scratch_root(&root, opts);
+	if (rc == 0)
+		rc = avo_runstate_clean_scratch(root);
+	free(root);
+	return rc;
 }
 
 /* ---- the protocol --------------------------------------------------------------------- */
@@ -124,7 +121,9 @@ static int choose_protocol(avo_eval__ctx *e)
 	return rc < 0 ? avo_error_wrap(rc, "the harness library in %s", e->libdir) : 0;
 }
 
-/* The harness's part of the eval key: its bytes, the protocol and the library's sources. */
+/* The harness's part of the eval key: its bytes, the protocol and the library's sources,
+ * and whether it runs sandboxed (a result from outside the sandbox is never served to a
+ * sandboxed evaluation, nor the other way round). */
 static void harness_hash(const avo_eval__ctx *e, char out[AVO_CACHE_HEX])
 {
 	avo_cache_key *k;
@@ -135,6 +134,7 @@ static void harness_hash(const avo_eval__ctx *e, char out[AVO_CACHE_HEX])
 	avo_cache_key_add(k, "harness", e->harness_src, e->harness_len);
 	avo_cache_key_adds(k, "harness_protocol", e->proto->name);
 	avo_cache_key_adds(k, "harness_library", e->libhash);
+	avo_cache_key_adds(k, "sandbox", e->spec->sandbox ? "bwrap" : "none");
 	avo_cache_key_final(k, out);
 }
 
@@ -156,6 +156,7 @@ static int ctx_open(avo_eval__ctx *e, const avo_spec *spec, avo_cache *cache, co
 	if ((rc = choose_protocol(e)) < 0 || (spec->sandbox && (rc = avo_sandbox_check()) < 0) ||
 	    (rc = scratch_root(&e->root, opts)) < 0 || (rc = avo_buildid_init(&e->id, spec, opts->gpu, e->cache)) < 0)
 		return rc;
+	avo_runstate_clean_scratch(e->root); /* what killed evaluations left */
 	if ((rc = avo_file_read(&hsrc, spec->harness)) < 0) {
 		avo_buf_dispose(&hsrc);
 		return avo_error_wrap(AVO_EIO, "harness");
@@ -193,7 +194,7 @@ static int item_init(avo_eval__ctx *e, avo_eval__item *it, const char *src, size
 	it->remeasure = remeasure;
 	it->t0 = avo_now();
 	if (!(it->res = new_result(e->spec)))
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	avo_cache_hash_hex(it->hash, it->src, it->len);
 	avo_buildid_eval_key(it->key, e->spec, &e->id, it->hash, hhash);
 	avo_buf hit = AVO_BUF_INIT;
@@ -269,7 +270,7 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 	if (rc < 0)
 		goto done;
 	if (!(e.items = calloc(n ? n : 1, sizeof(*e.items))) || !(e.todo = calloc(n ? n : 1, sizeof(size_t)))) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 		goto done;
 	}
 	e.n = n;
@@ -290,7 +291,7 @@ int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const
 		if (jobs > njobs)
 			jobs = njobs;
 		if (!(th = calloc(jobs, sizeof(*th)))) {
-			rc = avo_error_set(AVO_ERROR, "out of memory");
+			rc = avo_oom();
 			goto done;
 		}
 		for (; nth < jobs; nth++)
@@ -375,7 +376,7 @@ int avo_eval_session_open(avo_eval_session **out, const avo_spec *spec, avo_cach
 	avo_eval_session *s = calloc(1, sizeof(*s));
 	*out = NULL;
 	if (!s)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	s->opts = opts ? *opts : (avo_eval_options)AVO_EVAL_OPTIONS_INIT;
 	int rc = ctx_open(&s->e, spec, cache, &s->opts, s->hhash);
 	if (rc < 0) {
@@ -410,7 +411,7 @@ int avo_eval_session_build(avo_eval_session *s, const char *src, size_t len, int
 	*res = NULL;
 	avo_eval_built *b = calloc(1, sizeof(*b));
 	if (!b)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	b->t0 = avo_now();
 	int rc = item_init(e, &b->it, src, len, s->opts.gpu, remeasure || s->opts.remeasure, s->hhash);
 	if (rc < 0) {
@@ -474,18 +475,3 @@ int avo_eval_run(avo_eval_result **out, const avo_spec *spec, const char *varian
 {
 	return avo_eval_many(out, spec, &variant, &len, 1, cache, opts);
 }
-
-void avo_eval_result_free(avo_eval_result *r)
-{
-	if (!r)
-		return;
-	for (size_t i = 0; r->configs && i < r->nconfigs; i++) {
-		free(r->configs[i].name);
-		free(r->configs[i].feedback);
-		free(r->configs[i].samples);
-	}
-	free(r->configs);
-	free(r->feedback);
-	free(r);
-}
-

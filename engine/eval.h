@@ -54,44 +54,7 @@
 
 #include "spec.h"
 #include "avo_cache.h"
-
-typedef enum {
-	AVO_EVAL_OK = 0,        /* compiled, ran, correct on every config */
-	AVO_EVAL_COMPILE,       /* the variant or harness did not compile */
-	AVO_EVAL_INCORRECT,     /* ran, but some config is wrong (or NaN, or unwritten output) */
-	AVO_EVAL_CRASH,         /* non-zero exit or a signal */
-	AVO_EVAL_TIMEOUT,       /* killed at the timeout */
-	AVO_EVAL_PROTOCOL,      /* no JSON result line, or one missing a required field */
-	AVO_EVAL_SKIPPED,       /* per config only: not run because an earlier config failed */
-} avo_eval_status;
-
-const char *avo_eval_status_name(avo_eval_status s); /* "ok", "compile", "incorrect", ... */
-
-typedef struct {
-	char *name;
-	avo_eval_status status;
-	int correct;
-	double max_rel_err, rel_l2_err, ms, tflops;
-	char *feedback;   /* stderr tail / reason, for operators; may be NULL */
-	double *samples;  /* per-repetition times in ms, for the gate; NULL when none (owned) */
-	size_t nsamples;
-} avo_eval_config_result;
-
-typedef struct {
-	avo_eval_status status;      /* worst over configs */
-	int correct;                 /* every config correct within tolerance */
-	double fitness;              /* geomean over configs (higher is better); 0 when incorrect */
-	avo_eval_config_result *configs;
-	size_t nconfigs;
-	char *feedback;              /* compile errors / first failure, for operators */
-	char variant_hash[33];
-	char eval_key[33];
-	int from_cache;              /* 1 when the whole evaluation came from the cache */
-	int unsandboxed;             /* 1 when it ran outside the sandbox (spec "sandbox": false
-				      * or --no-sandbox); JSON "unsandboxed": true */
-	char harness_protocol[32];   /* "avo-harness-1", or "legacy-trusted" (--trust-harness) */
-	double seconds;              /* wall time spent */
-} avo_eval_result;
+#include "eval_result.h"
 
 typedef struct {
 	int jobs;                    /* parallel compiles; 0: all cores */
@@ -102,9 +65,10 @@ typedef struct {
 	int trust_harness;           /* accept "harness_protocol": "legacy-trusted" (--trust-harness) */
 	int remeasure;               /* run again: neither read nor write ns "eval" ("bin" still
 				      * serves the compiled objects); the gate's confirmations */
+	const char *hide_dir;        /* kept from the sandbox's sight (a run dir); NULL: none */
 } avo_eval_options;
 
-#define AVO_EVAL_OPTIONS_INIT {0, -1, 1, 0, NULL, 0, 0}
+#define AVO_EVAL_OPTIONS_INIT {0, -1, 1, 0, NULL, 0, 0, NULL}
 
 /* Evaluate `variant` (the full kernel source text). Returns 0 whenever a verdict was
  * reached (whatever it is: see out->status) and a negative AVO_E* code only when the
@@ -115,8 +79,6 @@ int avo_eval_run(avo_eval_result **out, const avo_spec *spec, const char *varian
  * out[i] corresponds to variants[i]. */
 int avo_eval_many(avo_eval_result **out, const avo_spec *spec, const char *const *variants,
 		  const size_t *lens, size_t n, avo_cache *cache, const avo_eval_options *opts);
-void avo_eval_result_free(avo_eval_result *r);
-
 /* A session: the build and the run of an evaluation apart, from any threads, for a
  * pipeline (engine/pipeline.h) that compiles on every core while each device runs.
  * avo_eval_session_build() looks the variant up in ns "eval" and otherwise compiles and
@@ -136,9 +98,9 @@ int avo_eval_session_run(avo_eval_session *s, avo_eval_built *b, int gpu, avo_ev
 void avo_eval_built_free(avo_eval_session *s, avo_eval_built *b);
 void avo_eval_session_free(avo_eval_session *s);
 
-/* JSON text of a result (caller frees); NaN numbers are written as null. */
-char *avo_eval_result_json(const avo_eval_result *r);
-/* Parse the text avo_eval_result_json() wrote; *out is caller-owned (avo_eval_result_free). */
-int avo_eval_result_parse(avo_eval_result **out, const char *json, size_t len);
+/* Remove what killed evaluations left in the scratch root (their dirs carry a pid that is
+ * gone; engine/runstate.h). Every evaluation does it first; `avo tune` at its start too.
+ * Returns how many dirs went, or a negative AVO_E* when the root is not usable. */
+int avo_eval_clean_scratch(const avo_eval_options *opts);
 
 #endif

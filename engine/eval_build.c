@@ -4,6 +4,7 @@
  * harness linked with the original kernel). The other jobs compile and link variants. */
 #include "eval_int.h"
 #include "evalbox.h"
+#include "runstate.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -85,7 +86,7 @@ static int compile_argv(const avo_eval__ctx *e, avo_buildid_argv *c, const char 
 	int rc = avo_buildid_compile_argv(c, e->spec, src, obj);
 	if (rc == 0 && e->libdir) {
 		if (!(*owned = avo_sprintf("-I%s", e->libdir)))
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		rc = avo_buildid_argv_push(c, *owned);
 	}
 	return rc;
@@ -134,7 +135,7 @@ static int run_build_step(avo_eval__ctx *e, const avo_buildid_argv *c, avo_proc_
 	po.timeout_s = e->spec->compile_timeout_s;
 	po.max_output = 1u << 20;
 	/* hostile source, contained; it may read the harness library (under /tmp, say) */
-	po.sandbox = avo_evalbox_for_cmd(&box, e->spec, c->v, e->libdir);
+	po.sandbox = avo_evalbox_for_cmd(&box, e->spec, c->v, e->libdir, e->opts->hide_dir);
 	int rc = avo_proc_run(r, &po);
 	avo_evalbox_dispose(&box);
 	return rc;
@@ -201,7 +202,7 @@ static int link_exe(avo_eval__ctx *e, const char *dir, const char *own_obj, cons
 	for (size_t i = 0; i < e->nhobj && rc == 0; i++) {
 		objs[n] = avo_path_join(dir, e->hobj[i].name);
 		rc = objs[n] ? avo_file_write_atomic(objs[n], e->hobj[i].bytes, e->hobj[i].len, 0644)
-			     : avo_error_set(AVO_ERROR, "out of memory");
+			     : avo_oom();
 		n++;
 	}
 	objs[n++] = (char *)own_obj;
@@ -280,7 +281,7 @@ static int header_wrapper(const avo_spec *s, const char *dir, char **tu)
 		ext = "c";
 	char *text = avo_sprintf("#include \"%s\"\n", base);
 	*tu = avo_sprintf("%s/avo_kernel_tu.%s", dir, ext);
-	int rc = text && *tu ? avo_file_write_atomic(*tu, text, strlen(text), 0644) : avo_error_set(AVO_ERROR, "out of memory");
+	int rc = text && *tu ? avo_file_write_atomic(*tu, text, strlen(text), 0644) : avo_oom();
 	free(text);
 	return rc;
 }
@@ -318,7 +319,9 @@ static int build_reference(avo_eval__ctx *e, const char *dir)
 /* Job 0: the shared objects, and the reference executable when the protocol needs it. */
 static int build_harness_objs(avo_eval__ctx *e)
 {
-	int rc = avo_mkdtemp(&e->ref_dir, e->root, "harness-");
+	char *prefix = avo_runstate_scratch_prefix("harness");
+	int rc = prefix ? avo_mkdtemp(&e->ref_dir, e->root, prefix) : avo_error_set(AVO_ERROR, "out of memory");
+	free(prefix);
 	if (rc < 0)
 		return rc;
 	rc = build_shared(e, e->spec->harness, e->harness_src, e->harness_len, "harness.o", e->ref_dir);
@@ -368,7 +371,10 @@ void avo_eval__build_variant(avo_eval__ctx *e, avo_eval__item *it)
 	const avo_spec *s = e->spec;
 	char *src = NULL, *obj = NULL, *fb = NULL, *tu = NULL;
 	int rc;
-	if ((rc = avo_mkdtemp(&it->dir, e->root, "eval-")) < 0)
+	char *prefix = avo_runstate_scratch_prefix("eval");
+	rc = prefix ? avo_mkdtemp(&it->dir, e->root, prefix) : avo_error_set(AVO_ERROR, "out of memory");
+	free(prefix);
+	if (rc < 0)
 		goto env_fail;
 	/* The variant keeps the kernel's file name, in the scratch dir, never over the user's file. */
 	src = avo_path_join(it->dir, avo_path_basename(s->kernel));

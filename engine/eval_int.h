@@ -3,7 +3,7 @@
  *   eval_build.c   the build step: compiles (buildid.h gives the command lines and keys),
  *                  links, the harness objects and the reference executable
  *   eval_run.c     the run step: one spawn function, the per-GPU lock, the config loop
- *   eval_json.c    the result's JSON
+ *   eval_result.c  the result type: status names, JSON, free (eval_result.h)
  *   proto_*.c      the harness protocols, one file each behind avo_eval_proto
  * Names with the prefix avo_eval__ travel between these files only. */
 #ifndef AVO_EVAL_INT_H
@@ -115,8 +115,5 @@ int avo_eval__spawn(avo_eval__ctx *e, int gpu, const char *const *argv, const ch
 int avo_eval__run_item(avo_eval__ctx *e, avo_eval__item *it);
 const char *avo_eval__tail_of(const char *s, size_t cap);
 void avo_eval__fail_config(avo_eval_config_result *c, avo_eval_status st, char *msg);
-
-/* eval_json.c */
-int avo_eval__status_from_name(const char *n, avo_eval_status *out);
 
 #endif

@@ -70,7 +70,7 @@ int avo_eval__spawn(avo_eval__ctx *e, int gpu, const char *const *argv, const ch
 	/* Writes only its run dir (cwd); reads its executable's dir. */
 	avo_evalbox box;
 	char *exe_dir = avo_path_dirname(argv[0]);
-	po.sandbox = avo_evalbox_init(&box, s, cwd, exe_dir);
+	po.sandbox = avo_evalbox_init(&box, s, cwd, exe_dir, e->opts->hide_dir);
 	int rc = avo_proc_run(r, &po);
 	avo_evalbox_dispose(&box);
 	free(exe_dir);
@@ -101,7 +101,7 @@ int avo_eval__run_item(avo_eval__ctx *e, avo_eval__item *it)
 	const avo_spec *s = e->spec;
 	avo_eval_result *res = it->res;
 	char *cwd = avo_path_join(it->dir, "run");
-	int rc = cwd ? avo_mkdir_p(cwd, 0700) : avo_error_set(AVO_ERROR, "out of memory");
+	int rc = cwd ? avo_mkdir_p(cwd, 0700) : avo_oom();
 	for (size_t i = 0; rc == 0 && i < s->nconfigs; i++) {
 		avo_eval_config_result *c = &res->configs[i];
 		int lock = s->is_cuda ? lock_gpu(e, it->gpu) : -1;

@@ -39,7 +39,7 @@ static int side_init(side *s, size_t nc)
 	s->n = calloc(nc, sizeof(*s->n));
 	s->cap = calloc(nc, sizeof(*s->cap));
 	s->scale = calloc(nc, sizeof(*s->scale));
-	return s->x && s->n && s->cap && s->scale ? 0 : avo_error_set(AVO_ERROR, "out of memory");
+	return s->x && s->n && s->cap && s->scale ? 0 : avo_oom();
 }
 
 static void side_dispose(side *s, size_t nc)
@@ -59,7 +59,7 @@ static int side_add(side *s, const avo_eval_result *r, int tflops)
 			size_t cap = (s->n[c] + k) * 2;
 			double *nx = realloc(s->x[c], cap * sizeof(double));
 			if (!nx)
-				return avo_error_set(AVO_ERROR, "out of memory");
+				return avo_oom();
 			s->x[c] = nx;
 			s->cap[c] = cap;
 		}
@@ -97,14 +97,14 @@ int avo_gate_confirm(avo_gate_verdict *out, const avo_gate_options *o, const avo
 		goto done;
 	if (!(out->configs = calloc(nc, sizeof(char *))) || !(out->noise_a = calloc(nc, sizeof(double))) ||
 	    !(out->noise_b = calloc(nc, sizeof(double))) || !(out->samples_per_config = calloc(nc, sizeof(size_t)))) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 		goto done;
 	}
 	for (size_t c = 0; c < nc; c++)
 		out->configs[c] = avo_strdup(spec->configs[c].name);
 	if (o->submit) { /* every measurement queued now, in order: the builds overlap */
 		if (!(tickets = calloc(2 * rounds, sizeof(*tickets)))) {
-			rc = avo_error_set(AVO_ERROR, "out of memory");
+			rc = avo_oom();
 			goto done;
 		}
 		for (unsigned k = 0; k < 2 * rounds; k++)
@@ -148,7 +148,7 @@ int avo_gate_confirm(avo_gate_verdict *out, const avo_gate_options *o, const avo
 	}
 	avo_stats_config *cfg = calloc(nc, sizeof(*cfg));
 	if (!cfg) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 		goto done;
 	}
 	for (size_t c = 0; c < nc; c++) {

@@ -207,7 +207,7 @@ int avo_pipeline_open(avo_pipeline **out, const avo_spec *spec, avo_cache *cache
 		return avo_error_set(AVO_EINVALID, "pipeline: no device");
 	avo_pipeline *p = calloc(1, sizeof(*p));
 	if (!p)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->done, NULL);
@@ -220,7 +220,7 @@ int avo_pipeline_open(avo_pipeline **out, const avo_spec *spec, avo_cache *cache
 	int rc = avo_eval_session_open(&p->sess, spec, cache, &eo);
 	if (rc == 0 && (!(p->dev = calloc(opts->ndevices, sizeof(*p->dev))) ||
 			!(p->th = calloc(opts->ndevices + nc, sizeof(*p->th)))))
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 	if (rc < 0) {
 		avo_pipeline_free(p);
 		return rc;
@@ -315,7 +315,7 @@ long avo_pipeline_submit(avo_pipeline *p, const char *src, size_t len, int pin, 
 	job *j = calloc(1, sizeof(*j));
 	if (!j || !(j->src = malloc(len ? len : 1))) {
 		free(j);
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	memcpy(j->src, src, len);
 	j->len = len;
@@ -330,7 +330,7 @@ long avo_pipeline_submit_make(avo_pipeline *p, avo_pipeline_make make, void *arg
 	if (!j) {
 		if (free_arg)
 			free_arg(arg);
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	j->make = make;
 	j->make_arg = arg;

@@ -61,6 +61,21 @@ static char *nan_to_null(const char *s, size_t n)
 	return avo_buf_detach(&b);
 }
 
+/* One JSON value filling exactly s[0..n) (blanks around it allowed), or NULL: garbage
+ * after the object is no result line. Caller cJSON_Deletes. */
+static cJSON *parse_exact(const char *s, size_t n)
+{
+	const char *end = NULL;
+	cJSON *j = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+	while (j && end && end < s + n && (*end == ' ' || *end == '\t' || *end == '\r'))
+		end++;
+	if (j && end != s + n) {
+		cJSON_Delete(j);
+		j = NULL;
+	}
+	return j;
+}
+
 /* The last stdout line that is a JSON object, or NULL. Caller cJSON_Deletes. */
 static cJSON *last_json_line(const char *out)
 {
@@ -76,11 +91,11 @@ static cJSON *last_json_line(const char *out)
 		while (b < end && (out[b] == ' ' || out[b] == '\t'))
 			b++;
 		if (b < end && out[b] == '{') {
-			cJSON *j = cJSON_ParseWithLength(out + b, end - b);
+			cJSON *j = parse_exact(out + b, end - b);
 			if (!j) {
 				char *fixed = nan_to_null(out + b, end - b);
 				if (fixed)
-					j = cJSON_Parse(fixed);
+					j = parse_exact(fixed, strlen(fixed));
 				free(fixed);
 			}
 			if (j && cJSON_IsObject(j))
@@ -180,6 +195,11 @@ static void judge(const avo_spec *s, const avo_proc_result *r, avo_eval_config_r
 			  : has_tf && !isfinite(c->tflops) ? "tflops is NaN or Inf" : NULL;
 	if (bad) {
 		avo_eval__fail_config(c, AVO_EVAL_INCORRECT, avo_sprintf("%s: %s", c->name, bad));
+		goto done;
+	}
+	if (c->max_rel_err < 0 || (has_l2 && c->rel_l2_err < 0)) {
+		avo_eval__fail_config(c, AVO_EVAL_PROTOCOL, avo_sprintf("%s: an error cannot be negative "
+							      "(max_rel_err %g)", c->name, c->max_rel_err));
 		goto done;
 	}
 	if (c->max_rel_err > s->tolerance) {

@@ -21,7 +21,7 @@ int avo_report__push(void **arr, size_t *n, size_t *cap, size_t elem)
 		size_t nc = *cap ? *cap * 2 : 16;
 		void *p = realloc(*arr, nc * elem);
 		if (!p)
-			return OOM();
+			return avo_oom();
 		*arr = p;
 		*cap = nc;
 	}
@@ -45,7 +45,7 @@ static int count_add(avo_report_pair **p, size_t *n, size_t *cap, const char *ke
 			snprintf(tmp, sizeof(tmp), "%ld", c);
 			char *t = avo_strdup(tmp);
 			if (!t)
-				return OOM();
+				return avo_oom();
 			free((*p)[i].text);
 			(*p)[i].text = t;
 			return 0;
@@ -68,7 +68,7 @@ static int warn(avo_report_run *run, const char *fmt, ...)
 	char **w = realloc(run->warnings, (run->nwarnings + 1) * sizeof(*w));
 	if (!w) {
 		avo_buf_dispose(&b);
-		return OOM();
+		return avo_oom();
 	}
 	run->warnings = w;
 	run->warnings[run->nwarnings++] = avo_buf_detach(&b);
@@ -116,7 +116,7 @@ static int load_peers(avo_report_run *run, const char *path, int required)
 		char *config = avo_runrec_field_str(e, "config", &err);
 		if (!config) {
 			if (err) {
-				rc = OOM();
+				rc = avo_oom();
 				goto done;
 			}
 			continue;
@@ -182,7 +182,7 @@ int avo_report_load(avo_report_run **out, const char *run_dir, const char *peers
 	*out = NULL;
 	if (!run || !(run->run_dir = avo_strdup(run_dir))) {
 		free(run);
-		return OOM();
+		return avo_oom();
 	}
 	avo_runrec_run_init(&run->info);
 	if (!avo_path_exists(run_dir)) {
@@ -212,7 +212,7 @@ int avo_report_load(avo_report_run **out, const char *run_dir, const char *peers
 		rc = load_peers(run, peers_path, 1);
 	else {
 		char *pp = avo_path_join(run_dir, "peers.json");
-		rc = pp ? load_peers(run, pp, 0) : OOM();
+		rc = pp ? load_peers(run, pp, 0) : avo_oom();
 		free(pp);
 	}
 	if (rc < 0)

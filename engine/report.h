@@ -105,28 +105,12 @@ int avo_report_escape(avo_buf *out, const char *s, size_t len);
  * *changed (may be NULL) is set to 1 when the texts differ. */
 int avo_report_diff(avo_buf *out, const char *a, const char *b, int html, int *changed);
 
-/* Regions and knobs found in a source by their markers, textually (no libclang): region
- * text is from the line after `// avo:region NAME` to the start of the `// avo:end` line.
+/* Regions and knobs found in a source by their markers (astedit's scanner, no libclang):
+ * region text is from the line after `// avo:region NAME` to the start of the `// avo:end`
+ * line; a source whose markers do not scan has none.
  * *out (caller frees with avo_report_pairs_free) holds name/text pairs. */
 int avo_report_scan_regions(avo_report_pair **out, size_t *n, const char *src);
 int avo_report_scan_knobs(avo_report_pair **out, size_t *n, const char *src);
 void avo_report_pairs_free(avo_report_pair *p, size_t n);
 
 #endif
-
-/* ---- for the commands (cmd_report.c) ------------------------------------------- */
-
-/* What `avo report` / `avo status` work on, from an optional spec and --run-dir. */
-typedef struct {
-	char *run_dir; /* --run-dir, else <spec dir>/.avo/<spec name> */
-	char *kernel;  /* --kernel, else the spec's kernel; NULL when neither */
-	char *title;   /* --title, else the spec's name; NULL when neither */
-} avo_report_target;
-
-/* spec_path and run_dir may each be NULL, not both. Fills *out (release with
- * avo_report_target_dispose, also on failure). */
-int avo_report_target_resolve(avo_report_target *out, const char *spec_path, const char *run_dir,
-			      const char *kernel, const char *title);
-void avo_report_target_dispose(avo_report_target *t);
-/* Print the run's reading warnings to stderr as "avo: warning: ...". */
-void avo_report_print_warnings(const avo_report_run *run);

@@ -109,6 +109,10 @@ static void summary_section(W *w, const avo_report_run *run, const avo_report_su
 	const char *state = s->stop_reason ? s->stop_reason : s->done == 1 ? "done" : run->info.present ? "running (or killed)" : "unknown";
 	kv(w, "stop-reason", "stop reason", s->stop_reason ? s->stop_reason : "", state);
 	kv(w, "objective", "objective", s->objective, *s->objective ? s->objective : DASH);
+	const avo_runrec_guard *g = &run->info.guard;
+	kv(w, "trust", "harness protocol", g->trust ? g->trust : "", g->trust ? g->trust : DASH);
+	kv(w, "sandbox", "sandbox", g->sandbox ? g->sandbox : "",
+	   !g->sandbox ? DASH : strcmp(g->sandbox, "none") ? g->sandbox : "none (opted out)");
 	if (!strcmp(s->objective, "ms") && is_num(s->best_fitness) && s->best_fitness > 0) {
 		/* fitness is 1 / geomean(ms): show the time itself too */
 		snprintf(t, sizeof(t), "%.5g ms", 1 / s->best_fitness);

@@ -12,7 +12,6 @@
 
 #include <math.h>
 
-#define OOM() avo_error_set(AVO_ERROR, "out of memory")
 #define DASH "\xE2\x80\x94" /* an em dash for unknown values */
 
 static inline int is_num(double v) { return isfinite(v); }

@@ -69,6 +69,9 @@ int avo_report_status_text(avo_buf *out, const avo_report_run *run, const char *
 		wp(&w, "  cost        $%.4f\n", s.cost_usd);
 	else
 		wp(&w, "  cost        -\n");
+	if (run->info.guard.trust || run->info.guard.sandbox)
+		wp(&w, "  trust       %s, sandbox %s\n", run->info.guard.trust ? run->info.guard.trust : "-",
+		   run->info.guard.sandbox ? run->info.guard.sandbox : "-");
 	wp(&w, "  state       %s\n", s.stop_reason ? s.stop_reason : s.done == 1 ? "done" : run->info.present ? "running (or killed)" : "unknown");
 	if (nrows) {
 		size_t cw = 6;

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define OOM() avo_error_set(AVO_ERROR, "out of memory")
 
 /* ---- reading fields ----------------------------------------------------------------- */
 
@@ -101,7 +100,7 @@ int avo_runrec_pair_add(avo_runrec_pair **p, size_t *n, size_t *cap, const char 
 		size_t nc = *cap ? *cap * 2 : 8;
 		void *q = realloc(*p, nc * sizeof(**p));
 		if (!q)
-			return OOM();
+			return avo_oom();
 		*p = q;
 		*cap = nc;
 	}
@@ -109,7 +108,7 @@ int avo_runrec_pair_add(avo_runrec_pair **p, size_t *n, size_t *cap, const char 
 	e->name = avo_strdup(name);
 	e->text = avo_strdup(text);
 	(*n)++;
-	return e->name && e->text ? 0 : OOM();
+	return e->name && e->text ? 0 : avo_oom();
 }
 
 /* A JSON value as text: strings as they are, numbers as %.15g (knob values may be either). */
@@ -136,7 +135,7 @@ static int pairs_parse(avo_runrec_pair **p, size_t *n, const cJSON *obj)
 	cJSON_ArrayForEach(e, obj) {
 		char *t = value_text(e);
 		if (!t || !e->string)
-			return free(t), OOM();
+			return free(t), avo_oom();
 		int rc = avo_runrec_pair_add(p, n, &cap, e->string, t);
 		free(t);
 		if (rc < 0)
@@ -198,7 +197,7 @@ static int guard_parse(avo_runrec_guard *g, const cJSON *o)
 	int err = 0;
 	g->trust = jstr(o, "trust", &err);
 	g->sandbox = jstr(o, "sandbox", &err);
-	return err ? OOM() : 0;
+	return err ? avo_oom() : 0;
 }
 
 static void put_guard(cJSON *o, const avo_runrec_guard *g)
@@ -238,7 +237,7 @@ static int scores_parse(avo_runrec_scores *out, const cJSON *arr)
 		return 0;
 	size_t n = (size_t)cJSON_GetArraySize(arr);
 	if (!(out->scores = calloc(n + 1, sizeof(*out->scores))))
-		return OOM();
+		return avo_oom();
 	cJSON_ArrayForEach(e, arr) {
 		if (!cJSON_IsObject(e))
 			continue;
@@ -248,7 +247,7 @@ static int scores_parse(avo_runrec_scores *out, const cJSON *arr)
 			s->config = avo_strdup("?");
 		s->status = jstr(e, "status", &err);
 		if (!s->config || err)
-			return OOM();
+			return avo_oom();
 		s->correct = jbool(e, "correct");
 		s->ms = jnum(e, "ms");
 		s->tflops = jnum(e, "tflops");
@@ -283,13 +282,13 @@ int avo_runrec_scores_copy(avo_runrec_scores *out, const avo_runrec_scores *in)
 {
 	memset(out, 0, sizeof(*out));
 	if (!(out->scores = calloc(in->nscores + 1, sizeof(*out->scores))))
-		return OOM();
+		return avo_oom();
 	for (size_t i = 0; i < in->nscores; i++, out->nscores++) {
 		out->scores[i] = in->scores[i];
 		out->scores[i].config = avo_strdup(in->scores[i].config);
 		out->scores[i].status = avo_strdup(in->scores[i].status);
 		if ((in->scores[i].config && !out->scores[i].config) || (in->scores[i].status && !out->scores[i].status))
-			return OOM();
+			return avo_oom();
 	}
 	return 0;
 }
@@ -333,7 +332,7 @@ int avo_runrec_version_parse(avo_runrec_version *v, const cJSON *o)
 	v->attempt = jlong(o, "attempt", -1);
 	interval_parse(&v->gain, cJSON_GetObjectItemCaseSensitive(o, "gain"));
 	if (err || guard_parse(&v->guard, o) < 0)
-		return OOM();
+		return avo_oom();
 	if (scores_parse(&v->s, cJSON_GetObjectItemCaseSensitive(o, "scores")) < 0)
 		return AVO_ERROR;
 	const cJSON *ed = cJSON_GetObjectItemCaseSensitive(o, "edits");
@@ -426,7 +425,7 @@ int avo_runrec_attempt_parse(avo_runrec_attempt *a, const cJSON *o)
 	if (!a->status && !err)
 		a->status = avo_strdup("unknown");
 	if (err || !a->status || guard_parse(&a->guard, o) < 0)
-		return OOM();
+		return avo_oom();
 	return scores_parse(&a->s, cJSON_GetObjectItemCaseSensitive(o, "scores"));
 }
 
@@ -487,7 +486,7 @@ int avo_runrec_run_set_devices(avo_runrec_run *r, const avo_runrec_device *d, si
 {
 	devices_dispose(r);
 	if (n && !(r->devices = calloc(n, sizeof(*d))))
-		return OOM();
+		return avo_oom();
 	for (size_t i = 0; i < n; i++) {
 		r->devices[i] = d[i];
 		r->devices[i].name = avo_strdup(d[i].name ? d[i].name : "?");
@@ -505,7 +504,7 @@ static int devices_parse(avo_runrec_run *r, const cJSON *o)
 		return 0;
 	r->devices_wall_s = jnum(o, "devices_wall_s");
 	if (!(r->devices = calloc((size_t)cJSON_GetArraySize(ds) + 1, sizeof(*r->devices))))
-		return OOM();
+		return avo_oom();
 	cJSON_ArrayForEach(d, ds) {
 		avo_runrec_device *x = &r->devices[r->ndevices++];
 		x->name = jstr(d, "name", &err);
@@ -513,7 +512,7 @@ static int devices_parse(avo_runrec_run *r, const cJSON *o)
 		x->runs = jlong(d, "runs", -1);
 		x->dropped = jlong(d, "dropped", 0);
 	}
-	return err ? OOM() : 0;
+	return err ? avo_oom() : 0;
 }
 
 static void devices_json(cJSON *o, const avo_runrec_run *r)
@@ -572,7 +571,7 @@ int avo_runrec_run_parse(avo_runrec_run *r, const cJSON *o)
 	}
 	interval_parse(&r->speedup, cJSON_GetObjectItemCaseSensitive(o, "speedup"));
 	if (err || guard_parse(&r->guard, o) < 0)
-		return OOM();
+		return avo_oom();
 	return devices_parse(r, o);
 }
 
@@ -645,7 +644,7 @@ int avo_runrec_tune_parse(avo_runrec_tune *t, const cJSON *o)
 	t->version = jlong(o, "version", -1);
 	interval_parse(&t->speedup, cJSON_GetObjectItemCaseSensitive(o, "speedup"));
 	if (err || guard_parse(&t->guard, o) < 0)
-		return OOM();
+		return avo_oom();
 	return scores_parse(&t->s, cJSON_GetObjectItemCaseSensitive(o, "scores"));
 }
 
@@ -705,7 +704,7 @@ int avo_runrec_manifest_parse(avo_runrec_manifest *m, const cJSON *o)
 	m->tuned_time = jnum(o, "tuned_time");
 	interval_parse(&m->speedup, cJSON_GetObjectItemCaseSensitive(o, "speedup"));
 	if (err || guard_parse(&m->guard, o) < 0)
-		return OOM();
+		return avo_oom();
 	return scores_parse(&m->s, cJSON_GetObjectItemCaseSensitive(o, "scores"));
 }
 

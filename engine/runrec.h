@@ -72,8 +72,9 @@ void avo_runrec_scores_dispose(avo_runrec_scores *s);
 
 /* How an evaluation was trusted and contained (issue 14); NULL when not recorded. */
 typedef struct {
-	char *trust;        /* "library" (verdict outside the candidate) | "harness" (old style, trusted) */
-	char *sandbox;      /* "bwrap" | "none" | ... */
+	char *trust;        /* the harness protocol: "avo-harness-1" (verdict outside the candidate) |
+			     * "legacy-trusted" (old single binary, --trust-harness) */
+	char *sandbox;      /* "bwrap" (sandboxed) | "none" (opted out: "sandbox": false, --no-sandbox) */
 } avo_runrec_guard;
 
 /* One line of lineage.jsonl: a committed version. */

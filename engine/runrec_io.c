@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define OOM() avo_error_set(AVO_ERROR, "out of memory")
 
 /* ---- the JSONL reader ---------------------------------------------------------------- */
 
@@ -26,7 +25,7 @@ static int add_warning(char ***w, size_t *n, char *s)
 	char **p = s ? realloc(*w, (*n + 1) * sizeof(*p)) : NULL;
 	if (!p) {
 		free(s);
-		return OOM();
+		return avo_oom();
 	}
 	*w = p;
 	p[(*n)++] = s;
@@ -89,7 +88,7 @@ static int grow(void **arr, size_t n, size_t elem)
 		return 0;
 	void *p = realloc(*arr, (n ? n * 2 : 8) * elem);
 	if (!p)
-		return OOM();
+		return avo_oom();
 	*arr = p;
 	return 0;
 }
@@ -145,7 +144,7 @@ static int load_file(avo_runrec_log *log, const char *dir, const char *name, avo
 	char *path = avo_path_join(dir, name);
 	avo_runrec_read_info ri;
 	if (!path)
-		return OOM();
+		return avo_oom();
 	int rc = avo_runrec_read_jsonl(path, fn, log, &ri);
 	*present = ri.present;
 	log->torn += ri.bad;
@@ -167,7 +166,7 @@ int avo_runrec_log_load(avo_runrec_log *log, const char *dir)
 	char *path = avo_path_join(dir, "run.json");
 	avo_buf b = AVO_BUF_INIT;
 	if (!path)
-		return OOM();
+		return avo_oom();
 	rc = avo_file_read(&b, path);
 	if (rc == 0) {
 		cJSON *o = cJSON_ParseWithLengthOpts(b.ptr ? b.ptr : "", b.size, NULL, 0);
@@ -175,7 +174,7 @@ int avo_runrec_log_load(avo_runrec_log *log, const char *dir)
 			rc = avo_runrec_run_parse(&log->run, o);
 		else {
 			char *w = avo_sprintf("%s: not a JSON object; ignored", path);
-			rc = w ? avo_runrec_log_warn(log, w) : OOM();
+			rc = w ? avo_runrec_log_warn(log, w) : avo_oom();
 			free(w);
 		}
 		cJSON_Delete(o);
@@ -207,7 +206,7 @@ int avo_runrec_append(const char *path, const cJSON *rec)
 	char *s = cJSON_PrintUnformatted(rec);
 	int rc = 0;
 	if (!s)
-		return OOM();
+		return avo_oom();
 	size_t len = strlen(s);
 	s[len] = '\n'; /* replaces the NUL; the length is tracked explicitly */
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -228,7 +227,7 @@ int avo_runrec_write_json(const char *path, const cJSON *doc)
 {
 	char *s = cJSON_Print(doc);
 	if (!s)
-		return OOM();
+		return avo_oom();
 	size_t n = strlen(s);
 	s[n] = '\n';
 	int rc = avo_file_write_atomic(path, s, n + 1, 0644);

@@ -14,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define OOM() avo_error_set(AVO_ERROR, "out of memory")
 
 static void host_name(char *b, size_t n)
 {
@@ -35,7 +34,7 @@ static int lock_run(avo_runstate *rs)
 	char *path = avo_path_join(rs->dir, "lock");
 	int rc = 0;
 	if (!path)
-		return OOM();
+		return avo_oom();
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) {
 		rc = avo_error_set(AVO_EIO, "%s: cannot open the run lock: %s", path, strerror(errno));
@@ -173,7 +172,7 @@ static int rewrite(const avo_runstate *rs, const char *name, size_t n, rec_json_
 		free(s);
 		cJSON_Delete(o);
 	}
-	int rc = path ? avo_file_write_atomic(path, avo_buf_cstr(&b), b.size, 0644) : OOM();
+	int rc = path ? avo_file_write_atomic(path, avo_buf_cstr(&b), b.size, 0644) : avo_oom();
 	avo_buf_dispose(&b);
 	free(path);
 	return rc;
@@ -198,7 +197,7 @@ static int move_aside(avo_runstate *rs)
 	char *to = avo_sprintf("%s.old-%ld", rs->dir, (long)avo_wall());
 	int rc = 0;
 	if (!to)
-		return OOM();
+		return avo_oom();
 	/* Keep the lock across the rename (it moves with the old run), then take the new one. */
 	if (rename(rs->dir, to) < 0)
 		rc = avo_error_set(AVO_EIO, "%s: cannot move the old run aside: %s", rs->dir, strerror(errno));
@@ -225,14 +224,14 @@ int avo_runstate_open(avo_runstate **out, const char *dir, int mode)
 		return avo_error_set(AVO_EINVALID, "%s: the run dir is not a directory", dir);
 	avo_runstate *rs = calloc(1, sizeof(*rs));
 	if (!rs)
-		return OOM();
+		return avo_oom();
 	rs->lock_fd = -1;
 	avo_runrec_run_init(&rs->log.run);
 	rs->dir = avo_strdup(dir);
 	rs->session_start = avo_now();
 	int rc;
 	if (!rs->dir) {
-		rc = OOM();
+		rc = avo_oom();
 		goto fail;
 	}
 	if ((rc = lock_run(rs)) < 0)
@@ -290,7 +289,7 @@ double avo_runstate_elapsed(const avo_runstate *rs)
 static int append(const avo_runstate *rs, const char *name, cJSON *o)
 {
 	char *path = avo_path_join(rs->dir, name);
-	int rc = path && o ? avo_runrec_append(path, o) : OOM();
+	int rc = path && o ? avo_runrec_append(path, o) : avo_oom();
 	free(path);
 	cJSON_Delete(o);
 	return rc;
@@ -314,7 +313,7 @@ int avo_runstate_save(avo_runstate *rs)
 {
 	char *path = avo_path_join(rs->dir, "run.json");
 	cJSON *o = avo_runrec_run_json(&rs->log.run);
-	int rc = path && o ? avo_runrec_write_json(path, o) : OOM();
+	int rc = path && o ? avo_runrec_write_json(path, o) : avo_oom();
 	cJSON_Delete(o);
 	free(path);
 	return rc;

@@ -50,7 +50,7 @@ static int get_str(const ctx *c, const cJSON *root, const char *field, int requi
 	if (required && !it->valuestring[0])
 		return field_err(c, field, "must not be empty");
 	if (!(*out = avo_strdup(it->valuestring)))
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	return 0;
 }
 
@@ -97,7 +97,7 @@ static int get_str_array(const ctx *c, const cJSON *root, const char *field, con
 						      : "must be an array of strings");
 	int cnt = cJSON_GetArraySize(arr);
 	if (!(*out = calloc((size_t)cnt + 1, sizeof(char *))))
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	const cJSON *it;
 	cJSON_ArrayForEach(it, arr) {
 		if (!cJSON_IsString(it) && !(allow_numbers && cJSON_IsNumber(it))) {
@@ -107,7 +107,7 @@ static int get_str_array(const ctx *c, const cJSON *root, const char *field, con
 			return field_err(c, label, msg);
 		}
 		if (!((*out)[(*n)++] = scalar_text(it)))
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 	}
 	return 0;
 }
@@ -128,7 +128,7 @@ static int get_path(const ctx *c, const cJSON *root, const char *field, int requ
 	*out = resolve(c->s, raw);
 	free(raw);
 	if (!*out)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	if (must_exist && access(*out, R_OK) < 0) {
 		char msg[PATH_MAX + 64];
 		snprintf(msg, sizeof(msg), "cannot read %s: %s", *out, strerror(errno));
@@ -168,7 +168,7 @@ static int parse_configs(const ctx *c, const cJSON *root)
 		return field_err(c, "configs", "must be a non-empty array of {\"name\", \"args\"}");
 	size_t n = (size_t)cJSON_GetArraySize(arr);
 	if (!(s->configs = calloc(n, sizeof(*s->configs))))
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	const cJSON *it;
 	cJSON_ArrayForEach(it, arr) {
 		size_t i = s->nconfigs++;
@@ -186,7 +186,7 @@ static int parse_configs(const ctx *c, const cJSON *root)
 			if (!strcmp(s->configs[j].name, nm->valuestring))
 				return field_err(c, fname, "duplicate config name");
 		if (!(s->configs[i].name = avo_strdup(nm->valuestring)))
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		snprintf(fname, sizeof(fname), "configs[%zu].args", i);
 		int rc = get_str_array(c, it, "args", fname, 1, &s->configs[i].args, &s->configs[i].nargs);
 		if (rc < 0)
@@ -204,7 +204,7 @@ static int parse_sections(const ctx *c, const cJSON *root)
 {
 	avo_spec *s = c->s;
 	if (!(s->sections = cJSON_CreateObject()))
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	for (size_t i = 0; sections[i]; i++) {
 		const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, sections[i]);
 		if (!o || cJSON_IsNull(o))
@@ -220,7 +220,7 @@ static int parse_sections(const ctx *c, const cJSON *root)
 		if (cJSON_IsString(v) && v->valuestring[0] == '/') {
 			s->key_roots[s->nkey_roots].label = roots[i];
 			if (!(s->key_roots[s->nkey_roots++].dir = avo_strdup(v->valuestring)))
-				return avo_error_set(AVO_ERROR, "out of memory");
+				return avo_oom();
 		}
 	}
 	return 0;
@@ -293,7 +293,7 @@ static int parse(const ctx *c, const cJSON *root)
 	for (size_t i = 0; i < s->ninclude_dirs; i++) {
 		char *r = resolve(s, s->include_dirs[i]);
 		if (!r)
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		free(s->include_dirs[i]);
 		s->include_dirs[i] = r;
 	}
@@ -336,7 +336,7 @@ int avo_spec_load(avo_spec **out, const char *path)
 	avo_spec *s = calloc(1, sizeof(*s));
 	if (!s) {
 		avo_buf_dispose(&text);
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	s->tolerance = 1e-2;
 	s->min_gain = -1;
@@ -450,7 +450,7 @@ int avo_spec_section_str(const avo_spec *s, const cJSON *o, const char *sec, con
 		return avo_spec_field_error(s, sec ? f : k, "must be a string");
 	free(*out);
 	*out = avo_strdup(v->valuestring);
-	return *out ? 0 : avo_error_set(AVO_ERROR, "out of memory");
+	return *out ? 0 : avo_oom();
 }
 
 int avo_spec_section_num(const avo_spec *s, const cJSON *o, const char *sec, const char *k, double lo,

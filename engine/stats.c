@@ -79,7 +79,7 @@ int avo_stats_gain_interval(avo_stats_gain *out, const avo_stats_config *cfg, si
 	const double **la = calloc(ncfg, sizeof(*la)), **lb = calloc(ncfg, sizeof(*lb));
 	int rc = 0;
 	if (!logs || !reps || !la || !lb) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 		goto done;
 	}
 	double *p = logs;

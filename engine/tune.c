@@ -23,13 +23,15 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Set by SIGINT/SIGTERM; the loop stops after the evaluation in flight and saves. */
+/* Set by SIGINT/SIGTERM/SIGHUP (base/signal.c calls this); the loop stops after the
+ * evaluation in flight and saves. A second signal kills at once, children included. */
 static volatile sig_atomic_t tune__interrupted;
 
 static void on_signal(int sig)
 {
+	if (tune__interrupted)
+		avo_signals_die(sig);
 	tune__interrupted = 1;
-	signal(sig, SIG_DFL); /* a second ^C kills at once */
 }
 
 /* ---- callbacks lent to the operator ------------------------------------------------ */
@@ -61,7 +63,7 @@ static int cb_apply(char **out_source, avo_agent_apply_error *err, const avo_ast
 		avo_candidate_book_put(&t->book, c);
 	}
 	if (out_source && !(*out_source = avo_strndup(c->source, c->len)))
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	return 0;
 }
 
@@ -310,7 +312,7 @@ static int op_override(cJSON **oopts, const char *json)
 		cJSON_DeleteItemFromObjectCaseSensitive(*oopts, key);
 		if (!key || !cJSON_AddItemToObject(*oopts, key, it)) {
 			cJSON_Delete(it);
-			rc = avo_error_set(AVO_ERROR, "out of memory");
+			rc = avo_oom();
 		}
 		free(key);
 	}
@@ -358,6 +360,8 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	if (opts->confirm_rounds)
 		t.gate.rounds = opts->confirm_rounds;
 	run_dir = opts->run_dir ? avo_strdup(opts->run_dir) : avo_tune_default_run_dir(spec);
+	t.eopts.hide_dir = run_dir; /* the records stay out of the candidates' sight */
+	avo_eval_clean_scratch(&t.eopts); /* what a killed run left */
 	avo_backend_options bo = AVO_BACKEND_OPTIONS_INIT; /* backend: spec's or --backend */
 	bo.kind = opts->backend;
 	bo.quiet = opts->quiet;
@@ -432,11 +436,8 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	}
 	kdir = knowledge_dir(spec);
 
-	struct sigaction sa = {0}, old_int, old_term;
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
 	tune__interrupted = 0;
+	int caught = avo_signals_push(on_signal) == 0;
 	int ahead_exhausted = 0;
 
 	/* An interactive operator (mcp) is still called once the budget is spent: its client
@@ -555,8 +556,8 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	avo_tune__ahead_drop(&t); /* candidates past the budget or an interrupt: no attempts */
 	avo_tune__devices_save(&t); /* utilization of the search, before the final measurement */
 	t.devices_frozen = 1;
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	if (caught)
+		avo_signals_pop();
 	for (size_t i = 0; i < t.unit->nregions; i++)
 		free(rtexts[i]);
 	free(rtexts);

@@ -74,7 +74,7 @@ int avo_tune__batch_queue(tune_ctx *t, avo_agent_eval *out, avo_candidate *c)
 	struct tune_queued *q = realloc(t->queue, (t->nqueue + 1) * sizeof(*q));
 	if (!q) {
 		avo_candidate_free(c);
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	t->queue = q;
 	q = &t->queue[t->nqueue++];
@@ -97,7 +97,7 @@ int avo_tune__batch_flush(tune_ctx *t)
 	char **why = calloc(n, sizeof(*why));
 	int rc = 0;
 	if (!srcs || !lens || !ers || !why) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 		goto done;
 	}
 	for (size_t i = 0; i < n; i++) {

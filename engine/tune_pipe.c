@@ -69,7 +69,7 @@ static int make_candidate(void *arg, char **src, size_t *len)
 	}
 	avo_astedit_error_dispose(&ae);
 	if (!(*src = avo_strndup(m->cand->source, m->cand->len)))
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	*len = m->cand->len;
 	return 0;
 }
@@ -220,7 +220,7 @@ int avo_tune__ahead_queue(tune_ctx *t, avo_agent_eval *out, const char *eh, cons
 		t->flight = fl;
 	if (!fl || !m) {
 		free(m);
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	}
 	m->unit = t->unit;
 	int rc = avo_candidate_known(&m->edits, "", 0, re, nre, ke, nke);
@@ -312,42 +312,4 @@ void avo_tune__ahead_drop(tune_ctx *t)
 	free(t->flight);
 	t->flight = NULL;
 	t->nflight = 0;
-}
-
-/* ---- utilization ---------------------------------------------------------------------- */
-
-void avo_tune__devices_save(tune_ctx *t)
-{
-	if (!t->pipe || t->devices_frozen)
-		return;
-	size_t n = avo_pipeline_ndevices(t->pipe);
-	avo_pipeline_device_stats *st = calloc(n, sizeof(*st));
-	avo_runrec_device *d = calloc(n, sizeof(*d));
-	double wall = 0;
-	if (st && d) {
-		avo_pipeline_stats(t->pipe, st, &wall);
-		for (size_t i = 0; i < n; i++)
-			d[i] = (avo_runrec_device){(char *)avo_pipeline_device_name(t->pipe, i), st[i].busy_s, (long)st[i].runs,
-						   (long)st[i].dropped};
-		if (avo_runrec_run_set_devices(&t->rs->log.run, d, n, wall) < 0)
-			avo_error_clear();
-	}
-	free(st);
-	free(d);
-}
-
-void avo_tune__devices_text(tune_ctx *t, char *buf, size_t n)
-{
-	buf[0] = '\0';
-	const avo_runrec_run *r = &t->rs->log.run;
-	if (!r->ndevices || !(r->devices_wall_s > 0))
-		return;
-	size_t off = 0;
-	for (size_t i = 0; i < r->ndevices && off + 1 < n; i++) {
-		int w = snprintf(buf + off, n - off, "%s%s %.0f%%", i ? ", " : "", r->devices[i].name,
-				 100 * r->devices[i].busy_s / r->devices_wall_s);
-		if (w < 0)
-			break;
-		off += (size_t)w;
-	}
 }

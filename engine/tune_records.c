@@ -1,5 +1,6 @@
 /* The tuning run's records and progress (tune_int.h, RUNS.md). */
 #include "tune_int.h"
+#include "pipeline.h"
 #include "stats.h"
 
 #include <math.h>
@@ -66,7 +67,7 @@ static int scores_from_eval(avo_runrec_scores *out, const avo_eval_result *er)
 	memset(out, 0, sizeof(*out));
 	size_t n = er ? er->nconfigs : 0;
 	if (!(out->scores = calloc(n + 1, sizeof(*out->scores))))
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	for (size_t i = 0; i < n; i++, out->nscores++) {
 		const avo_eval_config_result *c = &er->configs[i];
 		avo_runrec_score *o = &out->scores[i];
@@ -149,7 +150,7 @@ int avo_tune__lineage_build(tune_lineage *l, const avo_runstate *rs, int objecti
 	l->regions = calloc(n + 1, sizeof(*l->regions));
 	l->knobs = calloc(n + 1, sizeof(*l->knobs));
 	if (!l->v || !l->ids || !l->parents || !l->scores || !l->regions || !l->knobs)
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	l->n = n;
 	for (size_t i = 0; i < n; i++) {
 		const avo_runrec_version *rec = &rs->log.versions[i];
@@ -167,7 +168,7 @@ int avo_tune__lineage_build(tune_lineage *l, const avo_runstate *rs, int objecti
 		l->regions[i] = calloc(rec->nregions + 1, sizeof(avo_astedit_region_edit));
 		l->knobs[i] = calloc(rec->nknobs + 1, sizeof(avo_astedit_knob_edit));
 		if (!l->scores[i] || !l->regions[i] || !l->knobs[i])
-			return avo_error_set(AVO_ERROR, "out of memory");
+			return avo_oom();
 		for (size_t k = 0; k < rec->s.nscores; k++) {
 			double sc = objective_ms ? rec->s.scores[k].ms : rec->s.scores[k].tflops;
 			l->scores[i][v->nscores++] = (avo_agent_score){rec->s.scores[k].config, isfinite(sc) ? sc : 0};
@@ -181,7 +182,7 @@ int avo_tune__lineage_build(tune_lineage *l, const avo_runstate *rs, int objecti
 		v->knobs = l->knobs[i];
 	}
 	if (!(l->attempts = calloc(rs->log.nattempts + 1, sizeof(*l->attempts))))
-		return avo_error_set(AVO_ERROR, "out of memory");
+		return avo_oom();
 	for (size_t i = 0; i < rs->log.nattempts; i++) {
 		const avo_runrec_attempt *a = &rs->log.attempts[i];
 		l->attempts[l->nattempts++] = (avo_agent_attempt){a->n >= 0 ? a->n : (long)i + 1, a->op, a->status,
@@ -250,6 +251,8 @@ void avo_tune__publish_best(tune_ctx *t, const avo_runrec_version *version)
 	e.time = avo_wall();
 	e.avo_version = avo_strdup(AVO_VERSION_STRING);
 	e.speedup = t->rs->log.run.speedup;
+	e.guard.trust = avo_strdup(version->guard.trust);
+	e.guard.sandbox = avo_strdup(version->guard.sandbox);
 	cJSON *o = avo_runrec_tune_json(&e);
 	char *s = o ? cJSON_Print(o) : NULL;
 	if (!s || avo_cache_put(t->cache, "tune", t->tuning_key, s, strlen(s)) < 0)
@@ -259,12 +262,22 @@ void avo_tune__publish_best(tune_ctx *t, const avo_runrec_version *version)
 	avo_runrec_tune_dispose(&e);
 }
 
-/* How the evaluation was trusted (runrec.h): "library" when the verdict came from outside
- * the candidate (protocol avo-harness-1), "harness" under --trust-harness. */
+/* How the evaluation was trusted and contained (runrec.h): its harness protocol
+ * ("avo-harness-1", or "legacy-trusted" under --trust-harness) and its sandbox. */
 static void guard_from_eval(avo_runrec_guard *g, const avo_eval_result *er)
 {
-	if (er && er->harness_protocol[0])
-		g->trust = avo_strdup(strcmp(er->harness_protocol, "legacy-trusted") ? "library" : "harness");
+	if (er && er->harness_protocol[0]) {
+		g->trust = avo_strdup(er->harness_protocol);
+		g->sandbox = avo_strdup(er->unsandboxed ? "none" : "bwrap");
+	}
+}
+
+/* The same for the run as a whole (run.json), from its spec. */
+static void guard_from_spec(avo_runrec_guard *g, const avo_spec *s)
+{
+	free(g->trust), free(g->sandbox);
+	g->trust = avo_strdup(s->harness_protocol ? s->harness_protocol : "avo-harness-1");
+	g->sandbox = avo_strdup(s->sandbox ? "bwrap" : "none");
 }
 
 /* The record of an attempt (the caller appends it with avo_runstate_add_attempt). */
@@ -409,6 +422,7 @@ int avo_tune__save_run(tune_ctx *t, int done)
 	r->budget_cost_usd = t->budget_cost;
 	r->done = done;
 	r->stop_reason = avo_strdup(t->stop_reason);
+	guard_from_spec(&r->guard, t->spec);
 	avo_tune__devices_save(t);
 	return avo_runstate_save(t->rs);
 }
@@ -428,3 +442,40 @@ const char *avo_tune__budget_reached(tune_ctx *t)
 	return NULL;
 }
 
+/* ---- utilization of the pipeline's devices (tune_pipe.c) ---------------------------- */
+
+void avo_tune__devices_save(tune_ctx *t)
+{
+	if (!t->pipe || t->devices_frozen)
+		return;
+	size_t n = avo_pipeline_ndevices(t->pipe);
+	avo_pipeline_device_stats *st = calloc(n, sizeof(*st));
+	avo_runrec_device *d = calloc(n, sizeof(*d));
+	double wall = 0;
+	if (st && d) {
+		avo_pipeline_stats(t->pipe, st, &wall);
+		for (size_t i = 0; i < n; i++)
+			d[i] = (avo_runrec_device){(char *)avo_pipeline_device_name(t->pipe, i), st[i].busy_s, (long)st[i].runs,
+						   (long)st[i].dropped};
+		if (avo_runrec_run_set_devices(&t->rs->log.run, d, n, wall) < 0)
+			avo_error_clear();
+	}
+	free(st);
+	free(d);
+}
+
+void avo_tune__devices_text(tune_ctx *t, char *buf, size_t n)
+{
+	buf[0] = '\0';
+	const avo_runrec_run *r = &t->rs->log.run;
+	if (!r->ndevices || !(r->devices_wall_s > 0))
+		return;
+	size_t off = 0;
+	for (size_t i = 0; i < r->ndevices && off + 1 < n; i++) {
+		int w = snprintf(buf + off, n - off, "%s%s %.0f%%", i ? ", " : "", r->devices[i].name,
+				 100 * r->devices[i].busy_s / r->devices_wall_s);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+}

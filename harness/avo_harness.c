@@ -26,6 +26,7 @@ static void *mem_alloc(size_t n) { return malloc(n ? n : 1); }
 static void mem_free(void *p) { free(p); }
 static void mem_poison(void *p, size_t n) { memset(p, 0xff, n); }
 static int mem_to_host(void *dst, const void *src, size_t n) { memcpy(dst, src, n); return 0; }
+static int mem_digest(const void *p, size_t n, uint64_t *out) { *out = avo_harness_digest(p, n); return 0; }
 static void dev_sync(void) {}
 static double now_ms(void)
 {
@@ -186,9 +187,12 @@ static int run_candidate(run *r)
 			return rc;
 	for (unsigned long i = 0; i < reps; i++) {
 		char answer;
+		uint64_t digest;
 		if ((rc = avo_call(r, AVO_HPHASE_TIMED, (uint32_t)i, &ms)))
 			return rc;
-		if (send_rec(AVO_HREC_CALL, (uint32_t)i, 0, ms, 0, NULL) < 0 || read_answer(&answer, 1) < 0)
+		/* The output is committed before avo says whether it wants it. */
+		if (mem_digest(r->out, r->out_bytes, &digest) < 0 ||
+		    send_rec(AVO_HREC_CALL, (uint32_t)i, 0, ms, digest, NULL) < 0 || read_answer(&answer, 1) < 0)
 			return 2;
 		if (answer == AVO_HARNESS_DUMP && (rc = send_output(r, (uint32_t)(i + 1))))
 			return rc;
@@ -208,9 +212,18 @@ static int run_reference(run *r)
 		if (end == p)
 			break;
 		p = *end == ',' ? end + 1 : end;
+		/* READY .. PRE: what one call's inputs, poison and prepare take (see the header) */
+		if (send_rec(AVO_HREC_READY, 0, index, 0, 0, NULL) < 0)
+			return 2;
 		int rc = r->h->inputs(r->h->user, seed);
 		if (rc)
 			return fail(rc, "inputs");
+		mem_poison(r->ref, bytes);
+		if (r->h->prepare && (rc = r->h->prepare(r->h->user)))
+			return fail(rc, "prepare");
+		dev_sync();
+		if (send_rec(AVO_HREC_PRE, index, 0, 0, 0, NULL) < 0)
+			return 2;
 		if ((rc = r->h->reference(r->h->user, r->ref)))
 			return fail(rc, "reference");
 		dev_sync();

@@ -11,11 +11,16 @@
  *           avo answers 8 bytes: the seed of this call's inputs (so no input is known
  *           before its call)
  *   PRE     a = r: timed call r starts now (inputs made, output poisoned)
- *   CALL    a = r, x = its time in ms; avo answers one byte: 'D' (send this call's
- *           OUTPUT now) or 'S'
+ *   CALL    a = r, x = its time in ms, n = the digest of its output (avo_harness_digest),
+ *           taken before avo says whether it wants the output: avo answers one byte,
+ *           'D' (send this call's OUTPUT now) or 'S'. An OUTPUT must match its digest, so
+ *           work done after CALL cannot make a wanted output right.
  *   OUTPUT  a = 0 for the checked call, r + 1 for timed call r; in the reference process the
  *           position of the seed in AVO_HARNESS_SEEDS. Payload: the output (candidate: its
  *           dtype; reference: float32)
+ * The reference process sends, per seed, READY (a = 0, b = its position) before and PRE
+ * after making the inputs, poisoning and `prepare`: avo learns how long that takes when
+ * no variant runs, and so bounds the time a candidate spends between a seed and its PRE.
  *   END     the run is complete
  *   FAIL    a = the value a harness callback returned
  */
@@ -81,6 +86,41 @@ static inline float avo_harness_to_float(const void *src, uint32_t dtype)
 	}
 	memcpy(&f, &u, 4);
 	return f;
+}
+
+#if defined(__CUDACC__)
+#define AVO_HARNESS_HD __host__ __device__
+#else
+#define AVO_HARNESS_HD
+#endif
+
+/* The digest of an output: the sum (mod 2^64) over its 8-byte words (the last one padded
+ * with zeros) of a mix of the word and its index. Order-free, so a GPU sums it in any
+ * order; any change of any byte changes it (up to a 2^-64 accident). */
+static inline AVO_HARNESS_HD uint64_t avo_harness_digest_word(uint64_t w, uint64_t i)
+{
+	uint64_t x = w ^ (i * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull);
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static inline uint64_t avo_harness_digest(const void *src, uint64_t n)
+{
+	const unsigned char *p = (const unsigned char *)src;
+	uint64_t sum = 0, i = 0, w;
+	for (; (i + 1) * 8 <= n; i++) {
+		memcpy(&w, p + i * 8, 8);
+		sum += avo_harness_digest_word(w, i);
+	}
+	if (i * 8 < n) {
+		w = 0;
+		memcpy(&w, p + i * 8, (size_t)(n - i * 8));
+		sum += avo_harness_digest_word(w, i);
+	}
+	return sum;
 }
 
 /* Poison: every byte 0xff, a NaN no arithmetic produces, in every dtype. */

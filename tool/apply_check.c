@@ -36,20 +36,6 @@ static span *spans_of(const avo_astedit_unit *u, size_t *n)
 	return s;
 }
 
-static void line_col(const char *src, size_t off, unsigned *line, unsigned *col)
-{
-	*line = 1;
-	*col = 1;
-	for (size_t i = 0; i < off; i++) {
-		if (src[i] == '\n') {
-			(*line)++;
-			*col = 1;
-		} else {
-			(*col)++;
-		}
-	}
-}
-
 static int knob_allows(const avo_astedit_knob *k, const char *v, size_t n)
 {
 	if (!k->is_range) {
@@ -81,7 +67,7 @@ int avo_apply_check_edit(const char *path, const char *orig, size_t olen, const 
 		goto done;
 	}
 	if (!(so = spans_of(uo, &no)) || !(sv = spans_of(uv, &nv))) {
-		rc = avo_error_set(AVO_ERROR, "out of memory");
+		rc = avo_oom();
 		goto done;
 	}
 	if (no != nv) {
@@ -95,7 +81,7 @@ int avo_apply_check_edit(const char *path, const char *orig, size_t olen, const 
 		while (j < common && orig[po + j] == var[pv + j])
 			j++;
 		if (j < common || go - po != gv - pv) {
-			line_col(var, pv + j, &line, &col);
+			avo_astedit_line_col(var, pv + j, &line, &col);
 			rc = avo_error_set(AVO_EINVALID, "%s:%u:%u: differs from the original outside its regions and knob values",
 					   path, line, col);
 			goto done;
@@ -103,13 +89,13 @@ int avo_apply_check_edit(const char *path, const char *orig, size_t olen, const 
 		if (i == no)
 			break;
 		if (strcmp(so[i].name, sv[i].name) || !so[i].knob != !sv[i].knob) {
-			line_col(var, sv[i].begin, &line, &col);
+			avo_astedit_line_col(var, sv[i].begin, &line, &col);
 			rc = avo_error_set(AVO_EINVALID, "%s:%u:%u: %s \"%s\" where the original has \"%s\"", path, line,
 					   col, sv[i].knob ? "knob" : "region", sv[i].name, so[i].name);
 			goto done;
 		}
 		if (so[i].knob && !knob_allows(so[i].knob, var + sv[i].begin, sv[i].end - sv[i].begin)) {
-			line_col(var, sv[i].begin, &line, &col);
+			avo_astedit_line_col(var, sv[i].begin, &line, &col);
 			rc = avo_error_set(AVO_EINVALID, "%s:%u:%u: knob %s = %.*s is not a value its marker allows", path,
 					   line, col, sv[i].name, (int)(sv[i].end - sv[i].begin), var + sv[i].begin);
 			goto done;

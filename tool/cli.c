@@ -9,6 +9,30 @@
 
 int avo_cli_is_help(const char *arg) { return !strcmp(arg, "-h") || !strcmp(arg, "--help"); }
 
+int avo_cli_value(const char *cmd, int argc, char **argv, int *i, const char **slot)
+{
+	if (*i + 1 >= argc) {
+		fprintf(stderr, "avo: %s: %s needs a value\n", cmd, argv[*i]);
+		return -1;
+	}
+	*slot = argv[++*i];
+	return 0;
+}
+
+int avo_cli_spec_arg(const char *cmd, const char *a, const char **spec)
+{
+	if (a[0] == '-' && a[1]) {
+		fprintf(stderr, "avo: %s: unknown option '%s' (see 'avo %s --help')\n", cmd, a, cmd);
+		return -1;
+	}
+	if (*spec) {
+		fprintf(stderr, "avo: %s: one spec at a time ('%s' and '%s')\n", cmd, *spec, a);
+		return -1;
+	}
+	*spec = a;
+	return 0;
+}
+
 int avo_cli_exit_code(int code)
 {
 	switch (code) {

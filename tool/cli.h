@@ -2,6 +2,8 @@
 #ifndef AVO_CLI_H
 #define AVO_CLI_H
 
+#include "report.h"
+
 /* Exit codes (documented in README "Exit codes" and `avo --help`). */
 enum {
 	AVO_EXIT_OK = 0,        /* success */
@@ -33,5 +35,27 @@ int avo_cli_exit_code(int code);
 double avo_cli_parse_duration(const char *s);
 /* Is argv[i] "-h" or "--help"? */
 int avo_cli_is_help(const char *arg);
+/* The value of option argv[*i] into *slot, advancing *i: 0, or -1 after printing
+ * "avo: <cmd>: <option> needs a value". */
+int avo_cli_value(const char *cmd, int argc, char **argv, int *i, const char **slot);
+/* Any other argument `a`: the command's one spec into *spec. -1 after printing why when `a`
+ * is an unknown option or a second spec. */
+int avo_cli_spec_arg(const char *cmd, const char *a, const char **spec);
+
+/* ---- avo report and avo status (cmd_report.c) ------------------------------------ */
+
+/* What they work on, from an optional spec and --run-dir. */
+typedef struct {
+	char *run_dir; /* --run-dir, else <spec dir>/.avo/<spec name> */
+	char *kernel;  /* --kernel, else the spec's kernel; NULL when neither */
+	char *title;   /* --title, else the spec's name; NULL when neither */
+} avo_cli_report_target;
+
+/* How both begin: the target from spec_path and/or run_dir (not both NULL), the run
+ * loaded (*run, freed with avo_report_run_free; NULL on failure), its reading warnings
+ * printed. Release *t with avo_cli_report_target_dispose, also on failure. */
+int avo_cli_report_open(avo_cli_report_target *t, avo_report_run **run, const char *spec_path,
+			const char *run_dir, const char *kernel, const char *title, const char *peers);
+void avo_cli_report_target_dispose(avo_cli_report_target *t);
 
 #endif

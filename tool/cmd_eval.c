@@ -7,57 +7,11 @@
 #include "avo_cache.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* On SIGINT/SIGTERM/SIGHUP, kill the harness before dying: it runs in its own process group (so
- * the terminal's ^C does not reach it) and would otherwise outlive avo, a looping variant
- * forever. Harnesses run on the main thread, so its /proc children list names them.
- * Only async-signal-safe calls here; the path is built before the handler is installed. */
-static char children_path[64];
-
-static void on_signal(int sig)
-{
-	int fd = open(children_path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		char buf[512];
-		ssize_t n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		long pid = 0;
-		for (ssize_t i = 0; i < (n > 0 ? n : 0) + 1; i++) {
-			if (i < n && buf[i] >= '0' && buf[i] <= '9') {
-				pid = pid * 10 + (buf[i] - '0');
-			} else if (pid > 0) {
-				kill((pid_t)-pid, SIGKILL);
-				kill((pid_t)pid, SIGKILL);
-				pid = 0;
-			}
-		}
-	}
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void install_signal_handlers(void)
-{
-	snprintf(children_path, sizeof(children_path), "/proc/self/task/%ld/children", (long)getpid());
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		struct sigaction old;
-		/* A signal ignored on entry (nohup, a background job) stays ignored. */
-		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
-			sigaction(sigs[i], &sa, NULL);
-	}
-}
 
 static int check_variants(const avo_spec *spec, const char **vpaths, const char **srcs, const size_t *lens, size_t nv)
 {
@@ -280,7 +234,12 @@ int avo_cmd_eval(int argc, char **argv)
 			cache = NULL;
 		}
 	}
-	install_signal_handlers();
+	/* On SIGINT/SIGTERM/SIGHUP, kill the children (each runs in its own process group, so the
+	 * terminal's ^C does not reach it; a looping variant would outlive avo) and die. */
+	if ((rc = avo_signals_push(avo_signals_die)) < 0) {
+		code = avo_cli_fail(rc);
+		goto done;
+	}
 	avo_eval_options eo = AVO_EVAL_OPTIONS_INIT;
 	eo.jobs = (int)jobs;
 	eo.gpu = (int)gpu;

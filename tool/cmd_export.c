@@ -145,7 +145,7 @@ int avo_cmd_export(int argc, char **argv)
 	mfile = avo_sprintf("%s.avo.json", file ? file : "");
 	m = manifest(spec, &best, key, orig_hash, arch);
 	if (!adir || !file || !mfile || !m) {
-		error = avo_error_set(AVO_ERROR, "out of memory");
+		error = avo_oom();
 		goto fail;
 	}
 	if (avo_path_exists(file) && !strcmp(file, spec->kernel)) {

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,7 +156,7 @@ int avo_cmd_mcp(int argc, char **argv)
 	if ((rc = avo_spec_load(&spec, spec_path)) < 0 || (rc = avo_cache_open(&cache, &co)) < 0)
 		goto done;
 	avo_cmd_tune_cap_budget(&o, spec);
-	signal(SIGPIPE, SIG_IGN); /* a client gone mid-answer is an error on write, not a kill */
+	avo_signals_ignore_pipe(); /* a client gone mid-answer is an error on write, not a kill */
 	if ((rc = take_stdio(&in_fd, &out_fd)) < 0)
 		goto done;
 	avo_agent_mcp_options mo = {in_fd, out_fd};

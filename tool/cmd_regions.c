@@ -95,7 +95,7 @@ static int print_json(const avo_astedit_unit *u)
 	char *s = cJSON_Print(root);
 	cJSON_Delete(root);
 	if (!s)
-		return avo_cli_fail(avo_error_set(AVO_ERROR, "out of memory"));
+		return avo_cli_fail(avo_oom());
 	printf("%s\n", s);
 	free(s);
 	return AVO_EXIT_OK;

@@ -25,14 +25,14 @@ static void usage(FILE *f)
 		   "Exit codes: 0 written, 2 bad command line, 3 no run or bad spec, 4 I/O error.\n");
 }
 
-void avo_report_target_dispose(avo_report_target *t)
+void avo_cli_report_target_dispose(avo_cli_report_target *t)
 {
 	free(t->run_dir), free(t->kernel), free(t->title);
 	memset(t, 0, sizeof(*t));
 }
 
-int avo_report_target_resolve(avo_report_target *out, const char *spec_path, const char *run_dir,
-			      const char *kernel, const char *title)
+static int target_resolve(avo_cli_report_target *out, const char *spec_path, const char *run_dir,
+			  const char *kernel, const char *title)
 {
 	avo_spec *spec = NULL;
 	int rc;
@@ -49,16 +49,23 @@ int avo_report_target_resolve(avo_report_target *out, const char *spec_path, con
 	out->kernel = avo_strdup(kernel ? kernel : spec ? spec->kernel : NULL);
 	out->title = avo_strdup(title ? title : spec ? spec->name : NULL);
 	rc = !out->run_dir || (!out->kernel && (kernel || spec)) || (!out->title && (title || spec))
-		     ? avo_error_set(AVO_ERROR, "out of memory")
+		     ? avo_oom()
 		     : 0;
 	avo_spec_free(spec);
 	return rc;
 }
 
-void avo_report_print_warnings(const avo_report_run *run)
+int avo_cli_report_open(avo_cli_report_target *t, avo_report_run **run, const char *spec_path,
+			const char *run_dir, const char *kernel, const char *title, const char *peers)
 {
-	for (size_t i = 0; i < run->nwarnings; i++)
-		fprintf(stderr, "avo: warning: %s\n", run->warnings[i]);
+	int rc;
+	*run = NULL;
+	if ((rc = target_resolve(t, spec_path, run_dir, kernel, title)) < 0 ||
+	    (rc = avo_report_load(run, t->run_dir, peers)) < 0)
+		return rc;
+	for (size_t i = 0; i < (*run)->nwarnings; i++)
+		fprintf(stderr, "avo: warning: %s\n", (*run)->warnings[i]);
+	return 0;
 }
 
 /* The best version's full source from the local cache, when its lineage line has no edits
@@ -99,34 +106,22 @@ int avo_cmd_report(int argc, char **argv)
 		if (avo_cli_is_help(a)) {
 			usage(stdout);
 			return AVO_EXIT_OK;
-		} else if (slot) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "avo: report: %s needs a value\n", a);
-				return AVO_EXIT_USAGE;
-			}
-			*slot = argv[++i];
-		} else if (a[0] == '-' && a[1]) {
-			fprintf(stderr, "avo: report: unknown option '%s' (see 'avo report --help')\n", a);
+		} else if (slot ? avo_cli_value("report", argc, argv, &i, slot) < 0
+				: avo_cli_spec_arg("report", a, &spec) < 0) {
 			return AVO_EXIT_USAGE;
-		} else if (spec) {
-			fprintf(stderr, "avo: report: one spec at a time ('%s' and '%s')\n", spec, a);
-			return AVO_EXIT_USAGE;
-		} else
-			spec = a;
+		}
 	}
 	if (!spec && !run_dir) {
 		usage(stderr);
 		return AVO_EXIT_USAGE;
 	}
 
-	avo_report_target t;
+	avo_cli_report_target t;
 	avo_report_run *run = NULL;
 	char *best = NULL;
 	int rc;
-	if ((rc = avo_report_target_resolve(&t, spec, run_dir, kernel, title)) < 0 ||
-	    (rc = avo_report_load(&run, t.run_dir, peers)) < 0)
+	if ((rc = avo_cli_report_open(&t, &run, spec, run_dir, kernel, title, peers)) < 0)
 		goto done;
-	avo_report_print_warnings(run);
 	best = best_source(run);
 	avo_report_options o = AVO_REPORT_OPTIONS_INIT;
 	o.title = t.title;
@@ -140,6 +135,6 @@ done:
 		rc = avo_cli_fail(rc);
 	free(best);
 	avo_report_run_free(run);
-	avo_report_target_dispose(&t);
+	avo_cli_report_target_dispose(&t);
 	return rc;
 }

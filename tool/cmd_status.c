@@ -30,32 +30,22 @@ int avo_cmd_status(int argc, char **argv)
 		} else if (!strcmp(a, "--json"))
 			json = 1;
 		else if (!strcmp(a, "--run-dir") || !strcmp(a, "--peers")) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "avo: status: %s needs a value\n", a);
+			if (avo_cli_value("status", argc, argv, &i, !strcmp(a, "--run-dir") ? &run_dir : &peers) < 0)
 				return AVO_EXIT_USAGE;
-			}
-			*(!strcmp(a, "--run-dir") ? &run_dir : &peers) = argv[++i];
-		} else if (a[0] == '-' && a[1]) {
-			fprintf(stderr, "avo: status: unknown option '%s' (see 'avo status --help')\n", a);
+		} else if (avo_cli_spec_arg("status", a, &spec) < 0) {
 			return AVO_EXIT_USAGE;
-		} else if (spec) {
-			fprintf(stderr, "avo: status: one spec at a time ('%s' and '%s')\n", spec, a);
-			return AVO_EXIT_USAGE;
-		} else
-			spec = a;
+		}
 	}
 	if (!spec && !run_dir) {
 		usage(stderr);
 		return AVO_EXIT_USAGE;
 	}
-	avo_report_target t;
+	avo_cli_report_target t;
 	avo_report_run *run = NULL;
 	avo_buf out = AVO_BUF_INIT;
 	int rc;
-	if ((rc = avo_report_target_resolve(&t, spec, run_dir, NULL, NULL)) < 0 ||
-	    (rc = avo_report_load(&run, t.run_dir, peers)) < 0)
+	if ((rc = avo_cli_report_open(&t, &run, spec, run_dir, NULL, NULL, peers)) < 0)
 		goto done;
-	avo_report_print_warnings(run);
 	rc = json ? avo_report_status_json(&out, run, t.title) : avo_report_status_text(&out, run, t.title);
 	if (rc == 0)
 		fwrite(avo_buf_cstr(&out), 1, out.size, stdout);
@@ -64,6 +54,6 @@ done:
 		rc = avo_cli_fail(rc);
 	avo_buf_dispose(&out);
 	avo_report_run_free(run);
-	avo_report_target_dispose(&t);
+	avo_cli_report_target_dispose(&t);
 	return rc;
 }

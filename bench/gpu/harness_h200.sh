@@ -2,16 +2,20 @@
 # On the GPU host: `avo eval` of the sm90 attention kernel on the 24 AVO configs with the
 # new harness (kernels/attention/harness.cu on avo's harness library, avo-sm90.json) and
 # with the old single-binary one (harness_legacy.cu, avo-sm90-legacy.json, run under
-# --trust-harness), interleaved old, new, old, new, ... in one session. Prints correctness
-# and fitness of each, then per config the median TFLOP/s of both and their ratio, so the
-# fitness of the two harnesses can be compared within the run-to-run noise.
-#   bash bench/gpu/harness_h200.sh            (ROUNDS=2 by default; about 6-8 minutes)
-# Needs .devdeps/ as bench/gpu/env.sh says. Writes $OUT/harness-{old,new}-N.json and
-# $OUT/harness-compare.txt.
+# --trust-harness), interleaved old, new, old, new, ... (ROUNDS of each) in one session,
+# while nvidia-smi logs the SM clock, power and temperature every 100 ms. Prints per config
+# the ratio new/old with a bootstrap 95% interval (bench/gpu/harness_compare.py), the
+# overall ratio (geomean, as fitness) with its interval, and the clock per run.
+#   OUT=/tmp/h ROUNDS=2 bash bench/gpu/harness_h200.sh                (~3.5 minutes a round)
+#   OUT=/tmp/h FIRST_ROUND=3 ROUNDS=4 bash bench/gpu/harness_h200.sh  (more rounds, same OUT:
+#                                          the comparison then covers rounds 1..4)
+# Needs .devdeps/ as bench/gpu/env.sh says. Writes $OUT/harness-{old,new}-N.json,
+# $OUT/smi.csv, $OUT/spans.txt and $OUT/harness-compare.txt.
 set -uo pipefail
 source "$(dirname "$0")/env.sh" || exit 4
 cd "$ROOT"
 ROUNDS=${ROUNDS:-2}
+FIRST_ROUND=${FIRST_ROUND:-1}
 export AVO_HARNESS_DIR=${AVO_HARNESS_DIR:-$ROOT/harness} # the library next to this checkout
 mkdir -p "$OUT/specs"
 # Every round needs a fresh evaluation but not a fresh compile: the eval cache key holds
@@ -30,14 +34,22 @@ json.dump(s, open(sys.argv[2], "w"), indent=1)
 PY
 }
 t0=$(date +%s)
-for r in $(seq "$ROUNDS"); do
+[ "$FIRST_ROUND" = 1 ] && : >"$OUT/spans.txt" && : >"$OUT/smi.csv"
+# Clock, power and temperature while the runs go: the explanation of any gap between the
+# two harnesses (README in bench/results/harness-h200) is read off these.
+nvidia-smi --query-gpu=timestamp,clocks.sm,power.draw,temperature.gpu --format=csv,noheader,nounits -lms 100 |
+	while IFS=, read -r ts rest; do echo "$(date -d "$ts" +%s.%N 2>/dev/null || echo 0),$rest"; done >>"$OUT/smi.csv" &
+smi=$!
+for r in $(seq "$FIRST_ROUND" "$ROUNDS"); do
 	for kind in old new; do
 		spec_for "$kind" "$r" || exit 4
 		extra=()
 		[ "$kind" = old ] && extra=(--trust-harness)
 		t=$(date +%s)
+		ts=$(date +%s.%N)
 		"$AVO" eval "$OUT/specs/$kind-$r.json" --jobs 16 --json "${extra[@]}" >"$OUT/harness-$kind-$r.json" \
 			2>"$OUT/harness-$kind-$r.log"
+		echo "$kind-$r $ts $(date +%s.%N)" >>"$OUT/spans.txt"
 		python3 - "$OUT/harness-$kind-$r.json" "$kind" "$r" "$(( $(date +%s) - t ))" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -48,32 +60,7 @@ print("round %s %-3s: %s, fitness %.2f TFLOP/s (geomean of %d configs), protocol
 PY
 	done
 done
-python3 - "$OUT" "$ROUNDS" <<'PY' | tee "$OUT/harness-compare.txt"
-import json, statistics as st, sys
-out, rounds = sys.argv[1], int(sys.argv[2])
-runs = {k: [json.load(open("%s/harness-%s-%d.json" % (out, k, r))) for r in range(1, rounds + 1)] for k in ("old", "new")}
-names = [c["name"] for c in runs["new"][0]["configs"]]
-def tf(k, name):
-    return [c["tflops"] for r in runs[k] for c in r["configs"] if c["name"] == name and c["status"] == "ok"]
-print("%-24s %12s %12s %8s %10s" % ("config", "old TFLOP/s", "new TFLOP/s", "new/old", "old spread"))
-ratios = []
-for n in names:
-    o, w = tf("old", n), tf("new", n)
-    if not o or not w:
-        print("%-24s missing (old %d, new %d runs ok)" % (n, len(o), len(w)))
-        continue
-    mo, mw = st.median(o), st.median(w)
-    spread = (max(o) - min(o)) / mo if len(o) > 1 else float("nan")
-    ratios.append(mw / mo)
-    print("%-24s %12.1f %12.1f %8.3f %9.1f%%" % (n, mo, mw, mw / mo, 100 * spread))
-fit = {k: [r["fitness"] for r in runs[k]] for k in runs}
-print("fitness old: %s" % " ".join("%.2f" % f for f in fit["old"]))
-print("fitness new: %s" % " ".join("%.2f" % f for f in fit["new"]))
-if ratios:
-    g = 1.0
-    for x in ratios:
-        g *= x
-    print("geomean new/old over %d configs: %.4f; correct: old %s, new %s" % (
-        len(ratios), g ** (1 / len(ratios)), all(r["correct"] for r in runs["old"]), all(r["correct"] for r in runs["new"])))
-PY
+kill "$smi" 2>/dev/null
+wait "$smi" 2>/dev/null
+python3 "$ROOT/bench/gpu/harness_compare.py" "$OUT" "$ROUNDS" "$OUT/smi.csv" | tee "$OUT/harness-compare.txt"
 echo "harness_h200: $(( $(date +%s) - t0 )) s" | tee -a "$OUT/harness-compare.txt"

@@ -6,8 +6,15 @@
 // Every query row of the output is checked (no sampling): the reference kernel
 // recomputes each row in fp32 from the same bf16 inputs. The output is poisoned
 // with NaN first, so an element the variant never wrote fails the check. After
-// timing, the last output must equal the first bit for bit (a race shows up
-// as a difference). Last stdout line: one JSON object (the avo harness protocol).
+// timing, the first inputs are made again and the output must equal the first bit
+// for bit (a race shows up as a difference). Last stdout line: one JSON object.
+//
+// Timing measures what the library harness (harness.cu on harness/avo_harness_cuda.cu)
+// measures, step for step, so the two protocols' fitness can be compared
+// (bench/results/harness-h200/README.md): every warm-up and timed call gets fresh inputs
+// from a new seed, a poisoned output and an L2 flush, then the device is synchronised and
+// the call alone is timed between events; 3 warm-ups, 20 timed calls, the median (the
+// mean of the middle two).
 #include <cuda_runtime.h>
 #include <cuda_bf16.h>
 #include <stdint.h>
@@ -201,6 +208,14 @@ __global__ void count_diff(const uint16_t *a, const uint16_t *b, size_t n, unsig
     if ((threadIdx.x & 31) == 0 && c) atomicAdd(out, c);
 }
 
+uint64_t mix_host(uint64_t x) // the next call's seed (splitmix64, as avo's seeds)
+{
+    uint64_t z = x + 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
 void usage()
 {
     fprintf(stderr, "usage: harness --b B --hq H --hkv K --s S --d D --causal 0|1 "
@@ -222,7 +237,7 @@ long parse_int(const char *name, const char *v)
 
 int main(int argc, char **argv)
 {
-    long b = -1, hq = -1, hkv = -1, s = -1, d = -1, causal = -1, iters = 30;
+    long b = -1, hq = -1, hkv = -1, s = -1, d = -1, causal = -1, iters = 20;
     double tol = 2e-2;
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -249,9 +264,9 @@ int main(int argc, char **argv)
         }
     }
     if (b < 1 || hq < 1 || hkv < 1 || s < 1 || (d != 64 && d != 128) || causal < 0 || causal > 1 ||
-        hq % hkv != 0 || iters < 20 || !(tol > 0)) {
+        hq % hkv != 0 || iters < 2 || !(tol > 0)) {
         fprintf(stderr, "harness: need b,hq,hkv,s >= 1, hq %% hkv == 0, d 64|128, causal 0|1, "
-                        "iters >= 20, tol > 0\n");
+                        "iters >= 2, tol > 0\n");
         return 2;
     }
 
@@ -279,13 +294,17 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_REALTIME, &ts);
     const uint64_t seed = ((uint64_t)ts.tv_sec * 1000000007ull) ^ (uint64_t)ts.tv_nsec ^
                           ((uint64_t)getpid() << 32);
-    fill_normal<<<1024, 256>>>(q, nq, seed * 3 + 1);
-    CHECK_LAUNCH();
-    fill_normal<<<1024, 256>>>(k, nkv, seed * 3 + 2);
-    CHECK_LAUNCH();
-    fill_normal<<<1024, 256>>>(v, nkv, seed * 3 + 3);
-    CHECK_LAUNCH();
-    CHECK(cudaMemset(o, 0xff, nq * 2)); // 0xffff is a bf16 NaN
+    // The library harness's inputs callback, then its poison (every byte 0xff: a NaN).
+    auto make_inputs = [&](uint64_t sd) {
+        fill_normal<<<1024, 256>>>(q, nq, sd * 3 + 1);
+        CHECK_LAUNCH();
+        fill_normal<<<1024, 256>>>(k, nkv, sd * 3 + 2);
+        CHECK_LAUNCH();
+        fill_normal<<<1024, 256>>>(v, nkv, sd * 3 + 3);
+        CHECK_LAUNCH();
+        CHECK(cudaMemset(o, 0xff, nq * 2));
+    };
+    make_inputs(seed);
     CHECK(cudaMemset(stats, 0, sizeof(ErrStats)));
     CHECK(cudaMemset(ndiff, 0, sizeof(*ndiff)));
 
@@ -324,21 +343,18 @@ int main(int argc, char **argv)
     ErrStats st;
     CHECK(cudaMemcpy(&st, stats, sizeof st, cudaMemcpyDeviceToHost));
 
-    // Timing: warm-up, then each run after an L2 flush, between events.
+    // Timing, as avo_harness_cuda.cu does it: per call fresh inputs, poison, L2 flush,
+    // a synchronised device, then the call alone between events.
     cudaEvent_t e0, e1;
     CHECK(cudaEventCreate(&e0));
     CHECK(cudaEventCreate(&e1));
-    for (int i = 0; i < 3; ++i) {
-        if (avo_attention_forward(&p, 0) != 0) {
-            fprintf(stderr, "harness: warm-up launch failed\n");
-            return 1;
-        }
-        CHECK_LAUNCH();
-    }
-    CHECK(cudaDeviceSynchronize());
+    uint64_t call_seed = seed;
+    unsigned flush_round = 0;
     std::vector<float> times;
-    for (long i = 0; i < iters; ++i) {
-        CHECK(cudaMemsetAsync(flush, (int)(i & 0xff), flush_bytes, 0));
+    for (long i = -3; i < iters; ++i) { // i < 0: warm-up
+        make_inputs(call_seed = mix_host(call_seed));
+        CHECK(cudaMemsetAsync(flush, (int)(flush_round++ & 0xff), flush_bytes, 0));
+        CHECK(cudaDeviceSynchronize());
         CHECK(cudaEventRecord(e0, 0));
         if (avo_attention_forward(&p, 0) != 0) {
             fprintf(stderr, "harness: timed launch failed\n");
@@ -347,12 +363,24 @@ int main(int argc, char **argv)
         CHECK_LAUNCH();
         CHECK(cudaEventRecord(e1, 0));
         CHECK(cudaEventSynchronize(e1));
+        CHECK(cudaDeviceSynchronize());
         float ms = 0;
         CHECK(cudaEventElapsedTime(&ms, e0, e1));
-        times.push_back(ms);
+        if (i >= 0)
+            times.push_back(ms);
     }
+    std::vector<float> samples = times;
+    // The first inputs again: the output must be the first call's, bit for bit.
+    make_inputs(seed);
+    if (avo_attention_forward(&p, 0) != 0) {
+        fprintf(stderr, "harness: launch failed\n");
+        return 1;
+    }
+    CHECK_LAUNCH();
+    CHECK(cudaDeviceSynchronize());
     std::sort(times.begin(), times.end());
-    const double ms = times[times.size() / 2];
+    const size_t nt = times.size();
+    const double ms = nt % 2 ? times[nt / 2] : 0.5 * ((double)times[nt / 2 - 1] + times[nt / 2]);
 
     count_diff<<<1024, 256>>>(reinterpret_cast<const uint16_t *>(o),
                               reinterpret_cast<const uint16_t *>(o_first), nq, ndiff);
@@ -375,9 +403,12 @@ int main(int argc, char **argv)
                 avo_attention_variant(), st.bad, changed, max_rel, rel_l2, tol);
     printf("{\"correct\":%s,\"max_rel_err\":%.4e,\"rel_l2_err\":%.4e,\"ms\":%.4f,"
            "\"tflops\":%.1f,\"nonfinite\":%llu,\"nondeterministic\":%llu,\"seed\":%llu,"
-           "\"variant\":\"%s\",\"gpu\":\"%s\"}\n",
+           "\"variant\":\"%s\",\"gpu\":\"%s\",\"samples\":[",
            correct ? "true" : "false", max_rel, rel_l2, ms, tflops, st.bad, changed,
            (unsigned long long)seed, avo_attention_variant(), prop.name);
+    for (size_t i = 0; i < samples.size(); ++i)
+        printf("%s%.5f", i ? "," : "", samples[i]);
+    printf("]}\n");
     CHECK(cudaFree(q));
     CHECK(cudaFree(k));
     CHECK(cudaFree(v));

@@ -30,14 +30,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		avo_astedit_unit_free(u);
 	}
-	astedit__lex lx;
-	if (astedit__lex_run(&lx, s, size, 1) == 0) {
+	avo_astedit__lex lx;
+	if (avo_astedit__lex_run(&lx, s, size, 1) == 0) {
 		if (lx.problem && lx.problem_off > size)
 			abort();
 		for (size_t i = 0; i < lx.ncomments; i++)
 			if (lx.comments[i].start >= lx.comments[i].end || lx.comments[i].end > size)
 				abort();
-		astedit__lex_dispose(&lx);
+		avo_astedit__lex_dispose(&lx);
 	}
 	return 0;
 }

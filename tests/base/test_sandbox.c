@@ -52,7 +52,7 @@ static int child_mode(int argc, char **argv)
 
 static void run(avo_proc_result *r, const char *const *argv, double timeout)
 {
-	avo_sandbox sb = {wdir, NULL, 1};
+	avo_sandbox sb = {wdir, NULL, NULL, 1};
 	avo_proc_options o = {0};
 	o.argv = argv;
 	o.sandbox = &sb;
@@ -223,7 +223,7 @@ int main(int argc, char **argv)
 
 	/* The GPU nodes the host has are passed through. */
 	avo_strv a = AVO_STRV_INIT;
-	avo_sandbox gsb = {wdir, NULL, 1};
+	avo_sandbox gsb = {wdir, NULL, NULL, 1};
 	CHECK(avo_sandbox_argv(&a, &gsb, NULL, (const char *const[]){"true", NULL}) == 0);
 	int has_nvidiactl = avo_path_exists("/dev/nvidiactl"), passes = 0;
 	for (size_t i = 0; i + 1 < a.n; i++)

@@ -218,6 +218,13 @@ cache_keys)
 	# A variant equal to the kernel is the same evaluation.
 	run 0 eval "$k" --json --variant "$work/k/attention.c"
 	has "$out" '"from_cache":true'
+	# The sandbox is part of the key: an unsandboxed result is never served sandboxed.
+	run 0 eval "$k" --json --no-sandbox
+	grep -qF '"from_cache":true' "$out" && fail "a sandboxed result served an unsandboxed evaluation"
+	has "$out" '"unsandboxed":true'
+	run 0 eval "$k" --json
+	has "$out" '"from_cache":true'
+	grep -qF '"unsandboxed"' "$out" && fail "the sandboxed result says unsandboxed"
 	;;
 proto)
 	# The harness protocol and the judge, with variants that print the result line themselves.
@@ -244,6 +251,10 @@ PY
 	expect said_incorrect incorrect
 	expect no_json protocol
 	has "$err" "no JSON result line"
+	expect trailing_garbage protocol
+	has "$err" "no JSON result line"
+	expect negative_err protocol
+	has "$err" "cannot be negative"
 	expect missing_ms protocol
 	expect bad_type protocol
 	expect exit_nonzero crash
@@ -276,7 +287,7 @@ assert 1.9 < c["ms"] < 10, c  # the median; a loaded machine preempts a few call
 PY
 	run 1 eval "$l/avo.json" --no-cache --json --variant "$l/clock_slow.c"
 	has "$out" '"status":"protocol"'
-	has "$err" "report far less time than they took"
+	has "$err" "did work outside their timed span"
 	run 1 eval "$l/avo.json" --no-cache --json --variant "$l/clock_fast.c"
 	has "$out" '"status":"protocol"'
 	has "$err" "but took"

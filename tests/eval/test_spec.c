@@ -124,6 +124,11 @@ int main(void)
 	BAD(",\"configs\":[{\"name\":\"x\"}],\"llm\":[]", AVO_EINVALID, "field \"llm\": must be an object");
 	avo_spec_free(load("{\"name\":\"a\",\"kernel\":\"k.c\",\"harness\":\"gone.c\",\"configs\":[{\"name\":\"x\"}]}",
 			   AVO_EINVALID, "field \"harness\": cannot read"));
+	/* The name names the run dir <spec dir>/.avo/<name>: it cannot lead out of it. */
+	avo_spec_free(load("{\"name\":\"../../x\",\"kernel\":\"k.c\",\"harness\":\"k.c\",\"configs\":[{\"name\":\"x\"}]}",
+			   AVO_EINVALID, "field \"name\": must be a plain name"));
+	avo_spec_free(load("{\"name\":\"..\",\"kernel\":\"k.c\",\"harness\":\"k.c\",\"configs\":[{\"name\":\"x\"}]}",
+			   AVO_EINVALID, "field \"name\": must be a plain name"));
 	avo_spec_free(load("[1, 2]", AVO_EINVALID, "must be a JSON object"));
 	avo_spec_free(load("{\n\"name\": \"a\",\n\n   \"kernel\" \"k.c\"}", AVO_EPARSE, "avo.json:4:13: parse error"));
 	avo_spec_free(load("", AVO_EPARSE, "avo.json:1:1: parse error"));

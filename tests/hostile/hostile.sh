@@ -6,8 +6,10 @@
 # A case whose defence belongs to a part not in this build yet skips (77) and says so.
 set -uo pipefail
 case_=$1 AVO=$2 SRC=$3 W=$4
-rm -rf "$W" && mkdir -p "$W/k" "$W/tmp" || exit 1
-export AVO_CACHE_DIR=$W/cache AVO_CACHE_REMOTE= TMPDIR=$W/tmp
+rm -rf "$W" && mkdir -p "$W/k/.avo" "$W/tmp" "$W/home" "$W/cache" || exit 1
+# Secrets a candidate must not read: in the cache, the home, a run dir beside the kernel.
+for d in "$W/cache" "$W/home" "$W/k/.avo"; do echo "hostile-secret" >"$d/secret.txt"; done
+export AVO_CACHE_DIR=$W/cache AVO_CACHE_REMOTE= TMPDIR=$W/tmp HOME=$W/home
 RUN=$W/run
 fail() { echo "FAIL ($case_): $*"; [ -f "$W/log" ] && tail -20 "$W/log"; exit 1; }
 skip() { echo "SKIP ($case_): $*"; exit 77; }
@@ -19,11 +21,12 @@ read -r defence arch <<<"$(python3 -c 'import json,sys; c=json.load(open(sys.arg
 if [ "$defence" = sandbox ] && ! "$AVO" eval --help 2>&1 | grep -q -- "sandbox"; then
 	skip "its defence, the evaluation sandbox (helper harden), is not in this build"
 fi
-# One small config keeps a case to a few seconds.
-python3 - "$SRC/kernels/cpu/avo.json" "$W/k/avo.json" "$SRC/tests/hostile/agent.py" <<'PY' || fail "spec"
+# One small config keeps a case to a few seconds (or the one the case names).
+python3 - "$SRC/kernels/cpu/avo.json" "$W/k/avo.json" "$SRC/tests/hostile/agent.py" "$W/case.json" <<'PY' || fail "spec"
 import json, sys
 s = json.load(open(sys.argv[1]))
-s["configs"] = s["configs"][:1]
+c = json.load(open(sys.argv[4])).get("config", 0)  # a case may need a bigger config
+s["configs"] = s["configs"][c:c + 1]
 s["operator"] = "command"
 s["command"] = {"argv": ["python3", sys.argv[3]], "timeout": 30}
 json.dump(s, open(sys.argv[2], "w"), indent=1)
@@ -65,6 +68,10 @@ for a in attacks:
         sys.exit("the cause %r names none of %s" % (fb[:300], case["expect"]))
 assert len(lin) == 1, ("a version besides the baseline", len(lin))
 assert r["commits"] == 0, r["commits"]
+# How the evaluations were trusted and contained is recorded (issue 14, point 3).
+assert r.get("trust") == "avo-harness-1" and r.get("sandbox") == "bwrap", r
+assert att[0].get("trust") == "avo-harness-1" and att[0].get("sandbox") == "bwrap", att[0]
+assert lin[0].get("trust") == "avo-harness-1" and lin[0].get("sandbox") == "bwrap", lin[0]
 PY
 rc=$?
 cat "$W/check.txt"
@@ -73,6 +80,7 @@ grep -q "SKIP-REGIONS" "$W/check.txt" && skip "its defence, the region rules (he
 
 # The report and the status name the failure too.
 "$AVO" status "$W/k/avo.json" --run-dir "$RUN" >"$W/status.txt" 2>&1 || fail "avo status"
+grep -q "trust       avo-harness-1, sandbox bwrap" "$W/status.txt" || fail "avo status does not say how it was trusted"
 "$AVO" report "$W/k/avo.json" --run-dir "$RUN" -o "$W/report.html" >/dev/null 2>&1 || fail "avo report"
 st=$(python3 -c 'import json,sys; a=[json.loads(l) for l in open(sys.argv[1])]; print(a[-1]["status"])' "$RUN/attempts.jsonl")
 grep -q "$st" "$W/status.txt" || fail "avo status does not list the cause '$st'"

@@ -189,7 +189,8 @@ check "its records obey the commit gate" python3 "$here/check_run.py" "$T/run" 7
 # 6. SIGINT while tasks run: avo cancels its jobs, saves the run and exits 130.
 touch "$T/faults/hang.0" "$T/faults/hang.1" "$T/faults/hang.2"
 rm -f "$T/faults/running."*
-"$AVO" tune "$T/k/slurm-tune.json" --evals 20 --resume --no-progress --run-dir "$T/run" >"$T/int.out" 2>&1 &
+# (A shell's `&` starts it with SIGINT ignored, which avo keeps: undo that, as a terminal would.)
+(trap - INT; exec "$AVO" tune "$T/k/slurm-tune.json" --evals 20 --resume --no-progress --run-dir "$T/run" >"$T/int.out" 2>&1) &
 drv=$!
 for _ in $(seq 1 600); do [ -e "$T/faults/running.0" ] && break; kill -0 $drv 2>/dev/null || break; sleep 0.1; done
 echo "in flight before SIGINT: $(squeue -h -r -o '%i %T' | tr '\n' ' ')"

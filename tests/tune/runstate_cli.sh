@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The run state through the real CLI on the CPU example:
 #   fixture   a run dir written by an older avo (fixtures/pre-runrec) still reports, applies
-#             and resumes
+#             and resumes; fixture_pre13 the same for one written before issue 13
+#             (fixtures/pre-issue13)
 #   lock      a second `avo tune` on a held run dir fails at once naming the holder; the
 #             lock of a kill -9'd run is taken over
 #   store     a cache that cannot store objects never leaves a phantom commit: the attempt
@@ -16,8 +17,14 @@ jq_() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(
 lines() { [ -f "$1" ] && wc -l < "$1" || echo 0; }
 
 case $case_ in
-fixture)
-  cp -r "$SRC/tests/tune/fixtures/pre-runrec" "$W/k"
+fixture|fixture_pre13)
+  # pre-runrec: written at 74b26a7 (before the run records moved to engine/runrec.c);
+  # pre-issue13: written at 304586b, before issue 13 began. Both harnesses speak the legacy
+  # protocol (one JSON line), which a resume runs only when the spec says so and
+  # --trust-harness is given: otherwise every new attempt would fail its protocol.
+  FX=pre-runrec FIT=0.0047952300547500128 COMMITS=1
+  [ "$case_" = fixture ] || FX=pre-issue13 FIT=0.001697188774970564 COMMITS=2
+  cp -r "$SRC/tests/tune/fixtures/$FX" "$W/k"
   chmod -R u+w "$W/k"
   export AVO_CACHE_DIR=$W/k/cache
   K=$W/k RUN=$W/k/run
@@ -26,7 +33,7 @@ fixture)
     { cat "$W/status.err"; fail "status failed"; }
   [ ! -s "$W/status.err" ] || { cat "$W/status.err"; fail "status warned on a clean old run"; }
   [ "$(jq_ "$W/status.json" "d['attempts']")" = 8 ] || fail "status: attempts"
-  [ "$(jq_ "$W/status.json" "d['commits']")" = 1 ] || fail "status: commits"
+  [ "$(jq_ "$W/status.json" "d['commits']")" = $COMMITS ] || fail "status: commits"
   "$AVO" report "$K/avo.json" --run-dir "$RUN" -o "$W/report.html" 2> "$W/report.err" ||
     { cat "$W/report.err"; fail "report failed"; }
   grep -q "TILE_K" "$W/report.html" || fail "report: the commit's change is not shown"
@@ -37,21 +44,28 @@ fixture)
     fail "the applied file is not version 1 (TILE_K 16, UNROLL 4)"
   # export writes the variant and a manifest from the old tune entry.
   "$AVO" export "$K/avo.json" --dir "$W/ship" > "$W/export.log" 2>&1 || { cat "$W/export.log"; fail "export failed"; }
-  python3 - "$W/ship/cpu/attention.c.avo.json" <<'PY'
+  python3 - "$W/ship/cpu/attention.c.avo.json" "$FIT" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
+fit = float(sys.argv[2])
 assert m["variant_hash"] == "997da20538f99d36d0ddc6c71235cf58", m
 assert len(m["tuning_key"]) == 32 and m["arch"] == "cpu", m  # today's key (the entry may be filed under the old one)
-assert abs(m["fitness"] - 0.0047952300547500128) < 1e-15 and m["baseline_fitness"] > 0, m
+assert abs(m["fitness"] - fit) < 1e-15 and m["baseline_fitness"] > 0, m
 assert [s["config"] for s in m["scores"]] == ["s128-d64", "s200-k333-d48-causal", "s256-d128"], m
 assert "speedup" not in m and m["tuned_time"] > 0 and m["avo_version"], m
 PY
   # resume continues it: the old records stay, new ones follow with the next numbers.
-  "$AVO" tune "$K/avo.json" --run-dir "$RUN" --resume --evals 11 --no-progress 2> "$W/tune.log" ||
+  python3 - "$K/avo.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+j["harness_protocol"] = "legacy-trusted"
+json.dump(j, open(sys.argv[1], "w"), indent=2)
+PY
+  "$AVO" tune "$K/avo.json" --run-dir "$RUN" --resume --evals 11 --no-progress --trust-harness 2> "$W/tune.log" ||
     { cat "$W/tune.log"; fail "resume failed"; }
   grep -q "(resumed)" "$W/tune.log" || fail "not resumed"
   [ "$(lines "$RUN/attempts.jsonl")" = 11 ] || fail "expected 11 attempts after resume"
-  python3 - "$RUN" "$SRC/tests/tune/fixtures/pre-runrec/run" <<'PY'
+  python3 - "$RUN" "$SRC/tests/tune/fixtures/$FX/run" <<'PY'
 import json, sys
 new, old = sys.argv[1], sys.argv[2]
 for f in ("attempts.jsonl", "lineage.jsonl"):
@@ -60,6 +74,7 @@ for f in ("attempts.jsonl", "lineage.jsonl"):
     assert n[:len(o)] == o, f"{f}: the old records changed"
 att = [json.loads(l) for l in open(f"{new}/attempts.jsonl")]
 assert [a["n"] for a in att] == list(range(1, 12)), [a["n"] for a in att]
+assert all(a["status"] not in ("protocol", "error", "compile") for a in att[8:]), att[8:]  # really evaluated
 r = json.load(open(f"{new}/run.json"))
 assert r["attempts"] == 11 and r["done"] is True, r
 PY

@@ -101,8 +101,38 @@ hs = [a["edit_hash"] for a in map(json.loads, open(sys.argv[1] + "/attempts.json
 assert len(hs) == len(set(hs)), "a point was tried twice"
 PY
   ;;
+kill9_scratch)
+  # A kill -9 in the middle of an evaluation leaves its scratch dirs (named after avo's pid);
+  # the next start removes them, and keeps a live process's and another host's.
+  export TMPDIR=$W/tmp
+  mkdir -p "$TMPDIR"
+  root=$TMPDIR/avo-$(id -u)
+  host=$(python3 -c 'import socket; print(socket.gethostname().replace("/", "_"))')
+  scratch_of() { ls "$root" 2>/dev/null | grep -c -- "-$host-$1-" || true; }
+  "$AVO" tune "$SPEC" --run-dir "$RUN" --evals 50 --no-progress 2> "$W/log1" &
+  pid=$!
+  for _ in $(seq 1500); do [ "$(scratch_of $pid)" -ge 1 ] && break; sleep 0.02; done
+  kill -9 $pid; wait $pid 2>/dev/null || true
+  [ "$(scratch_of $pid)" -ge 1 ] || fail "the kill left no scratch dir behind (nothing to show)"
+  mkdir -p "$root/eval-$host-$$-live" "$root/eval-otherhost-1-remote"
+  "$AVO" tune "$SPEC" --run-dir "$RUN" --evals 2 --resume --no-progress 2> "$W/log2" || { cat "$W/log2"; fail "resume failed"; }
+  [ "$(scratch_of $pid)" = 0 ] || fail "the killed run's scratch is still there: $(ls "$root")"
+  [ -d "$root/eval-$host-$$-live" ] || fail "removed the scratch of a live process"
+  [ -d "$root/eval-otherhost-1-remote" ] || fail "removed the scratch of another host"
+  ;;
 sigint)
-  "$AVO" tune "$SPEC" --run-dir "$RUN" --evals 500 --no-progress 2> "$W/log" &
+  # A shell's `&` starts avo with SIGINT ignored: it must stay ignored (base/signal.c, as
+  # nohup expects), while SIGTERM still stops the run.
+  "$AVO" tune "$SPEC" --run-dir "$W/run-ign" --evals 500 --no-progress 2> "$W/log-ign" &
+  pid=$!
+  for _ in $(seq 600); do [ -s "$W/run-ign/attempts.jsonl" ] && break; sleep 0.05; done
+  kill -INT $pid; sleep 0.5
+  kill -0 $pid 2> /dev/null || { cat "$W/log-ign"; fail "an ignored SIGINT stopped avo"; }
+  kill -TERM $pid
+  set +e; wait $pid; rc=$?; set -e
+  [ $rc = 130 ] || { cat "$W/log-ign"; fail "SIGTERM: expected exit 130, got $rc"; }
+  # With SIGINT not ignored (a terminal's ^C), it interrupts and the run can resume.
+  (trap - INT; exec "$AVO" tune "$SPEC" --run-dir "$RUN" --evals 500 --no-progress 2> "$W/log") &
   pid=$!
   for _ in $(seq 600); do [ "$(count)" -ge 3 ] && break; sleep 0.05; done
   kill -INT $pid

@@ -1,5 +1,7 @@
-/* The JSON of an evaluation result: what the cache stores and `avo eval --json` prints. */
-#include "eval_int.h"
+/* The evaluation result: its status names, its JSON (what the cache stores and `avo eval
+ * --json` prints) and its free. */
+#include "eval_result.h"
+#include "avo_base.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -7,7 +9,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-int avo_eval__status_from_name(const char *n, avo_eval_status *out)
+const char *avo_eval_status_name(avo_eval_status s)
+{
+	switch (s) {
+	case AVO_EVAL_OK: return "ok";
+	case AVO_EVAL_COMPILE: return "compile";
+	case AVO_EVAL_INCORRECT: return "incorrect";
+	case AVO_EVAL_CRASH: return "crash";
+	case AVO_EVAL_TIMEOUT: return "timeout";
+	case AVO_EVAL_PROTOCOL: return "protocol";
+	case AVO_EVAL_SKIPPED: return "skipped";
+	}
+	return "?";
+}
+
+static int status_from_name(const char *n, avo_eval_status *out)
 {
 	for (int s = AVO_EVAL_OK; s <= AVO_EVAL_SKIPPED; s++)
 		if (!strcmp(n, avo_eval_status_name((avo_eval_status)s))) {
@@ -17,20 +33,15 @@ int avo_eval__status_from_name(const char *n, avo_eval_status *out)
 	return -1;
 }
 
+/* NaN and missing strings are written as null. */
 static void add_num(cJSON *o, const char *name, double v)
 {
-	if (isfinite(v))
-		cJSON_AddNumberToObject(o, name, v);
-	else
-		cJSON_AddNullToObject(o, name);
+	cJSON_AddItemToObject(o, name, isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull());
 }
 
 static void add_str(cJSON *o, const char *name, const char *v)
 {
-	if (v)
-		cJSON_AddStringToObject(o, name, v);
-	else
-		cJSON_AddNullToObject(o, name);
+	cJSON_AddItemToObject(o, name, v ? cJSON_CreateString(v) : cJSON_CreateNull());
 }
 
 char *avo_eval_result_json(const avo_eval_result *r)
@@ -99,7 +110,7 @@ int avo_eval_result_parse(avo_eval_result **out, const char *json, size_t len)
 		goto done;
 	if (!(r = calloc(1, sizeof(*r))))
 		goto done;
-	if (avo_eval__status_from_name(st->valuestring, &r->status) < 0)
+	if (status_from_name(st->valuestring, &r->status) < 0)
 		goto done;
 	r->correct = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "correct"));
 	r->fitness = get_num_or_nan(o, "fitness");
@@ -121,7 +132,7 @@ int avo_eval_result_parse(avo_eval_result **out, const char *json, size_t len)
 	cJSON_ArrayForEach(c, arr) {
 		avo_eval_config_result *cr = &r->configs[r->nconfigs++];
 		const cJSON *cs = cJSON_GetObjectItemCaseSensitive(c, "status");
-		if (!cJSON_IsObject(c) || !cJSON_IsString(cs) || avo_eval__status_from_name(cs->valuestring, &cr->status) < 0)
+		if (!cJSON_IsObject(c) || !cJSON_IsString(cs) || status_from_name(cs->valuestring, &cr->status) < 0)
 			goto done;
 		cr->name = get_str_or_null(c, "name");
 		cr->correct = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "correct"));
@@ -150,3 +161,16 @@ done:
 	return rc;
 }
 
+void avo_eval_result_free(avo_eval_result *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; r->configs && i < r->nconfigs; i++) {
+		free(r->configs[i].name);
+		free(r->configs[i].feedback);
+		free(r->configs[i].samples);
+	}
+	free(r->configs);
+	free(r->feedback);
+	free(r);
+}
