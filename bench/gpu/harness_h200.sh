@@ -7,6 +7,7 @@
 # the ratio new/old with a bootstrap 95% interval (bench/gpu/harness_compare.py), the
 # overall ratio (geomean, as fitness) with its interval, and the clock per run.
 #   OUT=/tmp/h ROUNDS=2 bash bench/gpu/harness_h200.sh                (~3.5 minutes a round)
+#   SMI_GPU=N: log only GPU N (when CUDA_VISIBLE_DEVICES picks it beside other work)
 #   OUT=/tmp/h FIRST_ROUND=3 ROUNDS=4 bash bench/gpu/harness_h200.sh  (more rounds, same OUT:
 #                                          the comparison then covers rounds 1..4)
 # Needs .devdeps/ as bench/gpu/env.sh says. Writes $OUT/harness-{old,new}-N.json,
@@ -37,7 +38,7 @@ t0=$(date +%s)
 [ "$FIRST_ROUND" = 1 ] && : >"$OUT/spans.txt" && : >"$OUT/smi.csv"
 # Clock, power and temperature while the runs go: the explanation of any gap between the
 # two harnesses (README in bench/results/harness-h200) is read off these.
-nvidia-smi --query-gpu=timestamp,clocks.sm,power.draw,temperature.gpu --format=csv,noheader,nounits -lms 100 |
+nvidia-smi ${SMI_GPU:+-i $SMI_GPU} --query-gpu=timestamp,clocks.sm,power.draw,temperature.gpu --format=csv,noheader,nounits -lms 100 |
 	while IFS=, read -r ts rest; do echo "$(date -d "$ts" +%s.%N 2>/dev/null || echo 0),$rest"; done >>"$OUT/smi.csv" &
 smi=$!
 for r in $(seq "$FIRST_ROUND" "$ROUNDS"); do
