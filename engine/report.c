@@ -328,6 +328,10 @@ int avo_report_summarize(avo_report_summary *s, const avo_report_run *run)
 		const char *st = run->attempts[i].status;
 		if (!strcmp(st, "committed"))
 			continue;
+		if (!strcmp(st, "confirm")) {
+			s->confirmations++;
+			continue;
+		}
 		if (count_add(&s->failures, &s->nfailures, &fcap, st) < 0)
 			goto oom;
 	}

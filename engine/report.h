@@ -64,6 +64,7 @@ typedef struct {
 	int done;
 	avo_report_pair *commits_by_op; size_t ncommits_by_op;   /* text = count as decimal */
 	avo_report_pair *failures; size_t nfailures;             /* status -> count */
+	long confirmations;                 /* the gate's A/B runs: measurements, not failures */
 	avo_runrec_interval final;          /* the final measured speedup, when the run made one */
 	double noise_limit;                 /* noise above this (relative sd) hides the gains sought */
 	long noisy_configs;                 /* configs of the baseline or best above noise_limit */

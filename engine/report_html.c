@@ -124,6 +124,9 @@ static void summary_section(W *w, const avo_report_run *run, const avo_report_su
 		    s->commits_by_op, s->ncommits_by_op);
 	counts_list(w, "Attempts that did not commit, by cause", "None.", "failures", "status",
 		    s->failures, s->nfailures);
+	if (s->confirmations)
+		wp(w, "<p class=\"note\" id=\"confirmations\">The gate re-measured candidates that could win in %ld A/B "
+		      "runs (not failures).</p>\n", s->confirmations);
 	if (s->best && s->best->variant) {
 		wp(w, "<p class=\"note\" id=\"best-variant\">Best variant v%ld: cache object <code>", s->best->id);
 		we(w, s->best->variant);

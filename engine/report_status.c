@@ -59,6 +59,8 @@ int avo_report_status_text(avo_buf *out, const avo_report_run *run, const char *
 	for (size_t i = 0; i < s.nfailures; i++)
 		wp(&w, "%s%s %s", i ? ", " : "", s.failures[i].name, s.failures[i].text);
 	wp(&w, "%s\n", s.nfailures ? "" : "none");
+	if (s.confirmations)
+		wp(&w, "  confirms    %ld gate runs (A/B re-measurements of candidates that could win)\n", s.confirmations);
 	wp(&w, "  elapsed     %s\n", fdur(b, s.elapsed_s, "-"));
 	const avo_runrec_run *ri = &run->info; /* the pipeline's devices: busy / wall */
 	for (size_t i = 0; i < ri->ndevices && is_num(ri->devices_wall_s) && ri->devices_wall_s > 0; i++)
@@ -157,6 +159,7 @@ int avo_report_status_json(avo_buf *out, const avo_report_run *run, const char *
 	cJSON_AddItemToObject(o, "attempts", cJSON_CreateNumber((double)s.attempts));
 	cJSON_AddItemToObject(o, "commits", cJSON_CreateNumber((double)s.commits));
 	cJSON *by = cJSON_AddObjectToObject(o, "commits_by_operator");
+	cJSON_AddNumberToObject(o, "confirmations", (double)s.confirmations);
 	cJSON *fl = cJSON_AddObjectToObject(o, "failures");
 	if (!by || !fl)
 		goto done;
