@@ -39,7 +39,7 @@
  * Ownership: avo_cache_open() gives the caller an avo_cache, freed by avo_cache_free().
  * avo_cache_get() fills a caller-owned avo_buf. Errors: 0 ok, negative AVO_E*, message in
  * avo_error_last(). A miss is AVO_ENOTFOUND. A remote failure is never an error for the
- * caller: it gives one warning (stderr, once per process) and the local result stands;
+ * caller: it gives one warning (stderr, once per cache handle, that is per command) and the local result stands;
  * after it the remote is skipped for the rest of the process.
  */
 #ifndef AVO_CACHE_H
@@ -134,9 +134,5 @@ int avo_cache_verify(avo_cache *c, uint64_t *checked, uint64_t *removed);
 /* Evict least-recently-used entries (oldest mtime first) until the store holds at most
  * max_bytes; also removes stray temporaries. Either out pointer may be NULL. */
 int avo_cache_gc(avo_cache *c, uint64_t max_bytes, uint64_t *evicted, uint64_t *freed_bytes);
-
-/* Semi-private, for tests: forget that the remote failed in this process (re-arms the
- * one-per-process warning too). */
-void avo_cache__remote_reset(void);
 
 #endif

@@ -27,6 +27,8 @@ struct avo_cache {
 	struct curl_slist *headers;
 	_Atomic uint64_t hits, misses, corrupt, remote_hits, remote_puts, remote_errors,
 		temp_removed;
+	atomic_int remote_down;   /* after the first failure, this handle skips the remote */
+	atomic_int remote_warned; /* one warning per handle (one handle per command) */
 };
 
 /* keys.c */

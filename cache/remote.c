@@ -12,28 +12,22 @@
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
-static atomic_int remote_down;   /* after the first failure, skip the remote */
-static atomic_int remote_warned; /* one warning per process */
 
 static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-void avo_cache__remote_reset(void)
-{
-	atomic_store(&remote_down, 0);
-	atomic_store(&remote_warned, 0);
-}
+/* ---- a handle's remote state: after the first failure it skips the remote ----------- */
 
 void avo_cache__remote_failed(avo_cache *c, const char *what)
 {
 	atomic_fetch_add(&c->remote_errors, 1);
-	atomic_store(&remote_down, 1);
-	if (!c->quiet && !atomic_exchange(&remote_warned, 1))
+	atomic_store(&c->remote_down, 1);
+	if (!c->quiet && !atomic_exchange(&c->remote_warned, 1))
 		fprintf(stderr,
 			"avo: warning: remote cache %s: %s; using the local cache only for the rest of this run\n",
 			c->remote_shown ? c->remote_shown : "(none)", what);
 }
 
-int avo_cache__remote_usable(const avo_cache *c) { return c->remote && !atomic_load(&remote_down); }
+int avo_cache__remote_usable(const avo_cache *c) { return c->remote && !atomic_load(&c->remote_down); }
 
 /* ---- remote ----------------------------------------------------------------------- */
 

@@ -268,7 +268,6 @@ static char *server_path(const char *ns, const char *key)
 
 static void test_round_trip(void)
 {
-	avo_cache__remote_reset();
 	avo_cache *a = open_remote("rt-a", url, 0, 5000);
 	char key[AVO_CACHE_HEX];
 	key_n(key, 1);
@@ -331,7 +330,6 @@ static void test_round_trip(void)
  * in use. */
 static void test_corrupt_remote(void)
 {
-	avo_cache__remote_reset();
 	avo_cache *a = open_remote("cr-a", url, 0, 5000);
 	char k1[AVO_CACHE_HEX], k2[AVO_CACHE_HEX], obj[AVO_CACHE_HEX];
 	key_n(k1, 10);
@@ -370,14 +368,13 @@ static void test_corrupt_remote(void)
 	avo_buf_dispose(&b);
 }
 
-/* A broken remote: one warning per process, the local store goes on working, later calls
+/* A broken remote: one warning per handle, the local store goes on working, later calls
  * skip the remote. */
 /* The remote is held to the same rule as the local store: an entry copied under another key
  * on the server is reported and never served. With a shared secret, only entries signed
  * with it are served: a forged one (right format, no or wrong signature) is ignored. */
 static void test_foreign_and_hmac(void)
 {
-	avo_cache__remote_reset();
 	avo_cache *a = open_remote("fh-a", url, 0, 5000);
 	char k1[AVO_CACHE_HEX], k2[AVO_CACHE_HEX], k3[AVO_CACHE_HEX], k4[AVO_CACHE_HEX];
 	key_n(k1, 70); /* numbers no other test uses */
@@ -426,7 +423,6 @@ static void test_foreign_and_hmac(void)
 	CHECK_RC(avo_file_write_atomic(p4, b.ptr, b.size, 0644), 0);
 	avo_cache_free(f);
 
-	avo_cache__remote_reset();
 	dir = avo_path_join(root, "fh-reader");
 	o.dir = dir;
 	avo_cache *r = NULL;
@@ -440,7 +436,6 @@ static void test_foreign_and_hmac(void)
 	avo_cache_free(r);
 	free(dir);
 	/* Signed with another secret: refused too. */
-	avo_cache__remote_reset();
 	dir = avo_path_join(root, "fh-other");
 	o.dir = dir;
 	o.hmac_key_env = "AVO_TEST_CACHE_HMAC_OTHER";
@@ -457,7 +452,6 @@ static void test_foreign_and_hmac(void)
 
 static void broken_remote(const char *name, const char *remote, long timeout_ms)
 {
-	avo_cache__remote_reset();
 	avo_cache *c = open_remote(name, remote, 0, timeout_ms);
 	char k1[AVO_CACHE_HEX], k2[AVO_CACHE_HEX];
 	key_n(k1, 20);
@@ -532,7 +526,6 @@ static void test_failures(void)
 
 static void test_readonly_and_token(void)
 {
-	avo_cache__remote_reset();
 	char key[AVO_CACHE_HEX];
 	avo_buf b = AVO_BUF_INIT;
 	/* nginx logs a request after answering it: wait until a fresh GET is logged, so every
@@ -613,7 +606,6 @@ static void test_auth_location(void)
 	avo_buf b = AVO_BUF_INIT;
 	avo_cache_stats st;
 
-	avo_cache__remote_reset();
 	avo_cache *c = open_remote("auth-none", aurl, 0, 5000);
 	cap_begin();
 	CHECK_RC(avo_cache_put(c, "eval", key, "x", 1), 0); /* local write stands */
@@ -623,7 +615,6 @@ static void test_auth_location(void)
 	CHECK(st.remote_errors == 1 && st.remote_puts == 0);
 	avo_cache_free(c);
 
-	avo_cache__remote_reset();
 	setenv("AVO_CACHE_TOKEN", "right-token", 1);
 	c = open_remote("auth-ok", aurl, 0, 5000);
 	CHECK_RC(avo_cache_put(c, "eval", key, "y", 1), 0);
@@ -669,7 +660,6 @@ static void *thread_main(void *p)
 
 static void test_threads(void)
 {
-	avo_cache__remote_reset();
 	avo_cache *c = open_remote("threads", url, 0, 5000);
 	pthread_t th[4];
 	thread_arg args[4];
