@@ -598,10 +598,10 @@ done:
 	free(kdir);
 	free(hint);
 	free(last_feedback);
-	free(run_dir);
 	free(t.edit_hashes);
 	avo_tune__ahead_drop(&t);
 	avo_backend_free(t.backend);
+	free(run_dir); /* after the backend: its evaluations in flight read it (eopts.hide_dir) */
 	free(t.step_note);
 	avo_runstate_free(t.rs);
 	avo_candidate_book_dispose(&t.book);
