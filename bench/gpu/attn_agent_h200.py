@@ -3,8 +3,9 @@ agent drives `avo mcp kernels/attention/avo-sm90-shapes.json` over stdio on the 
 
 The agent's changes were written beforehand by the session's engineer acting as the agent
 (the GPU host runs batch commands only, so the agent cannot think there): each step is a
-whole kernel file under bench/attention/agent/, and the script submits it the way any MCP
-agent would, as one edit_regions call for the regions it changes, then submit with a note.
+JSON file under bench/attention/agent/ holding the new text of the regions it changes and
+its note, and the script submits it the way any MCP agent would, as one edit_regions call,
+then submit with the note.
 Every step so goes through avo's trusted evaluator and its confirming gate into one run
 dir; a step that is refused, wrong or not faster is recorded and not committed. After the
 session: a second session resumes the run and reads it back, then `avo status`,
@@ -13,7 +14,6 @@ session: a second session resumes the run and reads it back, then `avo status`,
 usage: attn_agent_h200.py AVO OUT"""
 import json
 import os
-import re
 import subprocess
 import sys
 
@@ -25,18 +25,7 @@ from mcp_log import records  # noqa: E402
 
 AVO, OUT = sys.argv[1], sys.argv[2]
 SPEC = os.environ.get("AVO_ATTN_SPEC") or os.path.join(ROOT, "kernels/attention/avo-sm90-shapes.json")
-KERNEL = os.path.join(ROOT, "kernels/attention/attention_sm90.cu")
-STEPS = [
-    ("step1_any_s.cu",
-     "any s on the Hopper kernel: 3-D TMA maps per head (a box past s reads zeros, never the next head), "
-     "the last KV block masked at s, rows past s not stored; dispatch sends every d=128 shape here"),
-]
-
-REGION = re.compile(r"^[ \t]*//[ \t]*avo:region[ \t]+(\S+)[^\n]*\n(.*?)^[ \t]*//[ \t]*avo:end", re.S | re.M)
-
-
-def regions(path):
-    return {m.group(1): m.group(2) for m in REGION.finditer(open(path).read())}
+STEPS = ["step1_any_s.json"]  # {"note": ..., "edits": [{"name": region, "text": new text}, ...]}
 
 
 def main():
@@ -53,27 +42,21 @@ def main():
     s.tool("write_note", {"text": "Plan: the dispatch sends s % 128 != 0 to the sm_80 kernel (about half of "
                                   "cuDNN). Make the Hopper kernel take any s: 3-D tensor maps so a tile past s "
                                   "reads zeros, mask keys >= s in the last block, do not store rows >= s."})
-    prev = regions(KERNEL)
     summary = []
-    for fname, note in STEPS:
-        want = regions(os.path.join(ROOT, "bench/attention/agent", fname))
-        changed = [n for n in want if want[n] != prev.get(n)]
-        refused = None
+    for fname in STEPS:
+        step = json.load(open(os.path.join(ROOT, "bench/attention/agent", fname)))
+        note, changed = step["note"], [e["name"] for e in step["edits"]]
         # One call: the parts of a change (a helper's new signature, its callers) parse only together.
-        text, err = s.tool("edit_regions", {"edits": [{"name": n, "text": want[n]} for n in changed]})
+        text, err = s.tool("edit_regions", {"edits": step["edits"]})
         if err:
-            refused = text.strip()[:600]
-        if refused:
-            summary.append({"step": fname, "refused": refused})
+            summary.append({"step": fname, "refused": text.strip()[:600]})
             continue
         text, err = s.tool("submit", {"note": note})
-        fb, _ = s.tool("read_feedback")
+        s.tool("read_feedback")
         committed = "committed: yes" in text
         summary.append({"step": fname, "regions": changed, "committed": committed, "answer": text.strip()[:600]})
         s.tool("write_note", {"text": "%s: %s" % (fname, "committed" if committed else "not committed: " +
                                                    text.strip()[:200])})
-        if committed:
-            prev = want
     s.tool("list_attempts", {"last": 20})
     rc1, _ = s.close()
     s = mcp_log.Logged(OUT, "attn-session2", argv)
