@@ -26,6 +26,7 @@ static void *mem_alloc(size_t n) { return malloc(n ? n : 1); }
 static void mem_free(void *p) { free(p); }
 static void mem_poison(void *p, size_t n) { memset(p, 0xff, n); }
 static int mem_to_host(void *dst, const void *src, size_t n) { memcpy(dst, src, n); return 0; }
+static int mem_copy(void *dst, const void *src, size_t n) { memcpy(dst, src, n); return 0; }
 static int mem_digest(const void *p, size_t n, uint64_t *out) { *out = avo_harness_digest(p, n); return 0; }
 static void dev_sync(void) {}
 static double now_ms(void)
@@ -105,13 +106,10 @@ typedef struct {
 	void *out;   /* device or host */
 	float *ref;  /* device or host */
 	char *host;  /* staging for what goes to avo */
+	void *kept[AVO_HARNESS_MAX_KEEP]; /* copies of run calls' outputs avo wants at the end */
+	uint32_t kept_index[AVO_HARNESS_MAX_KEEP];
+	int nkept;
 } run;
-
-static unsigned long env_num(const char *name, unsigned long dflt)
-{
-	const char *v = getenv(name);
-	return v && *v ? strtoul(v, NULL, 0) : dflt;
-}
 
 static int fail(int rc, const char *what)
 {
@@ -159,44 +157,68 @@ static int one_call(run *r, uint64_t seed, long timed_rep, double *ms)
 	return rc ? fail(rc, "the variant") : 0;
 }
 
-/* READY, then the seed avo answers with, then the call. */
+/* READY, then the seed avo answers with, then the call (run calls: timed, PRE before). */
 static int avo_call(run *r, uint32_t phase, uint32_t index, double *ms)
 {
 	uint64_t seed;
 	if (send_rec(AVO_HREC_READY, phase, index, 0, 0, NULL) < 0 || read_answer(&seed, sizeof(seed)) < 0)
 		return 2;
-	return one_call(r, seed, phase == AVO_HPHASE_TIMED ? (long)index : -1, ms);
+	return one_call(r, seed, phase == AVO_HPHASE_RUN ? (long)index : -1, ms);
 }
 
-static int send_output(run *r, uint32_t index)
+static int send_output(run *r, const void *out, uint32_t index)
 {
-	if (mem_to_host(r->host, r->out, r->out_bytes) < 0)
+	if (mem_to_host(r->host, out, r->out_bytes) < 0)
 		return 2;
 	return send_rec(AVO_HREC_OUTPUT, index, 0, 0, r->out_bytes, r->host) < 0 ? 2 : 0;
 }
 
+/* A copy of run call i's output, sent at the end (its digest went with its CALL). */
+static int keep_output(run *r, uint32_t i)
+{
+	if (r->nkept == AVO_HARNESS_MAX_KEEP) {
+		fprintf(stderr, "avo_harness: avo asked to keep more than %d outputs\n", AVO_HARNESS_MAX_KEEP);
+		return 2;
+	}
+	if (mem_copy(r->kept[r->nkept], r->out, r->out_bytes) < 0)
+		return 2;
+	r->kept_index[r->nkept++] = i + 1;
+	return 0;
+}
+
+/* The checked call, then run calls until avo says the run is over, then the outputs avo
+ * kept. Every run call is the same sequence; avo alone knows which are timed and which
+ * hold the device warm, and the run calls go back to back: no output leaves before the end. */
 static int run_candidate(run *r)
 {
-	unsigned long reps = env_num("AVO_HARNESS_REPS", 20), warmup = env_num("AVO_HARNESS_WARMUP", 3);
 	double ms = 0;
 	int rc;
-	if ((rc = avo_call(r, AVO_HPHASE_CHECK, 0, &ms)) || (rc = send_output(r, 0)))
+	for (int k = 0; k < AVO_HARNESS_MAX_KEEP; k++) /* now: no allocation between run calls */
+		if (!(r->kept[k] = mem_alloc(r->out_bytes)))
+			return 2;
+	if ((rc = avo_call(r, AVO_HPHASE_CHECK, 0, &ms)) || (rc = send_output(r, r->out, 0)))
 		return rc;
-	for (unsigned long i = 0; i < warmup; i++)
-		if ((rc = avo_call(r, AVO_HPHASE_WARMUP, (uint32_t)i, &ms)))
-			return rc;
-	for (unsigned long i = 0; i < reps; i++) {
+	for (uint32_t i = 0;; i++) {
 		char answer;
 		uint64_t digest;
-		if ((rc = avo_call(r, AVO_HPHASE_TIMED, (uint32_t)i, &ms)))
+		if ((rc = avo_call(r, AVO_HPHASE_RUN, i, &ms)))
 			return rc;
 		/* The output is committed before avo says whether it wants it. */
 		if (mem_digest(r->out, r->out_bytes, &digest) < 0 ||
-		    send_rec(AVO_HREC_CALL, (uint32_t)i, 0, ms, digest, NULL) < 0 || read_answer(&answer, 1) < 0)
+		    send_rec(AVO_HREC_CALL, i, 0, ms, digest, NULL) < 0 || read_answer(&answer, 1) < 0)
 			return 2;
-		if (answer == AVO_HARNESS_DUMP && (rc = send_output(r, (uint32_t)(i + 1))))
+		if ((answer == AVO_HARNESS_KEEP || answer == AVO_HARNESS_KEEP_END) && (rc = keep_output(r, i)))
 			return rc;
+		if (answer == AVO_HARNESS_END || answer == AVO_HARNESS_KEEP_END)
+			break;
+		if (answer != AVO_HARNESS_KEEP && answer != AVO_HARNESS_NEXT) {
+			fprintf(stderr, "avo_harness: avo answered '%c'\n", answer);
+			return 2;
+		}
 	}
+	for (int k = 0; k < r->nkept; k++)
+		if ((rc = send_output(r, r->kept[k], r->kept_index[k])))
+			return rc;
 	return send_rec(AVO_HREC_END, 0, 0, 0, 0, NULL) < 0 ? 2 : 0;
 }
 
@@ -306,6 +328,9 @@ done:
 		mem_free(r.out);
 	if (r.ref)
 		mem_free(r.ref);
+	for (int k = 0; k < AVO_HARNESS_MAX_KEEP; k++)
+		if (r.kept[k])
+			mem_free(r.kept[k]);
 	free(r.host);
 	return rc;
 }

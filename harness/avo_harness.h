@@ -2,8 +2,8 @@
  *
  * The author writes three callbacks: make the inputs from a seed, compute the reference,
  * call the variant. The library does the rest: it poisons the output before every call,
- * sends the outputs of checked calls to avo, times the calls with a warm-up, and gives
- * every timed call fresh inputs. avo compares, in its own process, against the reference
+ * sends the outputs of checked calls to avo, times every call (avo decides which count
+ * and which only hold the device warm), and gives every call fresh inputs. avo compares, in its own process, against the reference
  * that a separate process (the harness linked with the original kernel, which never calls
  * it) computed; nothing the harness prints counts. The protocol: README.md ("The harness")
  * and avo_harness_proto.h.

@@ -33,6 +33,11 @@ static int mem_to_host(void *dst, const void *src, size_t n)
 	return cuda_ok(cudaMemcpy(dst, src, n, cudaMemcpyDeviceToHost), "copy to host") ? 0 : -1;
 }
 
+static int mem_copy(void *dst, const void *src, size_t n)
+{
+	return cuda_ok(cudaMemcpy(dst, src, n, cudaMemcpyDeviceToDevice), "copy on the device") ? 0 : -1;
+}
+
 static void dev_sync(void) { cuda_ok(cudaDeviceSynchronize(), "the device"); }
 
 #include "avo_harness_proto.h"

@@ -7,22 +7,29 @@
  * Every record is a 32-byte header (one message) followed by `n` payload bytes (only
  * OUTPUT has some; in messages of at most 32 KiB):
  *   HELLO   a = output dtype, b = protocol version, x = flops per call, n = output elements
- *   READY   a = phase (0 checked call, 1 warm-up, 2 timed), b = index in the phase;
- *           avo answers 8 bytes: the seed of this call's inputs (so no input is known
- *           before its call)
- *   PRE     a = r: timed call r starts now (inputs made, output poisoned)
- *   CALL    a = r, x = its time in ms, n = the digest of its output (avo_harness_digest),
+ *   READY   a = phase (0 the checked call, 1 a run call), b = index in the phase; avo
+ *           answers 8 bytes: the seed of this call's inputs (so no input is known before
+ *           its call)
+ *   PRE     a = i: run call i starts now (inputs made, output poisoned, device idle)
+ *   CALL    a = i, x = its time in ms, n = the digest of its output (avo_harness_digest),
  *           taken before avo says whether it wants the output: avo answers one byte,
- *           'D' (send this call's OUTPUT now) or 'S'. An OUTPUT must match its digest, so
- *           work done after CALL cannot make a wanted output right.
- *   OUTPUT  a = 0 for the checked call, r + 1 for timed call r; in the reference process the
- *           position of the seed in AVO_HARNESS_SEEDS. Payload: the output (candidate: its
- *           dtype; reference: float32)
+ *           'S' (next call), 'K' (keep a copy of this output, then the next call), 'E'
+ *           (the run is over: send the kept OUTPUTs in order, then END) or 'F' (keep this
+ *           one, then as 'E'). At most AVO_HARNESS_MAX_KEEP are kept. An OUTPUT must match
+ *           its CALL's digest, so work done after CALL cannot make a wanted output right,
+ *           however late the OUTPUT comes; sending them at the end keeps the run calls
+ *           back to back (no device idle while avo reads and compares 100s of MB).
+ *   OUTPUT  a = 0 for the checked call (sent right after it), i + 1 for run call i; in the
+ *           reference process the position of the seed in AVO_HARNESS_SEEDS. Payload: the
+ *           output (candidate: its dtype; reference: float32)
+ *   END     the run is complete
+ *   FAIL    a = the value a harness callback returned
+ * Every run call is the same sequence; only avo knows which of them are timed and which
+ * only hold the device warm after the checked call (engine/proto_avoh.c, "warm hold"),
+ * and how many calls there are: it says so with its answers, after each call.
  * The reference process sends, per seed, READY (a = 0, b = its position) before and PRE
  * after making the inputs, poisoning and `prepare`: avo learns how long that takes when
  * no variant runs, and so bounds the time a candidate spends between a seed and its PRE.
- *   END     the run is complete
- *   FAIL    a = the value a harness callback returned
  */
 #ifndef AVO_HARNESS_PROTO_H
 #define AVO_HARNESS_PROTO_H
@@ -31,11 +38,14 @@
 #include <string.h>
 
 #define AVO_HARNESS_MAGIC 0x484f5641u /* "AVOH" */
-#define AVO_HARNESS_VERSION 1u
+#define AVO_HARNESS_VERSION 2u
 #define AVO_HARNESS_DATA_FD 3
 #define AVO_HARNESS_CTL_FD 4
-#define AVO_HARNESS_DUMP 'D'
-#define AVO_HARNESS_SKIP 'S'
+#define AVO_HARNESS_NEXT 'S'
+#define AVO_HARNESS_KEEP 'K'
+#define AVO_HARNESS_END 'E'
+#define AVO_HARNESS_KEEP_END 'F'
+#define AVO_HARNESS_MAX_KEEP 2
 
 enum {
 	AVO_HREC_HELLO = 1,
@@ -54,7 +64,7 @@ typedef struct {
 	uint64_t n; /* payload bytes (OUTPUT) or output elements (HELLO) */
 } avo_harness_rec;
 
-enum { AVO_HPHASE_CHECK = 0, AVO_HPHASE_WARMUP = 1, AVO_HPHASE_TIMED = 2 };
+enum { AVO_HPHASE_CHECK = 0, AVO_HPHASE_RUN = 1 };
 
 static inline unsigned avo_harness_dtype_size(uint32_t dtype)
 {

@@ -45,13 +45,23 @@ def value(runs_samples, rng=None, pick=None):
     return st.mean(meds)
 
 
+def drift(runs_samples_by_config):
+    """Geomean over configs and runs of median(first 5 samples) / median(last 5): below 1,
+    the first timed calls ran faster than the last (started with power to spare)."""
+    logs = [math.log(st.median(s[:5]) / st.median(s[-5:])) for rs in runs_samples_by_config for s in rs
+            if len(s) >= 10]
+    return math.exp(sum(logs) / len(logs)) if logs else float("nan")
+
+
 def interval(xs):
     xs = sorted(xs)
     return xs[int(0.025 * (len(xs) - 1))], xs[int(0.975 * (len(xs) - 1))]
 
 
 def smi_summary(path, out, rounds):
-    """Mean clock/power/temperature over each run's span (spans from OUT/spans.txt)."""
+    """Mean clock/power/temperature over each run's span (spans from OUT/spans.txt), and the
+    mean clock and power under load: the samples drawing at least 60% of the span's peak
+    power (the timed calls and the warm hold, not the gaps where avo compares outputs)."""
     try:
         spans = [l.split() for l in open("%s/spans.txt" % out)]
         rows = []
@@ -64,12 +74,16 @@ def smi_summary(path, out, rounds):
     except OSError as e:
         print("no GPU clock log (%s)" % e)
         return
-    print("%-10s %10s %10s %8s %8s" % ("run", "SM MHz", "power W", "temp C", "samples"))
+    print("%-10s %10s %10s %8s %8s %9s %9s" % ("run", "SM MHz", "power W", "temp C", "samples", "load MHz",
+                                               "load W"))
     for name, t0, t1 in spans:
         sel = [r for r in rows if float(t0) <= r[0] <= float(t1)]
         if sel:
-            print("%-10s %10.0f %10.0f %8.1f %8d" % (name, st.mean(r[1] for r in sel), st.mean(r[2] for r in sel),
-                                                   st.mean(r[3] for r in sel), len(sel)))
+            peak = max(r[2] for r in sel)
+            load = [r for r in sel if r[2] >= 0.6 * peak]
+            print("%-10s %10.0f %10.0f %8.1f %8d %9.0f %9.0f" % (
+                name, st.mean(r[1] for r in sel), st.mean(r[2] for r in sel), st.mean(r[3] for r in sel), len(sel),
+                st.mean(r[1] for r in load), st.mean(r[2] for r in load)))
 
 
 def main():
@@ -117,6 +131,8 @@ def main():
     print("fitness old: %s" % " ".join("%.2f" % r["fitness"] for r in runs["old"]))
     print("fitness new: %s" % " ".join("%.2f" % r["fitness"] for r in runs["new"]))
     print("correct: old %s, new %s" % (all(r["correct"] for r in runs["old"]), all(r["correct"] for r in runs["new"])))
+    print("first 5 / last 5 timed calls (geomean, 1.0 = no drift within a run): old %.4f, new %.4f" % (
+        drift([o for o, _ in data.values()]), drift([w for _, w in data.values()])))
     verdict = "agree within noise" if lo <= 1.0 <= hi else "DISAGREE beyond noise"
     print("overall new/old (geomean of %d configs): %.4f, 95%% interval [%.4f, %.4f]: %s" % (
         len(data), g, lo, hi, verdict))

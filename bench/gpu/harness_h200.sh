@@ -15,6 +15,10 @@
 set -uo pipefail
 source "$(dirname "$0")/env.sh" || exit 4
 cd "$ROOT"
+# Both harnesses time after a warm hold (protocol version 2: README in
+# bench/results/harness-h200); an avo from before it cannot speak to this tree's library.
+grep -q "held the device warm" "$AVO" ||
+	{ echo "harness_h200: $AVO predates protocol version 2: rebuild and rerun bench/gpu/fetch_devdeps.sh" >&2; exit 4; }
 ROUNDS=${ROUNDS:-2}
 FIRST_ROUND=${FIRST_ROUND:-1}
 export AVO_HARNESS_DIR=${AVO_HARNESS_DIR:-$ROOT/harness} # the library next to this checkout
