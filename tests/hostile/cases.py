@@ -106,11 +106,6 @@ CASES = {
         prefix=takeover("before"), expect=["did work outside their timed span"]),
     "takeover_defer_past_call": dict(defence="protocol", region="scores", config=2,
         prefix=takeover("after"), expect=["not the one its CALL record committed to"]),
-    # the first run calls after the checked one are always untimed (avo holds the device
-    # warm): a variant that idles through them starts its timed calls with power to spare
-    "skip_warm_hold": dict(defence="protocol", region="scores",
-        prefix=FIRST + "{ static int calls; calls++; if (calls >= 2 && calls <= 4) return 0; }\n",
-        expect=["work skipped while avo held the device warm"]),
     "print_protocol_records": dict(defence="protocol", region="scores",
         prefix=FIRST + "{ extern int printf(const char *, ...); extern int fprintf(void *, const char *, ...);\n"
                "extern long write(int, const void *, unsigned long);\n"
