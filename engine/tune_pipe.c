@@ -1,5 +1,7 @@
 /* The tune loop's side of the evaluation pipeline (pipeline.h): evaluations on any free
- * device, confirmations on the first device, and proposals ahead of need.
+ * device, confirmations pair by pair (both sides of a pair on one device, the pairs on
+ * whichever devices are free), and proposals ahead of need. While the oldest candidate is
+ * confirmed, the devices its pairs leave free run the first looks of the later proposals.
  *
  * Proposing ahead (an operator with avo_agent_op.observe, the knob search): up to
  * `lookahead` candidates are in flight. Each turn either proposes (while there is room) or
@@ -24,10 +26,6 @@ struct tune_flight {
 	char eh[33];
 	char *note;              /* the operator's note when it was proposed */
 	long job;                /* pipeline job */
-	int looked;              /* speculate() decided on it */
-	long *conf;              /* its confirmation runs queued ahead (A B A B ...), or NULL */
-	unsigned nconf;
-	char conf_base[AVO_CACHE_HEX]; /* the best they measure against (its variant hash) */
 };
 
 /* The argument of make_candidate(): owned by the pipeline until the fold takes it back. */
@@ -74,77 +72,11 @@ static int make_candidate(void *arg, char **src, size_t *len)
 	return 0;
 }
 
-static void conf_drop(tune_ctx *t, struct tune_flight *f)
-{
-	for (unsigned k = 0; k < f->nconf; k++)
-		if (f->conf[k] > 0)
-			avo_pipeline_cancel(t->pipe, f->conf[k]);
-	free(f->conf);
-	f->conf = NULL;
-	f->nconf = 0;
-}
-
 static void flight_dispose(tune_ctx *t, struct tune_flight *f)
 {
 	if (f->job > 0 && t->pipe)
 		avo_pipeline_cancel(t->pipe, f->job);
-	conf_drop(t, f);
 	free(f->note);
-}
-
-/* ---- confirmations ahead -------------------------------------------------------------- */
-
-/* A candidate measured ahead whose first measurement beats the best gets its confirmation
- * runs queued at once, pinned to one device (both sides), the devices taken in turn: while
- * the oldest candidate is confirmed on one device, later ones are on the others. When it
- * is folded, the gate takes these runs if the best is still the one they measured against
- * (else they are dropped and it is confirmed afresh). Which runs are made never changes a
- * record: the gate decides on the same measurements of the same two variants. */
-static void speculate(tune_ctx *t)
-{
-	unsigned need = 2 * (t->gate.rounds < 2 ? 2 : t->gate.rounds);
-	for (size_t i = 0; i < t->nflight; i++) {
-		struct tune_flight *f = &t->flight[i];
-		const avo_eval_result *er = NULL;
-		void *arg = NULL;
-		int dev = -1;
-		if (f->looked || !avo_pipeline_peek(t->pipe, f->job, &er, &arg, &dev))
-			continue;
-		f->looked = 1;
-		tune_make *m = arg;
-		long left = t->budget_evals > 0 ? t->budget_evals - t->attempts - (long)i - 1 : (long)need;
-		if (!er || !m || !m->cand || !er->correct || left < (long)need ||
-		    !avo_gate_could_win(&t->gate, er->fitness, t->best_fitness) || avo_tune__in_lineage(t, er->variant_hash) ||
-		    avo_tune__ensure_base(t) < 0)
-			continue;
-		if (!(f->conf = calloc(need, sizeof(*f->conf))))
-			continue;
-		size_t nd = avo_pipeline_ndevices(t->pipe);
-		int pin = (int)(t->spec_turn++ % nd);
-		const avo_candidate *a = t->book.pinned, *b = m->cand;
-		memcpy(f->conf_base, a->hash, sizeof(f->conf_base));
-		for (unsigned k = 0; k < need; k++) {
-			f->conf[k] = avo_pipeline_submit(t->pipe, k % 2 ? b->source : a->source, k % 2 ? b->len : a->len, pin, 1);
-			f->nconf++;
-			if (f->conf[k] < 0) {
-				f->conf[k] = 0;
-				conf_drop(t, f);
-				avo_error_clear();
-				break;
-			}
-		}
-	}
-}
-
-/* Wait for job `id`, queuing confirmations ahead while other jobs finish. */
-static void wait_speculating(tune_ctx *t, long id)
-{
-	unsigned long seen = 0;
-	if (t->nflight == 0 || avo_pipeline_ndevices(t->pipe) < 2)
-		return; /* one device: nothing runs beside a confirmation */
-	do
-		speculate(t);
-	while (!avo_pipeline_wait_event(t->pipe, id, &seen) && !*t->interrupted);
 }
 
 /* ---- single evaluations --------------------------------------------------------------- */
@@ -168,28 +100,20 @@ int avo_tune__pipe_eval(tune_ctx *t, avo_eval_result **er, const char *src, size
 	return rc;
 }
 
-/* The gate's measurements (gate.h): the runs queued ahead for the candidate being folded
- * (speculate()), else remeasures on the pipeline's first device. */
-long avo_tune__pipe_gate_submit(const char *src, size_t len, void *payload)
+/* The gate's measurements (gate.h): remeasures, a pair's B on the device of its A. */
+long avo_tune__pipe_gate_submit(const char *src, size_t len, long after, void *payload)
 {
-	tune_ctx *t = payload;
-	struct tune_flight *f = t->folding;
-	if (f && f->conf && t->conf_next < f->nconf && f->conf[t->conf_next] > 0) {
-		long id = f->conf[t->conf_next];
-		f->conf[t->conf_next++] = 0; /* the gate's now: it waits for or cancels it */
-		return id;
-	}
-	return avo_pipeline_submit(t->pipe, src, len, 0, 1);
+	return avo_pipeline_submit_after(((tune_ctx *)payload)->pipe, src, len, AVO_PIPELINE_ANY, 1, after);
 }
 
-int avo_tune__pipe_gate_wait(long ticket, avo_eval_result **out, void *payload)
+int avo_tune__pipe_gate_wait(long ticket, avo_eval_result **out, int *device, void *payload)
 {
 	tune_ctx *t = payload;
 	int dev = -1;
-	wait_speculating(t, ticket);
 	/* not abandoned midway: the gate stops after it (gate_observe) */
 	int rc = avo_pipeline_wait(t->pipe, ticket, out, &dev, NULL, NULL);
 	t->eval_device = dev >= 0 ? avo_pipeline_device_name(t->pipe, (size_t)dev) : NULL;
+	*device = dev;
 	return rc;
 }
 
@@ -251,7 +175,6 @@ static int fold(tune_ctx *t, avo_agent_op *op, const avo_agent_context *ctx)
 	avo_eval_result *er = NULL;
 	void *arg = NULL;
 	int dev = -1;
-	wait_speculating(t, f.job);
 	int rc = avo_pipeline_wait(t->pipe, f.job, &er, &dev, t->interrupted, &arg); /* then cancel is a no-op */
 	tune_make *m = arg;
 	if (rc == 1) { /* the edit check refused it: recorded in its turn, without a device */
@@ -266,13 +189,7 @@ static int fold(tune_ctx *t, avo_agent_op *op, const avo_agent_context *ctx)
 		t->eval_device = dev >= 0 ? avo_pipeline_device_name(t->pipe, (size_t)dev) : NULL;
 		avo_agent_observe(op, ctx, m->cand->knobs, m->cand->nknobs, er->correct, er->fitness);
 		avo_agent_eval ev = {0};
-		/* runs queued ahead serve only against the best they measured */
-		if (f.conf && (!t->book.pinned || memcmp(f.conf_base, t->book.pinned->hash, sizeof(f.conf_base))))
-			conf_drop(t, &f);
-		t->folding = &f;
-		t->conf_next = 0;
 		rc = avo_tune__gate(t, &ev, m->cand, er);
-		t->folding = NULL;
 		m->cand = NULL;
 		avo_agent_eval_dispose(&ev);
 		avo_eval_result_free(er);
