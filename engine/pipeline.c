@@ -17,7 +17,7 @@ typedef struct job {
 	long id;
 	char *src;
 	size_t len;
-	int pin, remeasure;      /* remeasure: a confirmation run, ahead of other work */
+	int pin, remeasure;      /* AVO_PIPELINE_CONFIRM (first), AVO_PIPELINE_AHEAD (last) */
 	long after;              /* > 0: runs on the device that runs job `after`, right after it */
 	avo_pipeline_make make; /* set: src comes from make(make_arg) on a compile thread */
 	void *make_arg;
@@ -123,14 +123,15 @@ static void job_fail(job *j, int rc)
 
 /* ---- the workers -------------------------------------------------------------------- */
 
-/* Confirmation runs first (they hold up the lineage), then in submission order. A device
- * runs the jobs pinned to it in the order they came (a pair's A then its B): while the
- * oldest one is still being built, it waits for it rather than start another run. A job
- * that follows another (`after`) waits until that one has a device. The compile pool
- * (dev < 0) builds confirmation runs first. */
+/* Confirmation runs first (they hold up the lineage), then first looks in submission
+ * order, then confirmations ahead (when nothing else waits). A device runs the jobs pinned
+ * to it in the order they came (a pair's A then its B): while the oldest one is still
+ * being built, it waits for it rather than start another run. A job that follows another
+ * (`after`) waits until that one has a device. The compile pool (dev < 0) builds pinned
+ * and following jobs with the confirmation runs. */
 static job *pick(avo_pipeline *p, job_state st, long dev)
 {
-	job *any = NULL, *urgent = NULL;
+	job *best[3] = {NULL, NULL, NULL}; /* confirmation, first look, ahead */
 	for (job *j = p->head; j; j = j->next) {
 		if (j->cancelled)
 			continue;
@@ -138,12 +139,13 @@ static job *pick(avo_pipeline *p, job_state st, long dev)
 			return j->st == st ? j : NULL;
 		if (j->st != st || (dev >= 0 && (j->pin >= 0 || j->after > 0)))
 			continue;
-		if (!urgent && (j->remeasure || j->pin >= 0 || j->after > 0))
-			urgent = j;
-		if (!any)
-			any = j;
+		int level = j->remeasure == AVO_PIPELINE_CONFIRM || j->pin >= 0 || j->after > 0 ? 0
+			    : j->remeasure == AVO_PIPELINE_AHEAD			 ? 2
+										 : 1;
+		if (!best[level])
+			best[level] = j;
 	}
-	return urgent ? urgent : any;
+	return best[0] ? best[0] : best[1] ? best[1] : best[2];
 }
 
 static void *compile_worker(void *arg)
@@ -162,7 +164,7 @@ static void *compile_worker(void *arg)
 		avo_eval_result *r = NULL;
 		int rc = j->make ? j->make(j->make_arg, &j->src, &j->len) : 0;
 		if (rc == 0)
-			rc = avo_eval_session_build(p->sess, j->src, j->len, j->remeasure, &b, &r);
+			rc = avo_eval_session_build(p->sess, j->src, j->len, j->remeasure != 0, &b, &r);
 		pthread_mutex_lock(&p->mu);
 		if (rc > 0) {
 			j->refused = 1;
@@ -465,6 +467,17 @@ int avo_pipeline_wait(avo_pipeline *p, long id, avo_eval_result **out, int *devi
 	}
 	pthread_mutex_unlock(&p->mu);
 	return rc;
+}
+
+void avo_pipeline_promote(avo_pipeline *p, long id)
+{
+	pthread_mutex_lock(&p->mu);
+	job *j = find(p, id);
+	if (j && j->remeasure == AVO_PIPELINE_AHEAD) {
+		j->remeasure = AVO_PIPELINE_CONFIRM;
+		pthread_cond_broadcast(&p->work);
+	}
+	pthread_mutex_unlock(&p->mu);
 }
 
 void avo_pipeline_cancel(avo_pipeline *p, long id)

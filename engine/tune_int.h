@@ -82,6 +82,8 @@ typedef struct {
 	size_t nflight;
 	const char *eval_device; /* the device of the evaluation being recorded; NULL: none */
 	int devices_frozen;      /* run.json keeps the search's utilization (not the final's) */
+	struct tune_flight *folding; /* the proposal being folded (its confirmations queued ahead) */
+	unsigned conf_next;      /* the next of them the gate takes */
 	int interactive;         /* the operator's client stays while the budget is spent (mcp) */
 	int finished;            /* the operator ended the run (finish): evaluations are refused */
 	int final_done;          /* the final measurement ran (or was not needed) */

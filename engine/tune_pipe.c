@@ -26,6 +26,10 @@ struct tune_flight {
 	char eh[33];
 	char *note;              /* the operator's note when it was proposed */
 	long job;                /* pipeline job */
+	int looked;              /* speculate() decided on it */
+	long *conf;              /* its confirmation runs queued ahead (A B A B ...), or NULL */
+	unsigned nconf;
+	char conf_base[AVO_CACHE_HEX]; /* the best they measure against (its variant hash) */
 };
 
 /* The argument of make_candidate(): owned by the pipeline until the fold takes it back. */
@@ -72,11 +76,76 @@ static int make_candidate(void *arg, char **src, size_t *len)
 	return 0;
 }
 
+static void conf_drop(tune_ctx *t, struct tune_flight *f)
+{
+	for (unsigned k = 0; k < f->nconf; k++)
+		if (f->conf[k] > 0)
+			avo_pipeline_cancel(t->pipe, f->conf[k]);
+	free(f->conf);
+	f->conf = NULL;
+	f->nconf = 0;
+}
+
 static void flight_dispose(tune_ctx *t, struct tune_flight *f)
 {
 	if (f->job > 0 && t->pipe)
 		avo_pipeline_cancel(t->pipe, f->job);
+	conf_drop(t, f);
 	free(f->note);
+}
+
+/* ---- confirmations ahead -------------------------------------------------------------- */
+
+/* A candidate measured ahead whose first measurement beats the best gets its confirmation
+ * pairs queued at once (A, then B on A's device), to run when a device has nothing else to
+ * do (AVO_PIPELINE_AHEAD): with several devices, a confirmation holds up the fold while
+ * the first looks in flight may all be done. When it is folded, the gate takes these runs
+ * (promoted to run first) if the best is still the one they measured against, else they
+ * are dropped and it is confirmed afresh. Which runs are made never changes a record: the
+ * gate decides on the same measurements of the same two variants. */
+static void speculate(tune_ctx *t)
+{
+	unsigned need = 2 * (t->gate.rounds < 2 ? 2 : t->gate.rounds);
+	long ahead = 0; /* the budget that earlier candidates' confirmations queued ahead take */
+	for (size_t i = 0; i < t->nflight; i++) {
+		struct tune_flight *f = &t->flight[i];
+		const avo_eval_result *er = NULL;
+		void *arg = NULL;
+		ahead += f->nconf;
+		if (f->looked || !avo_pipeline_peek(t->pipe, f->job, &er, &arg, NULL))
+			continue;
+		f->looked = 1;
+		tune_make *m = arg;
+		long left = t->budget_evals > 0 ? t->budget_evals - t->attempts - (long)i - 1 - ahead : (long)need;
+		if (!er || !m || !m->cand || !er->correct || left < (long)need ||
+		    !avo_gate_could_win(&t->gate, er->fitness, t->best_fitness) || avo_tune__in_lineage(t, er->variant_hash) ||
+		    avo_tune__ensure_base(t) < 0 || !(f->conf = calloc(need, sizeof(*f->conf))))
+			continue;
+		const avo_candidate *a = t->book.pinned, *b = m->cand;
+		memcpy(f->conf_base, a->hash, sizeof(f->conf_base));
+		for (unsigned k = 0; k < need; k++) {
+			f->conf[k] = avo_pipeline_submit_after(t->pipe, k % 2 ? b->source : a->source, k % 2 ? b->len : a->len,
+							       AVO_PIPELINE_ANY, AVO_PIPELINE_AHEAD, k % 2 ? f->conf[k - 1] : 0);
+			f->nconf++;
+			if (f->conf[k] < 0) {
+				f->conf[k] = 0;
+				conf_drop(t, f);
+				avo_error_clear();
+				break;
+			}
+		}
+	}
+}
+
+/* Wait for job `id`, queuing confirmations ahead while other jobs finish. */
+static void wait_speculating(tune_ctx *t, long id)
+{
+	unsigned long seen = 0;
+	if (t->nflight == 0 || avo_pipeline_ndevices(t->pipe) < 2)
+		return; /* one device: nothing runs beside a confirmation */
+	do
+		speculate(t);
+	while (!avo_pipeline_wait_event(t->pipe, id, &seen) && !*t->interrupted);
 }
 
 /* ---- single evaluations --------------------------------------------------------------- */
@@ -100,16 +169,27 @@ int avo_tune__pipe_eval(tune_ctx *t, avo_eval_result **er, const char *src, size
 	return rc;
 }
 
-/* The gate's measurements (gate.h): remeasures, a pair's B on the device of its A. */
+/* The gate's measurements (gate.h): the runs queued ahead for the candidate being folded
+ * (speculate(): the same pairs, in the same order), else remeasures, a pair's B on the
+ * device of its A. Either way they run before anything else. */
 long avo_tune__pipe_gate_submit(const char *src, size_t len, long after, void *payload)
 {
-	return avo_pipeline_submit_after(((tune_ctx *)payload)->pipe, src, len, AVO_PIPELINE_ANY, 1, after);
+	tune_ctx *t = payload;
+	struct tune_flight *f = t->folding;
+	if (f && f->conf && t->conf_next < f->nconf && f->conf[t->conf_next] > 0) {
+		long id = f->conf[t->conf_next];
+		f->conf[t->conf_next++] = 0; /* the gate's now: it waits for or cancels it */
+		avo_pipeline_promote(t->pipe, id);
+		return id;
+	}
+	return avo_pipeline_submit_after(t->pipe, src, len, AVO_PIPELINE_ANY, AVO_PIPELINE_CONFIRM, after);
 }
 
 int avo_tune__pipe_gate_wait(long ticket, avo_eval_result **out, int *device, void *payload)
 {
 	tune_ctx *t = payload;
 	int dev = -1;
+	wait_speculating(t, ticket);
 	/* not abandoned midway: the gate stops after it (gate_observe) */
 	int rc = avo_pipeline_wait(t->pipe, ticket, out, &dev, NULL, NULL);
 	t->eval_device = dev >= 0 ? avo_pipeline_device_name(t->pipe, (size_t)dev) : NULL;
@@ -175,6 +255,7 @@ static int fold(tune_ctx *t, avo_agent_op *op, const avo_agent_context *ctx)
 	avo_eval_result *er = NULL;
 	void *arg = NULL;
 	int dev = -1;
+	wait_speculating(t, f.job);
 	int rc = avo_pipeline_wait(t->pipe, f.job, &er, &dev, t->interrupted, &arg); /* then cancel is a no-op */
 	tune_make *m = arg;
 	if (rc == 1) { /* the edit check refused it: recorded in its turn, without a device */
@@ -189,7 +270,13 @@ static int fold(tune_ctx *t, avo_agent_op *op, const avo_agent_context *ctx)
 		t->eval_device = dev >= 0 ? avo_pipeline_device_name(t->pipe, (size_t)dev) : NULL;
 		avo_agent_observe(op, ctx, m->cand->knobs, m->cand->nknobs, er->correct, er->fitness);
 		avo_agent_eval ev = {0};
+		/* runs queued ahead serve only against the best they measured */
+		if (f.conf && (!t->book.pinned || memcmp(f.conf_base, t->book.pinned->hash, sizeof(f.conf_base))))
+			conf_drop(t, &f);
+		t->folding = &f;
+		t->conf_next = 0;
 		rc = avo_tune__gate(t, &ev, m->cand, er);
+		t->folding = NULL;
 		m->cand = NULL;
 		avo_agent_eval_dispose(&ev);
 		avo_eval_result_free(er);
