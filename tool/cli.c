@@ -33,6 +33,30 @@ int avo_cli_spec_arg(const char *cmd, const char *a, const char **spec)
 	return 0;
 }
 
+int avo_cli_parse(const char *cmd, int argc, char **argv, const avo_cli_opt *opts, const char **spec,
+		  void (*usage)(FILE *), const char *const *need_spec_or)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const avo_cli_opt *o = opts;
+		while (o->name && strcmp(a, o->name) && !(o->alias && !strcmp(a, o->alias)))
+			o++;
+		if (avo_cli_is_help(a)) {
+			usage(stdout);
+			return AVO_EXIT_OK;
+		} else if (o->name && !o->value) {
+			*o->flag = 1;
+		} else if (o->name ? avo_cli_value(cmd, argc, argv, &i, o->value) < 0 : avo_cli_spec_arg(cmd, a, spec) < 0) {
+			return AVO_EXIT_USAGE;
+		}
+	}
+	if (need_spec_or && !*spec && !*need_spec_or) {
+		usage(stderr);
+		return AVO_EXIT_USAGE;
+	}
+	return -1;
+}
+
 int avo_cli_exit_code(int code)
 {
 	switch (code) {

@@ -4,6 +4,8 @@
 
 #include "report.h"
 
+#include <stdio.h>
+
 /* Exit codes (documented in README "Exit codes" and `avo --help`). */
 enum {
 	AVO_EXIT_OK = 0,        /* success */
@@ -41,6 +43,21 @@ int avo_cli_value(const char *cmd, int argc, char **argv, int *i, const char **s
 /* Any other argument `a`: the command's one spec into *spec. -1 after printing why when `a`
  * is an unknown option or a second spec. */
 int avo_cli_spec_arg(const char *cmd, const char *a, const char **spec);
+
+/* One option of a command: "--name" (or its alias, NULL: none) either takes a value into
+ * *value or, with value NULL, sets *flag to 1. */
+typedef struct {
+	const char *name, *alias;
+	const char **value;
+	int *flag;
+} avo_cli_opt;
+
+/* A command line of options (opts ends with a {NULL} entry) and at most one spec (*spec).
+ * -1: go on. Otherwise the exit code to return at once: AVO_EXIT_OK after --help (usage
+ * printed to stdout), AVO_EXIT_USAGE after printing why, or with usage on stderr when
+ * need_spec_or is not NULL and neither a spec nor *need_spec_or was given. */
+int avo_cli_parse(const char *cmd, int argc, char **argv, const avo_cli_opt *opts, const char **spec,
+		  void (*usage)(FILE *), const char *const *need_spec_or);
 
 /* ---- avo report and avo status (cmd_report.c) ------------------------------------ */
 

@@ -95,26 +95,12 @@ int avo_cmd_report(int argc, char **argv)
 {
 	const char *spec = NULL, *output = "report.html", *run_dir = NULL, *peers = NULL, *kernel = NULL,
 		   *title = NULL;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char **slot = !strcmp(a, "-o") || !strcmp(a, "--output") ? &output
-				    : !strcmp(a, "--run-dir")                  ? &run_dir
-				    : !strcmp(a, "--peers")                    ? &peers
-				    : !strcmp(a, "--kernel")                   ? &kernel
-				    : !strcmp(a, "--title")                    ? &title
-									       : NULL;
-		if (avo_cli_is_help(a)) {
-			usage(stdout);
-			return AVO_EXIT_OK;
-		} else if (slot ? avo_cli_value("report", argc, argv, &i, slot) < 0
-				: avo_cli_spec_arg("report", a, &spec) < 0) {
-			return AVO_EXIT_USAGE;
-		}
-	}
-	if (!spec && !run_dir) {
-		usage(stderr);
-		return AVO_EXIT_USAGE;
-	}
+	const avo_cli_opt opts[] = {{"--output", "-o", &output, NULL}, {"--run-dir", NULL, &run_dir, NULL},
+				    {"--peers", NULL, &peers, NULL},    {"--kernel", NULL, &kernel, NULL},
+				    {"--title", NULL, &title, NULL},    {NULL, NULL, NULL, NULL}};
+	int code = avo_cli_parse("report", argc, argv, opts, &spec, usage, &run_dir);
+	if (code >= 0)
+		return code;
 
 	avo_cli_report_target t;
 	avo_report_run *run = NULL;

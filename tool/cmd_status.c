@@ -22,24 +22,11 @@ int avo_cmd_status(int argc, char **argv)
 {
 	const char *spec = NULL, *run_dir = NULL, *peers = NULL;
 	int json = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (avo_cli_is_help(a)) {
-			usage(stdout);
-			return AVO_EXIT_OK;
-		} else if (!strcmp(a, "--json"))
-			json = 1;
-		else if (!strcmp(a, "--run-dir") || !strcmp(a, "--peers")) {
-			if (avo_cli_value("status", argc, argv, &i, !strcmp(a, "--run-dir") ? &run_dir : &peers) < 0)
-				return AVO_EXIT_USAGE;
-		} else if (avo_cli_spec_arg("status", a, &spec) < 0) {
-			return AVO_EXIT_USAGE;
-		}
-	}
-	if (!spec && !run_dir) {
-		usage(stderr);
-		return AVO_EXIT_USAGE;
-	}
+	const avo_cli_opt opts[] = {{"--json", NULL, NULL, &json}, {"--run-dir", NULL, &run_dir, NULL},
+				    {"--peers", NULL, &peers, NULL}, {NULL, NULL, NULL, NULL}};
+	int code = avo_cli_parse("status", argc, argv, opts, &spec, usage, &run_dir);
+	if (code >= 0)
+		return code;
 	avo_cli_report_target t;
 	avo_report_run *run = NULL;
 	avo_buf out = AVO_BUF_INIT;
