@@ -29,6 +29,7 @@ void avo_gate_verdict_dispose(avo_gate_verdict *v)
  * config's ms into the objective (1 for "ms": fitness 1/ms; flops for "tflops"). */
 typedef struct {
 	double **x;
+	int **g;                 /* the device of each sample (stats.h groups) */
 	size_t *n, *cap;
 	double *scale;
 } side;
@@ -36,20 +37,21 @@ typedef struct {
 static int side_init(side *s, size_t nc)
 {
 	s->x = calloc(nc, sizeof(*s->x));
+	s->g = calloc(nc, sizeof(*s->g));
 	s->n = calloc(nc, sizeof(*s->n));
 	s->cap = calloc(nc, sizeof(*s->cap));
 	s->scale = calloc(nc, sizeof(*s->scale));
-	return s->x && s->n && s->cap && s->scale ? 0 : avo_oom();
+	return s->x && s->g && s->n && s->cap && s->scale ? 0 : avo_oom();
 }
 
 static void side_dispose(side *s, size_t nc)
 {
-	for (size_t i = 0; s->x && i < nc; i++)
-		free(s->x[i]);
-	free(s->x), free(s->n), free(s->cap), free(s->scale);
+	for (size_t i = 0; s->x && s->g && i < nc; i++)
+		free(s->x[i]), free(s->g[i]);
+	free(s->x), free(s->g), free(s->n), free(s->cap), free(s->scale);
 }
 
-static int side_add(side *s, const avo_eval_result *r, int tflops)
+static int side_add(side *s, const avo_eval_result *r, int tflops, int device)
 {
 	for (size_t c = 0; c < r->nconfigs; c++) {
 		const avo_eval_config_result *cr = &r->configs[c];
@@ -58,12 +60,17 @@ static int side_add(side *s, const avo_eval_result *r, int tflops)
 		if (s->n[c] + k > s->cap[c]) {
 			size_t cap = (s->n[c] + k) * 2;
 			double *nx = realloc(s->x[c], cap * sizeof(double));
-			if (!nx)
+			if (nx)
+				s->x[c] = nx;
+			int *ng = nx ? realloc(s->g[c], cap * sizeof(int)) : NULL;
+			if (!ng)
 				return avo_oom();
-			s->x[c] = nx;
+			s->g[c] = ng;
 			s->cap[c] = cap;
 		}
 		memcpy(s->x[c] + s->n[c], x, k * sizeof(double));
+		for (size_t i = 0; i < k; i++)
+			s->g[c][s->n[c] + i] = device;
 		s->n[c] += k;
 		if (!s->scale[c])
 			s->scale[c] = tflops ? cr->tflops * cr->ms : 1;
@@ -108,7 +115,8 @@ int avo_gate_confirm(avo_gate_verdict *out, const avo_gate_options *o, const avo
 			goto done;
 		}
 		for (unsigned k = 0; k < 2 * rounds; k++)
-			if ((tickets[k] = o->submit(k % 2 ? b_src : a_src, k % 2 ? b_len : a_len, o->payload)) < 0) {
+			if ((tickets[k] = o->submit(k % 2 ? b_src : a_src, k % 2 ? b_len : a_len, k % 2 ? tickets[k - 1] : 0,
+						    o->payload)) < 0) {
 				rc = (int)tickets[k];
 				goto done;
 			}
@@ -118,8 +126,9 @@ int avo_gate_confirm(avo_gate_verdict *out, const avo_gate_options *o, const avo
 		for (int is_b = 0; is_b < 2 && out->complete; is_b++) {
 			avo_eval_result *er = NULL;
 			size_t k = 2 * r + (unsigned)is_b;
+			int device = 0;
 			if (tickets) {
-				rc = o->wait(tickets[k], &er, o->payload);
+				rc = o->wait(tickets[k], &er, &device, o->payload);
 				tickets[k] = 0;
 			} else
 				rc = avo_eval_run(&er, spec, is_b ? b_src : a_src, is_b ? b_len : a_len, cache, &eo);
@@ -130,7 +139,7 @@ int avo_gate_confirm(avo_gate_verdict *out, const avo_gate_options *o, const avo
 				out->complete = 0;
 				out->why = avo_sprintf("%s failed its confirmation run: %s", is_b ? "the candidate" : "the best",
 						       er->feedback ? er->feedback : avo_eval_status_name(er->status));
-			} else if ((rc = side_add(is_b ? &sb : &sa, er, tflops)) < 0) {
+			} else if ((rc = side_add(is_b ? &sb : &sa, er, tflops, device)) < 0) {
 				avo_eval_result_free(er);
 				goto done;
 			}
@@ -152,7 +161,7 @@ int avo_gate_confirm(avo_gate_verdict *out, const avo_gate_options *o, const avo
 		goto done;
 	}
 	for (size_t c = 0; c < nc; c++) {
-		cfg[c] = (avo_stats_config){sa.x[c], sa.n[c], sb.x[c], sb.n[c]};
+		cfg[c] = (avo_stats_config){sa.x[c], sa.n[c], sb.x[c], sb.n[c], sa.g[c], sb.g[c]};
 		out->noise_a[c] = avo_stats_rel_sd(sa.x[c], sa.n[c]);
 		out->noise_b[c] = avo_stats_rel_sd(sb.x[c], sb.n[c]);
 		out->samples_per_config[c] = sb.n[c];

@@ -2,8 +2,9 @@
  *
  * A candidate whose first measurement is better than the best "could win". Only such a
  * candidate is confirmed (the others cost nothing more): the best (A) and the
- * candidate (B) are measured again, interleaved on the same device - A B A B ..., `rounds`
- * pairs, each a fresh run that bypasses the evaluation cache (the compiled objects still
+ * candidate (B) are measured again in `rounds` pairs, A then B on one device (A B A B ...
+ * on one device; the pairs spread over several when the caller has them), each a fresh run
+ * that bypasses the evaluation cache (the compiled objects still
  * come from the "bin" cache). Their per-repetition samples (eval.h; `ms` is one sample
  * when a harness gives none) go to stats.h: the gain of B over A as a ratio of geometric
  * means across configs, with a bootstrap interval at `confidence`. The candidate is
@@ -34,12 +35,15 @@ typedef struct {
 	uint64_t seed;         /* bootstrap RNG seed */
 	/* Where the confirmation measurements run, all queued at once in their order (A B A B
 	 * ...) so their builds overlap: submit() queues a remeasure of `src` (a ticket > 0, or
-	 * < 0 on failure), wait() gives its verdict (*out the caller's; < 0 only when the
-	 * environment failed), cancel() drops one not waited for. NULL: avo_eval_run() in this
-	 * thread, one after another. The tune loop queues them on its pipeline's first device,
-	 * which runs them in that order: both sides on one device. */
-	long (*submit)(const char *src, size_t len, void *payload);
-	int (*wait)(long ticket, avo_eval_result **out, void *payload);
+	 * < 0 on failure); `after` is 0 for a pair's A and A's ticket for its B, which must run
+	 * on the device that ran A (pairs may run on different devices at once). wait() gives
+	 * its verdict (*out the caller's; < 0 only when the environment failed) and the device
+	 * it ran on (*device, -1: unknown); cancel() drops one not waited for. NULL:
+	 * avo_eval_run() in this thread, one after another. The samples of each device are
+	 * centred on that device's level before the interval is computed (stats.h groups):
+	 * a device's speed is no part of the gain, and both sides of a pair share it. */
+	long (*submit)(const char *src, size_t len, long after, void *payload);
+	int (*wait)(long ticket, avo_eval_result **out, int *device, void *payload);
 	void (*cancel)(long ticket, void *payload);
 	void *payload;
 } avo_gate_options;

@@ -17,7 +17,8 @@ typedef struct job {
 	long id;
 	char *src;
 	size_t len;
-	int pin, remeasure;
+	int pin, remeasure;      /* AVO_PIPELINE_CONFIRM (first), AVO_PIPELINE_AHEAD (last) */
+	long after;              /* > 0: runs on the device that runs job `after`, right after it */
 	avo_pipeline_make make; /* set: src comes from make(make_arg) on a compile thread */
 	void *make_arg;
 	void (*free_arg)(void *);
@@ -68,8 +69,12 @@ static void job_free(avo_pipeline *p, job *j)
 	free(j);
 }
 
+static void release_followers(avo_pipeline *p, const job *j, int dev);
+
+/* A job leaves the list: those that follow it and have no device yet go anywhere. */
 static void job_unlink(avo_pipeline *p, job *j)
 {
+	release_followers(p, j, j->device);
 	job **pp = &p->head, *prev = NULL;
 	while (*pp && *pp != j)
 		prev = *pp, pp = &(*pp)->next;
@@ -83,6 +88,8 @@ static void job_unlink(avo_pipeline *p, job *j)
 /* Finished (or failed) work on `j`: a cancelled job goes, a waited one wakes its waiter. */
 static void job_settle(avo_pipeline *p, job *j)
 {
+	if (j->st == J_DONE && j->device < 0)
+		release_followers(p, j, AVO_PIPELINE_ANY);
 	if (j->cancelled && (j->st == J_DONE || j->st == J_READY)) {
 		job_unlink(p, j);
 		job_free(p, j);
@@ -95,6 +102,18 @@ static void job_settle(avo_pipeline *p, job *j)
 	pthread_cond_broadcast(&p->work);
 }
 
+/* Job `j` starts on device `dev` (or will never run: AVO_PIPELINE_ANY): the jobs that
+ * follow it go to the same device (a confirmation pair: both sides on one device), or are
+ * free to go anywhere. */
+static void release_followers(avo_pipeline *p, const job *j, int dev)
+{
+	for (job *k = p->head; k; k = k->next)
+		if (k->after == j->id) {
+			k->after = 0;
+			k->pin = dev;
+		}
+}
+
 static void job_fail(job *j, int rc)
 {
 	j->rc = rc;
@@ -104,25 +123,29 @@ static void job_fail(job *j, int rc)
 
 /* ---- the workers -------------------------------------------------------------------- */
 
-/* Pinned jobs first (a confirmation holds up the lineage), then in submission order. A
- * device runs its pinned jobs in the order they came (the gate's A B A B): while the
- * oldest one is still being built, it waits for it rather than start another run. */
+/* Confirmation runs first (they hold up the lineage), then first looks in submission
+ * order, then confirmations ahead (when nothing else waits). A device runs the jobs pinned
+ * to it in the order they came (a pair's A then its B): while the oldest one is still
+ * being built, it waits for it rather than start another run. A job that follows another
+ * (`after`) waits until that one has a device. The compile pool (dev < 0) builds pinned
+ * and following jobs with the confirmation runs. */
 static job *pick(avo_pipeline *p, job_state st, long dev)
 {
-	job *any = NULL;
+	job *best[3] = {NULL, NULL, NULL}; /* confirmation, first look, ahead */
 	for (job *j = p->head; j; j = j->next) {
 		if (j->cancelled)
 			continue;
 		if (dev >= 0 && j->pin == dev && j->st < J_RUNNING)
 			return j->st == st ? j : NULL;
-		if (j->st != st)
+		if (j->st != st || (dev >= 0 && (j->pin >= 0 || j->after > 0)))
 			continue;
-		if (dev < 0 && j->pin >= 0)
-			return j;
-		if (!any && j->pin < 0)
-			any = j;
+		int level = j->remeasure == AVO_PIPELINE_CONFIRM || j->pin >= 0 || j->after > 0 ? 0
+			    : j->remeasure == AVO_PIPELINE_AHEAD			 ? 2
+										 : 1;
+		if (!best[level])
+			best[level] = j;
 	}
-	return any;
+	return best[0] ? best[0] : best[1] ? best[1] : best[2];
 }
 
 static void *compile_worker(void *arg)
@@ -141,7 +164,7 @@ static void *compile_worker(void *arg)
 		avo_eval_result *r = NULL;
 		int rc = j->make ? j->make(j->make_arg, &j->src, &j->len) : 0;
 		if (rc == 0)
-			rc = avo_eval_session_build(p->sess, j->src, j->len, j->remeasure, &b, &r);
+			rc = avo_eval_session_build(p->sess, j->src, j->len, j->remeasure != 0, &b, &r);
 		pthread_mutex_lock(&p->mu);
 		if (rc > 0) {
 			j->refused = 1;
@@ -174,6 +197,7 @@ static void *device_worker(void *arg)
 			break;
 		j->st = J_RUNNING;
 		j->device = (int)d->index;
+		release_followers(p, j, j->device);
 		avo_eval_built *b = j->built;
 		j->built = NULL;
 		pthread_mutex_unlock(&p->mu);
@@ -292,6 +316,14 @@ const char *avo_pipeline_device_name(const avo_pipeline *p, size_t i)
 
 /* ---- jobs --------------------------------------------------------------------------- */
 
+static job *find(avo_pipeline *p, long id)
+{
+	for (job *j = p->head; j; j = j->next)
+		if (j->id == id)
+			return j;
+	return NULL;
+}
+
 static long enqueue(avo_pipeline *p, job *j)
 {
 	j->device = -1;
@@ -299,6 +331,11 @@ static long enqueue(avo_pipeline *p, job *j)
 	if (!p->t0)
 		p->t0 = avo_now();
 	j->id = p->next_id++;
+	job *lead = j->after > 0 ? find(p, j->after) : NULL;
+	if (j->after > 0 && (!lead || lead->st >= J_RUNNING)) { /* it has its device (or none) */
+		j->pin = lead ? lead->device : AVO_PIPELINE_ANY;
+		j->after = 0;
+	}
 	if (p->tail)
 		p->tail->next = j;
 	else
@@ -312,6 +349,11 @@ static long enqueue(avo_pipeline *p, job *j)
 
 long avo_pipeline_submit(avo_pipeline *p, const char *src, size_t len, int pin, int remeasure)
 {
+	return avo_pipeline_submit_after(p, src, len, pin, remeasure, 0);
+}
+
+long avo_pipeline_submit_after(avo_pipeline *p, const char *src, size_t len, int pin, int remeasure, long after)
+{
 	job *j = calloc(1, sizeof(*j));
 	if (!j || !(j->src = malloc(len ? len : 1))) {
 		free(j);
@@ -321,6 +363,7 @@ long avo_pipeline_submit(avo_pipeline *p, const char *src, size_t len, int pin, 
 	j->len = len;
 	j->pin = pin >= 0 && (size_t)pin < p->ndev ? pin : AVO_PIPELINE_ANY;
 	j->remeasure = remeasure;
+	j->after = after > 0 ? after : 0;
 	return enqueue(p, j);
 }
 
@@ -337,14 +380,6 @@ long avo_pipeline_submit_make(avo_pipeline *p, avo_pipeline_make make, void *arg
 	j->free_arg = free_arg;
 	j->pin = AVO_PIPELINE_ANY;
 	return enqueue(p, j);
-}
-
-static job *find(avo_pipeline *p, long id)
-{
-	for (job *j = p->head; j; j = j->next)
-		if (j->id == id)
-			return j;
-	return NULL;
 }
 
 int avo_pipeline_ready(avo_pipeline *p, long id)
@@ -432,6 +467,17 @@ int avo_pipeline_wait(avo_pipeline *p, long id, avo_eval_result **out, int *devi
 	}
 	pthread_mutex_unlock(&p->mu);
 	return rc;
+}
+
+void avo_pipeline_promote(avo_pipeline *p, long id)
+{
+	pthread_mutex_lock(&p->mu);
+	job *j = find(p, id);
+	if (j && j->remeasure == AVO_PIPELINE_AHEAD) {
+		j->remeasure = AVO_PIPELINE_CONFIRM;
+		pthread_cond_broadcast(&p->work);
+	}
+	pthread_mutex_unlock(&p->mu);
 }
 
 void avo_pipeline_cancel(avo_pipeline *p, long id)

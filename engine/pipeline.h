@@ -1,9 +1,12 @@
 /* The evaluation pipeline: compiles on a pool of threads (every core by default) into a
  * queue, and one run worker per device (a GPU index, or a CPU worker) that takes the next
  * compiled candidate the moment it is free. A verdict known without a run (the "eval"
- * cache had it; it did not compile) never takes a device. A job may be pinned to one
- * device (the gate's confirmations: both sides on one device); a device serves its pinned
- * jobs first, and the compile pool builds pinned jobs first.
+ * cache had it; it did not compile) never takes a device. Confirmation runs go first, in
+ * the compile pool and on the devices; confirmations queued ahead (speculative) go last,
+ * on a device that has nothing else to do, until promoted. A job may be pinned to one device, or
+ * follow another job onto whichever device runs that one (a confirmation pair: A on the
+ * first free device, its B right after it on the same device, while the next pair may run
+ * on another device at the same time); a device serves the jobs pinned to it first.
  *
  * Jobs finish in any order; the caller waits for the one it wants (the tune loop folds
  * them into the lineage in proposal order: tune_pipe.c). Any thread may submit and wait.
@@ -40,10 +43,17 @@ size_t avo_pipeline_ndevices(const avo_pipeline *p);
 const char *avo_pipeline_device_name(const avo_pipeline *p, size_t i);
 
 #define AVO_PIPELINE_ANY (-1)
+#define AVO_PIPELINE_CONFIRM 1 /* remeasure: a confirmation run, before other work */
+#define AVO_PIPELINE_AHEAD 2   /* remeasure: a confirmation queued ahead, after other work */
 /* Queue a variant (copied). pin: a device index (0-based) it must run on, or
- * AVO_PIPELINE_ANY; remeasure: bypass ns "eval" (a confirmation). Returns a job id > 0, or
- * a negative AVO_E* (out of memory). */
+ * AVO_PIPELINE_ANY; remeasure: 0, or bypass ns "eval" (AVO_PIPELINE_CONFIRM or
+ * AVO_PIPELINE_AHEAD: the priority). Returns a job id > 0, or a negative AVO_E* (out of
+ * memory). */
 long avo_pipeline_submit(avo_pipeline *p, const char *src, size_t len, int pin, int remeasure);
+/* The same, and when `after` > 0 the job runs on the device that runs job `after`, next
+ * after it (both sides of a confirmation pair on one device); anywhere when `after` ends
+ * without a device (cancelled, failed to build). */
+long avo_pipeline_submit_after(avo_pipeline *p, const char *src, size_t len, int pin, int remeasure, long after);
 /* Queue a variant that a compile thread makes first (the tune loop's edit check: a libclang
  * parse, off the loop's thread): make(arg, &src, &len) gives the source (malloc'd; the
  * pipeline frees it) and returns 0, or returns 1 when it refuses the variant (the job
@@ -69,6 +79,8 @@ int avo_pipeline_peek(avo_pipeline *p, long id, const avo_eval_result **res, voi
 /* Block until job `id` is done (returns 1), or another job finished since the caller last
  * looked (*seen: the count of finished jobs it saw), or a moment passed (returns 0). */
 int avo_pipeline_wait_event(avo_pipeline *p, long id, unsigned long *seen);
+/* A confirmation queued ahead (AVO_PIPELINE_AHEAD) becomes one to run first. */
+void avo_pipeline_promote(avo_pipeline *p, long id);
 /* Drop job `id`: its result is discarded (a run in progress finishes first). */
 void avo_pipeline_cancel(avo_pipeline *p, long id);
 

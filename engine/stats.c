@@ -58,6 +58,46 @@ static double mean_log(const double *lx, size_t n, uint64_t *rng)
 	return s / (double)n;
 }
 
+/* Mean of the logs in group g (all when groups is NULL); *n their count. */
+static double group_mean(const double *lx, const int *groups, size_t n, int g, size_t *k)
+{
+	double s = 0;
+	*k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!groups || groups[i] == g)
+			s += lx[i], ++*k;
+	return *k ? s / (double)*k : 0;
+}
+
+/* Centre each group of a config's logs on the group's level (stats.h). */
+static void center_groups(double *la, double *lb, const avo_stats_config *c)
+{
+	if (!c->ga || !c->gb)
+		return;
+	int multi = 0;
+	for (size_t i = 0; i < c->na && !multi; i++)
+		multi = c->ga[i] != c->ga[0];
+	for (size_t i = 0; i < c->nb && !multi; i++)
+		multi = c->gb[i] != c->ga[0];
+	if (!multi)
+		return;
+	for (size_t i = 0; i < c->na + c->nb; i++) {
+		int g = i < c->na ? c->ga[i] : c->gb[i - c->na];
+		size_t ka, kb;
+		double ma = group_mean(la, c->ga, c->na, g, &ka), mb = group_mean(lb, c->gb, c->nb, g, &kb);
+		if (!ka || !kb)
+			continue; /* one side only in this group: nothing to centre it on */
+		double o = (ma + mb) / 2;
+		int done = 0; /* the first sample of a group shifts all of it */
+		for (size_t j = 0; j < i && !done; j++)
+			done = (j < c->na ? c->ga[j] : c->gb[j - c->na]) == g;
+		for (size_t j = 0; !done && j < c->na; j++)
+			la[j] -= c->ga[j] == g ? o : 0;
+		for (size_t j = 0; !done && j < c->nb; j++)
+			lb[j] -= c->gb[j] == g ? o : 0;
+	}
+}
+
 int avo_stats_gain_interval(avo_stats_gain *out, const avo_stats_config *cfg, size_t ncfg,
 			    double confidence, unsigned replicates, uint64_t seed)
 {
@@ -84,6 +124,7 @@ int avo_stats_gain_interval(avo_stats_gain *out, const avo_stats_config *cfg, si
 	}
 	double *p = logs;
 	for (size_t c = 0; c < ncfg; c++) {
+		double *first = p;
 		la[c] = p;
 		for (size_t i = 0; i < cfg[c].na; i++) {
 			if (!(cfg[c].a[i] > 0) || !isfinite(cfg[c].a[i])) {
@@ -100,6 +141,7 @@ int avo_stats_gain_interval(avo_stats_gain *out, const avo_stats_config *cfg, si
 			}
 			*p++ = log(cfg[c].b[i]);
 		}
+		center_groups(first, first + cfg[c].na, &cfg[c]);
 	}
 	uint64_t rng = seed;
 	for (unsigned r = 0; r <= replicates; r++) {

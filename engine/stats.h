@@ -23,6 +23,12 @@ typedef struct {
 	size_t na;
 	const double *b;     /* B's samples (ms) */
 	size_t nb;
+	/* Optional (NULL: one group): the group of each sample, a device. Samples of several
+	 * groups are measured as pairs within a group (A and B on one device); each group's
+	 * log samples are then centred on that group's level, (mean log a + mean log b) / 2,
+	 * before anything else, so the groups' speeds neither move the gain (equal counts per
+	 * side in a group: unchanged) nor widen its interval. One group: left as they are. */
+	const int *ga, *gb;
 } avo_stats_config;
 
 typedef struct {

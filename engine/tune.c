@@ -369,10 +369,10 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	if ((rc = avo_backend_open(&t.backend, spec, cache, &t.eopts, &bo)) < 0 ||
 	    (rc = avo_backend_pipeline(t.backend, &t.pipe)) < 0)
 		goto done;
-	if (t.pipe) { /* every evaluation through the pipeline; confirmations on its first device */
+	if (t.pipe) { /* every evaluation through the pipeline; confirmations pair by pair */
 		size_t nd = avo_pipeline_ndevices(t.pipe);
-		/* several devices: enough in flight that the others stay busy while the first
-		 * confirms a candidate (2 x rounds runs) */
+		/* several devices: enough in flight that the devices a confirmation's pairs leave
+		 * free stay busy */
 		t.lookahead = opts->lookahead ? opts->lookahead : nd > 1 ? 4 * nd : 1;
 		t.gate.submit = avo_tune__pipe_gate_submit;
 		t.gate.wait = avo_tune__pipe_gate_wait;

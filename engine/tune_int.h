@@ -84,7 +84,6 @@ typedef struct {
 	int devices_frozen;      /* run.json keeps the search's utilization (not the final's) */
 	struct tune_flight *folding; /* the proposal being folded (its confirmations queued ahead) */
 	unsigned conf_next;      /* the next of them the gate takes */
-	size_t spec_turn;        /* the device the next confirmation queued ahead goes to */
 	int interactive;         /* the operator's client stays while the budget is spent (mcp) */
 	int finished;            /* the operator ended the run (finish): evaluations are refused */
 	int final_done;          /* the final measurement ran (or was not needed) */
@@ -130,9 +129,9 @@ char *avo_tune__final_line(tune_ctx *t);
 /* One evaluation through the pipeline, on any device. *er NULL with 0 returned:
  * interrupted. Sets t->eval_device. */
 int avo_tune__pipe_eval(tune_ctx *t, avo_eval_result **er, const char *src, size_t len);
-/* The gate's hooks (gate.h): remeasures in order on the pipeline's first device. */
-long avo_tune__pipe_gate_submit(const char *src, size_t len, void *payload);
-int avo_tune__pipe_gate_wait(long ticket, avo_eval_result **out, void *payload);
+/* The gate's hooks (gate.h): remeasures, pair by pair, each pair on one device. */
+long avo_tune__pipe_gate_submit(const char *src, size_t len, long after, void *payload);
+int avo_tune__pipe_gate_wait(long ticket, avo_eval_result **out, int *device, void *payload);
 void avo_tune__pipe_gate_cancel(long ticket, void *payload);
 /* cb_evaluate while t->ahead: queue the edits (checked and built on the pipeline's compile
  * threads), pending. */

@@ -1,5 +1,7 @@
 /* The tune loop's side of the evaluation pipeline (pipeline.h): evaluations on any free
- * device, confirmations on the first device, and proposals ahead of need.
+ * device, confirmations pair by pair (both sides of a pair on one device, the pairs on
+ * whichever devices are free), and proposals ahead of need. While the oldest candidate is
+ * confirmed, the devices its pairs leave free run the first looks of the later proposals.
  *
  * Proposing ahead (an operator with avo_agent_op.observe, the knob search): up to
  * `lookahead` candidates are in flight. Each turn either proposes (while there is room) or
@@ -95,36 +97,35 @@ static void flight_dispose(tune_ctx *t, struct tune_flight *f)
 /* ---- confirmations ahead -------------------------------------------------------------- */
 
 /* A candidate measured ahead whose first measurement beats the best gets its confirmation
- * runs queued at once, pinned to one device (both sides), the devices taken in turn: while
- * the oldest candidate is confirmed on one device, later ones are on the others. When it
- * is folded, the gate takes these runs if the best is still the one they measured against
- * (else they are dropped and it is confirmed afresh). Which runs are made never changes a
- * record: the gate decides on the same measurements of the same two variants. */
+ * pairs queued at once (A, then B on A's device), to run when a device has nothing else to
+ * do (AVO_PIPELINE_AHEAD): with several devices, a confirmation holds up the fold while
+ * the first looks in flight may all be done. When it is folded, the gate takes these runs
+ * (promoted to run first) if the best is still the one they measured against, else they
+ * are dropped and it is confirmed afresh. Which runs are made never changes a record: the
+ * gate decides on the same measurements of the same two variants. */
 static void speculate(tune_ctx *t)
 {
 	unsigned need = 2 * (t->gate.rounds < 2 ? 2 : t->gate.rounds);
+	long ahead = 0; /* the budget that earlier candidates' confirmations queued ahead take */
 	for (size_t i = 0; i < t->nflight; i++) {
 		struct tune_flight *f = &t->flight[i];
 		const avo_eval_result *er = NULL;
 		void *arg = NULL;
-		int dev = -1;
-		if (f->looked || !avo_pipeline_peek(t->pipe, f->job, &er, &arg, &dev))
+		ahead += f->nconf;
+		if (f->looked || !avo_pipeline_peek(t->pipe, f->job, &er, &arg, NULL))
 			continue;
 		f->looked = 1;
 		tune_make *m = arg;
-		long left = t->budget_evals > 0 ? t->budget_evals - t->attempts - (long)i - 1 : (long)need;
+		long left = t->budget_evals > 0 ? t->budget_evals - t->attempts - (long)i - 1 - ahead : (long)need;
 		if (!er || !m || !m->cand || !er->correct || left < (long)need ||
 		    !avo_gate_could_win(&t->gate, er->fitness, t->best_fitness) || avo_tune__in_lineage(t, er->variant_hash) ||
-		    avo_tune__ensure_base(t) < 0)
+		    avo_tune__ensure_base(t) < 0 || !(f->conf = calloc(need, sizeof(*f->conf))))
 			continue;
-		if (!(f->conf = calloc(need, sizeof(*f->conf))))
-			continue;
-		size_t nd = avo_pipeline_ndevices(t->pipe);
-		int pin = (int)(t->spec_turn++ % nd);
 		const avo_candidate *a = t->book.pinned, *b = m->cand;
 		memcpy(f->conf_base, a->hash, sizeof(f->conf_base));
 		for (unsigned k = 0; k < need; k++) {
-			f->conf[k] = avo_pipeline_submit(t->pipe, k % 2 ? b->source : a->source, k % 2 ? b->len : a->len, pin, 1);
+			f->conf[k] = avo_pipeline_submit_after(t->pipe, k % 2 ? b->source : a->source, k % 2 ? b->len : a->len,
+							       AVO_PIPELINE_ANY, AVO_PIPELINE_AHEAD, k % 2 ? f->conf[k - 1] : 0);
 			f->nconf++;
 			if (f->conf[k] < 0) {
 				f->conf[k] = 0;
@@ -169,20 +170,22 @@ int avo_tune__pipe_eval(tune_ctx *t, avo_eval_result **er, const char *src, size
 }
 
 /* The gate's measurements (gate.h): the runs queued ahead for the candidate being folded
- * (speculate()), else remeasures on the pipeline's first device. */
-long avo_tune__pipe_gate_submit(const char *src, size_t len, void *payload)
+ * (speculate(): the same pairs, in the same order), else remeasures, a pair's B on the
+ * device of its A. Either way they run before anything else. */
+long avo_tune__pipe_gate_submit(const char *src, size_t len, long after, void *payload)
 {
 	tune_ctx *t = payload;
 	struct tune_flight *f = t->folding;
 	if (f && f->conf && t->conf_next < f->nconf && f->conf[t->conf_next] > 0) {
 		long id = f->conf[t->conf_next];
 		f->conf[t->conf_next++] = 0; /* the gate's now: it waits for or cancels it */
+		avo_pipeline_promote(t->pipe, id);
 		return id;
 	}
-	return avo_pipeline_submit(t->pipe, src, len, 0, 1);
+	return avo_pipeline_submit_after(t->pipe, src, len, AVO_PIPELINE_ANY, AVO_PIPELINE_CONFIRM, after);
 }
 
-int avo_tune__pipe_gate_wait(long ticket, avo_eval_result **out, void *payload)
+int avo_tune__pipe_gate_wait(long ticket, avo_eval_result **out, int *device, void *payload)
 {
 	tune_ctx *t = payload;
 	int dev = -1;
@@ -190,6 +193,7 @@ int avo_tune__pipe_gate_wait(long ticket, avo_eval_result **out, void *payload)
 	/* not abandoned midway: the gate stops after it (gate_observe) */
 	int rc = avo_pipeline_wait(t->pipe, ticket, out, &dev, NULL, NULL);
 	t->eval_device = dev >= 0 ? avo_pipeline_device_name(t->pipe, (size_t)dev) : NULL;
+	*device = dev;
 	return rc;
 }
 

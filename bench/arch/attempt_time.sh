@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Time per knob attempt on the CPU example, before vs after issue 13, on the same budget.
 #
-#   bench/arch/attempt_time.sh BEFORE_AVO BEFORE_SRC AFTER_AVO AFTER_SRC [ROUNDS] [EVALS] [OUT]
+#   [OP=command] bench/arch/attempt_time.sh BEFORE_AVO BEFORE_SRC AFTER_AVO AFTER_SRC [ROUNDS] [EVALS] [OUT]
+#
+# OP=command runs the `command` operator instead of the knob search: a scripted agent
+# (operator_agent.py) that proposes the knob points in a fixed order, so both sides see the
+# same candidates; that is the path where issue 13 removed the second and third parse.
 #
 # BEFORE_AVO/AFTER_AVO: the two avo binaries (Release builds); *_SRC: their source trees,
 # whose kernels/cpu (spec, kernel, harness) each one tunes. Build the "before" one with
@@ -31,6 +35,16 @@ run_one() { # side avo src round
 	local side=$1 avo=$2 src=$3 r=$4 w
 	w=$(mktemp -d /tmp/attempt-time-run.XXXXXX)
 	mkdir -p "$w/k" && cp "$src"/kernels/cpu/{avo.json,attention.c,attention.h,harness.c} "$w/k/"
+	if [ "${OP:-knob}" = command ]; then
+		python3 - "$w/k/avo.json" "$HERE/operator_agent.py" "$w/agent.counter" <<'PY'
+import json, sys
+spec, agent, counter = sys.argv[1:]
+s = json.load(open(spec))
+s["operator"] = "command"
+s["command"] = {"argv": ["python3", agent, counter]}
+json.dump(s, open(spec, "w"), indent=1)
+PY
+	fi
 	local load
 	load=$(cut -d' ' -f1 /proc/loadavg)
 	echo "[$side round $r] $(uptime)" >&2
@@ -50,7 +64,7 @@ wall = clock(re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)"
 user = float(re.search(r"User time \(seconds\): (\S+)", t).group(1))
 sys_ = float(re.search(r"System time \(seconds\): (\S+)", t).group(1))
 rows = [json.loads(l) for l in open(att)]
-knob = sum(1 for a in rows if a.get("operator") == "knob")
+knob = sum(1 for a in rows if a.get("operator") in ("knob", "command"))
 parses = sum(int(l.split()[1]) for l in open(plog)) if os.path.exists(plog) else 0
 print(f"{side}\t{r}\t{wall:.2f}\t{user:.2f}\t{sys_:.2f}\t{len(rows)}\t{knob}\t{parses}\t{load}")
 PY
@@ -65,7 +79,7 @@ done
 python3 - "$OUT/runs.tsv" "$EVALS" <<'PY'
 import csv, statistics as st, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
-print(f"| side | runs | median wall s ({sys.argv[2]} evals) | median s / attempt | median s / knob attempt | median user+sys s | libclang parses / knob attempt | load (1 min) at starts |")
+print(f"| side | runs | median wall s ({sys.argv[2]} evals) | median s / attempt | median s / operator attempt | median user+sys s | libclang parses / operator attempt | load (1 min) at starts |")
 print("|---|---|---|---|---|---|---|---|")
 for side in ("before", "after"):
     s = [x for x in rows if x["side"] == side]

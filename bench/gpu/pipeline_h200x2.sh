@@ -7,6 +7,15 @@
 #   bash bench/gpu/pipeline_h200x2.sh     (on an nvidia-h200-x2 machine; about 8 minutes;
 #   needs .devdeps/ as bench/gpu/env.sh says)
 #   EVALS=8 LOOKAHEAD=8 SEED=1 SPEC=kernels/attention/avo-sm90-pipe.json PLAN=... SIDE=... (below)
+# A larger budget in ~10 minutes of the two GPUs (one cold run on each count of GPUs, the
+# same budget; a run of 16 evaluations is ~4-5 min on one H200 and ~2-3 min on two, the
+# caps bound the total at 9.5 min and a capped run's rate still counts):
+#   EVALS=16 PLAN="1gpu:0:330 2gpu:0,1:240" bash bench/gpu/pipeline_h200x2.sh
+# (8 evaluations are too few: one confirmation is 6 of them, and whether one happens
+# decides the rate.) Since issue 19's second part, the pairs of a confirmation run on both
+# GPUs (each pair on one) and the other GPU runs first looks meanwhile; "unused" runs are
+# confirmations queued ahead against a best that changed, or candidates in flight when the
+# budget ran out.
 # Prints, per run: wall time, attempts, evaluations per minute (whole command, and over
 # the search alone: after the baseline, before the final measurement), per-GPU
 # utilization (busy / wall), the commits with their gain intervals; then the ratio 2 GPUs /
@@ -99,7 +108,7 @@ for name, x in res["runs"].items():
         name, x["attempts"], x["confirm_runs"], x["wall_s"], x["evals_per_min"], x["search_wall_s"],
         "%.2f" % x["search_evals_per_min"] if x["search_evals_per_min"] else "-", x["stop"]))
     for dv in x["devices"]:
-        print("  %s: busy %.1f s of %.1f s (%.0f%%), %d runs (%d unused: confirmations queued ahead)" % (
+        print("  %s: busy %.1f s of %.1f s (%.0f%%), %d runs (%d unused)" % (
               dv["name"], dv["busy_s"], x["search_wall_s"], 100 * (dv["utilization"] or 0), dv["runs"], dv["dropped"]))
     for c in x["commits"]:
         print("  commit %s: gain %s (%s)" % (c["variant"][:12], iv(c["gain"]), c["note"]))

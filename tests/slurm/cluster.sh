@@ -4,6 +4,7 @@
 #                    slurmd on free loopback ports, wait until the node is idle; exports
 #                    SLURM_CONF. Returns 77 when a Slurm package is missing.
 #   slurm_down       stop every daemon slurm_up started (by pid), cancel jobs first.
+#                    A watcher does the same if the calling shell dies without it (kill -9).
 #
 # Everything lives in DIR (state, spool, logs, pids, munge key and socket), so several
 # clusters can run side by side and nothing outside DIR is touched. As root the daemons
@@ -18,6 +19,24 @@ slurm__freeport() {
 
 slurm__log() { echo "cluster: $*" >&2; }
 
+# Whatever ends this shell, SIGKILL included (no trap runs then), a watcher in its own
+# session stops the cluster in DIR once the shell is gone: the daemons detach themselves,
+# so nothing else would. It reads the pid files then, so it also covers a half-started one.
+slurm__watch() {
+	setsid bash -c '
+		while kill -0 "$1" 2>/dev/null; do sleep 1; done
+		[ -s "$2/slurmctld.pid" ] || exit 0
+		SLURM_CONF=$2/slurm.conf timeout 5 scancel --quiet -u "$(id -un)"
+		for f in "$2/slurmd.pid" "$2/slurmctld.pid" "$2/munge/pid"; do
+			[ -s "$f" ] && kill "$(cat "$f")"
+		done
+		sleep 3
+		for f in "$2/slurmd.pid" "$2/slurmctld.pid" "$2/munge/pid"; do
+			[ -s "$f" ] && kill -9 "$(cat "$f")"
+		done
+		rm -rf "$2"' slurm-watch "$$" "$1" </dev/null >/dev/null 2>&1 &
+}
+
 slurm_up() {
 	local d=$1 tool
 	for tool in slurmctld slurmd sbatch squeue scancel scontrol sinfo python3; do
@@ -28,6 +47,7 @@ slurm_up() {
 	done
 	SLURM_DIR=$d
 	mkdir -p "$d/state" "$d/spool" || return 1
+	slurm__watch "$d"
 	local host user ctl_port d_port cpus auth
 	host=$(hostname -s)
 	user=$(id -un)
@@ -135,6 +155,8 @@ slurm_down() {
 		for alive in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -0 "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null
 	done
+	# Stopped: the watcher must not act on these pids later (they may be reused).
+	rm -f "$SLURM_DIR/slurmctld.pid" "$SLURM_DIR/slurmd.pid" "$SLURM_DIR/munge/pid"
 	SLURM_PIDS=()
 	SLURM_DIR=
 }
