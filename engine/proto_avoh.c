@@ -73,7 +73,7 @@ typedef struct {
 	/* the expected next record; idx counts run calls, nrun the timed ones */
 	uint32_t want, phase, idx;
 	int nrun, timed;        /* timed: whether the current run call is timed */
-	/* the warm hold (see WARMUP): its calls so far (-1: over), the READY stamp of its first,
+	/* the warm hold (see WARMUP): its calls so far (-1: over), the PRE stamp of its first,
 	 * its random extra calls; hold_ms: its span (0: WARMUP calls and the extra ones) */
 	int holding, hold_extra;
 	double hold_t0, hold_ms, pre_stamp;
@@ -208,14 +208,14 @@ static void on_ref_record(chan *c)
 }
 
 /* At a run call's READY: whether the hold goes on (this call untimed). The span is from
- * the hold's first READY to this one, by the kernel's stamps: what its calls took. */
+ * the PRE of the hold's first call to this READY, by the kernel's stamps: what its calls
+ * took. (Not from its READY: that one is sent before avo has compared the checked output,
+ * up to a second with the device idle.) */
 static int hold_goes_on(chan *c)
 {
 	if (c->holding < 0)
 		return 0;
-	if (c->holding == 0)
-		c->hold_t0 = c->stamp;
-	double span = (c->stamp - c->hold_t0) * 1e3;
+	double span = c->holding ? (c->stamp - c->hold_t0) * 1e3 : 0;
 	if (c->holding >= MAX_WARM || (c->holding >= WARMUP + c->hold_extra && span >= c->hold_ms)) {
 		c->holding = -1;
 		return 0;
@@ -268,6 +268,8 @@ static void on_cand_record(chan *c)
 		if (h->a != c->idx)
 			violation(c, "PRE for call %u during call %u", h->a, c->idx);
 		c->pre_stamp = c->stamp;
+		if (!c->timed && c->holding == 1) /* the hold's first call starts */
+			c->hold_t0 = c->stamp;
 		c->want = AVO_HREC_CALL;
 		break;
 	case AVO_HREC_CALL: {
