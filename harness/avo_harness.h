@@ -25,7 +25,9 @@
  * Run by hand (no avo), the harness checks one call against the reference and prints
  * the error and the median time on stderr.
  *
- * Ownership: the library allocates `out` and `ref` and frees them before returning.
+ * Ownership: the library allocates `out` and `ref` (and, under avo, two more outputs: the
+ * copies of checked calls' outputs, sent after the last call) and frees them before
+ * returning.
  */
 #ifndef AVO_HARNESS_H
 #define AVO_HARNESS_H
