@@ -138,6 +138,10 @@ typedef struct {
 	 * spends its budget ends. Returns a line on the result (the operator frees it), or NULL
 	 * with the error set; evaluate() refuses afterwards. May be NULL. */
 	char *(*finish)(void *payload);
+	/* Keep the operator's note (write_note) with the run, so that a later session or a
+	 * resumed run sees it in ctx->notes. 0, or <0 with the error set. May be NULL: notes
+	 * then last as long as the operator. */
+	int (*remember)(const char *note, void *payload);
 } avo_agent_callbacks;
 
 typedef struct {
@@ -154,6 +158,8 @@ typedef struct {
 	const char *hint;                /* the supervisor's steering text; may be NULL */
 	const avo_agent_attempt *attempts; /* every attempt of the run so far, oldest first */
 	size_t nattempts;
+	const char *const *notes;        /* notes kept in earlier sessions of the run (remember), oldest first */
+	size_t nnotes;
 	avo_agent_budget budget;         /* the run's budget and its use when the step starts */
 	avo_agent_callbacks cb;
 } avo_agent_context;

@@ -33,9 +33,9 @@ static char *first_message(const avo_agent_context *ctx, const avo_agent_memory 
 	if (ctx->base)
 		avo_buf_printf(&b, "; you start from version %s (fitness %.6g)", ctx->base->id ? ctx->base->id : "?", ctx->base->fitness);
 	avo_buf_puts(&b, ".\n");
-	if (mem->nattempts || mem->nnotes)
+	if (mem->nattempts || mem->nnotes || ctx->nnotes)
 		avo_buf_printf(&b, "\nYou made %zu attempt(s) in earlier steps and kept %zu note(s): read_attempts shows them.\n",
-			       mem->nattempts, mem->nnotes);
+			       mem->nattempts, mem->nnotes + ctx->nnotes);
 	if (ctx->hint && *ctx->hint)
 		avo_buf_printf(&b, "\nSupervisor's direction for this step:\n%s\n", ctx->hint);
 	if (ctx->feedback && *ctx->feedback)

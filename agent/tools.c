@@ -12,6 +12,7 @@
 #define KERNEL_LINES 400        /* default page sizes, in lines */
 #define NOTE_LINES 200
 #define MAX_NOTES 32
+#define NOTE_BYTES 2000 /* the most of one note that is kept */
 
 struct avo_agent_tools {
 	const avo_agent_context *ctx;
@@ -296,15 +297,21 @@ static char *tool_read_feedback(avo_agent_tools *s)
 static char *tool_read_attempts(avo_agent_tools *s)
 {
 	const avo_agent_memory *m = s->mem;
-	if (!m || (!m->nattempts && !m->nnotes))
+	/* Notes of earlier sessions: the most recent MAX_NOTES, as the memory keeps. */
+	size_t nold = s->ctx->nnotes, first = nold > MAX_NOTES ? nold - MAX_NOTES : 0;
+	if ((!m || (!m->nattempts && !m->nnotes)) && !nold)
 		return avo_strdup("No attempts and no notes from earlier steps yet.");
 	avo_buf b = AVO_BUF_INIT;
-	for (size_t i = 0; i < m->nattempts; i++)
+	for (size_t i = 0; m && i < m->nattempts; i++)
 		avo_buf_printf(&b, "attempt %zu of the last %zu:\n%s\n%s\n", i + 1, m->nattempts, m->attempts[i].summary,
 			       m->attempts[i].outcome);
-	if (m->nnotes)
+	if (nold)
+		avo_buf_printf(&b, "Your notes from earlier sessions of this run (%zu):\n", nold);
+	for (size_t i = first; i < nold; i++)
+		avo_buf_printf(&b, "- %s\n", s->ctx->notes[i]);
+	if (m && m->nnotes)
 		avo_buf_puts(&b, "Your notes:\n");
-	for (size_t i = 0; i < m->nnotes; i++)
+	for (size_t i = 0; m && i < m->nnotes; i++)
 		avo_buf_printf(&b, "- %s\n", m->notes[i]);
 	return avo_buf_detach(&b);
 }
@@ -317,6 +324,11 @@ static char *tool_write_note(avo_agent_tools *s, const cJSON *args, int *is_erro
 		return avo_strdup("notes are not kept in this session");
 	if (!text || !*text)
 		return avo_strdup("write_note needs a string argument \"text\"");
+	char *kept = avo_strndup(text, NOTE_BYTES);
+	int rc = !kept ? avo_oom() : s->ctx->cb.remember ? s->ctx->cb.remember(kept, s->ctx->cb.payload) : 0;
+	free(kept);
+	if (rc < 0)
+		return avo_sprintf("the note was not kept: %s", avo_error_last());
 	if (avo_agent_memory_note(s->mem, text) < 0)
 		return avo_strdup("internal error: out of memory");
 	*is_error = 0;
@@ -623,7 +635,7 @@ int avo_agent_memory_add(avo_agent_memory *m, const char *summary, const char *o
 
 int avo_agent_memory_note(avo_agent_memory *m, const char *note)
 {
-	char *n = avo_strndup(note, 2000);
+	char *n = avo_strndup(note, NOTE_BYTES);
 	char **p = realloc(m->notes, (m->nnotes + 1) * sizeof(*p));
 	if (!n || !p) {
 		free(n);

@@ -210,18 +210,23 @@ typedef struct {
 	avo_runrec_version *versions; size_t nversions;
 	avo_runrec_attempt *attempts; size_t nattempts;
 	avo_runrec_run run;
+	char **notes; size_t nnotes;   /* notes.jsonl: the operator's notes (write_note), oldest first */
 	int has_lineage, has_attempts; /* the files exist */
 	int torn;                      /* lines skipped in the two .jsonl files */
 	char **warnings; size_t nwarnings;
 } avo_runrec_log;
 
-/* Read lineage.jsonl, attempts.jsonl and run.json of `dir` into *out (zeroed first; release
+/* Read lineage.jsonl, attempts.jsonl, notes.jsonl and run.json of `dir` into *out (zeroed first; release
  * with avo_runrec_log_dispose, also on failure). A missing dir reads as an empty run. */
 int avo_runrec_log_load(avo_runrec_log *out, const char *dir);
 void avo_runrec_log_dispose(avo_runrec_log *log);
 /* Append a record to the log (in memory), taking its contents (*v is left empty). */
 int avo_runrec_log_add_version(avo_runrec_log *log, avo_runrec_version *v);
 int avo_runrec_log_add_attempt(avo_runrec_log *log, avo_runrec_attempt *a);
+/* Append a copy of the note's text to the log's notes. */
+int avo_runrec_log_add_note(avo_runrec_log *log, const char *text);
+/* The record of one note in notes.jsonl: {"time", "operator", "text"}; NULL: out of memory. */
+cJSON *avo_runrec_note_json(const char *op, const char *text, double time);
 /* Append a copy of `w` to the log's warnings. */
 int avo_runrec_log_warn(avo_runrec_log *log, const char *w);
 

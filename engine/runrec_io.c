@@ -115,6 +115,40 @@ int avo_runrec_log_add_attempt(avo_runrec_log *log, avo_runrec_attempt *a)
 	return 0;
 }
 
+int avo_runrec_log_add_note(avo_runrec_log *log, const char *text)
+{
+	char *t = avo_strdup(text);
+	if (!t || grow((void **)&log->notes, log->nnotes, sizeof(*log->notes)) < 0) {
+		free(t);
+		return t ? AVO_ERROR : avo_oom();
+	}
+	log->notes[log->nnotes++] = t;
+	return 0;
+}
+
+cJSON *avo_runrec_note_json(const char *op, const char *text, double time)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o || !cJSON_AddNumberToObject(o, "time", time) || !cJSON_AddStringToObject(o, "operator", op ? op : "") ||
+	    !cJSON_AddStringToObject(o, "text", text)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int on_note(const cJSON *o, unsigned line, void *payload)
+{
+	avo_runrec_log *log = payload;
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "text");
+	if (cJSON_IsString(t))
+		return avo_runrec_log_add_note(log, t->valuestring);
+	char *w = avo_sprintf("notes.jsonl:%u: no \"text\" string; skipped", line);
+	int rc = w ? avo_runrec_log_warn(log, w) : avo_oom();
+	free(w);
+	return rc;
+}
+
 static int on_version(const cJSON *o, unsigned line, void *payload)
 {
 	avo_runrec_version v;
@@ -159,9 +193,10 @@ int avo_runrec_log_load(avo_runrec_log *log, const char *dir)
 {
 	memset(log, 0, sizeof(*log));
 	avo_runrec_run_init(&log->run);
-	int rc;
+	int rc, has_notes;
 	if ((rc = load_file(log, dir, "lineage.jsonl", on_version, &log->has_lineage)) < 0 ||
-	    (rc = load_file(log, dir, "attempts.jsonl", on_attempt, &log->has_attempts)) < 0)
+	    (rc = load_file(log, dir, "attempts.jsonl", on_attempt, &log->has_attempts)) < 0 ||
+	    (rc = load_file(log, dir, "notes.jsonl", on_note, &has_notes)) < 0)
 		return rc;
 	char *path = avo_path_join(dir, "run.json");
 	avo_buf b = AVO_BUF_INIT;
@@ -193,7 +228,9 @@ void avo_runrec_log_dispose(avo_runrec_log *log)
 		avo_runrec_attempt_dispose(&log->attempts[i]);
 	for (size_t i = 0; i < log->nwarnings; i++)
 		free(log->warnings[i]);
-	free(log->versions), free(log->attempts), free(log->warnings);
+	for (size_t i = 0; i < log->nnotes; i++)
+		free(log->notes[i]);
+	free(log->versions), free(log->attempts), free(log->warnings), free(log->notes);
 	avo_runrec_run_dispose(&log->run);
 	memset(log, 0, sizeof(*log));
 	avo_runrec_run_init(&log->run);

@@ -309,6 +309,12 @@ int avo_runstate_add_version(avo_runstate *rs, avo_runrec_version *rec)
 	return rc < 0 ? rc : arc;
 }
 
+int avo_runstate_add_note(avo_runstate *rs, const char *op, const char *text)
+{
+	int rc = append(rs, "notes.jsonl", avo_runrec_note_json(op, text, avo_wall()));
+	return rc < 0 ? rc : avo_runrec_log_add_note(&rs->log, text);
+}
+
 int avo_runstate_save(avo_runstate *rs)
 {
 	char *path = avo_path_join(rs->dir, "run.json");

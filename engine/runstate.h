@@ -44,6 +44,8 @@ double avo_runstate_elapsed(const avo_runstate *rs);
 /* Append a record, taking its contents (*rec is left initialised, empty) in all cases. */
 int avo_runstate_add_attempt(avo_runstate *rs, avo_runrec_attempt *rec);
 int avo_runstate_add_version(avo_runstate *rs, avo_runrec_version *rec);
+/* Keep an operator's note (write_note) with the run: notes.jsonl and rs->log.notes. */
+int avo_runstate_add_note(avo_runstate *rs, const char *op, const char *text);
 /* Write run.json atomically from rs->log.run. */
 int avo_runstate_save(avo_runstate *rs);
 

@@ -95,6 +95,12 @@ static void cb_annotate(const char *note, void *payload)
 	t->step_note = avo_strdup(note);
 }
 
+static int cb_remember(const char *note, void *payload)
+{
+	tune_ctx *t = payload;
+	return avo_runstate_add_note(t->rs, t->step_op, note);
+}
+
 static int cb_stopping(void *payload)
 {
 	(void)payload;
@@ -384,6 +390,7 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 	if ((rc = avo_runstate_open(&t.rs, run_dir, opts->fresh_run ? AVO_RUNSTATE_FRESH
 					     : opts->resume ? AVO_RUNSTATE_RESUME : AVO_RUNSTATE_NEW)) < 0)
 		goto done;
+	t.notes_before = t.rs->log.nnotes;
 	const char *old_key = t.rs->log.run.tuning_key;
 	char legacy[AVO_CACHE_HEX]; /* a run that an older avo keyed (tunekey.h) */
 	if (opts->resume && old_key && strcmp(old_key, t.tuning_key) &&
@@ -462,10 +469,13 @@ int avo_tune_run(const avo_spec *spec, avo_cache *cache, const avo_tune_options 
 		ctx.hint = hint;
 		ctx.attempts = lin.attempts;
 		ctx.nattempts = lin.nattempts;
+		ctx.notes = (const char *const *)t.rs->log.notes;
+		ctx.nnotes = t.notes_before; /* this session's are in the operator's memory */
 		ctx.budget = (avo_agent_budget){t.attempts, t.budget_evals > 0 ? t.budget_evals : 0,
 						avo_runstate_elapsed(t.rs), t.budget_seconds > 0 ? t.budget_seconds : 0,
 						t.cost, t.budget_cost > 0 ? t.budget_cost : 0};
-		ctx.cb = (avo_agent_callbacks){cb_apply, cb_evaluate, cb_seen, &t, cb_annotate, cb_stopping, cb_finish};
+		ctx.cb = (avo_agent_callbacks){cb_apply, cb_evaluate, cb_seen, &t, cb_annotate, cb_stopping, cb_finish,
+					       cb_remember};
 		t.step_op = op->name;
 		free(t.step_note);
 		t.step_note = NULL;

@@ -67,6 +67,7 @@ typedef struct {
 	struct tune_queued *queue;
 	size_t nqueue;
 	char *step_note;        /* the operator's note for the edits in flight (annotate) */
+	size_t notes_before;    /* operator notes (notes.jsonl) from earlier sessions of the run */
 	avo_candidate_book book; /* candidates built this session, by edit hash; the base pinned */
 	avo_gate_options gate;   /* the confirming gate (gate.h) */
 	int pending;             /* 1 while a candidate is confirmed: its own attempt is due */

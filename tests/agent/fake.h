@@ -155,7 +155,7 @@ static inline void fake_dispose(fake *f)
 
 static inline avo_agent_callbacks fake_callbacks(fake *f)
 {
-	avo_agent_callbacks cb = {fake_apply, fake_evaluate, fake_seen, f, NULL, NULL, NULL};
+	avo_agent_callbacks cb = {fake_apply, fake_evaluate, fake_seen, f, NULL, NULL, NULL, NULL};
 	return cb;
 }
 

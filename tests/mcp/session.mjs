@@ -70,11 +70,17 @@ const mcpAttempts = () => records('attempts.jsonl').filter((a) => a.operator ===
   check(typeof s.client.getInstructions() === 'string', 'no instructions');
   const tools = (await s.client.listTools()).tools.map((t) => t.name);
   for (const t of ['read_regions', 'read_kernel', 'read_lineage', 'read_knowledge', 'edit_region', 'set_knob',
-    'evaluate', 'submit', 'status', 'list_attempts', 'read_version', 'checkout', 'finish'])
+    'evaluate', 'submit', 'status', 'list_attempts', 'read_version', 'checkout', 'finish', 'write_note', 'read_attempts'])
     check(tools.includes(t), `tools/list lacks ${t}: ${tools}`);
 
   let t = await call(s.client, 'status');
   check(/evaluations: 1 of 20 evaluations used/.test(t), `status after the baseline:\n${t}`);
+  // A note is kept with the run (notes.jsonl): a later session reads it back (session 3).
+  t = await call(s.client, 'write_note', { text: 'session-1 note: the repeat loop in scores is dead work' });
+  check(/noted/.test(t), `write_note:\n${t}`);
+  t = await call(s.client, 'read_attempts');
+  check(/Your notes:\n- session-1 note/.test(t), `read_attempts in the session that wrote the note:\n${t}`);
+  check(records('notes.jsonl').length === 1 && records('notes.jsonl')[0].operator === 'mcp', 'notes.jsonl after write_note');
   t = await call(s.client, 'read_kernel', { offset: 1, limit: 5 });
   check(/^\[lines 1-5 of \d+\]/.test(t) && /\[more: read_kernel with offset 6\]/.test(t), `paged read_kernel:\n${t}`);
   t = await call(s.client, 'read_regions');
@@ -142,6 +148,8 @@ const before = records('attempts.jsonl').length;
     && /by gate/.test(t), `list_attempts after resume:\n${t}`);
   t = await call(s.client, 'list_attempts', { n: 2 });
   check(/feedback:/.test(t), `one attempt in full:\n${t}`);
+  t = await call(s.client, 'read_attempts');
+  check(/notes from earlier sessions of this run \(1\):\n- session-1 note: the repeat loop/.test(t), `the note after resume:\n${t}`);
   t = await call(s.client, 'read_version', { id: 1, limit: 400 });
   check(!/volatile/.test(t) && /\[lines 1-/.test(t), 'read_version 1');
   t = await call(s.client, 'read_version', { id: 0, limit: 400 });
