@@ -56,106 +56,34 @@ struct ErrStats {
     unsigned long long bad;                   // non-finite outputs
 };
 
-constexpr int kRefRows = 16, kRefKeys = 32, kRefThreads = 256;
+using avo_attn_harness::kRefRows;
+using avo_attn_harness::kRefThreads;
 
-// fp32 reference for kRefRows query rows of one (b, h); compares with out as it
-// goes, so the reference tensor is never stored. Each warp owns rows w and w+8;
-// lane c scores key c of the tile, so row reductions are warp shuffles.
+// The fp32 reference of one block of query rows (harness_common.cuh), compared with out
+// as it goes, so the reference tensor is never stored.
 template <int D>
 __global__ void __launch_bounds__(kRefThreads) reference_check(
     const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v,
     const __nv_bfloat16 *out, int s, int hq, int hkv, int causal, ErrStats *stats)
 {
-    __shared__ float s_q[kRefRows][D];
-    __shared__ float s_k[kRefKeys][D + 1];
-    __shared__ float s_v[kRefKeys][D];
-    __shared__ float s_p[kRefRows][kRefKeys];
-    __shared__ float s_alpha[kRefRows], s_l[kRefRows];
     __shared__ double s_red[2][kRefThreads / 32];
-
     const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-    const int h = blockIdx.y, b = blockIdx.z, r0 = blockIdx.x * kRefRows;
-    const int hk = h / (hq / hkv);
-    const __nv_bfloat16 *qg = q + (size_t)(b * hq + h) * s * D;
-    const __nv_bfloat16 *kg = k + (size_t)(b * hkv + hk) * s * D;
-    const __nv_bfloat16 *vg = v + (size_t)(b * hkv + hk) * s * D;
-    const __nv_bfloat16 *og = out + (size_t)(b * hq + h) * s * D;
-    const float scale = 1.f / sqrtf((float)D);
-
-    for (int i = tid; i < kRefRows * D; i += kRefThreads) {
-        const int r = i / D, c = i % D;
-        s_q[r][c] = r0 + r < s ? __bfloat162float(qg[(size_t)(r0 + r) * D + c]) : 0.f;
-    }
-    constexpr int kRowsPerThread = kRefRows * D / kRefThreads;
-    const int my_d = tid % D, my_r = tid / D;          // rows my_r + i * (kRefThreads / D)
-    float acc[kRowsPerThread];
-#pragma unroll
-    for (int i = 0; i < kRowsPerThread; ++i) acc[i] = 0.f;
-    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
-
-    const int last_row = min(s, r0 + kRefRows) - 1;
-    const int n_keys = causal ? last_row + 1 : s;
-    for (int k0 = 0; k0 < n_keys; k0 += kRefKeys) {
-        __syncthreads();
-        for (int i = tid; i < kRefKeys * D; i += kRefThreads) {
-            const int r = i / D, c = i % D;
-            const bool in = k0 + r < s;
-            s_k[r][c] = in ? __bfloat162float(kg[(size_t)(k0 + r) * D + c]) : 0.f;
-            s_v[r][c] = in ? __bfloat162float(vg[(size_t)(k0 + r) * D + c]) : 0.f;
-        }
-        __syncthreads();
-        for (int rr = 0; rr < 2; ++rr) {
-            const int r = warp + 8 * rr, row = r0 + r, key = k0 + lane;
-            float dot = 0.f;
-            for (int c = 0; c < D; ++c) dot = fmaf(s_q[r][c], s_k[lane][c], dot);
-            float sc = dot * scale;
-            if (key >= s || (causal && key > row)) sc = -INFINITY;
-            float mx = sc;
-            for (int off = 16; off; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
-            const float m_new = fmaxf(m[rr], mx);
-            // A row past the end of seq, or with no key yet, keeps m = -inf.
-            const float p = m_new == -INFINITY ? 0.f : expf(sc - m_new);
-            const float alpha = m_new == -INFINITY ? 1.f : expf(m[rr] - m_new);
-            float sum = p;
-            for (int off = 16; off; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-            m[rr] = m_new;
-            l[rr] = l[rr] * alpha + sum;
-            s_p[r][lane] = p;
-            if (lane == 0) s_alpha[r] = alpha;
-        }
-        __syncthreads();
-#pragma unroll
-        for (int i = 0; i < kRowsPerThread; ++i) {
-            const int r = my_r + i * (kRefThreads / D);
-            float a = acc[i] * s_alpha[r];
-            for (int c = 0; c < kRefKeys; ++c) a = fmaf(s_p[r][c], s_v[c][my_d], a);
-            acc[i] = a;
-        }
-    }
-    if (lane == 0) {
-        s_l[warp] = l[0];
-        s_l[warp + 8] = l[1];
-    }
-    __syncthreads();
+    const __nv_bfloat16 *og = out + (size_t)(blockIdx.z * hq + blockIdx.y) * s * D;
     double sq_diff = 0, sq_ref = 0;
     float max_diff = 0.f, max_ref = 0.f;
     unsigned long long bad = 0;
-#pragma unroll
-    for (int i = 0; i < kRowsPerThread; ++i) {
-        const int r = my_r + i * (kRefThreads / D), row = r0 + r;
-        if (row >= s) continue;
-        const float ref = acc[i] / s_l[r];
-        const float got = __bfloat162float(og[(size_t)row * D + my_d]);
+    avo_attn_harness::reference_rows<D>(q, k, v, s, hq, hkv, causal, [&](int row, int d, float ref) {
+        const float got = __bfloat162float(og[(size_t)row * D + d]);
         if (!isfinite(got)) {
             ++bad;
-            continue;
+            return;
         }
         const float diff = fabsf(got - ref);
         sq_diff += (double)diff * diff;
         sq_ref += (double)ref * ref;
         max_diff = fmaxf(max_diff, diff);
         max_ref = fmaxf(max_ref, fabsf(ref));
-    }
+    });
     for (int off = 16; off; off >>= 1) {
         sq_diff += __shfl_xor_sync(0xffffffffu, sq_diff, off);
         sq_ref += __shfl_xor_sync(0xffffffffu, sq_ref, off);
