@@ -25,6 +25,7 @@ namespace {
 
 using avo_attn_harness::fill_normal;
 using avo_attn_harness::parse_int;
+using avo_attn_harness::shape_arg;
 
 using avo_attn_harness::kRefRows;
 using avo_attn_harness::kRefThreads;
@@ -109,17 +110,12 @@ int usage()
 int main(int argc, char **argv)
 {
     long b = -1, hq = -1, hkv = -1, s = -1, d = -1, causal = -1;
+    long *const shape[6] = {&b, &hq, &hkv, &s, &d, &causal};
     for (int i = 1; i < argc; ++i) {
         if (i + 1 >= argc)
             return usage();
         const char *a = argv[i], *v = argv[++i];
-        if (!strcmp(a, "--b")) b = parse_int(a, v);
-        else if (!strcmp(a, "--hq")) hq = parse_int(a, v);
-        else if (!strcmp(a, "--hkv")) hkv = parse_int(a, v);
-        else if (!strcmp(a, "--s")) s = parse_int(a, v);
-        else if (!strcmp(a, "--d")) d = parse_int(a, v);
-        else if (!strcmp(a, "--causal")) causal = parse_int(a, v);
-        else {
+        if (!shape_arg(a, v, shape)) {
             fprintf(stderr, "harness: unknown option '%s'\n", a);
             return usage();
         }

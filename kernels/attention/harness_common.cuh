@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 namespace avo_attn_harness {
 namespace { // each harness is one translation unit
@@ -132,6 +133,19 @@ long parse_int(const char *name, const char *v)
         exit(2);
     }
     return x;
+}
+
+// One of the shape options both harnesses take: parsed into its slot of `shape` (--b,
+// --hq, --hkv, --s, --d, --causal, in that order), true; false when `a` is none of them.
+bool shape_arg(const char *a, const char *v, long *const shape[6])
+{
+    static const char *const names[6] = {"--b", "--hq", "--hkv", "--s", "--d", "--causal"};
+    for (int i = 0; i < 6; ++i)
+        if (!strcmp(a, names[i])) {
+            *shape[i] = parse_int(a, v);
+            return true;
+        }
+    return false;
 }
 
 } // namespace

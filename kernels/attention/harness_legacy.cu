@@ -49,6 +49,7 @@ namespace {
 
 using avo_attn_harness::fill_normal;
 using avo_attn_harness::parse_int;
+using avo_attn_harness::shape_arg;
 
 struct ErrStats {
     double sum_sq_diff, sum_sq_ref;
@@ -156,6 +157,7 @@ void usage()
 int main(int argc, char **argv)
 {
     long b = -1, hq = -1, hkv = -1, s = -1, d = -1, causal = -1, iters = 20, hold_ms = 500;
+    long *const shape[6] = {&b, &hq, &hkv, &s, &d, &causal};
     double tol = 2e-2;
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -167,13 +169,8 @@ int main(int argc, char **argv)
             return 2;
         }
         const char *a = argv[i], *v = argv[++i];
-        if (!strcmp(a, "--b")) b = parse_int(a, v);
-        else if (!strcmp(a, "--hq")) hq = parse_int(a, v);
-        else if (!strcmp(a, "--hkv")) hkv = parse_int(a, v);
-        else if (!strcmp(a, "--s")) s = parse_int(a, v);
-        else if (!strcmp(a, "--d")) d = parse_int(a, v);
-        else if (!strcmp(a, "--causal")) causal = parse_int(a, v);
-        else if (!strcmp(a, "--iters")) iters = parse_int(a, v);
+        if (shape_arg(a, v, shape)) continue;
+        if (!strcmp(a, "--iters")) iters = parse_int(a, v);
         else if (!strcmp(a, "--hold-ms")) hold_ms = parse_int(a, v);
         else if (!strcmp(a, "--tol")) tol = atof(v);
         else {
