@@ -66,8 +66,12 @@ static int parse_args(avo_tune_options *o, const char **spec_path, int argc, cha
 			*spec_path = a;
 			continue;
 		}
-		static const char *const with_value[] = {"--run-dir", "--budget", "--evals", "--max-cost",
-							 "--min-gain", "--confirm", "--jobs", "--gpu", "--backend"};
+		int r = avo_cmd_tune_run_option("mcp", argc, argv, &i, o);
+		if (r < 0)
+			return AVO_EXIT_USAGE;
+		if (r)
+			continue;
+		static const char *const with_value[] = {"--run-dir", "--budget", "--jobs", "--gpu", "--backend"};
 		int known = 0;
 		for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++)
 			known |= !strcmp(a, with_value[k]);
@@ -88,23 +92,6 @@ static int parse_args(avo_tune_options *o, const char **spec_path, int argc, cha
 		} else if (!strcmp(a, "--budget")) {
 			if ((o->budget_seconds = avo_cli_parse_duration(v)) <= 0)
 				return bad_value(a, v, "a duration like 90s, 10m, 2h");
-		} else if (!strcmp(a, "--evals")) {
-			o->budget_evaluations = strtol(v, &end, 10);
-			if (*end || o->budget_evaluations <= 0)
-				return bad_value(a, v, "a positive integer");
-		} else if (!strcmp(a, "--max-cost")) {
-			o->budget_cost_usd = strtod(v, &end);
-			if (*end || o->budget_cost_usd <= 0)
-				return bad_value(a, v, "a positive number");
-		} else if (!strcmp(a, "--min-gain")) {
-			o->min_gain = strtod(v, &end);
-			if (*end || !(o->min_gain >= 0 && o->min_gain < 10))
-				return bad_value(a, v, "0 <= G < 10 (0.01 = 1%)");
-		} else if (!strcmp(a, "--confirm")) {
-			long n = strtol(v, &end, 10);
-			if (*end || n < 2 || n > 1000)
-				return bad_value(a, v, "2..1000");
-			o->confirm_rounds = (unsigned)n;
 		} else if (!strcmp(a, "--jobs")) {
 			o->jobs = (int)strtol(v, &end, 10);
 			if (*end || o->jobs < 0)

@@ -5,6 +5,7 @@
 #include "spec.h"
 #include "tune.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,11 +54,54 @@ static void usage(FILE *f)
 		"4 environment, 130 interrupted (state saved; continue with --resume).\n");
 }
 
+static int bad_value(const char *cmd, const char *opt, const char *v, const char *want)
+{
+	fprintf(stderr, "avo: %s: %s '%s': expected %s\n", cmd, opt, v, want);
+	return -1;
+}
+
+/* A whole number in lo..hi. */
+static int bounded(const char *v, long lo, long hi, long *out)
+{
+	char *end;
+	*out = strtol(v, &end, 10);
+	return *end || *out < lo || *out > hi ? -1 : 0;
+}
+
+int avo_cmd_tune_run_option(const char *cmd, int argc, char **argv, int *i, avo_tune_options *o)
+{
+	const char *a = argv[*i], *v;
+	if (strcmp(a, "--evals") && strcmp(a, "--max-cost") && strcmp(a, "--min-gain") && strcmp(a, "--confirm"))
+		return 0;
+	if (avo_cli_value(cmd, argc, argv, i, &v) < 0)
+		return -1;
+	char *end;
+	long n;
+	if (!strcmp(a, "--evals")) {
+		if (bounded(v, 1, LONG_MAX, &n) < 0)
+			return bad_value(cmd, a, v, "a positive integer");
+		o->budget_evaluations = n;
+	} else if (!strcmp(a, "--max-cost")) {
+		o->budget_cost_usd = strtod(v, &end);
+		if (*end || o->budget_cost_usd <= 0)
+			return bad_value(cmd, a, v, "a positive number");
+	} else if (!strcmp(a, "--min-gain")) {
+		o->min_gain = strtod(v, &end);
+		if (*end || !(o->min_gain >= 0 && o->min_gain < 10))
+			return bad_value(cmd, a, v, "0 <= G < 10 (0.01 = 1%)");
+	} else {
+		if (bounded(v, 2, 1000, &n) < 0)
+			return bad_value(cmd, a, v, "2..1000");
+		o->confirm_rounds = (unsigned)n;
+	}
+	return 1;
+}
+
 int avo_cmd_tune(int argc, char **argv)
 {
 	avo_tune_options o = AVO_TUNE_OPTIONS_INIT;
 	const char *spec_path = NULL;
-	int no_sandbox = 0;
+	int no_sandbox = 0, r;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -65,6 +109,9 @@ int avo_cmd_tune(int argc, char **argv)
 		if (avo_cli_is_help(a)) {
 			usage(stdout);
 			return AVO_EXIT_OK;
+		} else if ((r = avo_cmd_tune_run_option("tune", argc, argv, &i, &o)) != 0) {
+			if (r < 0)
+				return AVO_EXIT_USAGE;
 		} else if (!strcmp(a, "--operator")) {
 			NEED();
 			o.op = v;
@@ -74,39 +121,6 @@ int avo_cmd_tune(int argc, char **argv)
 				fprintf(stderr, "avo: tune: --budget '%s': expected a duration like 90s, 10m, 2h\n", v);
 				return AVO_EXIT_USAGE;
 			}
-		} else if (!strcmp(a, "--evals")) {
-			NEED();
-			char *end;
-			o.budget_evaluations = strtol(v, &end, 10);
-			if (*end || o.budget_evaluations <= 0) {
-				fprintf(stderr, "avo: tune: --evals '%s': expected a positive integer\n", v);
-				return AVO_EXIT_USAGE;
-			}
-		} else if (!strcmp(a, "--max-cost")) {
-			NEED();
-			char *end;
-			o.budget_cost_usd = strtod(v, &end);
-			if (*end || o.budget_cost_usd <= 0) {
-				fprintf(stderr, "avo: tune: --max-cost '%s': expected a positive number\n", v);
-				return AVO_EXIT_USAGE;
-			}
-		} else if (!strcmp(a, "--min-gain")) {
-			NEED();
-			char *end;
-			o.min_gain = strtod(v, &end);
-			if (*end || !(o.min_gain >= 0 && o.min_gain < 10)) {
-				fprintf(stderr, "avo: tune: --min-gain '%s': expected 0 <= G < 10 (0.01 = 1%%)\n", v);
-				return AVO_EXIT_USAGE;
-			}
-		} else if (!strcmp(a, "--confirm")) {
-			NEED();
-			char *end;
-			long n = strtol(v, &end, 10);
-			if (*end || n < 2 || n > 1000) {
-				fprintf(stderr, "avo: tune: --confirm '%s': expected 2..1000\n", v);
-				return AVO_EXIT_USAGE;
-			}
-			o.confirm_rounds = (unsigned)n;
 		} else if (!strcmp(a, "--stall")) {
 			NEED();
 			o.stall_attempts = (unsigned)strtoul(v, NULL, 10);
@@ -124,10 +138,9 @@ int avo_cmd_tune(int argc, char **argv)
 			o.devices = v;
 		} else if (!strcmp(a, "--lookahead")) {
 			NEED();
-			char *end;
-			long n = strtol(v, &end, 10);
-			if (*end || n < 1 || n > 4096) {
-				fprintf(stderr, "avo: tune: --lookahead '%s': expected 1..4096\n", v);
+			long n;
+			if (bounded(v, 1, 4096, &n) < 0) {
+				bad_value("tune", a, v, "1..4096");
 				return AVO_EXIT_USAGE;
 			}
 			o.lookahead = (unsigned)n;
