@@ -69,31 +69,37 @@ static double group_mean(const double *lx, const int *groups, size_t n, int g, s
 	return *k ? s / (double)*k : 0;
 }
 
-/* Centre each group of a config's logs on the group's level (stats.h). */
+/* The group of sample i of a config, A's samples first. */
+static int group_of(const avo_stats_config *c, size_t i)
+{
+	return i < c->na ? c->ga[i] : c->gb[i - c->na];
+}
+
+/* Centre each group of a config's logs on the group's level (stats.h). Groups are disjoint,
+ * so shifting one leaves the others' means as they were. */
 static void center_groups(double *la, double *lb, const avo_stats_config *c)
 {
 	if (!c->ga || !c->gb)
 		return;
-	int multi = 0;
-	for (size_t i = 0; i < c->na && !multi; i++)
-		multi = c->ga[i] != c->ga[0];
-	for (size_t i = 0; i < c->nb && !multi; i++)
-		multi = c->gb[i] != c->ga[0];
-	if (!multi)
-		return;
-	for (size_t i = 0; i < c->na + c->nb; i++) {
-		int g = i < c->na ? c->ga[i] : c->gb[i - c->na];
-		size_t ka, kb;
+	size_t n = c->na + c->nb, i = 1;
+	while (i < n && group_of(c, i) == group_of(c, 0))
+		i++;
+	if (i == n)
+		return; /* one group: the logs stay as they are */
+	for (i = 0; i < n; i++) {
+		int g = group_of(c, i);
+		size_t first = 0, ka, kb;
+		while (group_of(c, first) != g)
+			first++;
+		if (first < i)
+			continue; /* centred at its first sample */
 		double ma = group_mean(la, c->ga, c->na, g, &ka), mb = group_mean(lb, c->gb, c->nb, g, &kb);
 		if (!ka || !kb)
 			continue; /* one side only in this group: nothing to centre it on */
 		double o = (ma + mb) / 2;
-		int done = 0; /* the first sample of a group shifts all of it */
-		for (size_t j = 0; j < i && !done; j++)
-			done = (j < c->na ? c->ga[j] : c->gb[j - c->na]) == g;
-		for (size_t j = 0; !done && j < c->na; j++)
+		for (size_t j = 0; j < c->na; j++)
 			la[j] -= c->ga[j] == g ? o : 0;
-		for (size_t j = 0; !done && j < c->nb; j++)
+		for (size_t j = 0; j < c->nb; j++)
 			lb[j] -= c->gb[j] == g ? o : 0;
 	}
 }
